@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "netlab",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "netlab", targets: ["netlab"]),
+        .library(name: "NetlabKit", targets: ["NetlabKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries: the -dev packages provide headers and pkg-config files.
+        .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        // The few C helpers Swift cannot reach (setns, unshare, mount, fork+setns+exec).
+        .target(name: "CNetlabShims"),
+        // Pure core: no root, no file descriptors, no C.
+        .target(
+            name: "NetlabKit",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Privileged edge: netlink, namespaces, processes, the lab executor.
+        .target(
+            name: "NetlabLinux",
+            dependencies: [
+                "NetlabKit", "CMnl", "CCap", "CNetlabShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "netlab",
+            dependencies: [
+                "NetlabKit", "NetlabLinux",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
+        .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,48 @@
+#ifndef NETLAB_SHIMS_H
+#define NETLAB_SHIMS_H
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Glibc's Swift overlay does not expose setns/unshare/CLONE_NEWNET; these wrappers are netlab's
+ * only way to them. Every function returns 0 (or a descriptor/pid) on success and -errno on failure. */
+
+/* Makes `dir` (e.g. /run/netns) a shared mount point, as iproute2 does before mounting namespaces
+ * on it, so that mounts made later propagate to other mount namespaces. */
+int netlab_make_shared_mount_dir(const char *dir);
+
+/* Creates a new network namespace and bind-mounts it on `path` (which must not exist yet).
+ * Runs on a fresh pthread that exits afterwards, so no thread of the caller ever changes namespace. */
+int netlab_netns_create(const char *path);
+
+/* Unmounts (MNT_DETACH) and unlinks a namespace mount made by netlab_netns_create. */
+int netlab_netns_delete(const char *path);
+
+/* Runs fn(ctx) on a fresh pthread that first enters the network namespace `nsfd`. The thread
+ * dies afterwards, so the switch never leaks into any other work. Returns fn's result, or -errno
+ * if the thread could not be made or could not enter the namespace. */
+int netlab_run_in_netns(int nsfd, int (*fn)(void *ctx), void *ctx);
+
+/* Opens a socket inside the network namespace `nsfd` (on a short-lived thread). The socket stays in
+ * that namespace and may be used from any thread. Returns the fd or -errno. */
+int netlab_socket_in_netns(int nsfd, int domain, int type, int protocol);
+
+/* Writes `value` to `path` (a /proc/sys/net file) from inside the namespace `nsfd`. */
+int netlab_write_file_in_netns(int nsfd, const char *path, const char *value);
+
+/* Spawns argv[0] (a path) with envp, its network namespace being `nsfd` (or the caller's when
+ * nsfd < 0), and fds 0/1/2 set to in/out/err (-1: /dev/null). Every other descriptor is closed in
+ * the child. The child is made leader of a new process group when new_pgrp != 0, so a timeout can
+ * end it and everything it started. Returns the pid or -errno (exec errors are reported through a
+ * close-on-exec pipe, so a missing binary is -ENOENT here, not a child that exits 127). */
+pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int nsfd,
+                   int in_fd, int out_fd, int err_fd, int new_pgrp);
+
+/* Enters the network namespace at `nspath` in the calling process, with a private mount namespace in
+ * which /sys shows that network namespace (as `ip netns exec` does), then execvp(argv[0], argv).
+ * Returns only on failure, with -errno, and a short description of the failed step in *step. */
+int netlab_exec_in_netns(const char *nspath, const char *name, char *const argv[], const char **step);
+
+/* The thread's network namespace identity (inode of /proc/thread-self/ns/net), for tests. */
+unsigned long netlab_current_netns_inode(void);
+
+#endif

@@ -1,0 +1,185 @@
+#define _GNU_SOURCE
+#include "netlab_shims.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWNET
+#define CLONE_NEWNET 0x40000000
+#endif
+
+int netlab_make_shared_mount_dir(const char *dir) {
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) return -errno;
+    /* Same dance as iproute2's netns_add: make it shared, binding it onto itself first if it is
+     * not a mount point yet (EINVAL). */
+    for (int tries = 0; tries < 2; tries++) {
+        if (mount("", dir, "none", MS_SHARED | MS_REC, NULL) == 0) return 0;
+        if (errno != EINVAL || tries > 0) return -errno;
+        if (mount(dir, dir, "none", MS_BIND | MS_REC, NULL) < 0) return -errno;
+    }
+    return 0;
+}
+
+struct create_args { const char *path; int result; };
+
+static void *create_thread(void *p) {
+    struct create_args *a = p;
+    if (unshare(CLONE_NEWNET) < 0) { a->result = -errno; return NULL; }
+    /* /proc/thread-self, not /proc/self: from a non-main thread /proc/self/ns/net is the
+     * process's (root) namespace. */
+    if (mount("/proc/thread-self/ns/net", a->path, "none", MS_BIND, NULL) < 0) { a->result = -errno; return NULL; }
+    a->result = 0;
+    return NULL;
+}
+
+int netlab_netns_create(const char *path) {
+    int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    close(fd);
+    struct create_args a = { path, -EINVAL };
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, create_thread, &a);
+    if (rc != 0) { unlink(path); return -rc; }
+    pthread_join(t, NULL);
+    if (a.result < 0) unlink(path);
+    return a.result;
+}
+
+int netlab_netns_delete(const char *path) {
+    int r = 0;
+    if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) r = -errno;
+    if (unlink(path) < 0 && errno != ENOENT && r == 0) r = -errno;
+    return r;
+}
+
+struct run_args { int nsfd; int (*fn)(void *); void *ctx; int result; };
+
+static void *run_thread(void *p) {
+    struct run_args *a = p;
+    if (setns(a->nsfd, CLONE_NEWNET) < 0) { a->result = -errno; return NULL; }
+    a->result = a->fn(a->ctx);
+    return NULL;
+}
+
+int netlab_run_in_netns(int nsfd, int (*fn)(void *ctx), void *ctx) {
+    struct run_args a = { nsfd, fn, ctx, -EINVAL };
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, run_thread, &a);
+    if (rc != 0) return -rc;
+    pthread_join(t, NULL);
+    return a.result;
+}
+
+struct sock_args { int domain, type, protocol; };
+static int open_socket(void *p) {
+    struct sock_args *s = p;
+    int fd = socket(s->domain, s->type | SOCK_CLOEXEC, s->protocol);
+    return fd < 0 ? -errno : fd;
+}
+
+int netlab_socket_in_netns(int nsfd, int domain, int type, int protocol) {
+    struct sock_args s = { domain, type, protocol };
+    return netlab_run_in_netns(nsfd, open_socket, &s);
+}
+
+struct write_args { const char *path; const char *value; };
+static int write_file(void *p) {
+    struct write_args *w = p;
+    int fd = open(w->path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t len = strlen(w->value);
+    ssize_t n = write(fd, w->value, len);
+    int e = errno;
+    close(fd);
+    if (n < 0) return -e;
+    return n == (ssize_t)len ? 0 : -EIO;
+}
+
+int netlab_write_file_in_netns(int nsfd, const char *path, const char *value) {
+    struct write_args w = { path, value };
+    return netlab_run_in_netns(nsfd, write_file, &w);
+}
+
+pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int nsfd,
+                   int in_fd, int out_fd, int err_fd, int new_pgrp) {
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) < 0) return -errno;
+    /* fork, then only async-signal-safe calls in the child: the parent has many threads. */
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(errpipe[0]); close(errpipe[1]); return -e; }
+    if (pid == 0) {
+        int e = 0;
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int s = 1; s < 32; s++) if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+        if (new_pgrp) setpgid(0, 0);
+        if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0) { e = errno; goto fail; }
+        int devnull = -1;
+        if (in_fd < 0 || out_fd < 0 || err_fd < 0) {
+            devnull = open("/dev/null", O_RDWR);
+            if (devnull < 0) { e = errno; goto fail; }
+        }
+        int want[3] = { in_fd < 0 ? devnull : in_fd, out_fd < 0 ? devnull : out_fd, err_fd < 0 ? devnull : err_fd };
+        /* Move sources above 2 first so that dup2 into 0..2 never clobbers a later source. */
+        for (int i = 0; i < 3; i++) {
+            if (want[i] <= 2) {
+                int d = fcntl(want[i], F_DUPFD_CLOEXEC, 3);
+                if (d < 0) { e = errno; goto fail; }
+                want[i] = d;
+            }
+        }
+        for (int i = 0; i < 3; i++) if (dup2(want[i], i) < 0) { e = errno; goto fail; }
+        /* Close everything else but the error pipe (which is close-on-exec). */
+        if (errpipe[1] > 3) syscall(SYS_close_range, 3U, (unsigned)errpipe[1] - 1, 0U);
+        syscall(SYS_close_range, (unsigned)errpipe[1] + 1, ~0U, 0U);
+        execve(path, argv, envp);
+        e = errno;
+    fail:
+        (void)!write(errpipe[1], &e, sizeof e);
+        _exit(127);
+    }
+    close(errpipe[1]);
+    int e = 0;
+    ssize_t n;
+    do { n = read(errpipe[0], &e, sizeof e); } while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (n == sizeof e) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        return -e;
+    }
+    return pid;
+}
+
+int netlab_exec_in_netns(const char *nspath, const char *name, char *const argv[], const char **step) {
+    int fd = open(nspath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { *step = "open the namespace"; return -errno; }
+    if (setns(fd, CLONE_NEWNET) < 0) { *step = "enter the namespace (setns)"; int e = errno; close(fd); return -e; }
+    close(fd);
+    /* Like `ip netns exec`: a private mount namespace whose /sys belongs to the new network
+     * namespace, so tools reading /sys/class/net see the namespace's links. */
+    if (unshare(CLONE_NEWNS) == 0 && mount("", "/", "none", MS_SLAVE | MS_REC, NULL) == 0) {
+        if (umount2("/sys", MNT_DETACH) == 0) mount(name, "/sys", "sysfs", 0, NULL);
+    }
+    execvp(argv[0], argv);
+    *step = "run the command (execvp)";
+    return -errno;
+}
+
+unsigned long netlab_current_netns_inode(void) {
+    struct stat st;
+    if (stat("/proc/thread-self/ns/net", &st) < 0) return 0;
+    return (unsigned long)st.st_ino;
+}

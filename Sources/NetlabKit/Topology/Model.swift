@@ -1,0 +1,130 @@
+/// The resolved, validated topology: what the planner and the lab builder consume. Produced from a
+/// YAML file by `TopologyLoader`; every reference is checked and every address is known.
+public struct Topology: Hashable, Sendable, Codable {
+    /// Where the topology came from (for messages only).
+    public var source: String
+    /// The topology's own name (`name:` in the file), informational.
+    public var name: String
+    public var vpc: VPC
+    public var clusterCIDR: IPv4Prefix
+    public var serviceCIDR: IPv4Prefix
+    /// The external client and the 1:1 NAT gateway in front of the nodes; nil when the file has no `external:`.
+    public var external: External?
+    public var nodes: [Node]
+    public var pods: [Pod]
+    public var services: [Service]
+    public var cni: CNISettings
+
+    public init(source: String, name: String, vpc: VPC, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix,
+                external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings) {
+        self.source = source; self.name = name; self.vpc = vpc; self.clusterCIDR = clusterCIDR
+        self.serviceCIDR = serviceCIDR; self.external = external; self.nodes = nodes; self.pods = pods
+        self.services = services; self.cni = cni
+    }
+
+    public func node(named n: String) -> Node? { nodes.first { $0.name == n } }
+    public func pod(named n: String) -> Pod? { pods.first { $0.name == n } }
+    public func pods(on node: String) -> [Pod] { pods.filter { $0.node == node } }
+}
+
+public struct VPC: Hashable, Sendable, Codable {
+    /// The VPC subnet, e.g. 10.0.0.0/24; every node's IP lies in it.
+    public var subnet: IPv4Prefix
+    /// The subnet's gateway (the `gw` namespace's VPC address), e.g. 10.0.0.1.
+    public var gateway: IPv4Address
+    public var mtu: Int
+    public init(subnet: IPv4Prefix, gateway: IPv4Address, mtu: Int) {
+        self.subnet = subnet; self.gateway = gateway; self.mtu = mtu
+    }
+}
+
+public struct External: Hashable, Sendable, Codable {
+    /// The client's address with its prefix, e.g. 198.51.100.10/24.
+    public var clientIP: IPv4Prefix
+    /// The gateway's address on the client side, e.g. 198.51.100.1 (in clientIP's subnet).
+    public var gatewayIP: IPv4Address
+    public init(clientIP: IPv4Prefix, gatewayIP: IPv4Address) { self.clientIP = clientIP; self.gatewayIP = gatewayIP }
+}
+
+public struct Node: Hashable, Sendable, Codable {
+    /// Also the name of the node's port on the VPC bridge, so at most 15 characters.
+    public var name: String
+    /// Internal IP in the VPC subnet (prefix length is the VPC's).
+    public var ip: IPv4Address
+    /// Public address mapped 1:1 to `ip` by the gateway; nil when the node has none.
+    public var externalIP: IPv4Address?
+    /// The node's secondary range for pods, inside the cluster CIDR.
+    public var podCIDR: IPv4Prefix
+    public init(name: String, ip: IPv4Address, externalIP: IPv4Address?, podCIDR: IPv4Prefix) {
+        self.name = name; self.ip = ip; self.externalIP = externalIP; self.podCIDR = podCIDR
+    }
+}
+
+public struct ContainerPort: Hashable, Sendable, Codable {
+    public var containerPort: Int
+    /// When set, the pod asks for a host port (CNI portMappings capability).
+    public var hostPort: Int?
+    public var proto: L4Protocol
+    public init(containerPort: Int, hostPort: Int? = nil, proto: L4Protocol = .tcp) {
+        self.containerPort = containerPort; self.hostPort = hostPort; self.proto = proto
+    }
+}
+
+public enum L4Protocol: String, Hashable, Sendable, Codable, CaseIterable {
+    case tcp = "TCP", udp = "UDP", sctp = "SCTP"
+}
+
+public struct Pod: Hashable, Sendable, Codable {
+    public var name: String
+    public var node: String
+    public var namespace: String
+    public var labels: [String: String]
+    public var ports: [ContainerPort]
+    public init(name: String, node: String, namespace: String = "default", labels: [String: String] = [:], ports: [ContainerPort] = []) {
+        self.name = name; self.node = node; self.namespace = namespace; self.labels = labels; self.ports = ports
+    }
+}
+
+public enum ServiceType: String, Hashable, Sendable, Codable, CaseIterable {
+    case clusterIP = "ClusterIP", nodePort = "NodePort"
+}
+
+public enum TrafficPolicy: String, Hashable, Sendable, Codable, CaseIterable {
+    case cluster = "Cluster", local = "Local"
+}
+
+public struct ServicePort: Hashable, Sendable, Codable {
+    public var name: String?
+    public var port: Int
+    public var targetPort: Int
+    public var nodePort: Int?
+    public var proto: L4Protocol
+    public init(name: String? = nil, port: Int, targetPort: Int, nodePort: Int? = nil, proto: L4Protocol = .tcp) {
+        self.name = name; self.port = port; self.targetPort = targetPort; self.nodePort = nodePort; self.proto = proto
+    }
+}
+
+public struct Service: Hashable, Sendable, Codable {
+    public var name: String
+    public var namespace: String
+    public var type: ServiceType
+    /// Allocated from the service CIDR when the file gives none.
+    public var clusterIP: IPv4Address
+    public var selector: [String: String]
+    public var ports: [ServicePort]
+    public var externalTrafficPolicy: TrafficPolicy
+    public var internalTrafficPolicy: TrafficPolicy
+    public init(name: String, namespace: String = "default", type: ServiceType, clusterIP: IPv4Address, selector: [String: String],
+                ports: [ServicePort], externalTrafficPolicy: TrafficPolicy = .cluster, internalTrafficPolicy: TrafficPolicy = .cluster) {
+        self.name = name; self.namespace = namespace; self.type = type; self.clusterIP = clusterIP; self.selector = selector
+        self.ports = ports; self.externalTrafficPolicy = externalTrafficPolicy; self.internalTrafficPolicy = internalTrafficPolicy
+    }
+}
+
+public struct CNISettings: Hashable, Sendable, Codable {
+    /// Directory of plugin binaries (CNI_PATH), e.g. /usr/lib/cni.
+    public var binDir: String
+    /// The network configuration list as written, before per-node templating ({{podCIDR}} etc.).
+    public var conflist: JSONValue
+    public init(binDir: String, conflist: JSONValue) { self.binDir = binDir; self.conflist = conflist }
+}
