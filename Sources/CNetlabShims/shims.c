@@ -183,3 +183,12 @@ unsigned long netlab_current_netns_inode(void) {
     if (stat("/proc/thread-self/ns/net", &st) < 0) return 0;
     return (unsigned long)st.st_ino;
 }
+
+int netlab_pidfd_open(pid_t pid) {
+    long r = syscall(SYS_pidfd_open, pid, 0);
+    return r < 0 ? -errno : (int)r;
+}
+
+int netlab_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}

@@ -1,5 +1,79 @@
-import Testing
+import Foundation
 import Glibc
+import Testing
+@testable import NetlabKit
+@testable import NetlabLinux
 
-/// Root tests build real namespaces; they run in CI, which runs as root.
+/// Root tests build real namespaces and run real plugins; CI runs them as root.
 let isRoot = getuid() == 0
+let needsRoot = Testing.ConditionTrait.enabled(if: isRoot, "needs root: builds network namespaces and runs CNI plugins")
+
+/// The netlab binary built next to the test bundle (`swift build --build-tests` builds both).
+let netlabBinary: String = {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+    // On Linux the test binary is <build>/netlabPackageTests.xctest; be tolerant of bundle layouts.
+    while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("netlab").path), dir.path != "/" {
+        dir.deleteLastPathComponent()
+    }
+    return dir.appendingPathComponent("netlab").path
+}()
+
+/// Runs a program (argv, no shell) in netlab's own namespace and returns what it did.
+@discardableResult
+func run(_ argv: [String], stdin: String = "", timeout: Double = 60) throws -> ProcessOutcome {
+    var env = ProcessInfo.processInfo.environment
+    env["PATH"] = env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+    let path = argv[0].hasPrefix("/") ? argv[0] : (IPTables.which(argv[0]) ?? argv[0])
+    return try NamespaceProcessRunner(namespace: nil).run(argv: [path] + argv.dropFirst(), environment: env,
+                                                          stdin: Data(stdin.utf8), timeout: timeout)
+}
+
+func defaultTopology() throws -> Topology {
+    try TopologyLoader.parse(yaml: DefaultTopology.yaml, source: DefaultTopology.fileName)
+}
+
+/// What must be identical on the host before and after anything netlab does: the root namespace's
+/// links, addresses, routes, rules, and its net sysctls; plus the namespaces that are not netlab's.
+struct HostSnapshot: Equatable {
+    var links: String
+    var addresses: String
+    var routes: String
+    var sysctls: [String: String]
+    var foreignNamespaces: [String]
+
+    static func take() throws -> HostSnapshot {
+        func ip(_ args: [String]) throws -> String {
+            let o = try run(["ip"] + args)
+            // Counters and timers change on their own; the objects are what matter.
+            return o.stdoutText.split(separator: "\n").filter { !$0.contains("valid_lft") }.joined(separator: "\n")
+        }
+        return HostSnapshot(links: try ip(["-o", "link", "show"]), addresses: try ip(["-o", "addr", "show"]),
+                            routes: try ip(["route", "show", "table", "all"]) + (try ip(["rule", "show"])),
+                            sysctls: readSysctls("/proc/sys/net"),
+                            foreignNamespaces: ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
+                                .filter { !$0.hasPrefix("netlab-") }.sorted())
+    }
+
+    /// Every readable file under /proc/sys/net except those that count things or drift by themselves.
+    static func readSysctls(_ root: String) -> [String: String] {
+        var out: [String: String] = [:]
+        guard let e = FileManager.default.enumerator(atPath: root) else { return out }
+        let drifting = ["nf_conntrack_count", "stable_secret", "flush", "base_reachable_time", "neigh/"]
+        while let rel = e.nextObject() as? String {
+            if drifting.contains(where: { rel.contains($0) }) { continue }
+            let path = "\(root)/\(rel)"
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
+            if let v = try? String(contentsOfFile: path, encoding: .utf8) { out[rel] = v }
+        }
+        return out
+    }
+}
+
+/// Everything of lab `lab` that could be left on the host.
+func leftovers(of lab: String) -> [String] {
+    let ns = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix("netlab-\(lab)-") }
+    let state = FileManager.default.fileExists(atPath: "/run/netlab/\(lab)") ? ["/run/netlab/\(lab)"] : []
+    return ns.sorted() + state
+}

@@ -45,4 +45,12 @@ int netlab_exec_in_netns(const char *nspath, const char *name, char *const argv[
 /* The thread's network namespace identity (inode of /proc/thread-self/ns/net), for tests. */
 unsigned long netlab_current_netns_inode(void);
 
+/* pidfd_open(2): a descriptor that becomes readable when the process exits, so netlab waits on an
+ * event (poll) instead of polling waitpid with sleeps. No glibc wrapper in Debian 12. */
+int netlab_pidfd_open(pid_t pid);
+
+/* pipe2(O_CLOEXEC) is a GNU extension Glibc's overlay hides; netlab's pipes must never leak into
+ * children other than the one they are for. */
+int netlab_pipe_cloexec(int fds[2]);
+
 #endif

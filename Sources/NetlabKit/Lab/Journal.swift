@@ -1,0 +1,73 @@
+/// One line of a lab's journal. Every object netlab makes is written down *before* it is made, so
+/// that `down` and `clean` can undo a lab whose netlab process died at any point. Undo runs the
+/// journal backwards: processes are stopped, then CNI DEL runs for every attachment, then the
+/// namespaces go (and with them every link, address and route inside them).
+public struct JournalEntry: Hashable, Sendable, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable {
+        /// A named network namespace mounted at `path`.
+        case namespace
+        /// A pod's CNI attachment: the rendered conflist and the runtime arguments DEL needs.
+        case cni
+        /// A process netlab started; identified by pid and start time, so a recycled pid is never hit.
+        case process
+    }
+
+    public var kind: Kind
+    public var name: String
+    public var path: String?
+    // cni
+    public var pod: String?
+    public var node: String?
+    public var containerID: String?
+    public var ifName: String?
+    public var conflist: JSONValue?
+    public var capabilityArgs: [String: JSONValue]?
+    // process
+    public var pid: Int32?
+    public var startTime: UInt64?
+    public var namespace: String?
+
+    public init(kind: Kind, name: String, path: String? = nil) { self.kind = kind; self.name = name; self.path = path }
+
+    public static func namespace(name: String, path: String) -> JournalEntry { JournalEntry(kind: .namespace, name: name, path: path) }
+
+    public static func cni(pod: String, node: String, containerID: String, netnsPath: String, ifName: String,
+                           conflist: JSONValue, capabilityArgs: [String: JSONValue]) -> JournalEntry {
+        var e = JournalEntry(kind: .cni, name: pod, path: netnsPath)
+        e.pod = pod; e.node = node; e.containerID = containerID; e.ifName = ifName
+        e.conflist = conflist; e.capabilityArgs = capabilityArgs
+        return e
+    }
+
+    public static func process(name: String, pid: Int32, startTime: UInt64, namespace: String?) -> JournalEntry {
+        var e = JournalEntry(kind: .process, name: name)
+        e.pid = pid; e.startTime = startTime; e.namespace = namespace
+        return e
+    }
+}
+
+/// The state of a lab, kept in `/run/netlab/<lab>/lab.json`.
+public struct LabRecord: Hashable, Sendable, Codable {
+    public enum Phase: String, Hashable, Sendable, Codable { case creating, up, tearingDown }
+    public var lab: String
+    public var phase: Phase
+    /// `up` leaves a lab for the user; `run` labs are temporary, so `clean` takes them once their
+    /// process is gone even when they were complete.
+    public var persistent: Bool
+    public var ownerPID: Int32
+    public var createdAt: Double
+    public var topology: Topology
+    /// Pod name → its CNI result's address on eth0 and gateway, filled in as pods come up.
+    public var pods: [String: PodAddress]
+
+    public struct PodAddress: Hashable, Sendable, Codable {
+        public var address: IPv4Prefix
+        public var gateway: IPv4Address?
+        public init(address: IPv4Prefix, gateway: IPv4Address?) { self.address = address; self.gateway = gateway }
+    }
+
+    public init(lab: String, phase: Phase, persistent: Bool, ownerPID: Int32, createdAt: Double, topology: Topology) {
+        self.lab = lab; self.phase = phase; self.persistent = persistent; self.ownerPID = ownerPID
+        self.createdAt = createdAt; self.topology = topology; self.pods = [:]
+    }
+}

@@ -1,0 +1,256 @@
+import Foundation
+import Glibc
+import Logging
+import NetlabKit
+
+/// A lab on this host: builds it from a plan, records every step in its journal, and undoes it.
+public final class Lab: @unchecked Sendable {
+    public let name: String
+    public let store: LabStore
+    public private(set) var record: LabRecord
+    public let plan: LabPlan
+    let logger: Logger
+    private var namespaces: [String: NetworkNamespace] = [:]
+
+    /// Timing of each phase, for `--timings` and the benchmarks.
+    public private(set) var timings: [(phase: String, seconds: Double)] = []
+
+    init(name: String, store: LabStore, record: LabRecord, logger: Logger) {
+        self.name = name
+        self.store = store
+        self.record = record
+        self.plan = LabPlan(lab: name, topology: record.topology)
+        var l = logger
+        l[metadataKey: "lab"] = "\(name)"
+        self.logger = l
+    }
+
+    public var topology: Topology { record.topology }
+
+    // MARK: up
+
+    /// Creates the lab `name` from `topology`. On any failure everything made so far is undone
+    /// before the error is thrown, so a failed `up` leaves nothing behind.
+    public static func up(name: String, topology: Topology, persistent: Bool,
+                          logger: Logger = Logger(label: "netlab")) throws -> Lab {
+        if let problem = LabNames.validateLab(name) { throw LabError.usage(problem) }
+        try Capabilities.require()
+        try Preflight.check(topology: topology, plan: LabPlan(lab: name, topology: topology)).throwIfFailed()
+        let store = LabStore(lab: name)
+        try store.create()
+        let record = LabRecord(lab: name, phase: .creating, persistent: persistent, ownerPID: getpid(),
+                               createdAt: Date().timeIntervalSince1970, topology: topology)
+        let lab = Lab(name: name, store: store, record: record, logger: logger)
+        do {
+            try store.writeRecord(record)
+            try lab.build()
+            lab.record.phase = .up
+            try store.writeRecord(lab.record)
+        } catch {
+            lab.logger.debug("up failed, tearing down", metadata: ["error": "\(error)"])
+            let teardownErrors = lab.teardown()
+            if teardownErrors.isEmpty { try? store.removeDirectory() }
+            throw error
+        }
+        return lab
+    }
+
+    private func timed<R>(_ phase: String, _ body: () throws -> R) rethrows -> R {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { timings.append((phase, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)) }
+        return try body()
+    }
+
+    private func build() throws {
+        try timed("namespaces") {
+            try NetworkNamespace.prepareDirectory(LabNames.netnsDirectory)
+            for ns in plan.namespaces {
+                try store.append(.namespace(name: ns.name, path: ns.path))
+                namespaces[ns.member] = try NetworkNamespace.create(name: ns.name, directory: LabNames.netnsDirectory)
+            }
+        }
+        try timed("links") { try wireLinks() }
+        try timed("firewall") { try applyFirewall() }
+        try timed("cni add") { try attachPods() }
+    }
+
+    func namespace(_ member: String) throws -> NetworkNamespace {
+        if let ns = namespaces[member] { return ns }
+        guard let p = plan.namespace(member) else { throw LabError.usage("lab '\(name)' has no member '\(member)'") }
+        let ns = try NetworkNamespace.open(name: p.name, path: p.path)
+        namespaces[member] = ns
+        return ns
+    }
+
+    private func wireLinks() throws {
+        var sockets: [String: NetlinkSocket] = [:]
+        func nl(_ member: String) throws -> NetlinkSocket {
+            if let s = sockets[member] { return s }
+            let s = try NetlinkSocket(namespace: try namespace(member))
+            sockets[member] = s
+            return s
+        }
+        for b in plan.bridges { try nl(b.namespace).createBridge(name: b.name, mtu: b.mtu) }
+        for v in plan.veths {
+            let peerFD = v.namespaceA == v.namespaceB ? nil : try namespace(v.namespaceB).fd
+            try nl(v.namespaceA).createVeth(name: v.nameA, peerName: v.nameB, peerNamespaceFD: peerFD, mtu: v.mtu)
+        }
+        for b in plan.bridges {
+            for port in b.ports { try nl(b.namespace).setMaster(port, master: b.name) }
+        }
+        // Sysctls before addresses and routes: rp_filter and forwarding must hold from the first packet.
+        for s in plan.sysctls {
+            do { try namespace(s.namespace).writeSysctl(s.path, s.value) } catch let e as SystemError where e.errno == ENOENT && s.key.hasPrefix("net/bridge/") {
+                // Without br_netfilter there is no bridge-nf-call-* at all, which is what the VPC wants.
+            }
+        }
+        for (member, links) in plan.linksUp.sorted(by: { $0.key < $1.key }) {
+            for l in links { try nl(member).setUp(l) }
+        }
+        for a in plan.addresses { try nl(a.namespace).addAddress(a.prefix, device: a.device) }
+        for r in plan.routes { try nl(r.namespace).addRoute(destination: r.destination, gateway: r.gateway, device: r.device) }
+    }
+
+    private func applyFirewall() throws {
+        for (member, rules) in plan.firewall.sorted(by: { $0.key < $1.key }) {
+            try IPTables.restore(rules, in: try namespace(member), what: "the \(member) namespace's NAT rules")
+        }
+    }
+
+    // MARK: CNI
+
+    func cniRuntime(node: String) throws -> CNIRuntime {
+        CNIRuntime(binDir: topology.cni.binDir, runner: NamespaceProcessRunner(namespace: try namespace(node)))
+    }
+
+    func renderedConflist(node: Node) throws -> CNINetworkConfigList {
+        try CNINetworkConfigList(topology.cni.conflist)
+            .rendered(for: node, mtu: topology.vpc.mtu)
+            .withHostLocalDataDir(store.hostLocalDirectory(node: node.name))
+    }
+
+    private func attachPods() throws {
+        for pod in topology.pods {
+            guard let node = topology.node(named: pod.node) else { continue }
+            let list = try renderedConflist(node: node)
+            let ns = plan.namespace(pod.name)!
+            let attachment = CNIAttachment(containerID: LabNames.containerID(lab: name, pod: pod.name), netnsPath: ns.path,
+                                           ifName: "eth0", podName: pod.name, podNamespace: pod.namespace,
+                                           podUID: LabNames.containerID(lab: name, pod: pod.name),
+                                           capabilityArgs: CNIAttachment.capabilityArgs(ports: pod.ports))
+            try store.append(.cni(pod: pod.name, node: node.name, containerID: attachment.containerID, netnsPath: ns.path,
+                                  ifName: attachment.ifName, conflist: list.json, capabilityArgs: attachment.capabilityArgs))
+            let result = try cniRuntime(node: node.name).add(list, attachment)
+            try result.raw.encoded(pretty: true).write(to: URL(fileURLWithPath: store.cniResultPath(pod: pod.name)))
+            guard let address = result.podAddress(ifName: attachment.ifName) else {
+                throw LabError.cni("CNI ADD for pod '\(pod.name)' on node '\(node.name)' returned no IPv4 address for eth0: \(result.raw.encodedString())")
+            }
+            record.pods[pod.name] = LabRecord.PodAddress(address: address, gateway: result.gateway(ifName: attachment.ifName))
+            try store.writeRecord(record)
+            if list.version.supportsCheck {
+                try cniRuntime(node: node.name).check(list, attachment, prevResult: result)
+            }
+        }
+    }
+
+    // MARK: down
+
+    /// Opens an existing lab for `down`, `status` or `exec`.
+    public static func open(name: String, logger: Logger = Logger(label: "netlab")) throws -> Lab {
+        if let problem = LabNames.validateLab(name) { throw LabError.usage(problem) }
+        let store = LabStore(lab: name)
+        guard store.exists else { throw LabError.notFound(name) }
+        let record: LabRecord
+        do { record = try store.readRecord() } catch {
+            throw LabError.broken(name, "its state \(store.recordPath) cannot be read (\(error)): remove it with `netlab clean`")
+        }
+        return Lab(name: name, store: store, record: record, logger: logger)
+    }
+
+    /// Takes the lab down: journal backwards, then the state directory. Throws when something
+    /// could not be undone (the state stays, so `clean` can try again).
+    public func down() throws {
+        try store.lock(wait: true)
+        record.phase = .tearingDown
+        try? store.writeRecord(record)
+        let errors = teardown()
+        if !errors.isEmpty {
+            throw LabError.teardown(name, errors.map { "\($0)" })
+        }
+        try store.removeDirectory()
+    }
+
+    /// Undoes the journal in reverse order; keeps going past failures and returns them.
+    @discardableResult
+    func teardown() -> [Error] {
+        var errors: [Error] = []
+        let entries = store.readJournal()
+        timed("teardown") {
+            for e in entries.reversed() {
+                do {
+                    switch e.kind {
+                    case .process: stopProcess(e)
+                    case .cni: try detach(e)
+                    case .namespace:
+                        if let p = e.path, NetworkNamespace.exists(path: p) {
+                            namespaces.values.filter { $0.path == p }.forEach { $0.close() }
+                            try NetworkNamespace.delete(path: p)
+                        }
+                    }
+                } catch {
+                    logger.warning("teardown step failed", metadata: ["entry": "\(e.kind.rawValue) \(e.name)", "error": "\(error)"])
+                    errors.append(error)
+                }
+            }
+        }
+        namespaces.removeAll()
+        return errors
+    }
+
+    private func stopProcess(_ e: JournalEntry) {
+        guard let pid = e.pid, let start = e.startTime, processStartTime(pid) == start else { return }
+        kill(pid, SIGKILL)
+    }
+
+    /// CNI DEL with the same conflist and runtime arguments as ADD (so portmap removes its rules),
+    /// and the cached result as prevResult where the version passes it.
+    private func detach(_ e: JournalEntry) throws {
+        guard let node = e.node, let conflist = e.conflist, let pod = e.pod, let netns = e.path else { return }
+        guard let nodeNS = plan.namespace(node), NetworkNamespace.exists(path: nodeNS.path) else {
+            // The node's namespace is gone, and with it every link and rule the plugins made there;
+            // only host-local's files remain, and they live in the state directory.
+            return
+        }
+        let list = try CNINetworkConfigList(conflist)
+        let cached = (FileManager.default.contents(atPath: store.cniResultPath(pod: pod))).flatMap { try? JSONValue.decode($0) }
+        let prev = try cached.map { try CNIResult(json: $0) }
+        let attachment = CNIAttachment(containerID: e.containerID ?? LabNames.containerID(lab: name, pod: pod),
+                                       netnsPath: NetworkNamespace.exists(path: netns) ? netns : "",
+                                       ifName: e.ifName ?? "eth0", podName: pod,
+                                       podNamespace: topology.pod(named: pod)?.namespace ?? "default",
+                                       podUID: e.containerID ?? LabNames.containerID(lab: name, pod: pod),
+                                       capabilityArgs: e.capabilityArgs ?? [:])
+        try cniRuntime(node: node).del(list, attachment, prevResult: prev)
+    }
+}
+
+public enum LabError: Error, CustomStringConvertible {
+    case usage(String)
+    case notFound(String)
+    case broken(String, String)
+    case cni(String)
+    case teardown(String, [String])
+
+    public var description: String {
+        switch self {
+        case .usage(let s): return s
+        case .notFound(let lab):
+            let labs = LabStore.labs()
+            return "no lab named '\(lab)' is up" + (labs.isEmpty ? " (no labs are up: start one with `netlab up`)" : " (labs: \(labs.joined(separator: ", ")))")
+        case .broken(let lab, let s): return "lab '\(lab)' is broken: \(s)"
+        case .cni(let s): return s
+        case .teardown(let lab, let errs):
+            return "lab '\(lab)' could not be taken down completely; run `netlab clean` to retry:\n  " + errs.joined(separator: "\n  ")
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Glibc
+import CNetlabShims
+import NetlabKit
+
+/// A child process netlab started: argv array (never a shell string), explicit environment, network
+/// namespace chosen at spawn time (fork + setns in the child, so no thread of netlab switches).
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let argv: [String]
+    /// Readable when the process has exited (pidfd).
+    let pidfd: Int32
+    private var reaped: ProcessOutcome.Termination?
+
+    init(pid: pid_t, argv: [String], pidfd: Int32) { self.pid = pid; self.argv = argv; self.pidfd = pidfd }
+    deinit { Glibc.close(pidfd) }
+
+    /// Starts `argv[0]` (an absolute path) in `namespace` (nil: netlab's own), with its standard
+    /// descriptors set to the given ones (nil: /dev/null).
+    public static func spawn(argv: [String], environment: [String: String], namespace: NetworkNamespace?,
+                             stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil) throws -> ChildProcess {
+        precondition(!argv.isEmpty)
+        Self.ignoreSIGPIPE
+        let envStrings = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let pid = withCStrings(argv) { cargv in
+            withCStrings(envStrings) { cenv in
+                netlab_spawn(argv[0], cargv, cenv, namespace?.fd ?? -1, stdin ?? -1, stdout ?? -1, stderr ?? -1, 1)
+            }
+        }
+        if pid < 0 {
+            let hint: String? = -pid == ENOENT ? "no such file: install it or fix the path" :
+                -pid == EACCES ? "not executable: check its permissions" : nil
+            throw SystemError("start \(argv[0])\(namespace.map { " in netns \($0.name)" } ?? "")", errno: -pid, hint: hint)
+        }
+        let pfd = netlab_pidfd_open(pid)
+        if pfd < 0 {
+            kill(pid, SIGKILL)
+            var st: Int32 = 0
+            waitpid(pid, &st, 0)
+            throw SystemError("pidfd_open for \(argv[0])", errno: -pfd)
+        }
+        return ChildProcess(pid: pid, argv: argv, pidfd: pfd)
+    }
+
+    /// Writes to a closed pipe must be errors (EPIPE), not a signal that kills netlab.
+    static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+
+    /// Waits for the exit and reaps the child. With a timeout, the process group is killed when it
+    /// expires and the result is `.timedOut`.
+    @discardableResult
+    public func wait(timeout: Double? = nil) -> ProcessOutcome.Termination {
+        if let reaped { return reaped }
+        if let timeout {
+            var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            let deadline = Date().addingTimeInterval(timeout)
+            while true {
+                let ms = Int32(max(0, deadline.timeIntervalSinceNow * 1000).rounded(.up))
+                let r = poll(&p, 1, ms)
+                if r > 0 { break }
+                if r < 0 && errno == EINTR { continue }
+                if r == 0 {
+                    terminate(signal: SIGKILL)
+                    _ = reap()
+                    reaped = .timedOut(seconds: timeout)
+                    return reaped!
+                }
+            }
+        }
+        reaped = reap()
+        return reaped!
+    }
+
+    /// Sends a signal to the child's process group (it leads one), so helpers it started go too.
+    public func terminate(signal sig: Int32 = SIGTERM) {
+        if reaped == nil { kill(-pid, sig) }
+    }
+
+    public var hasExited: Bool {
+        if reaped != nil { return true }
+        var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0
+    }
+
+    private func reap() -> ProcessOutcome.Termination {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return .exited(-1) }
+        }
+        // WIFEXITED/WEXITSTATUS are macros; decode the wait status by hand.
+        let sig = status & 0x7f
+        return sig == 0 ? .exited((status >> 8) & 0xff) : .signalled(sig)
+    }
+}
+
+/// The `ProcessRunner` of the Linux edge: runs a program to completion inside a network namespace,
+/// feeding stdin and collecting stdout/stderr without deadlocks (one poll loop over all pipes and
+/// the pidfd), and killing it after `timeout`.
+public struct NamespaceProcessRunner: ProcessRunner {
+    public let namespace: NetworkNamespace?
+
+    public init(namespace: NetworkNamespace?) { self.namespace = namespace }
+
+    public func run(argv: [String], environment: [String: String], stdin input: Data, timeout: Double?) throws -> ProcessOutcome {
+        let inPipe = try makePipe()
+        let outPipe: [Int32], errPipe: [Int32]
+        do { outPipe = try makePipe() } catch { closeAll(inPipe); throw error }
+        do { errPipe = try makePipe() } catch { closeAll(inPipe + outPipe); throw error }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(argv: argv, environment: environment, namespace: namespace,
+                                           stdin: inPipe[0], stdout: outPipe[1], stderr: errPipe[1])
+        } catch {
+            closeAll(inPipe + outPipe + errPipe)
+            throw error
+        }
+        close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
+        var inFD = inPipe[1], outFD = outPipe[0], errFD = errPipe[0]
+        for fd in [inFD, outFD, errFD] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        if input.isEmpty { close(inFD); inFD = -1 }
+
+        var out = Data(), err = Data()
+        var written = 0
+        var exited = false
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+
+        func drain(_ fd: inout Int32, into data: inout Data) {
+            while fd >= 0 {
+                let n = read(fd, &buffer, buffer.count)
+                if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 && errno == EAGAIN { return }
+                close(fd); fd = -1
+            }
+        }
+
+        while outFD >= 0 || errFD >= 0 || !exited {
+            if exited {
+                // The child is gone; whatever it wrote is in the pipes. A grandchild that kept them
+                // open must not hold netlab up.
+                drain(&outFD, into: &out); drain(&errFD, into: &err)
+                if outFD >= 0 { close(outFD); outFD = -1 }
+                if errFD >= 0 { close(errFD); errFD = -1 }
+                break
+            }
+            var fds = [pollfd(fd: child.pidfd, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: outFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: errFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0)]
+            var ms: Int32 = -1
+            if let deadline {
+                let left = deadline.timeIntervalSinceNow
+                if left <= 0 {
+                    for fd in [inFD, outFD, errFD] where fd >= 0 { close(fd) }
+                    child.terminate(signal: SIGKILL)
+                    child.wait()
+                    return ProcessOutcome(termination: .timedOut(seconds: timeout!), stdout: out, stderr: err)
+                }
+                ms = Int32((left * 1000).rounded(.up))
+            }
+            let r = poll(&fds, 4, ms)
+            if r < 0 { if errno == EINTR { continue }; break }
+            if fds[3].revents != 0 && inFD >= 0 {
+                let n = input.withUnsafeBytes { raw in write(inFD, raw.baseAddress! + written, raw.count - written) }
+                if n > 0 { written += n }
+                if (n < 0 && errno != EAGAIN && errno != EINTR) || written == input.count { close(inFD); inFD = -1 }
+            }
+            if fds[1].revents != 0 { drain(&outFD, into: &out) }
+            if fds[2].revents != 0 { drain(&errFD, into: &err) }
+            if fds[0].revents != 0 { exited = true }
+        }
+        if inFD >= 0 { close(inFD) }
+        let termination = child.wait()
+        return ProcessOutcome(termination: termination, stdout: out, stderr: err)
+    }
+
+    private func makePipe() throws -> [Int32] {
+        var fds: [Int32] = [-1, -1]
+        try shimCall("create a pipe") { netlab_pipe_cloexec(&fds) }
+        return fds
+    }
+
+    private func closeAll(_ fds: [Int32]) { for fd in fds where fd >= 0 { close(fd) } }
+}
+
+/// Hands a NULL-terminated `char *[]` to C for the duration of `body`.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var cstrings = strings.map { strdup($0) }
+    cstrings.append(nil)
+    defer { for p in cstrings { free(p) } }
+    return cstrings.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import NetlabKit
+
+/// iptables through `iptables-restore`, run inside a namespace (argv, rules on stdin).
+public enum IPTables {
+    public static let searchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+
+    /// Finds a program in the usual system directories (never through a shell).
+    public static func which(_ program: String) -> String? {
+        for d in searchPath where FileManager.default.isExecutableFile(atPath: "\(d)/\(program)") { return "\(d)/\(program)" }
+        return nil
+    }
+
+    public struct Failed: Error, CustomStringConvertible {
+        public var what: String, namespace: String, outcome: ProcessOutcome
+        public var description: String {
+            let err = outcome.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
+            return "iptables-restore of \(what) in netns \(namespace) \(outcome.terminationDescription)" + (err.isEmpty ? "" : ":\n\(err)")
+        }
+    }
+
+    /// Equivalent to: `ip netns exec <ns> iptables-restore --noflush -w < rules`.
+    public static func restore(_ rules: String, in ns: NetworkNamespace, what: String, noflush: Bool = true) throws {
+        guard let bin = which("iptables-restore") else {
+            throw EnvironmentProblem(what: "iptables-restore is not installed", fix: "apt-get install iptables")
+        }
+        var argv = [bin, "-w", "5"]
+        if noflush { argv.append("--noflush") }
+        let outcome = try NamespaceProcessRunner(namespace: ns).run(
+            argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], stdin: Data(rules.utf8), timeout: 30)
+        if !outcome.succeeded { throw Failed(what: what, namespace: ns.name, outcome: outcome) }
+    }
+}
+
+/// Something the machine lacks (exit 3): what is missing and what to do.
+public struct EnvironmentProblem: Error, CustomStringConvertible, Hashable {
+    public var what: String
+    public var fix: String
+    public init(what: String, fix: String) { self.what = what; self.fix = fix }
+    public var description: String { "\(what): \(fix)" }
+}
+
+public struct EnvironmentProblems: Error, CustomStringConvertible {
+    public var problems: [EnvironmentProblem]
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// What a lab needs from the machine, checked before anything is created.
+public enum Preflight {
+    public struct Report {
+        public var problems: [EnvironmentProblem]
+        public func throwIfFailed() throws {
+            if problems.count == 1 { throw problems[0] }
+            if !problems.isEmpty { throw EnvironmentProblems(problems: problems) }
+        }
+    }
+
+    public static func check(topology t: Topology, plan: LabPlan) -> Report {
+        var problems: [EnvironmentProblem] = []
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if !fm.fileExists(atPath: t.cni.binDir, isDirectory: &isDir) || !isDir.boolValue {
+            problems.append(EnvironmentProblem(what: "the CNI plugin directory \(t.cni.binDir) (cni.binDir in \(t.source)) does not exist",
+                                               fix: "apt-get install containernetworking-plugins, or point cni.binDir at your plugins"))
+        } else if let list = try? CNINetworkConfigList(t.cni.conflist) {
+            for type in list.pluginTypes where !fm.isExecutableFile(atPath: "\(t.cni.binDir)/\(type)") {
+                problems.append(EnvironmentProblem(what: "CNI plugin '\(type)' (named by the conflist in \(t.source)) is not in \(t.cni.binDir)",
+                                                   fix: "apt-get install containernetworking-plugins, or install your plugin there"))
+            }
+        }
+        if !plan.firewall.isEmpty || t.cni.conflist.encodedString().contains("portmap"), IPTables.which("iptables-restore") == nil {
+            problems.append(EnvironmentProblem(what: "iptables-restore is not installed (the gateway's 1:1 NAT and portmap need it)",
+                                               fix: "apt-get install iptables"))
+        }
+        if !fm.fileExists(atPath: "/proc/self/ns/net") {
+            problems.append(EnvironmentProblem(what: "this kernel has no network namespaces (/proc/self/ns/net is missing)",
+                                               fix: "use a kernel built with CONFIG_NET_NS"))
+        }
+        return Report(problems: problems)
+    }
+}

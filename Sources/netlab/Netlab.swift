@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import Logging
+import NetlabKit
+import NetlabLinux
+
+@main
+struct Netlab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "netlab",
+        abstract: "A Kubernetes datapath on one host, out of network namespaces, wired by your real CNI plugins.",
+        discussion: """
+        Exit codes: 0 success, 1 failure, 2 bad usage or topology, 3 the environment lacks something \
+        (a capability, a binary, a kernel feature).
+        """,
+        subcommands: [Up.self, Down.self, Status.self, Exec.self, Clean.self, Doctor.self])
+
+    /// Runs a command and maps errors to netlab's exit codes, with one clear line on stderr.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let e as ExitCode {
+            Glibc.exit(e.rawValue)
+        } catch {
+            if let code = exitCode(for: error) {
+                FileHandle.standardError.write(Data("netlab: \(error)\n".utf8))
+                Glibc.exit(code)
+            }
+            exit(withError: error)
+        }
+    }
+
+    static func exitCode(for error: Error) -> Int32? {
+        switch error {
+        case is TopologyError: return 2
+        case let e as LabError:
+            if case .usage = e { return 2 }
+            if case .notFound = e { return 2 }
+            return 1
+        case is LabStore.InUse: return 2
+        case is Capabilities.Missing, is EnvironmentProblem, is EnvironmentProblems: return 3
+        case is ValidationError, is CleanExit: return nil
+        default:
+            if "\(type(of: error))".contains("ParserError") || error is CommandError { return nil }
+            return 1
+        }
+    }
+}
+
+/// Options every lab command shares.
+struct LabOptions: ParsableArguments {
+    @Option(name: .long, help: "The lab's name; namespaces are called netlab-<name>-<member>.")
+    var name: String = LabNames.defaultLab
+
+    @Flag(name: .shortAndLong, help: "Log each step.")
+    var verbose = false
+
+    func validate() throws {
+        if let problem = LabNames.validateLab(name) { throw ValidationError(problem) }
+    }
+
+    var logger: Logger {
+        var l = Logger(label: "netlab")
+        l.logLevel = verbose ? .debug : .warning
+        return l
+    }
+}
+
+struct TopologyOption: ParsableArguments {
+    @Option(name: [.short, .long], help: "Topology file (default: the built-in gke-vpc-native topology).")
+    var topology: String?
+
+    func load() throws -> Topology {
+        if let topology { return try TopologyLoader.load(path: topology) }
+        return try TopologyLoader.parse(yaml: DefaultTopology.yaml, source: DefaultTopology.fileName)
+    }
+}
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Build a lab and leave it up.")
+    @OptionGroup var lab: LabOptions
+    @OptionGroup var topo: TopologyOption
+
+    func run() throws {
+        let t = try topo.load()
+        let start = Date()
+        let l = try Lab.up(name: lab.name, topology: t, persistent: true, logger: lab.logger)
+        print("lab \(lab.name) is up (topology \(t.name), \(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
+        print(LabMap.render(lab: l.name, topology: l.topology, pods: l.record.pods))
+    }
+}
+
+struct Down: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Take a lab down: CNI DEL for every pod, then its namespaces.")
+    @OptionGroup var lab: LabOptions
+
+    func run() throws {
+        try Capabilities.require()
+        let l = try Lab.open(name: lab.name, logger: lab.logger)
+        try l.down()
+        print("lab \(lab.name) is down")
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the labs on this host, their namespaces, pods and IPs.")
+    @Option(name: .long, help: "Only this lab.") var name: String?
+
+    func run() throws {
+        let labs = name.map { [$0] } ?? LabStore.labs()
+        if labs.isEmpty { print("no labs (start one with `sudo netlab up`)"); return }
+        for (i, n) in labs.enumerated() {
+            if i > 0 { print("") }
+            let l = try Lab.open(name: n)
+            let r = l.record
+            let owner = r.phase == .up && LabStore.isUnlocked(l.store.directory) ? "" : " (pid \(r.ownerPID))"
+            print("lab \(n): \(r.phase.rawValue)\(owner), topology \(r.topology.name)")
+            print(LabMap.render(lab: n, topology: r.topology, pods: r.pods).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
+    }
+}
+
+struct Exec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a command inside a pod, node, client, gw or vpc namespace.",
+        usage: "netlab exec [--name <name>] <member> -- <command> [<arg> ...]")
+    @Option(name: .long, help: "The lab's name.") var name: String = LabNames.defaultLab
+    @Argument(help: "A pod or node name, or client, gw, vpc.") var member: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
+
+    func run() throws {
+        var argv = command
+        if argv.first == "--" { argv.removeFirst() }
+        if argv.isEmpty { throw ValidationError("give a command after the member, e.g. netlab exec \(member) -- ip addr") }
+        let l = try Lab.open(name: name)
+        guard let ns = l.plan.namespace(member) else {
+            let members = l.plan.namespaces.map(\.member).joined(separator: ", ")
+            throw LabError.usage("lab '\(name)' has no member '\(member)' (members: \(members))")
+        }
+        try Capabilities.require()
+        try execInNamespace(path: ns.path, name: ns.name, argv: argv)
+    }
+}
+
+struct Clean: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove what a crashed or killed netlab left behind, and nothing else.",
+        discussion: "Labs in use by a live netlab process are never touched. Labs made by `netlab up` stay unless --all is given.")
+    @Flag(help: "Also remove labs left up on purpose by `netlab up`.") var all = false
+    @Flag(name: .shortAndLong, help: "Log each step.") var verbose = false
+
+    func run() throws {
+        try Capabilities.require()
+        var l = Logger(label: "netlab")
+        l.logLevel = verbose ? .debug : .warning
+        let report = try Cleaner(logger: l).clean(includePersistent: all)
+        print(report.lines.isEmpty ? "nothing to clean" : report.lines.joined(separator: "\n"))
+        if !report.failures.isEmpty {
+            throw LabError.teardown("(clean)", report.failures)
+        }
+    }
+}
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check the prerequisites: capabilities, binaries, kernel features.")
+    @OptionGroup var topo: TopologyOption
+
+    func run() throws {
+        let t = try topo.load()
+        let results = Doctor.checks(topology: t)
+        for r in results { print("\(r.ok ? "ok  " : "FAIL") \(r.what)" + (r.ok ? "" : "\n     \(r.fix)")) }
+        if results.contains(where: { !$0.ok }) { throw ExitCode(3) }
+        print("netlab can run \(t.source) on this machine")
+    }
+
+    static func checks(topology t: Topology) -> [DoctorResult] { DoctorResult.all(topology: t) }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 / Ubuntu machine (with Swift installed) for netlab and builds it.
+#   sudo ci/setup.sh            packages, release build, then the default lab up, a ping, and down
+#   sudo ci/setup.sh --deps     only the Debian packages
+# Everything netlab builds lives in namespaces it creates; this script changes no network setting.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libmnl-dev libcap-dev containernetworking-plugins iptables iproute2 tcpdump pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ci/setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "ci/setup.sh: swift is not on PATH: install Swift 6 (swift.org) first" >&2; exit 3; }
+[ "${1:-}" = "--deps" ] && exit 0
+
+swift build -c release
+bin=.build/release/netlab
+"$bin" doctor
+"$bin" up --name quickstart
+"$bin" exec --name quickstart pod1 -- ping -c1 -W2 "$("$bin" status --name quickstart | sed -n 's/^ *pod2 *eth0 \([0-9.]*\).*/\1/p')"
+"$bin" down --name quickstart
