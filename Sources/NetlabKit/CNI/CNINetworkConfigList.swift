@@ -1,0 +1,167 @@
+import Foundation
+
+/// A CNI network configuration list (a `.conflist`), kept as JSON so every key a plugin understands
+/// reaches it even when netlab does not know it.
+public struct CNINetworkConfigList: Hashable, Sendable {
+    public var name: String
+    public var cniVersion: CNIVersion
+    /// Each plugin's configuration object, in chain order; each has a string "type".
+    public var plugins: [JSONValue]
+    /// The list's other top-level keys (for example "disableCheck"), passed through untouched.
+    public var otherKeys: [String: JSONValue]
+
+    /// Placeholders `rendered(for:mtu:)` fills in.
+    public static let placeholders = ["podCIDR", "nodeName", "nodeIP", "mtu"]
+
+    public init(_ json: JSONValue) throws {
+        guard var o = json.objectValue else { throw CNIConfigError("the CNI configuration list must be a JSON object") }
+        guard let name = o.removeValue(forKey: "name")?.stringValue, !name.isEmpty else {
+            throw CNIConfigError("the CNI configuration list has no \"name\" (a non-empty string)")
+        }
+        // The same rule libcni applies (utils.ValidateNetworkName): the name ends up in file names and chain names.
+        guard CNINetworkConfigList.isValidIdentifier(name) else {
+            throw CNIConfigError("CNI network name \"\(name)\" is invalid: use letters, digits, '_', '.', '-', starting with a letter or digit")
+        }
+        guard let versionValue = o.removeValue(forKey: "cniVersion") else {
+            throw CNIConfigError("the CNI configuration list \"\(name)\" has no \"cniVersion\"")
+        }
+        guard let versionText = versionValue.stringValue else {
+            throw CNIConfigError("\"cniVersion\" of the CNI configuration list \"\(name)\" must be a string like \"1.0.0\"")
+        }
+        let version = try CNIVersion(parsing: versionText)
+        guard let plugins = o.removeValue(forKey: "plugins")?.arrayValue, !plugins.isEmpty else {
+            throw CNIConfigError("the CNI configuration list \"\(name)\" needs a non-empty \"plugins\" array")
+        }
+        for (i, p) in plugins.enumerated() {
+            try CNINetworkConfigList.validatePlugin(p, index: i)
+        }
+        if let d = o["disableCheck"], d.boolValue == nil, d.stringValue != "true", d.stringValue != "false" {
+            throw CNIConfigError("\"disableCheck\" must be true or false")
+        }
+        var unknown: [String] = []
+        CNINetworkConfigList.findUnknownPlaceholders(.array(plugins), path: "plugins", into: &unknown)
+        if !unknown.isEmpty {
+            throw CNIConfigError("unknown placeholder in the CNI configuration: " + unknown.joined(separator: ", ")
+                + "; known placeholders: " + CNINetworkConfigList.placeholders.map { "{{\($0)}}" }.joined(separator: ", "))
+        }
+        self.name = name; self.cniVersion = version; self.plugins = plugins; self.otherKeys = o
+    }
+
+    /// The list as JSON (what netlab writes to disk as the node's conflist).
+    public var json: JSONValue {
+        var o = otherKeys
+        o["name"] = .string(name)
+        o["cniVersion"] = .string(cniVersion.description)
+        o["plugins"] = .array(plugins)
+        return .object(o)
+    }
+
+    /// libcni accepts `"disableCheck": true` and the string "true".
+    public var disableCheck: Bool {
+        otherKeys["disableCheck"]?.boolValue ?? (otherKeys["disableCheck"]?.stringValue == "true")
+    }
+
+    /// The "type" of each plugin, in order.
+    public var types: [String] { plugins.map { $0["type"]?.stringValue ?? "" } }
+
+    /// Every binary the list needs in binDir: the plugins and their IPAM plugins, in order, once each.
+    public var pluginTypes: [String] {
+        var out: [String] = []
+        for p in plugins {
+            for t in [p["type"]?.stringValue, p["ipam"]?["type"]?.stringValue] {
+                if let t, !t.isEmpty, !out.contains(t) { out.append(t) }
+            }
+        }
+        return out
+    }
+
+    /// The list for one node: `{{podCIDR}}`, `{{nodeName}}`, `{{nodeIP}}` and `{{mtu}}` are replaced in
+    /// every string of every plugin; a string that is exactly "{{mtu}}" becomes a number, because
+    /// plugins decode "mtu" as an integer.
+    public func rendered(for node: Node, mtu: Int) -> CNINetworkConfigList {
+        let values = ["podCIDR": node.podCIDR.description, "nodeName": node.name, "nodeIP": node.ip.description, "mtu": String(mtu)]
+        func render(_ v: JSONValue) -> JSONValue {
+            switch v {
+            case .string(let s):
+                if s == "{{mtu}}" { return .number(Double(mtu)) }
+                guard s.contains("{{") else { return v }
+                var r = s
+                for (k, value) in values { r = r.replacingOccurrences(of: "{{\(k)}}", with: value) }
+                return .string(r)
+            case .array(let a): return .array(a.map(render))
+            case .object(let o): return .object(o.mapValues(render))
+            default: return v
+            }
+        }
+        var copy = self
+        copy.plugins = plugins.map(render)
+        return copy
+    }
+
+    /// Points every host-local IPAM without a "dataDir" at `dir`, so its allocations live in the lab's
+    /// directory instead of the host's /var/lib/cni/networks. An explicit dataDir is left alone.
+    public func withHostLocalDataDir(_ dir: String) -> CNINetworkConfigList {
+        var copy = self
+        copy.plugins = plugins.map { p in
+            guard var ipam = p["ipam"], ipam["type"]?.stringValue == "host-local", ipam["dataDir"] == nil else { return p }
+            ipam["dataDir"] = .string(dir)
+            var q = p
+            q["ipam"] = ipam
+            return q
+        }
+        return copy
+    }
+
+    // MARK: - Validation
+
+    /// libcni's rule for network names and container IDs: `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`.
+    static func isValidIdentifier(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, first.isASCIIAlphanumeric else { return false }
+        return s.unicodeScalars.allSatisfy { $0.isASCIIAlphanumeric || $0 == "_" || $0 == "." || $0 == "-" }
+    }
+
+    private static func validatePlugin(_ p: JSONValue, index i: Int) throws {
+        guard p.objectValue != nil else { throw CNIConfigError("plugins[\(i)] must be a JSON object") }
+        guard let type = p["type"]?.stringValue, !type.isEmpty else {
+            throw CNIConfigError("plugins[\(i)] has no \"type\" (the plugin binary's name, e.g. \"ptp\")")
+        }
+        // The type is a file name inside binDir, never a path.
+        guard !type.contains("/"), type != ".", type != ".." else {
+            throw CNIConfigError("plugins[\(i)] type \"\(type)\" must be a plugin name, not a path")
+        }
+        if let caps = p["capabilities"] {
+            guard let o = caps.objectValue, o.values.allSatisfy({ $0.boolValue != nil }) else {
+                throw CNIConfigError("plugins[\(i)] (\(type)): \"capabilities\" must map capability names to true/false")
+            }
+        }
+        if let ipam = p["ipam"] {
+            guard ipam.objectValue != nil, let t = ipam["type"]?.stringValue, !t.isEmpty, !t.contains("/") else {
+                throw CNIConfigError("plugins[\(i)] (\(type)): \"ipam\" must be an object with a \"type\" such as \"host-local\"")
+            }
+        }
+    }
+
+    private static func findUnknownPlaceholders(_ v: JSONValue, path: String, into out: inout [String]) {
+        switch v {
+        case .string(let s):
+            var rest = Substring(s)
+            while let open = rest.range(of: "{{") {
+                guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+                let name = String(rest[open.upperBound..<close.lowerBound])
+                if !placeholders.contains(name) { out.append("{{\(name)}} at \(path)") }
+                rest = rest[close.upperBound...]
+            }
+        case .array(let a):
+            for (i, e) in a.enumerated() { findUnknownPlaceholders(e, path: "\(path)[\(i)]", into: &out) }
+        case .object(let o):
+            for k in o.keys.sorted() { findUnknownPlaceholders(o[k]!, path: "\(path).\(k)", into: &out) }
+        default: break
+        }
+    }
+}
+
+extension Unicode.Scalar {
+    fileprivate var isASCIIAlphanumeric: Bool {
+        ("a"..."z").contains(self) || ("A"..."Z").contains(self) || ("0"..."9").contains(self)
+    }
+}
