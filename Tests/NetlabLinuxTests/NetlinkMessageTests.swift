@@ -213,4 +213,21 @@ import Testing
         }
         #expect(socket.batches.count == 1 && socket.batches[0].count == 3)
     }
+
+    @Test func interruptedDumpFlagIsClearedAndReported() throws {
+        func message(type: UInt16, flags: UInt16, seq: UInt32) -> [UInt8] {
+            withUnsafeBytes(of: UInt32(20)) { Array($0) } + withUnsafeBytes(of: type) { Array($0) }
+                + withUnsafeBytes(of: flags) { Array($0) } + withUnsafeBytes(of: seq) { Array($0) }
+                + [0, 0, 0, 0, 0, 0, 0, 0]
+        }
+        let multi = UInt16(NLM_F_MULTI)
+        var buffer = message(type: UInt16(RTM_NEWLINK), flags: multi, seq: 5)
+            + message(type: UInt16(RTM_NEWLINK), flags: multi | UInt16(NLM_F_DUMP_INTR), seq: 6)
+            + message(type: UInt16(NLMSG_DONE), flags: multi | UInt16(NLM_F_DUMP_INTR), seq: 6)
+        let count = buffer.count
+        buffer += [0xff, 0xff] // trailing garbage past `count` is not looked at
+        let seqs = buffer.withUnsafeMutableBytes { clearDumpInterrupted($0, count: count) }
+        #expect(seqs == [6, 6])
+        for offset in [0, 20, 40] { #expect(readUInt16(buffer, at: offset + 6) == multi) }
+    }
 }

@@ -209,3 +209,24 @@ extension NetlinkMessage {
         return (code, text)
     }
 }
+
+/// libmnl's mnl_cb_run stops at a message flagged NLM_F_DUMP_INTR and drops the rest of the buffer
+/// (NLMSG_DONE included, possibly). This clears the flag in the first `count` bytes of a receive
+/// buffer and returns the sequence numbers that carried it, so that every message is still
+/// dispatched and the interrupted dumps can be asked again.
+func clearDumpInterrupted(_ raw: UnsafeMutableRawBufferPointer, count: Int) -> [UInt32] {
+    var sequences: [UInt32] = []
+    var offset = 0
+    let header = MemoryLayout<nlmsghdr>.size
+    while offset + header <= count {
+        let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        guard length >= header, offset + length <= count else { break }
+        let flags = raw.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)
+        if flags & UInt16(NLM_F_DUMP_INTR) != 0 {
+            sequences.append(raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self))
+            raw.storeBytes(of: flags & ~UInt16(NLM_F_DUMP_INTR), toByteOffset: offset + 6, as: UInt16.self)
+        }
+        offset += netlinkAlign(length)
+    }
+    return sequences
+}

@@ -172,7 +172,9 @@ public final class MnlNetlinkSocket: NetlinkSocket {
             throw socketError(what, sent < 0 ? errno : EMSGSIZE, sent < 0 ? "sendto failed" : "short sendto")
         }
 
-        var buffer = [UInt8](repeating: 0, count: 32 * 1024) // MNL_SOCKET_DUMP_SIZE: dumps fill big buffers
+        // 32 KiB, as later libmnl's MNL_SOCKET_DUMP_SIZE (1.0.4 lacks it): a dump message may be
+        // larger than MNL_SOCKET_BUFFER_SIZE (8 KiB), and recvfrom would truncate it.
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
         let context = Unmanaged.passUnretained(state).toOpaque()
         var controls = [mnl_cb_t?](repeating: nil, count: Int(NLMSG_MIN_TYPE))
         controls[Int(NLMSG_ERROR)] = statusCallback
@@ -218,21 +220,9 @@ private final class ReceiveState {
     var finished: Set<Int> = []
     var interrupted: Set<Int> = []
 
-    /// libmnl's mnl_cb_run stops at a message flagged NLM_F_DUMP_INTR and drops the rest of the
-    /// buffer (including, possibly, NLMSG_DONE). Note the flag ourselves and clear it, so every
-    /// message is dispatched and the dump is simply asked again.
     func noteInterruptedDumps(_ raw: UnsafeMutableRawBufferPointer, count: Int) {
-        var offset = 0
-        while offset + NetlinkMessage.headerSize <= count {
-            let length = Int(raw.load(fromByteOffset: offset, as: UInt32.self))
-            guard length >= NetlinkMessage.headerSize, offset + length <= count else { return }
-            let flags = raw.load(fromByteOffset: offset + 6, as: UInt16.self)
-            if flags & UInt16(NLM_F_DUMP_INTR) != 0 {
-                let seq = raw.load(fromByteOffset: offset + 8, as: UInt32.self)
-                if let i = indexBySequence[seq] { interrupted.insert(i) }
-                raw.storeBytes(of: flags & ~UInt16(NLM_F_DUMP_INTR), toByteOffset: offset + 6, as: UInt16.self)
-            }
-            offset += netlinkAlign(length)
+        for seq in clearDumpInterrupted(raw, count: count) {
+            if let i = indexBySequence[seq] { interrupted.insert(i) }
         }
     }
 
