@@ -31,8 +31,7 @@ public struct RouteNetlink {
     /// Equivalent to: `ip link set <link> master <master>`.
     public func setMaster(_ link: LinkRef, master: LinkRef) throws {
         let masterIndex = try index(of: master)
-        let masterName: String? = { if case .name(let n) = master { return n } else { return nil } }()
-        try socket.perform([RouteRequest.setMaster(link, masterIndex: masterIndex, masterName: masterName)])
+        try socket.perform([RouteRequest.setMaster(link, masterIndex: masterIndex, masterName: master.knownName)])
     }
 
     /// Equivalent to: `ip link set <link> up`.
@@ -85,8 +84,7 @@ public struct RouteNetlink {
     /// Equivalent to: `ip addr add <prefix> brd + dev <link>`.
     public func addAddress(_ prefix: IPv4Prefix, to link: LinkRef) throws {
         let ifindex = try index(of: link)
-        let ifname: String? = { if case .name(let n) = link { return n } else { return nil } }()
-        try socket.perform([RouteRequest.addAddress(prefix, ifindex: ifindex, ifname: ifname)])
+        try socket.perform([RouteRequest.addAddress(prefix, ifindex: ifindex, ifname: link.knownName)])
     }
 
     /// Every IPv4 address of the namespace. Equivalent to: `ip -4 addr show`.
@@ -100,9 +98,8 @@ public struct RouteNetlink {
     public func addRoute(destination: IPv4Prefix, gateway: IPv4Address? = nil, device: LinkRef? = nil,
                          scope: RouteScope? = nil, onLink: Bool = false) throws {
         let deviceIndex = try device.map(index(of:))
-        let deviceName: String? = { if case .name(let n)? = device { return n } else { return nil } }()
         try socket.perform([RouteRequest.addRoute(destination: destination, gateway: gateway, deviceIndex: deviceIndex,
-                                                  deviceName: deviceName, scope: scope, onLink: onLink)])
+                                                  deviceName: device?.knownName, scope: scope, onLink: onLink)])
     }
 
     /// IPv4 routes of one table (main by default). Equivalent to: `ip -4 route show table <table>`.
@@ -116,7 +113,7 @@ public struct RouteNetlink {
     public func setNeighbour(_ address: IPv4Address, mac: [UInt8], on link: LinkRef, state: NeighbourState) throws {
         let ifindex = try index(of: link)
         try socket.perform([RouteRequest.setNeighbour(address, mac: mac, ifindex: ifindex, state: state,
-                                                      ifname: { if case .name(let n) = link { return n } else { return nil } }())])
+                                                      ifname: link.knownName)])
     }
 
     /// IPv4 neighbour entries, of one link or of all. Equivalent to: `ip -4 neigh show [dev <link>]`.
@@ -133,7 +130,7 @@ public struct RouteNetlink {
     @discardableResult
     public func flushNeighbours(on link: LinkRef) throws -> Int {
         let ifindex = try index(of: link)
-        let ifname: String? = { if case .name(let n) = link { return n } else { return nil } }()
+        let ifname = link.knownName
         let entries = try listNeighbours(on: .index(ifindex))
             .filter { !$0.isIn(.permanent) && !$0.isIn(.noARP) }
         let requests = try entries.map { try RouteRequest.deleteNeighbour($0.address, ifindex: ifindex, ifname: ifname) }

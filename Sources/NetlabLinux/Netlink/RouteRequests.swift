@@ -8,6 +8,12 @@ public enum LinkRef: Equatable, Hashable, Sendable, CustomStringConvertible {
     case name(String)
     case index(Int32)
 
+    /// The name, when the link was named by it (for messages; no lookup).
+    public var knownName: String? {
+        if case .name(let n) = self { return n }
+        return nil
+    }
+
     public var description: String {
         switch self {
         case .name(let n): return n
