@@ -8,7 +8,7 @@ extension YAMLReader {
     /// Converts an inline YAML conflist to JSON. `marks` receives the location of every value by
     /// JSON path ("plugins[0].type") so later checks can point at the right line. Values that
     /// cannot be converted are reported and become null, so the structure checks still run.
-    func json(from node: YNode, path: String, marks: inout [String: SourceLocation]) -> JSONValue {
+    func json(from node: YNode, path: String, marks: inout [String: YAMLLocation]) -> JSONValue {
         marks[path] = node.location
         let shown = path.isEmpty ? "cni.conflist" : "cni.conflist.\(path)"
         switch node {
@@ -70,7 +70,7 @@ extension YAMLReader {
 
     /// Checks what every CNI runtime needs: cniVersion and name strings and a non-empty plugins
     /// list of objects with a `type`. `locate` maps a JSON path to where to report it.
-    func validateConflist(_ value: JSONValue, source: String, locate: (String) -> SourceLocation) {
+    func validateConflist(_ value: JSONValue, source: String, locate: (String) -> YAMLLocation) {
         guard let object = value.objectValue else {
             error(locate(""), "\(source) must be an object with cniVersion, name and plugins (a network configuration list)")
             return

@@ -8,7 +8,7 @@ import Yams
 
 private struct PartialNode {
     var label: String
-    var loc: SourceLocation
+    var loc: YAMLLocation
     var name: Located<String>?
     var ip: Located<IPv4Address>?
     var externalIP: Located<IPv4Address>?
@@ -23,7 +23,7 @@ private struct PartialContainerPort {
 
 private struct PartialPod {
     var label: String
-    var loc: SourceLocation
+    var loc: YAMLLocation
     var name: Located<String>?
     var node: Located<String>?
     var namespace: String
@@ -32,7 +32,7 @@ private struct PartialPod {
 }
 
 private struct PartialServicePort {
-    var loc: SourceLocation
+    var loc: YAMLLocation
     var name: Located<String>?
     var port: Located<Int>?
     var targetPort: Located<Int>?
@@ -42,7 +42,7 @@ private struct PartialServicePort {
 
 private struct PartialService {
     var label: String
-    var loc: SourceLocation
+    var loc: YAMLLocation
     var name: Located<String>?
     var namespace: String
     var type: ServiceType
@@ -170,7 +170,7 @@ final class TopologyBuilder {
         guard let node = top.optional("external"),
               let ext = r.fields(node, "external", allowed: keys["external"]!) else {
             if let e = top.entries["external"], e.value.isNull {
-                r.error(e.value.location, "external is empty; give it client (e.g. 198.51.100.10/24) or remove the key")
+                r.error(e.key.location, "external is empty; give it client (e.g. 198.51.100.10/24) or remove the key")
             }
             return
         }
@@ -227,9 +227,9 @@ final class TopologyBuilder {
         if items.isEmpty {
             r.error(list.location, "nodes is empty; list at least one node with name, ip and podCIDR")
         }
-        var byName: [String: SourceLocation] = [:]
-        var byIP: [IPv4Address: (String, SourceLocation)] = [:]
-        var byExternalIP: [IPv4Address: (String, SourceLocation)] = [:]
+        var byName: [String: YAMLLocation] = [:]
+        var byIP: [IPv4Address: (String, YAMLLocation)] = [:]
+        var byExternalIP: [IPv4Address: (String, YAMLLocation)] = [:]
         var accepted: [PartialNode] = []
         for (i, item) in items.enumerated() {
             let label = peekName(item).map { "node '\($0)'" } ?? "nodes[\(i)]"
@@ -332,7 +332,7 @@ final class TopologyBuilder {
         guard let list = top.optional("pods"),
               let items = r.sequence(list, "pods", itemExample: "a pod with name and node") else { return }
         let nodeNames = nodes.compactMap { $0.name?.value }
-        var byName: [String: SourceLocation] = [:]
+        var byName: [String: YAMLLocation] = [:]
         for (i, item) in items.enumerated() {
             let label = peekName(item).map { "pod '\($0)'" } ?? "pods[\(i)]"
             guard let f = r.fields(item, label, allowed: keys["pods[]"]!) else { continue }
@@ -394,7 +394,7 @@ final class TopologyBuilder {
 
     private func readContainerPorts(_ items: [YNode], label: String) -> [PartialContainerPort] {
         var result: [PartialContainerPort] = []
-        var seen: [String: SourceLocation] = [:]
+        var seen: [String: YAMLLocation] = [:]
         for (i, item) in items.enumerated() {
             let what = "\(label) ports[\(i)]"
             guard let f = r.fields(item, what, allowed: keys["pods[].ports[]"]!) else { continue }
@@ -419,7 +419,7 @@ final class TopologyBuilder {
     /// The portmap plugin maps a host port on the node to one pod: two pods on one node cannot
     /// ask for the same host port and protocol.
     private func checkHostPorts() {
-        var used: [String: (String, SourceLocation)] = [:]
+        var used: [String: (String, YAMLLocation)] = [:]
         for pod in pods {
             guard let node = pod.node?.value else { continue }
             for port in pod.ports {
@@ -453,8 +453,8 @@ final class TopologyBuilder {
     private func readServices(_ top: Fields) {
         guard let list = top.optional("services"),
               let items = r.sequence(list, "services", itemExample: "a service with name, selector and ports") else { return }
-        var byName: [String: SourceLocation] = [:]
-        var clusterIPs: [IPv4Address: (String, SourceLocation)] = [:]
+        var byName: [String: YAMLLocation] = [:]
+        var clusterIPs: [IPv4Address: (String, YAMLLocation)] = [:]
         for (i, item) in items.enumerated() {
             let label = peekName(item).map { "service '\($0)'" } ?? "services[\(i)]"
             guard let f = r.fields(item, label, allowed: keys["services[]"]!) else { continue }
@@ -512,8 +512,8 @@ final class TopologyBuilder {
     private func readServicePorts(_ items: [YNode], service svc: PartialService) -> [PartialServicePort] {
         let label = svc.label
         var result: [PartialServicePort] = []
-        var names: [String: SourceLocation] = [:]
-        var numbers: [String: SourceLocation] = [:]
+        var names: [String: YAMLLocation] = [:]
+        var numbers: [String: YAMLLocation] = [:]
         for (i, item) in items.enumerated() {
             let what = "\(label) ports[\(i)]"
             guard let f = r.fields(item, what, allowed: keys["services[].ports[]"]!) else { continue }
@@ -570,7 +570,7 @@ final class TopologyBuilder {
 
     /// A node port is a (number, protocol) pair on every node, so it can belong to one service port only.
     private func checkNodePorts() {
-        var used: [String: (String, SourceLocation)] = [:]
+        var used: [String: (String, YAMLLocation)] = [:]
         for svc in services {
             for port in svc.ports {
                 guard let np = port.nodePort else { continue }
@@ -644,7 +644,7 @@ final class TopologyBuilder {
         case (_?, _?):
             r.error(c.keyLocation("conflistFile") ?? c.loc, "cni has both 'conflist' and 'conflistFile'; keep exactly one")
         case (let inline?, nil):
-            var marks: [String: SourceLocation] = [:]
+            var marks: [String: YAMLLocation] = [:]
             let before = r.diagnostics.count
             let json = r.json(from: inline, path: "", marks: &marks)
             r.validateConflist(json, source: "cni.conflist") { marks[$0] ?? inline.location }

@@ -5,23 +5,23 @@ import Yams
 
 typealias YNode = Yams.Node
 
-struct SourceLocation: Hashable, Comparable, CustomStringConvertible {
+struct YAMLLocation: Hashable, Comparable, CustomStringConvertible {
     var line: Int
     var column: Int
-    static let wholeFile = SourceLocation(line: 0, column: 0)
-    static func < (a: SourceLocation, b: SourceLocation) -> Bool { (a.line, a.column) < (b.line, b.column) }
+    static let wholeFile = YAMLLocation(line: 0, column: 0)
+    static func < (a: YAMLLocation, b: YAMLLocation) -> Bool { (a.line, a.column) < (b.line, b.column) }
     var description: String { "line \(line)" }
 }
 
 /// A value together with where it was written.
 struct Located<T> {
     var value: T
-    var loc: SourceLocation
+    var loc: YAMLLocation
 }
 
 extension YNode {
-    var location: SourceLocation {
-        mark.map { SourceLocation(line: $0.line, column: $0.column) } ?? .wholeFile
+    var location: YAMLLocation {
+        mark.map { YAMLLocation(line: $0.line, column: $0.column) } ?? .wholeFile
     }
 
     /// The resolved YAML type (str, int, bool, null...). `Tag.name` is internal to Yams; the raw value is public.
@@ -57,15 +57,15 @@ final class YAMLReader {
 
     init(file: String) { self.file = file }
 
-    func error(_ loc: SourceLocation, _ message: String) {
+    func error(_ loc: YAMLLocation, _ message: String) {
         diagnostics.append(.init(file: file, line: loc.line, column: loc.column, message: message))
     }
 
     /// Diagnostics in file order (stable for equal positions), which is how users fix them.
     var sortedDiagnostics: [TopologyError.Diagnostic] {
         diagnostics.enumerated().sorted {
-            let a = SourceLocation(line: $0.element.line, column: $0.element.column)
-            let b = SourceLocation(line: $1.element.line, column: $1.element.column)
+            let a = YAMLLocation(line: $0.element.line, column: $0.element.column)
+            let b = YAMLLocation(line: $1.element.line, column: $1.element.column)
             return a == b ? $0.offset < $1.offset : a < b
         }.map(\.element)
     }
@@ -221,7 +221,7 @@ struct Fields {
     let what: String
     let entries: [String: (key: YNode, value: YNode)]
 
-    var loc: SourceLocation { node.location }
+    var loc: YAMLLocation { node.location }
 
     /// The value for `key`, or nil when the key is absent or has an empty (null) value.
     func optional(_ key: String) -> YNode? {
@@ -233,14 +233,14 @@ struct Fields {
     func required(_ key: String, expected: String) -> YNode? {
         if let v = optional(key) { return v }
         if let e = entries[key] {
-            reader.error(e.value.location, "\(what) has no value for '\(key)'; expected \(expected)")
+            reader.error(e.key.location, "\(what) has no value for '\(key)'; expected \(expected)")
         } else {
             reader.error(loc, "\(what) is missing required key '\(key)' (\(expected))")
         }
         return nil
     }
 
-    func keyLocation(_ key: String) -> SourceLocation? { entries[key]?.key.location }
+    func keyLocation(_ key: String) -> YAMLLocation? { entries[key]?.key.location }
 }
 
 // MARK: - Name rules
@@ -293,8 +293,16 @@ func isLabelValue(_ s: String) -> Bool { s.isEmpty || isLabelName(Substring(s)) 
 func closestMatch(_ s: String, among candidates: [String]) -> String? {
     if let c = candidates.first(where: { $0.lowercased() == s.lowercased() }) { return c }
     let limit = s.count >= 5 ? 2 : 1
-    let scored = candidates.map { ($0, editDistance($0.lowercased(), s.lowercased())) }.filter { $0.1 <= limit }
+    let scored = candidates.filter { !differsOnlyInDigits($0, s) }
+        .map { ($0, editDistance($0.lowercased(), s.lowercased())) }.filter { $0.1 <= limit }
     return scored.min { $0.1 < $1.1 }?.0
+}
+
+/// node3 vs node1 is another object of a numbered series, not a typo: no suggestion.
+private func differsOnlyInDigits(_ a: String, _ b: String) -> Bool {
+    let a = Array(a), b = Array(b)
+    guard a.count == b.count, a != b else { return false }
+    return zip(a, b).allSatisfy { $0 == $1 || ($0.isNumber && $1.isNumber) }
 }
 
 /// Levenshtein distance with adjacent transpositions counted as one edit (typos swap letters).
