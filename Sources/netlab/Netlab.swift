@@ -16,35 +16,39 @@ struct Netlab: ParsableCommand {
         """,
         subcommands: [Up.self, Down.self, Status.self, Exec.self, Clean.self, Doctor.self])
 
-    /// Runs a command and maps errors to netlab's exit codes, with one clear line on stderr.
+    /// Parses, runs, and maps errors to netlab's exit codes with one clear line on stderr:
+    /// 2 for bad usage or topology, 3 for what the environment lacks, 1 for everything else.
     static func main() {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) } // --help, --version
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Glibc.exit(2)
+        }
+        do {
             try command.run()
         } catch let e as ExitCode {
             Glibc.exit(e.rawValue)
         } catch {
-            if let code = exitCode(for: error) {
-                FileHandle.standardError.write(Data("netlab: \(error)\n".utf8))
-                Glibc.exit(code)
-            }
-            exit(withError: error)
+            if exitCode(for: error) == .success { exit(withError: error) } // help subcommand
+            let message = error is ValidationError ? fullMessage(for: error) : "\(error)"
+            FileHandle.standardError.write(Data("netlab: \(message)\n".utf8))
+            Glibc.exit(netlabExitCode(for: error))
         }
     }
 
-    static func exitCode(for error: Error) -> Int32? {
+    static func netlabExitCode(for error: Error) -> Int32 {
         switch error {
-        case is TopologyError: return 2
+        case is TopologyError, is ValidationError, is LabStore.InUse: return 2
         case let e as LabError:
-            if case .usage = e { return 2 }
-            if case .notFound = e { return 2 }
-            return 1
-        case is LabStore.InUse: return 2
-        case is Capabilities.Missing, is EnvironmentProblem, is EnvironmentProblems: return 3
-        case is ValidationError, is CleanExit: return nil
-        default:
-            if "\(type(of: error))".contains("ParserError") || error is CommandError { return nil }
-            return 1
+            switch e {
+            case .usage, .notFound: return 2
+            default: return 1
+            }
+        case is Capabilities.Missing, is EnvironmentProblem, is EnvironmentProblems, is CNIPluginNotFound: return 3
+        default: return 1
         }
     }
 }

@@ -31,7 +31,8 @@ import Testing
         let down = try run([netlabBinary, "down", "--name", "t-ping"])
         #expect(down.succeeded, "netlab down: \(down.stderrText)")
         #expect(leftovers(of: "t-ping").isEmpty)
-        #expect(try HostSnapshot.take() == before)
+        let after = try HostSnapshot.take()
+        #expect(after == before, "the host changed: \(after.difference(from: before))")
     }
 
     @Test func cleanRecoversALabWhoseProcessWasKilledMidUp() throws {
@@ -64,7 +65,8 @@ import Testing
         #expect(clean.succeeded, "clean: \(clean.stderrText)")
         #expect(clean.stdoutText.contains("removed lab t-kill"))
         #expect(leftovers(of: "t-kill").isEmpty)
-        #expect(try HostSnapshot.take() == before)
+        let after = try HostSnapshot.take()
+        #expect(after == before, "the host changed: \(after.difference(from: before))")
         let again = try run([netlabBinary, "clean"])
         #expect(again.succeeded && !again.stdoutText.contains("t-kill"), "clean is safe to run twice")
     }
@@ -75,7 +77,7 @@ import Testing
         let topo = try dir.topology(plugins: #"[{"type": "ptp", "ipam": {"type": "host-local", "subnet": "{{podCIDR}}"}}]"#)
         let r = try run([netlabBinary, "up", "--name", "t-noplugin", "--topology", topo])
         #expect(r.termination == .exited(3))
-        #expect(r.stderrText.contains("CNI plugin 'ptp'") && r.stderrText.contains(dir.path), r.stderrText)
+        #expect(r.stderrText.contains("CNI plugin 'ptp'") && r.stderrText.contains(dir.path), "\(r.stderrText)")
         #expect(leftovers(of: "t-noplugin").isEmpty)
     }
 
@@ -96,16 +98,17 @@ import Testing
         let before = try HostSnapshot.take()
         let r = try run([netlabBinary, "up", "--name", "t-broken", "--topology", topo])
         #expect(r.termination == .exited(1))
-        #expect(r.stderrText.contains("'broken'") && r.stderrText.contains("no route to the VPC") && r.stderrText.contains("pod1"), r.stderrText)
+        #expect(r.stderrText.contains("'broken'") && r.stderrText.contains("no route to the VPC") && r.stderrText.contains("pod1"), "\(r.stderrText)")
         #expect(leftovers(of: "t-broken").isEmpty)
-        #expect(try HostSnapshot.take() == before)
+        let after = try HostSnapshot.take()
+        #expect(after == before, "the host changed: \(after.difference(from: before))")
     }
 
     @Test func withoutCapabilitiesNetlabSaysSudoAndExits3() throws {
         let r = try run(["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-net_admin,-sys_admin",
                          "--reuid=65534", "--regid=65534", "--clear-groups", netlabBinary, "up", "--name", "t-nocap"])
         #expect(r.termination == .exited(3), "\(r.stderrText)")
-        #expect(r.stderrText.contains("CAP_NET_ADMIN") && r.stderrText.contains("sudo"), r.stderrText)
+        #expect(r.stderrText.contains("CAP_NET_ADMIN") && r.stderrText.contains("sudo"), "\(r.stderrText)")
         #expect(leftovers(of: "t-nocap").isEmpty)
     }
 }

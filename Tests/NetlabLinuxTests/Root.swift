@@ -52,7 +52,20 @@ struct HostSnapshot: Equatable {
                             routes: try ip(["route", "show", "table", "all"]) + (try ip(["rule", "show"])),
                             sysctls: readSysctls("/proc/sys/net"),
                             foreignNamespaces: ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
-                                .filter { !$0.hasPrefix("netlab-") }.sorted())
+                                .filter { !$0.hasPrefix("netlab-") && !$0.hasPrefix("nltest-") }.sorted())
+    }
+
+    /// What changed, for the failure message.
+    func difference(from old: HostSnapshot) -> String {
+        var d: [String] = []
+        if links != old.links { d.append("links:\n\(old.links)\n→\n\(links)") }
+        if addresses != old.addresses { d.append("addresses:\n\(old.addresses)\n→\n\(addresses)") }
+        if routes != old.routes { d.append("routes:\n\(old.routes)\n→\n\(routes)") }
+        for k in Set(sysctls.keys).union(old.sysctls.keys).sorted() where sysctls[k] != old.sysctls[k] {
+            d.append("sysctl \(k): \(old.sysctls[k] ?? "-") → \(sysctls[k] ?? "-")")
+        }
+        if foreignNamespaces != old.foreignNamespaces { d.append("namespaces: \(old.foreignNamespaces) → \(foreignNamespaces)") }
+        return d.joined(separator: "\n")
     }
 
     /// Every readable file under /proc/sys/net except those that count things or drift by themselves.

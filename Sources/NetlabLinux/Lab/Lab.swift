@@ -83,10 +83,11 @@ public final class Lab: @unchecked Sendable {
     }
 
     private func wireLinks() throws {
-        var sockets: [String: NetlinkSocket] = [:]
-        func nl(_ member: String) throws -> NetlinkSocket {
+        var sockets: [String: RouteNetlink] = [:]
+        func nl(_ member: String) throws -> RouteNetlink {
             if let s = sockets[member] { return s }
-            let s = try NetlinkSocket(namespace: try namespace(member))
+            let ns = try namespace(member)
+            let s = try RouteNetlink(namespaceFD: ns.fd, name: ns.name)
             sockets[member] = s
             return s
         }
@@ -96,7 +97,7 @@ public final class Lab: @unchecked Sendable {
             try nl(v.namespaceA).createVeth(name: v.nameA, peerName: v.nameB, peerNamespaceFD: peerFD, mtu: v.mtu)
         }
         for b in plan.bridges {
-            for port in b.ports { try nl(b.namespace).setMaster(port, master: b.name) }
+            for port in b.ports { try nl(b.namespace).setMaster(.name(port), master: .name(b.name)) }
         }
         // Sysctls before addresses and routes: rp_filter and forwarding must hold from the first packet.
         for s in plan.sysctls {
@@ -105,10 +106,10 @@ public final class Lab: @unchecked Sendable {
             }
         }
         for (member, links) in plan.linksUp.sorted(by: { $0.key < $1.key }) {
-            for l in links { try nl(member).setUp(l) }
+            for l in links { try nl(member).setUp(.name(l)) }
         }
-        for a in plan.addresses { try nl(a.namespace).addAddress(a.prefix, device: a.device) }
-        for r in plan.routes { try nl(r.namespace).addRoute(destination: r.destination, gateway: r.gateway, device: r.device) }
+        for a in plan.addresses { try nl(a.namespace).addAddress(a.prefix, to: .name(a.device)) }
+        for r in plan.routes { try nl(r.namespace).addRoute(destination: r.destination, gateway: r.gateway, device: .name(r.device)) }
     }
 
     private func applyFirewall() throws {

@@ -36,7 +36,7 @@ public struct DoctorResult {
             defer { a.close(); try? NetworkNamespace.delete(path: a.path) }
             let b = try NetworkNamespace.create(name: name + "-b")
             defer { b.close(); try? NetworkNamespace.delete(path: b.path) }
-            let nl = try NetlinkSocket(namespace: a)
+            let nl = try RouteNetlink(namespaceFD: a.fd, name: a.name)
             try nl.createBridge(name: "br0", mtu: 1500)
             try nl.createVeth(name: "v0", peerName: "v1", peerNamespaceFD: b.fd, mtu: 1500)
             if let _ = IPTables.which("iptables-restore") {
