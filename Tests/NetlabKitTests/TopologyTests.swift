@@ -195,6 +195,11 @@ extension TopologyLoader {
         #expect(diagnostics(baseTopology + "    podCidr: 10.32.1.0/24\nprxy: {}\nproxy: {mode: iptables}\nchecks: [anything]\n") == [
             "t.yaml:13:5: node 'node2' has unknown key 'podCidr' (did you mean 'podCIDR'?); allowed keys: name, ip, externalIP, podCIDR",
             "t.yaml:14:1: the topology file has unknown key 'prxy' (did you mean 'proxy'?); allowed keys: name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, checks",
+            "t.yaml:15:9: proxy has unknown key 'mode'; allowed keys: command, timeoutSeconds",
+        ])
+        #expect(diagnostics(baseTopology + "proxy: {command: [], timeoutSeconds: 0}\n") == [
+            "t.yaml:13:18: proxy.command is empty; give the proxy's argv, e.g. [netlab-proxy] or [./my-proxy, --flag]",
+            "t.yaml:13:38: proxy.timeoutSeconds 0 is outside 1-3600",
         ])
         #expect(diagnostics(baseTopology + "pods:\n  - {name: a, node: node1, image: nginx}\n") == [
             "t.yaml:14:28: pod 'a' has unknown key 'image'; allowed keys: name, node, namespace, labels, ports",

@@ -14,12 +14,14 @@ public struct Topology: Hashable, Sendable, Codable {
     public var pods: [Pod]
     public var services: [Service]
     public var cni: CNISettings
+    public var proxy: ProxySettings
 
     public init(source: String, name: String, vpc: VPC, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix,
-                external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings) {
+                external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings,
+                proxy: ProxySettings = ProxySettings()) {
         self.source = source; self.name = name; self.vpc = vpc; self.clusterCIDR = clusterCIDR
         self.serviceCIDR = serviceCIDR; self.external = external; self.nodes = nodes; self.pods = pods
-        self.services = services; self.cni = cni
+        self.services = services; self.cni = cni; self.proxy = proxy
     }
 
     public func node(named n: String) -> Node? { nodes.first { $0.name == n } }
@@ -127,4 +129,22 @@ public struct CNISettings: Hashable, Sendable, Codable {
     /// The network configuration list as written, before per-node templating ({{podCIDR}} etc.).
     public var conflist: JSONValue
     public init(binDir: String, conflist: JSONValue) { self.binDir = binDir; self.conflist = conflist }
+}
+
+/// The service proxy netlab runs on every node (see docs/proxy-contract.md).
+public struct ProxySettings: Hashable, Sendable, Codable {
+    public static let defaultCommand = ["netlab-proxy"]
+    public static let defaultTimeout = 30.0
+    /// The proxy's argv. A first element without '/' is looked up next to the netlab binary, then
+    /// in the system directories; a relative path is relative to the topology file.
+    public var command: [String]
+    /// A proxy still running after this many seconds is stopped and the lab fails.
+    public var timeoutSeconds: Double
+    /// The topology file's directory, against which a relative command path is resolved.
+    public var baseDirectory: String
+
+    public init(command: [String] = ProxySettings.defaultCommand, timeoutSeconds: Double = ProxySettings.defaultTimeout,
+                baseDirectory: String = ".") {
+        self.command = command; self.timeoutSeconds = timeoutSeconds; self.baseDirectory = baseDirectory
+    }
 }

@@ -79,10 +79,11 @@ final class TopologyBuilder {
     private var pods: [PartialPod] = []
     private var services: [PartialService] = []
     private var cni: CNISettings?
+    private var proxy = ProxySettings()
 
     func build(_ root: YNode) -> Topology? {
         guard let top = r.fields(root, "the topology file", allowed: keys[""]!) else { return nil }
-        // `proxy` and `checks` are reserved (see TopologyLoader.allowedKeys): nothing to read yet.
+        // `checks` is reserved (see TopologyLoader.allowedKeys): nothing to read yet.
         readName(top)
         readVPC(top)
         readRanges(top)
@@ -91,6 +92,7 @@ final class TopologyBuilder {
         readPods(top)
         readServices(top)
         readCNI(top)
+        readProxy(top)
         guard r.diagnostics.isEmpty else { return nil }
         return assemble()
     }
@@ -673,6 +675,28 @@ final class TopologyBuilder {
     // MARK: - Assembly
 
     /// Only called when no diagnostics were reported, so every required value is present.
+    private func readProxy(_ top: Fields) {
+        let dir = source.lastIndex(of: "/").map { String(source[..<$0]) } ?? "."
+        proxy.baseDirectory = dir.isEmpty ? "/" : dir
+        guard let node = top.optional("proxy"),
+              let p = r.fields(node, "proxy", allowed: keys["proxy"]!) else { return }
+        if let n = p.optional("command"), let items = r.sequence(n, "proxy.command", itemExample: "netlab-proxy") {
+            let argv = items.compactMap { r.string($0, "an item of proxy.command", example: "--detect-local-mode") }
+            if argv.count == items.count {
+                if argv.isEmpty {
+                    r.error(n.location, "proxy.command is empty; give the proxy's argv, e.g. [netlab-proxy] or [./my-proxy, --flag]")
+                } else if argv[0].value.isEmpty {
+                    r.error(argv[0].loc, "proxy.command starts with an empty program name; name the proxy binary, e.g. netlab-proxy")
+                } else {
+                    proxy.command = argv.map(\.value)
+                }
+            }
+        }
+        if let n = p.optional("timeoutSeconds"), let t = r.int(n, "proxy.timeoutSeconds", range: 1...3600) {
+            proxy.timeoutSeconds = Double(t.value)
+        }
+    }
+
     private func assemble() -> Topology? {
         guard let subnet, let vpcGateway, let clusterCIDR, let serviceCIDR, let cni else { return nil }
         var outNodes: [Node] = []
@@ -705,6 +729,6 @@ final class TopologyBuilder {
         }
         return Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu),
                         clusterCIDR: clusterCIDR.value, serviceCIDR: serviceCIDR.value, external: external,
-                        nodes: outNodes, pods: outPods, services: outServices, cni: cni)
+                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy)
     }
 }

@@ -23,8 +23,8 @@ public enum TopologyLoader {
     /// Keys accepted in each mapping of the file, by position ("" is the top level, "nodes[]" an
     /// item of `nodes`). The JSON Schema test checks topology.schema.json against this table.
     static let allowedKeys: [String: [String]] = [
-        // `proxy` and `checks` are reserved for the kube-proxy rules and the packet checks that
-        // later work defines; they are accepted here and their content is ignored for now.
+        // `checks` is reserved for the packet checks that later work defines; it is accepted here
+        // and its content is ignored for now.
         "": ["name", "vpc", "clusterCIDR", "serviceCIDR", "external", "nodes", "pods", "services", "cni", "proxy", "checks"],
         "vpc": ["subnet", "gateway", "mtu"],
         "external": ["client", "gateway"],
@@ -34,6 +34,7 @@ public enum TopologyLoader {
         "services[]": ["name", "namespace", "type", "clusterIP", "selector", "externalTrafficPolicy", "internalTrafficPolicy", "ports"],
         "services[].ports[]": ["name", "port", "targetPort", "nodePort", "protocol"],
         "cni": ["binDir", "conflist", "conflistFile"],
+        "proxy": ["command", "timeoutSeconds"],
     ]
 
     public static func load(path: String) throws -> Topology {
