@@ -14,7 +14,7 @@ struct Netlab: ParsableCommand {
         Exit codes: 0 success, 1 failure, 2 bad usage or topology, 3 the environment lacks something \
         (a capability, a binary, a kernel feature).
         """,
-        subcommands: [Up.self, Down.self, Status.self, Exec.self, Clean.self, Doctor.self])
+        subcommands: [Up.self, Down.self, Status.self, Exec.self, Clean.self, Doctor.self, Serve.self])
 
     /// Parses, runs, and maps errors to netlab's exit codes with one clear line on stderr:
     /// 2 for bad usage or topology, 3 for what the environment lacks, 1 for everything else.
@@ -180,4 +180,18 @@ struct Doctor: ParsableCommand {
     }
 
     static func checks(topology t: Topology) -> [DoctorResult] { DoctorResult.all(topology: t) }
+}
+
+/// netlab's own pod workload, started by netlab inside a pod's namespace (not for users).
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve HTTP on TCP ports and echo on UDP ports, answering with the client address seen.",
+        shouldDisplay: false)
+    @Option(help: "The pod's name, put in every answer.") var pod: String
+    @Option(help: "A TCP port to serve HTTP on.") var tcp: [Int] = []
+    @Option(help: "A UDP port to answer on.") var udp: [Int] = []
+
+    func run() throws {
+        try PodServer.run(pod: pod, tcpPorts: tcp, udpPorts: udp)
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Logging
 import NetlabKit
+import CNetlabShims
 
 /// A lab on this host: builds it from a plan, records every step in its journal, and undoes it.
 public final class Lab: @unchecked Sendable {
@@ -10,13 +11,15 @@ public final class Lab: @unchecked Sendable {
     public private(set) var record: LabRecord
     public let plan: LabPlan
     let logger: Logger
+    public let tools: Tools
     private var namespaces: [String: NetworkNamespace] = [:]
 
     /// Timing of each phase, for `--timings` and the benchmarks.
     public private(set) var timings: [(phase: String, seconds: Double)] = []
 
-    init(name: String, store: LabStore, record: LabRecord, logger: Logger) {
+    init(name: String, store: LabStore, record: LabRecord, logger: Logger, tools: Tools = .locate()) {
         self.name = name
+        self.tools = tools
         self.store = store
         self.record = record
         self.plan = LabPlan(lab: name, topology: record.topology)
@@ -32,7 +35,7 @@ public final class Lab: @unchecked Sendable {
     /// Creates the lab `name` from `topology`. On any failure everything made so far is undone
     /// before the error is thrown, so a failed `up` leaves nothing behind.
     public static func up(name: String, topology: Topology, persistent: Bool,
-                          logger: Logger = Logger(label: "netlab")) throws -> Lab {
+                          logger: Logger = Logger(label: "netlab"), tools: Tools = .locate()) throws -> Lab {
         if let problem = LabNames.validateLab(name) { throw LabError.usage(problem) }
         try Capabilities.require()
         try Preflight.check(topology: topology, plan: LabPlan(lab: name, topology: topology)).throwIfFailed()
@@ -40,7 +43,7 @@ public final class Lab: @unchecked Sendable {
         try store.create()
         let record = LabRecord(lab: name, phase: .creating, persistent: persistent, ownerPID: getpid(),
                                createdAt: Date().timeIntervalSince1970, topology: topology)
-        let lab = Lab(name: name, store: store, record: record, logger: logger)
+        let lab = Lab(name: name, store: store, record: record, logger: logger, tools: tools)
         do {
             try store.writeRecord(record)
             try lab.build()
@@ -72,6 +75,43 @@ public final class Lab: @unchecked Sendable {
         try timed("links") { try wireLinks() }
         try timed("firewall") { try applyFirewall() }
         try timed("cni add") { try attachPods() }
+        try timed("workloads") { try startWorkloads() }
+    }
+
+    // MARK: workloads
+
+    /// Starts netlab's server (`netlab serve`) in every pod that declares ports, and waits until
+    /// it listens: it prints `ready` once every socket is bound.
+    private func startWorkloads() throws {
+        for pod in topology.pods where !pod.ports.isEmpty {
+            let ns = try namespace(pod.name)
+            var argv = [tools.netlab, "serve", "--pod", pod.name]
+            for p in pod.ports where p.proto != .sctp { argv += [p.proto == .tcp ? "--tcp" : "--udp", "\(p.containerPort)"] }
+            let log = Glibc.open(store.directory + "/serve-\(pod.name).log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            defer { if log >= 0 { close(log) } }
+            var pipe: [Int32] = [-1, -1]
+            try shimCall("create a pipe") { netlab_pipe_cloexec(&pipe) }
+            let child: ChildProcess
+            do {
+                child = try ChildProcess.spawn(argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], namespace: ns,
+                                               stdout: pipe[1], stderr: log >= 0 ? log : nil)
+            } catch {
+                close(pipe[0]); close(pipe[1])
+                throw error
+            }
+            close(pipe[1])
+            defer { close(pipe[0]) }
+            try store.append(.process(name: "serve \(pod.name)", pid: child.pid, startTime: processStartTime(child.pid) ?? 0, namespace: ns.name))
+            var line = [UInt8](repeating: 0, count: 16)
+            var p = pollfd(fd: pipe[0], events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, 5000) > 0 && read(pipe[0], &line, line.count) > 0 && line.starts(with: Array("ready".utf8))
+            if !ready {
+                child.terminate(signal: SIGKILL)
+                child.wait()
+                let err = (try? String(contentsOfFile: store.directory + "/serve-\(pod.name).log", encoding: .utf8)) ?? ""
+                throw LabError.workload("netlab's server in pod '\(pod.name)' did not start: \(err.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+        }
     }
 
     func namespace(_ member: String) throws -> NetworkNamespace {
@@ -213,6 +253,9 @@ public final class Lab: @unchecked Sendable {
     private func stopProcess(_ e: JournalEntry) {
         guard let pid = e.pid, let start = e.startTime, processStartTime(pid) == start else { return }
         kill(pid, SIGKILL)
+        // Reap it when it is our own child (a `run`); for anyone else's this is ECHILD at once.
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
     /// CNI DEL with the same conflist and runtime arguments as ADD (so portmap removes its rules),
@@ -242,6 +285,7 @@ public enum LabError: Error, CustomStringConvertible {
     case notFound(String)
     case broken(String, String)
     case cni(String)
+    case workload(String)
     case teardown(String, [String])
 
     public var description: String {
@@ -251,7 +295,7 @@ public enum LabError: Error, CustomStringConvertible {
             let labs = LabStore.labs()
             return "no lab named '\(lab)' is up" + (labs.isEmpty ? " (no labs are up: start one with `netlab up`)" : " (labs: \(labs.joined(separator: ", ")))")
         case .broken(let lab, let s): return "lab '\(lab)' is broken: \(s)"
-        case .cni(let s): return s
+        case .cni(let s), .workload(let s): return s
         case .teardown(let lab, let errs):
             return "lab '\(lab)' could not be taken down completely; run `netlab clean` to retry:\n  " + errs.joined(separator: "\n  ")
         }

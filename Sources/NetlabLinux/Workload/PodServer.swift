@@ -1,0 +1,98 @@
+import Foundation
+import Glibc
+import NetlabKit
+
+/// netlab's own workload: what a pod serves on its declared ports. Like agnhost's /clientip, every
+/// answer says which client address and port the server saw, which is what NAT checks need.
+/// TCP ports answer HTTP (`200 OK`, a JSON body); UDP ports answer each datagram with the same JSON.
+/// Runs as `netlab serve` inside the pod's namespace (a process, so a lab left up keeps serving).
+public enum PodServer {
+    /// The body of every answer: `{"client":"10.32.0.1:21526","pod":"webpod1","server":"10.32.0.3:80"}`.
+    public static func answer(pod: String, client: SocketEndpoint, server: SocketEndpoint) -> String {
+        JSONValue.object(["pod": .string(pod), "client": .string(client.description), "server": .string(server.description)]).encodedString()
+    }
+
+    /// Binds every port, prints `ready` on stdout, then serves until killed.
+    public static func run(pod: String, tcpPorts: [Int], udpPorts: [Int]) throws -> Never {
+        var listeners: [Int32] = []
+        for port in tcpPorts {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if fd < 0 { throw SystemError("socket for TCP port \(port)", errno: errno) }
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            var sa = socketAddress(IPv4Address(0), port)
+            if withSockaddr(&sa, { bind(fd, $0, $1) }) != 0 { throw SystemError("bind TCP port \(port) in pod \(pod)", errno: errno) }
+            if listen(fd, 128) != 0 { throw SystemError("listen on TCP port \(port)", errno: errno) }
+            listeners.append(fd)
+        }
+        var udp: [Int32] = []
+        for port in udpPorts {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if fd < 0 { throw SystemError("socket for UDP port \(port)", errno: errno) }
+            var sa = socketAddress(IPv4Address(0), port)
+            if withSockaddr(&sa, { bind(fd, $0, $1) }) != 0 { throw SystemError("bind UDP port \(port) in pod \(pod)", errno: errno) }
+            udp.append(fd)
+        }
+        for fd in listeners { Thread.detachNewThread { serveTCP(fd, pod: pod) } }
+        for fd in udp { Thread.detachNewThread { serveUDP(fd, pod: pod) } }
+        FileHandle.standardOutput.write(Data("ready\n".utf8))
+        // stdout is the readiness pipe; nothing more goes there.
+        close(1)
+        while true { pause() }
+    }
+
+    static func serveTCP(_ listener: Int32, pod: String) {
+        while true {
+            var peer = sockaddr_in()
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let c = withUnsafeMutablePointer(to: &peer) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &len) }
+            }
+            if c < 0 { if errno == EINTR || errno == ECONNABORTED { continue }; usleep(1000); continue }
+            Thread.detachNewThread { handle(c, peer: peer, pod: pod) }
+        }
+    }
+
+    static func handle(_ fd: Int32, peer: sockaddr_in, pod: String) {
+        defer { close(fd) }
+        setReceiveTimeout(fd, seconds: 5)
+        // Read the request head; the answer does not depend on it, but a client expects it consumed.
+        var request = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while request.count < 65536 {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            request += buffer[0..<n]
+            if request.count >= 4, request.suffix(4) == [13, 10, 13, 10] { break }
+            if request.firstRange(of: [13, 10, 13, 10]) != nil { break }
+        }
+        let (ip, port) = endpoint(of: peer)
+        let server = localEndpoint(fd) ?? SocketEndpoint(ip: IPv4Address(0), port: 0)
+        let body = answer(pod: pod, client: SocketEndpoint(ip: ip, port: port), server: server) + "\n"
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nServer: netlab\r\n\r\n"
+        let out = Array((head + body).utf8)
+        var sent = 0
+        while sent < out.count {
+            let n = out[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            sent += n
+        }
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    static func serveUDP(_ fd: Int32, pod: String) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let server = localEndpoint(fd) ?? SocketEndpoint(ip: IPv4Address(0), port: 0)
+        while true {
+            var peer = sockaddr_in()
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let n = withUnsafeMutablePointer(to: &peer) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &len) }
+            }
+            if n < 0 { continue }
+            let (ip, port) = endpoint(of: peer)
+            let reply = Array(answer(pod: pod, client: SocketEndpoint(ip: ip, port: port), server: server).utf8)
+            _ = withSockaddr(&peer) { sa, l in reply.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, l) } }
+        }
+    }
+}
