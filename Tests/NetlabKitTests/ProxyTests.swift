@@ -126,3 +126,13 @@ import Testing
         #expect(ServiceState.list(topology: t, podIPs: ProxyFixtures.defaultIPs) == ServiceState.list(topology: t, podIPs: ProxyFixtures.defaultIPs))
     }
 }
+
+@Suite struct ProxyContractDocTests {
+    /// The example in docs/proxy-contract.md is ServiceState's real output, not a hand-written copy.
+    @Test func docExampleIsGenerated() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("docs/proxy-contract.md"), encoding: .utf8)
+        let json = ServiceState.list(topology: ProxyFixtures.defaultTopology, podIPs: ProxyFixtures.defaultIPs).encodedJSON()
+        #expect(doc.contains("```json\n" + json + "```\n"))
+    }
+}
