@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "netlab", targets: ["netlab"]),
+        .executable(name: "netlab-proxy", targets: ["netlab-proxy"]),
         .library(name: "NetlabKit", targets: ["NetlabKit"]),
     ],
     dependencies: [
@@ -40,6 +41,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The reference service proxy: a separate binary behind the same contract as a user's proxy.
+        .executableTarget(name: "netlab-proxy", dependencies: ["NetlabKit"]),
         .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
         .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"]),
     ],
