@@ -38,7 +38,7 @@ public final class Lab: @unchecked Sendable {
                           logger: Logger = Logger(label: "netlab"), tools: Tools = .locate()) throws -> Lab {
         if let problem = LabNames.validateLab(name) { throw LabError.usage(problem) }
         try Capabilities.require()
-        try Preflight.check(topology: topology, plan: LabPlan(lab: name, topology: topology)).throwIfFailed()
+        try Preflight.check(topology: topology, plan: LabPlan(lab: name, topology: topology), tools: tools).throwIfFailed()
         let store = LabStore(lab: name)
         try store.create()
         let record = LabRecord(lab: name, phase: .creating, persistent: persistent, ownerPID: getpid(),
@@ -76,6 +76,39 @@ public final class Lab: @unchecked Sendable {
         try timed("firewall") { try applyFirewall() }
         try timed("cni add") { try attachPods() }
         try timed("workloads") { try startWorkloads() }
+        try timed("proxy") { try syncServices() }
+    }
+
+    // MARK: services
+
+    public var servicesPath: String { store.directory + "/services.json" }
+
+    /// The proxy contract (docs/proxy-contract.md): write the Services and EndpointSlices the API
+    /// server would serve, then run the proxy once per node, in the node's namespace, with the
+    /// NETLAB_* environment. `readyPods` lets a check take endpoints out of service.
+    public func syncServices(readyPods: Set<String>? = nil) throws {
+        let podIPs = record.pods.mapValues { $0.address.address }
+        let list = ServiceState.list(topology: topology, podIPs: podIPs, readyPods: readyPods)
+        try Data(list.encodedJSON().utf8).write(to: URL(fileURLWithPath: servicesPath))
+        let settings = topology.proxy
+        guard let program = tools.resolve(settings.command[0], relativeTo: settings.baseDirectory) else {
+            throw EnvironmentProblem(what: "the service proxy '\(settings.command[0])' (proxy.command in \(topology.source)) was not found",
+                                     fix: "build netlab-proxy next to netlab, or give proxy.command an existing program")
+        }
+        let argv = [program] + settings.command.dropFirst()
+        for node in topology.nodes {
+            let env = ["NETLAB_NODE_NAME": node.name, "NETLAB_NODE_IP": "\(node.ip)", "NETLAB_POD_CIDR": "\(node.podCIDR)",
+                       "NETLAB_CLUSTER_CIDR": "\(topology.clusterCIDR)", "NETLAB_SERVICE_CIDR": "\(topology.serviceCIDR)",
+                       "NETLAB_SERVICES": servicesPath, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+            let outcome = try NamespaceProcessRunner(namespace: try namespace(node.name))
+                .run(argv: argv, environment: env, stdin: Data(), timeout: settings.timeoutSeconds)
+            try? (outcome.stdout + outcome.stderr).write(to: URL(fileURLWithPath: store.directory + "/proxy-\(node.name).log"))
+            if !outcome.succeeded {
+                let err = outcome.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
+                throw LabError.proxy("the service proxy \(argv.joined(separator: " ")) \(outcome.terminationDescription) on node '\(node.name)'"
+                                     + (err.isEmpty ? " (it printed nothing on stderr)" : ":\n" + err))
+            }
+        }
     }
 
     // MARK: workloads
@@ -286,6 +319,7 @@ public enum LabError: Error, CustomStringConvertible {
     case broken(String, String)
     case cni(String)
     case workload(String)
+    case proxy(String)
     case teardown(String, [String])
 
     public var description: String {
@@ -295,7 +329,7 @@ public enum LabError: Error, CustomStringConvertible {
             let labs = LabStore.labs()
             return "no lab named '\(lab)' is up" + (labs.isEmpty ? " (no labs are up: start one with `netlab up`)" : " (labs: \(labs.joined(separator: ", ")))")
         case .broken(let lab, let s): return "lab '\(lab)' is broken: \(s)"
-        case .cni(let s), .workload(let s): return s
+        case .cni(let s), .workload(let s), .proxy(let s): return s
         case .teardown(let lab, let errs):
             return "lab '\(lab)' could not be taken down completely; run `netlab clean` to retry:\n  " + errs.joined(separator: "\n  ")
         }

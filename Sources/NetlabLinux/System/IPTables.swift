@@ -55,8 +55,14 @@ public enum Preflight {
         }
     }
 
-    public static func check(topology t: Topology, plan: LabPlan) -> Report {
+    public static func check(topology t: Topology, plan: LabPlan, tools: Tools = .locate()) -> Report {
         var problems: [EnvironmentProblem] = []
+        if tools.resolve(t.proxy.command[0], relativeTo: t.proxy.baseDirectory) == nil {
+            problems.append(EnvironmentProblem(what: "the service proxy '\(t.proxy.command[0])' (proxy.command in \(t.source)) was not found",
+                                               fix: t.proxy.command == ProxySettings.defaultCommand
+                                                ? "build netlab-proxy (swift build) so that it sits next to netlab"
+                                                : "give proxy.command an existing program (a relative path is relative to the topology file)"))
+        }
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if !fm.fileExists(atPath: t.cni.binDir, isDirectory: &isDir) || !isDir.boolValue {
