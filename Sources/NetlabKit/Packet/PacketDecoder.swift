@@ -68,6 +68,7 @@ private struct Decoder {
     }
 
     mutating func run() -> DecodedPacket {
+        out.capturedLength = r.bytes.count
         guard let dst = r.mac(0), let src = r.mac(6), var type = r.u16(12) else {
             issue(.ethernet, .truncated, "\(r.bytes.count) bytes, Ethernet header needs 14")
             return out
@@ -152,7 +153,11 @@ private struct Decoder {
             issue(.ipv4, .truncated, "options cut off: header length \(h.headerLength), captured \(r.bytes.count - o)")
             return
         }
-        if !h.checksumValid { issue(.ipv4, .invalid, String(format: "header checksum 0x%04x incorrect", h.checksum)) }
+        // A snaplen cut: the headers may still decode, but payloads are partial.
+        if r.bytes.count < o + h.totalLength {
+            issue(.ipv4, .truncated, "captured \(r.bytes.count - o) of \(h.totalLength) bytes")
+        }
+        if !h.checksumValid { issue(.ipv4, .badChecksum, String(format: "header checksum 0x%04x incorrect", h.checksum)) }
         // Later fragments carry no transport header; nothing more to decode, and that is normal.
         guard h.fragmentOffset == 0 else { return }
         let l4 = o + h.headerLength

@@ -11,6 +11,8 @@ public struct PacketIssue: Sendable, Hashable, CustomStringConvertible {
         case truncated
         /// A field holds a value the protocol does not allow (bad version, header length, ...).
         case invalid
+        /// The IPv4 header checksum does not verify (the fields were still decoded).
+        case badChecksum
     }
     public var layer: PacketLayer
     public var kind: Kind
@@ -272,8 +274,21 @@ public struct DecodedPacket: Sendable, Hashable {
     /// "length" for ARP counts them (so Ethernet padding shows as length 46).
     public var linkPayloadLength: Int
     public var issues: [PacketIssue]
+    /// Number of bytes that were captured.
+    public var capturedLength: Int = 0
 
-    public var isMalformed: Bool { !issues.isEmpty }
+    /// The IPv4 header is present, complete and sane enough to trust its addresses and
+    /// protocol (a bad checksum alone does not disqualify it).
+    public var hasUsableIPv4Header: Bool {
+        guard let ip = ipv4, let eth = ethernet else { return false }
+        return capturedLength >= eth.headerLength + ip.headerLength
+            && !issues.contains { $0.layer == .ipv4 && $0.kind == .invalid }
+    }
+
+    /// Some field is impossible (bad version, lengths that contradict each other, ...).
+    public var isMalformed: Bool { issues.contains { $0.kind == .invalid || $0.kind == .badChecksum } }
+    /// Fewer bytes were captured than the headers announce (snaplen or a short frame).
+    public var isTruncated: Bool { issues.contains { $0.kind == .truncated } }
     public var sourcePort: UInt16? { tcp?.sourcePort ?? udp?.sourcePort }
     public var destinationPort: UInt16? { tcp?.destinationPort ?? udp?.destinationPort }
 }

@@ -74,10 +74,10 @@ public struct TcpdumpFormatter: Sendable {
 
     func ipSummary(_ d: DecodedPacket) -> String {
         guard let ip = d.ipv4 else { return "IP [|ip]" }
-        if let bad = d.issues.first(where: { $0.layer == .ipv4 && $0.kind == .invalid && !$0.detail.contains("checksum") }) {
+        if let bad = d.issues.first(where: { $0.layer == .ipv4 && $0.kind == .invalid }) {
             return "IP [invalid: \(bad.detail)]"
         }
-        if d.issues.contains(where: { $0.layer == .ipv4 && $0.kind == .truncated }) { return "IP [|ip]" }
+        guard d.hasUsableIPv4Header else { return "IP [|ip]" }
         let head = "IP " + (includeTTL ? "(ttl \(ip.ttl)) " : "")
         let hosts = "\(ip.source) > \(ip.destination)"
         // Later fragments have no transport header; tcpdump names only the protocol.
