@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+@testable import NetlabKit
+
+@Suite struct PacketFilterTests {
+    typealias B = PacketBuilder
+    typealias F = PacketFixtures
+
+    static let client = IPv4Address("10.0.0.38")!
+    static let service = IPv4Address("10.32.0.3")!
+    static var toService: PacketBuilder.Endpoints {
+        .init(sourceMAC: F.podMAC, destinationMAC: F.peerMAC, source: client, destination: service)
+    }
+
+    /// Frames with a name, so failures say which one.
+    static func frames() -> [(String, [UInt8])] {
+        let e = toService, r = toService.reversed
+        return [
+            ("syn", B.tcpFrame(e, sourcePort: 18974, destinationPort: 80, sequence: 1, flags: .syn)),
+            ("synack", B.tcpFrame(r, sourcePort: 80, destinationPort: 18974, sequence: 9, acknowledgment: 2, flags: [.syn, .ack])),
+            ("ack", B.tcpFrame(e, sourcePort: 18974, destinationPort: 80, sequence: 2, acknowledgment: 10, flags: .ack)),
+            ("syn-8080", B.tcpFrame(e, sourcePort: 18975, destinationPort: 8080, sequence: 1, flags: .syn)),
+            ("rst", B.tcpFrame(r, sourcePort: 80, destinationPort: 18974, sequence: 10, flags: .rst, window: 0)),
+            ("udp-80", B.udpFrame(e, sourcePort: 5353, destinationPort: 80, payload: [1])),
+            ("ping", B.icmpEchoFrame(F.path, identifier: 1, sequence: 1)),
+            ("pong", B.icmpEchoFrame(F.path.reversed, reply: true, identifier: 1, sequence: 1)),
+            ("unreach", B.icmpErrorFrame(F.path.reversed, type: 3, code: 3,
+                                         original: Array(B.udpFrame(F.path, sourcePort: 1, destinationPort: 2, payload: []).dropFirst(14)))),
+            ("who-has", B.arpRequestFrame(senderMAC: F.podMAC, senderIP: F.gateway, targetIP: F.peer)),
+            ("is-at", B.arpReplyFrame(senderMAC: F.peerMAC, senderIP: F.peer, targetMAC: F.podMAC, targetIP: F.gateway)),
+        ]
+    }
+
+    static func matching(_ f: PacketFilter) -> [String] {
+        frames().filter { f.matches(Packet.decode($0.1)) }.map(\.0)
+    }
+
+    static let cases: [(PacketFilter, [String])] = [
+        (PacketFilter(.tcp, source: client, destination: service, destinationPort: 80), ["syn", "ack"]),
+        (.tcpSYN(to: service, port: 80), ["syn"]),
+        (.tcpSYN(), ["syn", "syn-8080"]),
+        (.tcpSYNACK(from: service, port: 80), ["synack"]),
+        (.tcpRST(), ["rst"]),
+        (PacketFilter(port: 80), ["syn", "synack", "ack", "rst", "udp-80"]),
+        (PacketFilter(.udp, destinationPort: 80), ["udp-80"]),
+        (PacketFilter(host: service), ["syn", "synack", "ack", "syn-8080", "rst", "udp-80"]),
+        (.icmpEchoRequest(from: F.pod, to: F.peer), ["ping"]),
+        (.icmpEchoReply(), ["pong"]),
+        (PacketFilter(.icmp, icmpType: 3, icmpCode: 3), ["unreach"]),
+        (PacketFilter(.icmp, destination: F.pod), ["pong", "unreach"]),
+        (.arpRequest(target: F.peer), ["who-has"]),
+        (.arpRequest(target: F.peer, sender: F.gateway), ["who-has"]),
+        (.arpRequest(target: F.gateway), []),
+        (.arpReply(sender: F.peer), ["is-at"]),
+        (PacketFilter(.arp), ["who-has", "is-at"]),
+        (PacketFilter(source: F.peer), ["pong", "unreach", "is-at"]),
+        (PacketFilter(tcpFlagsSet: [.syn, .ack]), ["synack"]),
+        (PacketFilter(), frames().map(\.0)),
+    ]
+
+    @Test func matchesExpectedFrames() {
+        for (f, want) in Self.cases {
+            #expect(Self.matching(f) == want, "\(f)")
+        }
+    }
+
+    @Test func descriptionsReadLikeTcpdumpFilters() {
+        #expect(PacketFilter(.tcp, source: Self.client, destination: Self.service, destinationPort: 80).description
+            == "tcp and src 10.0.0.38 and dst 10.32.0.3 and dst port 80")
+        #expect(PacketFilter.tcpSYN(to: Self.service, port: 80).description
+            == "tcp and dst 10.32.0.3 and dst port 80 and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn")
+        #expect(PacketFilter.arpRequest(target: F.peer).description == "arp and dst 10.32.1.13 and arp[6:2] == 1")
+        #expect(PacketFilter.icmpEchoReply().description == "icmp and icmp[icmptype] == icmp-echoreply")
+        #expect(PacketFilter().description == "")
+    }
+
+    /// The description must select exactly what `matches` selects, according to libpcap's own
+    /// filter compiler (tcpdump -r file 'expression').
+    @Test(.enabled(if: PacketFixtures.tcpdumpPath != nil, "needs tcpdump"))
+    func descriptionsSelectTheSameFramesInTcpdump() throws {
+        let named = Self.frames()
+        let packets = F.captured(named.map(\.1))
+        let file = PcapWriter.file(packets)
+        let all = try F.tcpdump(file)
+        #expect(all.count == named.count)
+        for (f, want) in Self.cases {
+            let picked = try F.tcpdump(file, filter: f.description.isEmpty ? nil : f.description)
+            let names = picked.compactMap { line in all.firstIndex(of: line).map { named[$0].0 } }
+            #expect(names == want, "tcpdump '\(f.description)'")
+        }
+    }
+}
