@@ -14,6 +14,10 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
+#include <arpa/inet.h>
+#include <time.h>
 
 #ifndef CLONE_NEWNET
 #define CLONE_NEWNET 0x40000000
@@ -191,4 +195,58 @@ int netlab_pidfd_open(pid_t pid) {
 
 int netlab_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+int netlab_packet_bind(int fd, int ifindex, int rcvbuf_bytes) {
+    int one = 1;
+    /* SO_RCVBUFFORCE (root) goes past rmem_max; fall back to SO_RCVBUF. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf_bytes, sizeof rcvbuf_bytes) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof rcvbuf_bytes);
+    if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0) return -errno;
+    if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) return -errno;
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof sll);
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex;
+    if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) return -errno;
+    return 0;
+}
+
+int netlab_packet_recv(int fd, unsigned char *buf, int len, long long *sec, long *nsec,
+                       unsigned char *pkttype, int *origlen) {
+    struct sockaddr_ll from;
+    struct iovec iov = { buf, (size_t)len };
+    char control[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(struct tpacket_auxdata)) + 64];
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n;
+    do { n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    *pkttype = from.sll_pkttype;
+    *origlen = (int)n;
+    *sec = 0; *nsec = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            *sec = ts.tv_sec; *nsec = ts.tv_nsec;
+        } else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
+            struct tpacket_auxdata aux;
+            memcpy(&aux, CMSG_DATA(c), sizeof aux);
+            *origlen = (int)aux.tp_len;
+        }
+    }
+    if (*sec == 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        *sec = now.tv_sec; *nsec = now.tv_nsec;
+    }
+    return (int)(n > len ? len : n);
 }

@@ -53,4 +53,16 @@ int netlab_pidfd_open(pid_t pid);
  * children other than the one they are for. */
 int netlab_pipe_cloexec(int fds[2]);
 
+/* AF_PACKET capture: Glibc's overlay has no sockaddr_ll, ETH_P_ALL, PACKET_AUXDATA or CMSG_*.
+ * Binds a packet socket (opened in its namespace) to one interface for every protocol, with
+ * nanosecond timestamps and auxdata, and a large receive buffer so a check's packets all wait in
+ * the queue until they are drained. Returns 0 or -errno. */
+int netlab_packet_bind(int fd, int ifindex, int rcvbuf_bytes);
+
+/* One non-blocking receive from a packet socket bound by netlab_packet_bind: the frame into buf,
+ * its timestamp, sll_pkttype and original length. Returns the captured length, 0 when nothing is
+ * queued, or -errno. */
+int netlab_packet_recv(int fd, unsigned char *buf, int len, long long *sec, long *nsec,
+                       unsigned char *pkttype, int *origlen);
+
 #endif

@@ -6,7 +6,7 @@ public enum DefaultTopology {
 
     public static let yaml: String = #"""
 # netlab default topology: a two-node GKE "VPC-native" cluster, rebuilt from the field report
-# /work/shared/seed/gke-cni-walkthrough.txt ("kans3) gke cni에 대하여"; "report line N" below
+# shared/seed/gke-cni-walkthrough.txt ("kans3) gke cni에 대하여"; "report line N" below
 # points into it). Copy this file to start your own topology; every key is explained once.
 #
 # VPC-native (--enable-ip-alias, report line 12) means pod and service addresses are secondary
@@ -107,6 +107,75 @@ cni:
       - type: portmap
         capabilities:
           portMappings: true
+
+# The report's three observations, as checks that `netlab run` makes with packets. Values are
+# references into this file and the lab (pod IPs come from the CNI results), never literals, so
+# the checks still hold when you change the addresses. Each `packets` item says what must be seen
+# on one interface (member/interface), as tcpdump would show it there.
+checks:
+  # Report lines 110-145: pod1 pings pod2 on the other node; the reply comes with ttl=62 (node1
+  # and node2 each route it once); pod2 first ARPs for its gateway-side MAC ("who-has pod2 tell
+  # 10.32.1.1"), and both nodes' eth0 carry the pod IPs unchanged: no NAT, no encapsulation.
+  - name: pod-to-pod
+    description: pod1 pings pod2 across nodes; pod IPs cross the VPC unchanged
+    from: pod1
+    to: pod2.ip
+    protocol: icmp
+    expect:
+      reply: true
+      replyTTL: 62
+      packets:
+        - at: node1/eth0
+          match: {icmp: echo-request, src: pod1.ip, dst: pod2.ip}
+        - at: node2/eth0
+          match: {icmp: echo-reply, src: pod2.ip, dst: pod1.ip}
+        - at: pod2/eth0
+          match: {arp: request, whoHas: pod2.ip, tell: pod2.gateway}
+        - at: pod2/eth0
+          match: {icmp: echo-request, src: pod1.ip, dst: pod2.ip, ttl: 62}
+
+  # Report lines 160-190: curl to the NodePort of the node that hosts webpod1. The node sees the
+  # client's address going to its own internal IP (gw mapped the external IP 1:1); webpod1 sees
+  # the connection from 10.32.0.1, its veth's gateway: MASQUERADE took the outgoing interface's
+  # address.
+  - name: nodeport-local
+    description: client -> node1's external IP on the NodePort, served by webpod1 on node1
+    from: client
+    to: node1.externalIP
+    port: svc-webport.nodePort
+    protocol: http
+    expect:
+      reply: true
+      status: 200
+      serverPod: webpod1
+      serverSaw: webpod1.gateway
+      packets:
+        - at: node1/eth0
+          match: {tcpFlags: S, src: client.ip, dst: node1.ip, dport: svc-webport.nodePort}
+        - at: webpod1/eth0
+          match: {tcpFlags: S, src: webpod1.gateway, dst: webpod1.ip, dport: svc-webport.targetPort}
+
+  # Report lines 192-228: curl to the NodePort of the other node. node2 receives it, DNATs to
+  # webpod1's pod IP and SNATs to its own address; on node1's eth0 the SYN goes from node2's IP
+  # to webpod1:80, and webpod1 sees node2's IP as the client.
+  - name: nodeport-remote
+    description: client -> node2's external IP on the NodePort, forwarded to webpod1 on node1
+    from: client
+    to: node2.externalIP
+    port: svc-webport.nodePort
+    protocol: http
+    expect:
+      reply: true
+      status: 200
+      serverPod: webpod1
+      serverSaw: node2.ip
+      packets:
+        - at: node2/eth0
+          match: {tcpFlags: S, src: client.ip, dst: node2.ip, dport: svc-webport.nodePort}
+        - at: node1/eth0
+          match: {tcpFlags: S, src: node2.ip, dst: webpod1.ip, dport: svc-webport.targetPort}
+        - at: webpod1/eth0
+          match: {tcpFlags: S, src: node2.ip, dst: webpod1.ip, dport: svc-webport.targetPort}
 
 """#
 

@@ -15,10 +15,13 @@ public struct Topology: Hashable, Sendable, Codable {
     public var services: [Service]
     public var cni: CNISettings
     public var proxy: ProxySettings
+    /// The datapath checks `netlab run` runs, in file order.
+    public var checks: [Check]
 
     public init(source: String, name: String, vpc: VPC, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix,
                 external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings,
-                proxy: ProxySettings = ProxySettings()) {
+                proxy: ProxySettings = ProxySettings(), checks: [Check] = []) {
+        self.checks = checks
         self.source = source; self.name = name; self.vpc = vpc; self.clusterCIDR = clusterCIDR
         self.serviceCIDR = serviceCIDR; self.external = external; self.nodes = nodes; self.pods = pods
         self.services = services; self.cni = cni; self.proxy = proxy

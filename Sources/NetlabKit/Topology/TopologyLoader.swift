@@ -23,8 +23,6 @@ public enum TopologyLoader {
     /// Keys accepted in each mapping of the file, by position ("" is the top level, "nodes[]" an
     /// item of `nodes`). The JSON Schema test checks topology.schema.json against this table.
     static let allowedKeys: [String: [String]] = [
-        // `checks` is reserved for the packet checks that later work defines; it is accepted here
-        // and its content is ignored for now.
         "": ["name", "vpc", "clusterCIDR", "serviceCIDR", "external", "nodes", "pods", "services", "cni", "proxy", "checks"],
         "vpc": ["subnet", "gateway", "mtu"],
         "external": ["client", "gateway"],
@@ -35,6 +33,10 @@ public enum TopologyLoader {
         "services[].ports[]": ["name", "port", "targetPort", "nodePort", "protocol"],
         "cni": ["binDir", "conflist", "conflistFile"],
         "proxy": ["command", "timeoutSeconds"],
+        "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture"],
+        "checks[].expect": ["reply", "status", "replyTTL", "serverPod", "serverSaw", "packets"],
+        "checks[].expect.packets[]": ["at", "match", "absent"],
+        "checks[].expect.packets[].match": ["proto", "src", "dst", "sport", "dport", "ttl", "icmp", "tcpFlags", "arp", "whoHas", "tell"],
     ]
 
     public static func load(path: String) throws -> Topology {

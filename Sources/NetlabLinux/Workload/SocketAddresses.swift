@@ -14,19 +14,6 @@ func endpoint(of sa: sockaddr_in) -> (IPv4Address, Int) {
     (IPv4Address(UInt32(bigEndian: sa.sin_addr.s_addr)), Int(UInt16(bigEndian: sa.sin_port)))
 }
 
-/// An IPv4 address and port as "10.32.0.1:21526".
-public struct SocketEndpoint: Hashable, Sendable, Codable, CustomStringConvertible {
-    public var ip: IPv4Address
-    public var port: Int
-    public init(ip: IPv4Address, port: Int) { self.ip = ip; self.port = port }
-    public var description: String { "\(ip):\(port)" }
-    public init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let ip = IPv4Address(text[..<colon]),
-              let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
-        self.ip = ip; self.port = port
-    }
-}
-
 func withSockaddr<R>(_ sa: inout sockaddr_in, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
     withUnsafePointer(to: &sa) { p in
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }

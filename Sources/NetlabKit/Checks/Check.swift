@@ -1,0 +1,130 @@
+/// A check of the datapath, written as data in the topology file: a probe from one namespace to
+/// an address, and what must be observed — the answer, what the server saw, and per interface the
+/// packets on the wire. Values are references into the topology (`node2.ip`, `webpod1.gateway`),
+/// resolved once the lab is up, so checks hold when a user changes the addresses.
+public struct Check: Hashable, Sendable, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable, CaseIterable {
+        /// One ICMP echo request; the reply's TTL is observed.
+        case icmp
+        /// A TCP connection with an HTTP GET to netlab's server; it answers with the client address it saw.
+        case http
+        /// One UDP datagram to netlab's server; it answers with the client address it saw.
+        case udp
+    }
+
+    public var name: String
+    public var description: String?
+    /// The member the probe starts from: a pod, a node, `client` or `gw`.
+    public var from: String
+    /// The destination address (a reference like `node2.externalIP` or a literal).
+    public var to: Ref
+    /// The destination port, for http and udp.
+    public var port: Ref?
+    public var kind: Kind
+    public var expect: Expectations
+    /// More interfaces to capture for the transcript, as `member/interface`.
+    public var capture: [String]
+
+    public init(name: String, description: String? = nil, from: String, to: Ref, port: Ref? = nil, kind: Kind,
+                expect: Expectations, capture: [String] = []) {
+        self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
+        self.kind = kind; self.expect = expect; self.capture = capture
+    }
+
+    /// Every `member/interface` this check names.
+    public var namedInterfaces: [String] {
+        var seen: [String] = []
+        for i in expect.packets.map(\.at) + capture where !seen.contains(i) { seen.append(i) }
+        return seen
+    }
+}
+
+public struct Expectations: Hashable, Sendable, Codable {
+    /// Whether an answer must come back (false: it must not).
+    public var reply: Bool
+    /// The HTTP status of the answer (http only).
+    public var status: Int?
+    /// The TTL of the echo reply as it arrived (icmp only).
+    public var replyTTL: Int?
+    /// The pod whose server answered.
+    public var serverPod: String?
+    /// The client address the server saw (after every SNAT on the way).
+    public var serverSaw: Ref?
+    public var packets: [PacketExpectation]
+
+    public init(reply: Bool = true, status: Int? = nil, replyTTL: Int? = nil, serverPod: String? = nil,
+                serverSaw: Ref? = nil, packets: [PacketExpectation] = []) {
+        self.reply = reply; self.status = status; self.replyTTL = replyTTL; self.serverPod = serverPod
+        self.serverSaw = serverSaw; self.packets = packets
+    }
+}
+
+/// "At node1/eth0, a TCP SYN from node2.ip to webpod1.ip port 80 is seen" (or, with `absent`,
+/// "no such packet is seen").
+public struct PacketExpectation: Hashable, Sendable, Codable {
+    public var at: String
+    public var match: PacketPattern
+    public var absent: Bool
+    public init(at: String, match: PacketPattern, absent: Bool = false) { self.at = at; self.match = match; self.absent = absent }
+}
+
+/// The fields a packet must have; unset fields match anything.
+public struct PacketPattern: Hashable, Sendable, Codable {
+    public enum ICMPKind: String, Hashable, Sendable, Codable, CaseIterable {
+        case echoRequest = "echo-request", echoReply = "echo-reply", unreachable, timeExceeded = "time-exceeded"
+        public var type: UInt8 {
+            switch self { case .echoRequest: return 8; case .echoReply: return 0; case .unreachable: return 3; case .timeExceeded: return 11 }
+        }
+    }
+    public enum ARPKind: String, Hashable, Sendable, Codable, CaseIterable { case request, reply }
+
+    public var proto: PacketFilter.ProtocolKind?
+    public var src: Ref?
+    public var dst: Ref?
+    public var sport: Ref?
+    public var dport: Ref?
+    public var ttl: Int?
+    public var icmp: ICMPKind?
+    /// Exactly these TCP flags, in tcpdump's letters: `S` is a SYN, `S.` a SYN-ACK, `.` an ACK.
+    public var tcpFlags: String?
+    public var arp: ARPKind?
+    /// ARP: the address asked for (target) and the asker (sender): "who-has X tell Y".
+    public var whoHas: Ref?
+    public var tell: Ref?
+
+    public init(proto: PacketFilter.ProtocolKind? = nil, src: Ref? = nil, dst: Ref? = nil, sport: Ref? = nil, dport: Ref? = nil,
+                ttl: Int? = nil, icmp: ICMPKind? = nil, tcpFlags: String? = nil, arp: ARPKind? = nil, whoHas: Ref? = nil, tell: Ref? = nil) {
+        self.proto = proto; self.src = src; self.dst = dst; self.sport = sport; self.dport = dport; self.ttl = ttl
+        self.icmp = icmp; self.tcpFlags = tcpFlags; self.arp = arp; self.whoHas = whoHas; self.tell = tell
+    }
+
+    /// The protocol, said or implied by the other fields.
+    public var impliedProtocol: PacketFilter.ProtocolKind? {
+        if let proto { return proto }
+        if icmp != nil { return .icmp }
+        if tcpFlags != nil { return .tcp }
+        if arp != nil || whoHas != nil || tell != nil { return .arp }
+        return nil
+    }
+}
+
+extension PacketFilter.ProtocolKind: Codable {}
+
+/// A value in a check: a literal (`10.0.0.38`, `80`) or a reference `object.attribute` into the
+/// topology and the lab (`node2.ip`, `webpod1.gateway`, `svc-webport.nodePort`, `client.ip`).
+public struct Ref: Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public var text: String
+    public init(_ text: String) { self.text = text }
+    public init(stringLiteral value: String) { text = value }
+    public var description: String { text }
+
+    public init(from decoder: Decoder) throws { text = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(text) }
+
+    /// `object.attribute`, or nil for a literal.
+    public var reference: (object: String, attribute: String)? {
+        if IPv4Address(text) != nil || Int(text) != nil { return nil }
+        guard let dot = text.lastIndex(of: ".") else { return nil }
+        return (String(text[..<dot]), String(text[text.index(after: dot)...]))
+    }
+}

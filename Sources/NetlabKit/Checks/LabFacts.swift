@@ -1,0 +1,130 @@
+/// What a check's references mean in one lab: the topology's addresses plus what the CNI plugins
+/// handed out. `attributes` lists, per kind of object, what can be referred to, so the topology
+/// loader rejects `pod2.ipp` before anything runs.
+public struct LabFacts: Sendable {
+    public enum Value: Hashable, Sendable, CustomStringConvertible {
+        case address(IPv4Address), port(Int)
+        public var description: String {
+            switch self { case .address(let a): return "\(a)"; case .port(let p): return "\(p)" }
+        }
+        public var address: IPv4Address? { if case .address(let a) = self { return a } else { return nil } }
+        public var port: Int? { if case .port(let p) = self { return p } else { return nil } }
+    }
+
+    public enum ValueKind: String, Sendable { case address, port }
+
+    /// Attributes by kind of object, with what they are; the check docs are generated from this.
+    public static let attributes: [String: [(name: String, kind: ValueKind, meaning: String)]] = [
+        "node": [("ip", .address, "the node's internal (VPC) address"),
+                 ("externalIP", .address, "the node's external address, mapped 1:1 by gw")],
+        "pod": [("ip", .address, "the pod's address on eth0, from its CNI result"),
+                ("gateway", .address, "the pod's gateway from its CNI result (ptp: the node side of its veth)")],
+        "service": [("clusterIP", .address, "the service's cluster IP"),
+                    ("port", .port, "the service's (first) port"),
+                    ("targetPort", .port, "the (first) port's target port on the pods"),
+                    ("nodePort", .port, "the (first) port's node port")],
+        "client": [("ip", .address, "the external client's address")],
+        "gw": [("ip", .address, "the VPC gateway's address"),
+               ("clientSideIP", .address, "the gateway's address on the client's side")],
+    ]
+
+    public let topology: Topology
+    public let pods: [String: LabRecord.PodAddress]
+
+    public init(topology: Topology, pods: [String: LabRecord.PodAddress]) { self.topology = topology; self.pods = pods }
+
+    /// The kind of object a name refers to in `t`, or nil.
+    public static func kind(of object: String, in t: Topology) -> String? {
+        if object == "client" { return t.external == nil ? nil : "client" }
+        if object == "gw" { return "gw" }
+        if t.node(named: object) != nil { return "node" }
+        if t.pod(named: object) != nil { return "pod" }
+        if t.services.contains(where: { $0.name == object }) { return "service" }
+        return nil
+    }
+
+    /// Checks a reference against the topology alone; returns what is wrong, or nil.
+    public static func problem(with ref: Ref, in t: Topology, expecting kind: ValueKind) -> String? {
+        guard let (object, attribute) = ref.reference else {
+            switch kind {
+            case .address: return IPv4Address(ref.text) == nil ? "'\(ref)' is neither an IPv4 address nor a reference like node2.ip" : nil
+            case .port: return Int(ref.text).map { (1...65535).contains($0) ? nil : "port \($0) is outside 1-65535" } ?? "'\(ref)' is neither a port number nor a reference like svc-webport.nodePort"
+            }
+        }
+        guard let k = Self.kind(of: object, in: t) else {
+            let names = ["client", "gw"] + t.nodes.map(\.name) + t.pods.map(\.name) + t.services.map(\.name)
+            var m = "'\(ref)' refers to '\(object)', which is not a node, pod, service, client or gw of this topology"
+            if let c = closestMatch(object, among: names) { m += " (did you mean '\(c)'?)" }
+            return m
+        }
+        let attrs = attributes[k]!
+        guard let a = attrs.first(where: { $0.name == attribute }) else {
+            return "'\(ref)': a \(k) has no '\(attribute)'; use one of \(attrs.map { "\(object).\($0.name)" }.joined(separator: ", "))"
+        }
+        if a.kind != kind { return "'\(ref)' is \(a.kind == .port ? "a port" : "an address"), but \(kind == .port ? "a port" : "an address") is needed here" }
+        if k == "node", attribute == "externalIP", t.node(named: object)?.externalIP == nil {
+            return "'\(ref)': node '\(object)' has no externalIP"
+        }
+        if k == "service", let s = t.services.first(where: { $0.name == object }), attribute == "nodePort", s.ports.first?.nodePort == nil {
+            return "'\(ref)': service '\(object)' is \(s.type.rawValue), it has no nodePort"
+        }
+        return nil
+    }
+
+    public struct Unresolved: Error, CustomStringConvertible {
+        public var ref: Ref, reason: String
+        public var description: String { "cannot resolve '\(ref)': \(reason)" }
+    }
+
+    public func resolve(_ ref: Ref) throws -> Value {
+        guard let (object, attribute) = ref.reference else {
+            if let a = IPv4Address(ref.text) { return .address(a) }
+            if let p = Int(ref.text) { return .port(p) }
+            throw Unresolved(ref: ref, reason: "not an address, a port or a reference")
+        }
+        let t = topology
+        if object == "client", attribute == "ip", let e = t.external { return .address(e.clientIP.address) }
+        if object == "gw" {
+            if attribute == "ip" { return .address(t.vpc.gateway) }
+            if attribute == "clientSideIP", let e = t.external { return .address(e.gatewayIP) }
+        }
+        if let n = t.node(named: object) {
+            if attribute == "ip" { return .address(n.ip) }
+            if attribute == "externalIP", let e = n.externalIP { return .address(e) }
+        }
+        if t.pod(named: object) != nil {
+            guard let p = pods[object] else { throw Unresolved(ref: ref, reason: "pod '\(object)' has no address (its CNI ADD gave none)") }
+            if attribute == "ip" { return .address(p.address.address) }
+            if attribute == "gateway" {
+                guard let g = p.gateway else { throw Unresolved(ref: ref, reason: "the CNI result of pod '\(object)' has no gateway") }
+                return .address(g)
+            }
+        }
+        if let s = t.services.first(where: { $0.name == object }), let p = s.ports.first {
+            switch attribute {
+            case "clusterIP": return .address(s.clusterIP)
+            case "port": return .port(p.port)
+            case "targetPort": return .port(p.targetPort)
+            case "nodePort": if let np = p.nodePort { return .port(np) }
+            default: break
+            }
+        }
+        throw Unresolved(ref: ref, reason: "no such attribute here")
+    }
+
+    public func address(_ ref: Ref) throws -> IPv4Address {
+        guard let a = try resolve(ref).address else { throw Unresolved(ref: ref, reason: "it is a port, not an address") }
+        return a
+    }
+
+    public func port(_ ref: Ref) throws -> Int {
+        guard let p = try resolve(ref).port else { throw Unresolved(ref: ref, reason: "it is an address, not a port") }
+        return p
+    }
+
+    /// "10.0.0.38 (node2.ip)", or just the literal.
+    public func show(_ ref: Ref) -> String {
+        guard ref.reference != nil else { return ref.text }
+        return ((try? resolve(ref)).map { "\($0) (\(ref))" }) ?? "\(ref) (unresolved)"
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+
+/// The outcome of `netlab run`: every check's result, as text for people, JSON for programs and
+/// JUnit XML for CI.
+public struct RunReport: Hashable, Sendable, Codable {
+    public var lab: String
+    public var topology: String
+    public var passed: Bool
+    public var durationMs: Double
+    public var checks: [CheckResult]
+    /// Time per phase (namespaces, links, cni add, proxy, each check, teardown), in ms.
+    public var timings: [Timing]
+
+    public struct Timing: Hashable, Sendable, Codable {
+        public var phase: String
+        public var ms: Double
+        public init(phase: String, ms: Double) { self.phase = phase; self.ms = ms }
+    }
+
+    public init(lab: String, topology: String, durationMs: Double, checks: [CheckResult], timings: [Timing] = []) {
+        self.lab = lab; self.topology = topology; self.checks = checks; self.durationMs = durationMs
+        self.passed = checks.allSatisfy(\.passed); self.timings = timings
+    }
+
+    public func json() -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! e.encode(self), as: UTF8.self)
+    }
+
+    /// One line per check, and for a failed one: each failed expectation with expected and
+    /// observed, the per-hop transcript, and where the pcaps are.
+    public func text(verbose: Bool = false) -> String {
+        var lines: [String] = []
+        for c in checks {
+            lines.append("\(c.passed ? "PASS" : "FAIL") \(c.name) (\(ms(c.durationMs)))" + (c.description.map { " — \($0)" } ?? ""))
+            if let err = c.error { lines.append("  error: \(err)") }
+            for x in c.expectations where !x.passed || verbose {
+                lines.append("  \(x.passed ? "ok  " : "FAIL") \(x.name)")
+                lines.append("       expected: \(x.expected)")
+                lines.append("       observed: \(x.observed)")
+            }
+            if !c.passed || verbose, !c.transcript.isEmpty {
+                lines.append("  packets, all interfaces in time order:")
+                lines += c.transcript.map { "    " + $0 }
+            }
+            if !c.passed || verbose { lines += c.artifacts.map { "  pcap: \($0)" } }
+        }
+        let failed = checks.filter { !$0.passed }.count
+        lines.append("\(checks.count - failed) passed, \(failed) failed")
+        return lines.joined(separator: "\n")
+    }
+
+    /// JUnit XML as GitHub Actions reporters read it: one testsuite, a testcase per check, a
+    /// failure element per failed check whose message names the failed expectations.
+    public func junit() -> String {
+        let failures = checks.filter { !$0.passed }.count
+        var x = ["<?xml version=\"1.0\" encoding=\"UTF-8\"?>"]
+        x.append("<testsuites name=\"netlab\" tests=\"\(checks.count)\" failures=\"\(failures)\" errors=\"0\" time=\"\(seconds(durationMs))\">")
+        x.append("  <testsuite name=\"\(esc("netlab \(topology)"))\" tests=\"\(checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\" time=\"\(seconds(durationMs))\">")
+        for c in checks {
+            x.append("    <testcase name=\"\(esc(c.name))\" classname=\"\(esc("netlab.\(topology)"))\" time=\"\(seconds(c.durationMs))\">")
+            if !c.passed {
+                let failed = c.expectations.filter { !$0.passed }
+                let message = c.error ?? failed.map { "\($0.name): expected \($0.expected), observed \($0.observed)" }.joined(separator: "; ")
+                var body = failed.map { "\($0.name)\n  expected: \($0.expected)\n  observed: \($0.observed)" }
+                if let e = c.error { body.insert("error: \(e)", at: 0) }
+                body.append("packets:\n" + c.transcript.joined(separator: "\n"))
+                body += c.artifacts.map { "pcap: \($0)" }
+                x.append("      <failure message=\"\(esc(message))\" type=\"CheckFailed\">\(esc(body.joined(separator: "\n")))</failure>")
+            }
+            if !c.transcript.isEmpty {
+                x.append("      <system-out>\(esc(c.transcript.joined(separator: "\n")))</system-out>")
+            }
+            x.append("    </testcase>")
+        }
+        x.append("  </testsuite>")
+        x.append("</testsuites>")
+        return x.joined(separator: "\n") + "\n"
+    }
+
+    private func ms(_ v: Double) -> String { v < 1000 ? String(format: "%.0f ms", v) : String(format: "%.2f s", v / 1000) }
+    private func seconds(_ v: Double) -> String { String(format: "%.3f", v / 1000) }
+
+    private func esc(_ s: String) -> String {
+        var o = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "&": o += "&amp;"
+            case "<": o += "&lt;"
+            case ">": o += "&gt;"
+            case "\"": o += "&quot;"
+            case "\n", "\t": o.unicodeScalars.append(u)
+            // Characters XML 1.0 cannot carry at all.
+            case _ where u.value < 0x20 || (0xFFFE...0xFFFF).contains(u.value): o += "?"
+            default: o.unicodeScalars.append(u)
+            }
+        }
+        return o
+    }
+}
