@@ -14,7 +14,7 @@ struct Netlab: ParsableCommand {
         Exit codes: 0 success, 1 failure, 2 bad usage or topology, 3 the environment lacks something \
         (a capability, a binary, a kernel feature).
         """,
-        subcommands: [Up.self, Down.self, Status.self, Exec.self, Clean.self, Doctor.self, Serve.self])
+        subcommands: [Run.self, Up.self, Down.self, Status.self, Exec.self, Clean.self, Doctor.self, Serve.self])
 
     /// Parses, runs, and maps errors to netlab's exit codes with one clear line on stderr:
     /// 2 for bad usage or topology, 3 for what the environment lacks, 1 for everything else.
@@ -193,5 +193,79 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         try PodServer.run(pod: pod, tcpPorts: tcp, udpPorts: udp)
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build a lab, run its checks with embedded capture, and take it down.",
+        discussion: """
+        Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage or topology, 3 the environment \
+        lacks something. A failed check shows the expectation that failed, expected versus observed, \
+        and every captured packet of every interface in time order; its pcaps are kept.
+        """)
+    @Argument(help: "Checks to run (default: all of the topology's).") var checks: [String] = []
+    @OptionGroup var topo: TopologyOption
+    @Option(name: .long, help: "The lab's name (default: run-<pid>, so runs side by side never collide).") var name: String?
+    @Flag(help: "Print the report as JSON on stdout.") var json = false
+    @Option(help: "Write a JUnit XML report to this file.") var junit: String?
+    @Option(help: "Write each check's pcapng (and a pcap per interface) into this directory.") var artifacts: String?
+    @Flag(help: "Leave the lab up afterwards (take it down with netlab down --name ...).") var keep = false
+    @Flag(help: "Show every expectation and transcript, also of passing checks.") var verbose = false
+    @Flag(help: "Print the time of each phase.") var timings = false
+
+    func validate() throws {
+        if let name, let problem = LabNames.validateLab(name) { throw ValidationError(problem) }
+    }
+
+    func run() throws {
+        let t = try topo.load()
+        let selected = try select(t)
+        let labName = name ?? "run-\(getpid())"
+        var logger = Logger(label: "netlab")
+        logger.logLevel = .warning
+        let start = DispatchTime.now().uptimeNanoseconds
+        let lab = try Lab.up(name: labName, topology: t, persistent: keep, logger: logger)
+        let runner = CheckRunner(lab: lab)
+        var results: [CheckResult] = []
+        let keptDir = artifacts ?? FileManager.default.temporaryDirectory.appendingPathComponent("netlab-\(labName)").path
+        for c in selected {
+            var r = runner.run(c, artifacts: artifacts)
+            if !r.passed && artifacts == nil {
+                // Without --artifacts, only a failing check's packets are kept, for the user to open.
+                let again = runner.run(c, artifacts: keptDir)
+                r = again.passed ? r : again
+            }
+            results.append(r)
+        }
+        var phases = lab.timings.map { RunReport.Timing(phase: $0.phase, ms: $0.seconds * 1000) }
+        phases += results.map { RunReport.Timing(phase: "check \($0.name)", ms: $0.durationMs) }
+        if keep {
+            FileHandle.standardError.write(Data("lab \(labName) is left up: netlab status --name \(labName); netlab down --name \(labName)\n".utf8))
+        } else {
+            let down = DispatchTime.now().uptimeNanoseconds
+            try lab.down()
+            phases.append(RunReport.Timing(phase: "teardown", ms: Double(DispatchTime.now().uptimeNanoseconds - down) / 1e6))
+        }
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        let report = RunReport(lab: labName, topology: t.name, durationMs: total, checks: results, timings: phases)
+        if let junit { try report.junit().write(toFile: junit, atomically: true, encoding: .utf8) }
+        print(json ? report.json() : report.text(verbose: verbose))
+        if timings && !json {
+            for p in phases { print(String(format: "%8.1f ms  %@", p.ms, p.phase)) }
+            print(String(format: "%8.1f ms  total", total))
+        }
+        if !report.passed { throw ExitCode(1) }
+    }
+
+    func select(_ t: Topology) throws -> [Check] {
+        if t.checks.isEmpty { throw LabError.usage("\(t.source) has no checks: add a checks: section (see topologies/gke-vpc-native.yaml)") }
+        if checks.isEmpty { return t.checks }
+        return try checks.map { n in
+            guard let c = t.checks.first(where: { $0.name == n }) else {
+                throw LabError.usage("no check named '\(n)' in \(t.source) (checks: \(t.checks.map(\.name).joined(separator: ", ")))")
+            }
+            return c
+        }
     }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import Glibc
+import NetlabKit
+
+/// Runs checks against a lab that is up: flush neighbour caches (so ARP happens on the wire),
+/// open captures on every interface the check names (plus the hops a packet of it crosses), run
+/// netlab's own probe, drain the captures, judge, and write the pcaps.
+public final class CheckRunner {
+    public let lab: Lab
+    public init(lab: Lab) { self.lab = lab }
+
+    /// `artifacts`: where to write this check's pcapng (and one classic pcap per interface);
+    /// nil writes nothing.
+    public func run(_ check: Check, artifacts: String?, timeout: Double = 2) -> CheckResult {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var result = CheckResult(name: check.name, description: check.description, passed: false, durationMs: 0)
+        do {
+            let facts = LabFacts(topology: lab.topology, pods: lab.record.pods)
+            let target = try facts.address(check.to)
+            let port = try check.port.map(facts.port)
+            let hops = interfaces(for: check, target: target, facts: facts)
+            try flushNeighbours(in: Set(hops.map(\.member) + [check.from] + lab.topology.nodes.map(\.name) + ["gw"]))
+            var captures: [Capture] = []
+            for h in hops {
+                captures.append(try Capture(namespace: try lab.namespace(h.member), member: h.member, interface: h.interface))
+            }
+            let source = try lab.namespace(check.from)
+            let probe = Self.probe(check.kind, from: source, to: target, port: port, timeout: timeout)
+            let packets = captures.flatMap { $0.stop() }.sorted { $0.timestampNanoseconds < $1.timestampNanoseconds }
+            result.probe = probe
+            result.expectations = CheckEvaluator(facts: facts).evaluate(check, probe: probe, packets: packets)
+            result.passed = result.expectations.allSatisfy(\.passed)
+            let formatter = TcpdumpFormatter(includeTimestamp: true, includeHop: true, includeTTL: true)
+            result.transcript = packets.map(formatter.format)
+            if let artifacts {
+                result.artifacts = try write(packets, hops: hops.map(\.hop), check: check.name, to: artifacts)
+            }
+        } catch {
+            result.error = "\(error)"
+            result.passed = false
+        }
+        result.durationMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        return result
+    }
+
+    struct Hop: Hashable { var member: String; var interface: String; var hop: String { "\(member)/\(interface)" } }
+
+    /// The interfaces the check names, then the probe's own, the target pod's, and every node's
+    /// eth0: the hops where a packet of this check is rewritten or dies.
+    func interfaces(for check: Check, target: IPv4Address, facts: LabFacts) -> [Hop] {
+        var hops: [Hop] = []
+        func add(_ member: String, _ interface: String) {
+            let h = Hop(member: member, interface: interface)
+            if !hops.contains(h), lab.plan.namespace(member) != nil { hops.append(h) }
+        }
+        for i in check.namedInterfaces {
+            let parts = i.split(separator: "/")
+            if parts.count == 2 { add(String(parts[0]), String(parts[1])) }
+        }
+        add(check.from, "eth0")
+        for n in lab.topology.nodes { add(n.name, LabPlan.nodeInterface) }
+        if let pod = lab.record.pods.first(where: { $0.value.address.address == target })?.key { add(pod, "eth0") }
+        if let server = check.expect.serverPod { add(server, "eth0") }
+        return hops
+    }
+
+    func flushNeighbours(in members: Set<String>) throws {
+        for m in members.sorted() {
+            guard let ns = try? lab.namespace(m) else { continue }
+            let nl = try RouteNetlink(namespaceFD: ns.fd, name: ns.name)
+            for link in try nl.listLinks() where link.name != "lo" {
+                _ = try nl.flushNeighbours(on: .index(link.index))
+            }
+        }
+    }
+
+    static func probe(_ kind: Check.Kind, from ns: NetworkNamespace, to ip: IPv4Address, port: Int?, timeout: Double) -> ProbeObservation {
+        switch kind {
+        case .icmp:
+            let r = Probe.echo(from: ns, to: ip, timeout: timeout)
+            return ProbeObservation(target: "\(ip)", replied: r.ttl != nil, replyTTL: r.ttl, failure: r.failure)
+        case .http:
+            let r = Probe.http(from: ns, to: ip, port: port ?? 80, timeout: timeout)
+            return ProbeObservation(target: "\(ip):\(port ?? 80)", replied: r.status != nil, status: r.status, serverPod: r.serverPod,
+                                    serverSaw: r.clientSeenByServer, local: r.local, failure: r.failure)
+        case .udp:
+            let r = Probe.udp(from: ns, to: ip, port: port ?? 53, timeout: timeout)
+            let json = r.reply.flatMap { try? JSONValue.decode(Data($0.utf8)) }
+            return ProbeObservation(target: "\(ip):\(port ?? 53)", replied: r.reply != nil, serverPod: json?["pod"]?.stringValue,
+                                    serverSaw: json?["client"]?.stringValue.flatMap(SocketEndpoint.init), local: r.local, failure: r.failure)
+        }
+    }
+
+    /// One pcapng with every interface (names kept) and one classic pcap per interface.
+    func write(_ packets: [CapturedPacket], hops: [String], check: String, to dir: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var files: [String] = []
+        var ng = PcapNGWriter()
+        for p in packets { ng.append(p) }
+        let ngPath = "\(dir)/\(check).pcapng"
+        try ng.data.write(to: URL(fileURLWithPath: ngPath))
+        files.append(ngPath)
+        for hop in hops {
+            var w = PcapWriter()
+            for p in packets where p.hopLabel == hop { w.append(p) }
+            let path = "\(dir)/\(check)-\(hop.replacingOccurrences(of: "/", with: "-")).pcap"
+            try w.data.write(to: URL(fileURLWithPath: path))
+            files.append(path)
+        }
+        return files
+    }
+}
