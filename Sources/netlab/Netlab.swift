@@ -230,13 +230,8 @@ struct Run: ParsableCommand {
         var results: [CheckResult] = []
         let keptDir = artifacts ?? FileManager.default.temporaryDirectory.appendingPathComponent("netlab-\(labName)").path
         for c in selected {
-            var r = runner.run(c, artifacts: artifacts)
-            if !r.passed && artifacts == nil {
-                // Without --artifacts, only a failing check's packets are kept, for the user to open.
-                let again = runner.run(c, artifacts: keptDir)
-                r = again.passed ? r : again
-            }
-            results.append(r)
+            // Without --artifacts, only a failing check's packets are kept, for the user to open.
+            results.append(runner.run(c, artifacts: keptDir, onlyIfFailed: artifacts == nil))
         }
         var phases = lab.timings.map { RunReport.Timing(phase: $0.phase, ms: $0.seconds * 1000) }
         phases += results.map { RunReport.Timing(phase: "check \($0.name)", ms: $0.durationMs) }

@@ -107,7 +107,9 @@ public struct CheckEvaluator {
         }
         var observed = here.isEmpty ? "no packets at all there" : "\(here.count) packet\(here.count == 1 ? "" : "s") there, none matching"
         // The packet that matches the most fields, and how it differs: usually the rewritten one.
-        if let closest = here.map({ ($0, resolved.mismatches($0.decoded)) }).min(by: { $0.1.count < $1.1.count }) {
+        // Packets of another protocol (IPv6 neighbour discovery, ARP) explain nothing here.
+        let sameProtocol = here.map { ($0, resolved.mismatches($0.decoded)) }.filter { !$0.1.contains { $0.hasPrefix("it is ") } }
+        if let closest = sameProtocol.min(by: { $0.1.count < $1.1.count }) {
             observed += "; closest: \(formatter.format(closest.0)) (\(closest.1.joined(separator: ", ")))"
         }
         return ExpectationResult(name: name, expected: resolved.text, observed: observed, passed: false)

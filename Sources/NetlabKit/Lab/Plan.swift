@@ -88,6 +88,12 @@ extension LabPlan {
         var up: [String: [String]] = [:]
         var ports: [String] = []
 
+        // IPv4 only, like the field report's VPC: IPv6 link-local chatter (DAD, router and MLD
+        // solicitations on every new link) would only add noise to the captures.
+        for n in spaces {
+            sysctls.append(Sysctl(namespace: n.member, key: "net/ipv6/conf/all/disable_ipv6", value: "1"))
+            sysctls.append(Sysctl(namespace: n.member, key: "net/ipv6/conf/default/disable_ipv6", value: "1"))
+        }
         // The VPC is pure L2: no address, and bridged frames must not traverse the VPC's iptables.
         sysctls.append(Sysctl(namespace: "vpc", key: "net/bridge/bridge-nf-call-iptables", value: "0"))
         sysctls.append(Sysctl(namespace: "vpc", key: "net/bridge/bridge-nf-call-ip6tables", value: "0"))

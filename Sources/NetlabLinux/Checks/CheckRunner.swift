@@ -10,8 +10,8 @@ public final class CheckRunner {
     public init(lab: Lab) { self.lab = lab }
 
     /// `artifacts`: where to write this check's pcapng (and one classic pcap per interface);
-    /// nil writes nothing.
-    public func run(_ check: Check, artifacts: String?, timeout: Double = 2) -> CheckResult {
+    /// nil writes nothing. With `onlyIfFailed`, a passing check writes nothing.
+    public func run(_ check: Check, artifacts: String?, onlyIfFailed: Bool = false, timeout: Double = 2) -> CheckResult {
         let start = DispatchTime.now().uptimeNanoseconds
         var result = CheckResult(name: check.name, description: check.description, passed: false, durationMs: 0)
         do {
@@ -32,7 +32,7 @@ public final class CheckRunner {
             result.passed = result.expectations.allSatisfy(\.passed)
             let formatter = TcpdumpFormatter(includeTimestamp: true, includeHop: true, includeTTL: true)
             result.transcript = packets.map(formatter.format)
-            if let artifacts {
+            if let artifacts, !(onlyIfFailed && result.passed) {
                 result.artifacts = try write(packets, hops: hops.map(\.hop), check: check.name, to: artifacts)
             }
         } catch {

@@ -174,8 +174,9 @@ public final class Lab: @unchecked Sendable {
         }
         // Sysctls before addresses and routes: rp_filter and forwarding must hold from the first packet.
         for s in plan.sysctls {
-            do { try namespace(s.namespace).writeSysctl(s.path, s.value) } catch let e as SystemError where e.errno == ENOENT && s.key.hasPrefix("net/bridge/") {
-                // Without br_netfilter there is no bridge-nf-call-* at all, which is what the VPC wants.
+            do { try namespace(s.namespace).writeSysctl(s.path, s.value) } catch let e as SystemError where e.errno == ENOENT && (s.key.hasPrefix("net/bridge/") || s.key.hasPrefix("net/ipv6/")) {
+                // Without br_netfilter there is no bridge-nf-call-* at all, which is what the VPC
+                // wants; without IPv6 there is nothing to disable.
             }
         }
         for (member, links) in plan.linksUp.sorted(by: { $0.key < $1.key }) {
