@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 / Ubuntu machine (with Swift installed) for netlab and builds it.
-#   sudo ci/setup.sh            packages, release build, then the default lab up, a ping, and down
+#   sudo ci/setup.sh            packages, release build, then `netlab run`: the default lab's checks
 #   sudo ci/setup.sh --deps     only the Debian packages
 # Everything netlab builds lives in namespaces it creates; this script changes no network setting.
 set -euo pipefail
@@ -23,6 +23,4 @@ command -v swift >/dev/null || { echo "ci/setup.sh: swift is not on PATH: instal
 swift build -c release
 bin=.build/release/netlab
 "$bin" doctor
-"$bin" up --name quickstart
-"$bin" exec --name quickstart pod1 -- ping -c1 -W2 "$("$bin" status --name quickstart | sed -n 's/^ *pod2 *eth0 \([0-9.]*\).*/\1/p')"
-"$bin" down --name quickstart
+"$bin" run
