@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -116,8 +117,9 @@ int netlab_write_file_in_netns(int nsfd, const char *path, const char *value) {
 }
 
 pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int nsfd,
-                   int in_fd, int out_fd, int err_fd, int new_pgrp) {
+                   int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent) {
     int errpipe[2];
+    pid_t parent = getpid();
     if (pipe2(errpipe, O_CLOEXEC) < 0) return -errno;
     /* fork, then only async-signal-safe calls in the child: the parent has many threads. */
     pid_t pid = fork();
@@ -129,6 +131,10 @@ pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int
         sigprocmask(SIG_SETMASK, &none, NULL);
         for (int s = 1; s < 32; s++) if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
         if (new_pgrp) setpgid(0, 0);
+        if (die_with_parent) {
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) { e = errno; goto fail; }
+            if (getppid() != parent) _exit(127); /* the parent died before prctl took effect */
+        }
         if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0) { e = errno; goto fail; }
         int devnull = -1;
         if (in_fd < 0 || out_fd < 0 || err_fd < 0) {
@@ -177,6 +183,11 @@ int netlab_exec_in_netns(const char *nspath, const char *name, char *const argv[
     if (unshare(CLONE_NEWNS) == 0 && mount("", "/", "none", MS_SLAVE | MS_REC, NULL) == 0) {
         if (umount2("/sys", MNT_DETACH) == 0) mount(name, "/sys", "sysfs", 0, NULL);
     }
+    /* netlab's own signal handling must not leak into the command. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < 32; sig++) if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
     execvp(argv[0], argv);
     *step = "run the command (execvp)";
     return -errno;
@@ -249,4 +260,26 @@ int netlab_packet_recv(int fd, unsigned char *buf, int len, long long *sec, long
         *sec = now.tv_sec; *nsec = now.tv_nsec;
     }
     return (int)(n > len ? len : n);
+}
+
+static int signal_pipe_fd = -1;
+
+static void signal_to_pipe(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    (void)!write(signal_pipe_fd, &b, 1);
+    errno = saved;
+}
+
+int netlab_signals_to_pipe(int fd, const int *signals, int count) {
+    signal_pipe_fd = fd;
+    for (int i = 0; i < count; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = signal_to_pipe;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(signals[i], &sa, NULL) < 0) return -errno;
+    }
+    return 0;
 }

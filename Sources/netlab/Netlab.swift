@@ -29,9 +29,21 @@ struct Netlab: ParsableCommand {
         }
         do {
             try command.run()
+            if let s = Interrupts.pending {
+                // The command finished what must not be cut short (a teardown); say why we stop.
+                FileHandle.standardError.write(Data("netlab: \(Interrupts.Interrupted(signal: s))\n".utf8))
+                Glibc.exit(128 + s)
+            }
         } catch let e as ExitCode {
             Glibc.exit(e.rawValue)
+        } catch let e as Interrupts.Interrupted {
+            FileHandle.standardError.write(Data("netlab: \(e); everything it had made was taken down\n".utf8))
+            Glibc.exit(e.exitCode)
         } catch {
+            if let s = Interrupts.pending {
+                FileHandle.standardError.write(Data("netlab: \(Interrupts.Interrupted(signal: s)) (\(error))\n".utf8))
+                Glibc.exit(128 + s)
+            }
             if exitCode(for: error) == .success { exit(withError: error) } // help subcommand
             let message = error is ValidationError ? fullMessage(for: error) : "\(error)"
             FileHandle.standardError.write(Data("netlab: \(message)\n".utf8))
@@ -88,6 +100,7 @@ struct Up: ParsableCommand {
     @OptionGroup var topo: TopologyOption
 
     func run() throws {
+        Interrupts.install()
         let t = try topo.load()
         let start = Date()
         let l = try Lab.up(name: lab.name, topology: t, persistent: true, logger: lab.logger)
@@ -101,6 +114,7 @@ struct Down: ParsableCommand {
     @OptionGroup var lab: LabOptions
 
     func run() throws {
+        Interrupts.install()
         try Capabilities.require()
         let l = try Lab.open(name: lab.name, logger: lab.logger)
         try l.down()
@@ -156,6 +170,7 @@ struct Clean: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Log each step.") var verbose = false
 
     func run() throws {
+        Interrupts.install()
         try Capabilities.require()
         var l = Logger(label: "netlab")
         l.logLevel = verbose ? .debug : .warning
@@ -219,6 +234,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        Interrupts.install()
         let t = try topo.load()
         let selected = try select(t)
         let labName = name ?? "run-\(getpid())"
@@ -229,9 +245,17 @@ struct Run: ParsableCommand {
         let runner = CheckRunner(lab: lab)
         var results: [CheckResult] = []
         let keptDir = artifacts ?? FileManager.default.temporaryDirectory.appendingPathComponent("netlab-\(labName)").path
-        for c in selected {
-            // Without --artifacts, only a failing check's packets are kept, for the user to open.
-            results.append(runner.run(c, artifacts: keptDir, onlyIfFailed: artifacts == nil))
+        do {
+            for c in selected {
+                try Interrupts.check()
+                // Without --artifacts, only a failing check's packets are kept, for the user to open.
+                results.append(runner.run(c, artifacts: keptDir, onlyIfFailed: artifacts == nil))
+            }
+            try Interrupts.check()
+        } catch {
+            // Interrupted between checks: the lab goes, --keep or not; the host stays as it was.
+            try? lab.down()
+            throw error
         }
         var phases = lab.timings.map { RunReport.Timing(phase: $0.phase, ms: $0.seconds * 1000) }
         phases += results.map { RunReport.Timing(phase: "check \($0.name)", ms: $0.durationMs) }

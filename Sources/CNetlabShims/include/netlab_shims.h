@@ -33,9 +33,12 @@ int netlab_write_file_in_netns(int nsfd, const char *path, const char *value);
  * nsfd < 0), and fds 0/1/2 set to in/out/err (-1: /dev/null). Every other descriptor is closed in
  * the child. The child is made leader of a new process group when new_pgrp != 0, so a timeout can
  * end it and everything it started. Returns the pid or -errno (exec errors are reported through a
- * close-on-exec pipe, so a missing binary is -ENOENT here, not a child that exits 127). */
+ * close-on-exec pipe, so a missing binary is -ENOENT here, not a child that exits 127).
+ * With die_with_parent, the kernel kills the child (SIGKILL) when the spawning thread dies, so a
+ * netlab killed with SIGKILL leaves no CNI plugin or proxy running; the spawning thread must wait
+ * for the child (netlab's runners do). */
 pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int nsfd,
-                   int in_fd, int out_fd, int err_fd, int new_pgrp);
+                   int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent);
 
 /* Enters the network namespace at `nspath` in the calling process, with a private mount namespace in
  * which /sys shows that network namespace (as `ip netns exec` does), then execvp(argv[0], argv).
@@ -64,5 +67,10 @@ int netlab_packet_bind(int fd, int ifindex, int rcvbuf_bytes);
  * queued, or -errno. */
 int netlab_packet_recv(int fd, unsigned char *buf, int len, long long *sec, long *nsec,
                        unsigned char *pkttype, int *origlen);
+
+/* Signals as events: a handler for each signal in `signals` writes the signal number (one byte) to
+ * `fd` (a pipe), whichever thread receives it; a netlab thread reads the pipe. SA_RESTART keeps
+ * other threads' system calls going. */
+int netlab_signals_to_pipe(int fd, const int *signals, int count);
 
 #endif

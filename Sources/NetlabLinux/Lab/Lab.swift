@@ -53,6 +53,8 @@ public final class Lab: @unchecked Sendable {
             lab.logger.debug("up failed, tearing down", metadata: ["error": "\(error)"])
             let teardownErrors = lab.teardown()
             if teardownErrors.isEmpty { try? store.removeDirectory() }
+            // A plugin killed because of Ctrl-C failed for that reason, not its own.
+            if let s = Interrupts.pending { throw Interrupts.Interrupted(signal: s) }
             throw error
         }
         return lab
@@ -68,11 +70,14 @@ public final class Lab: @unchecked Sendable {
         try timed("namespaces") {
             try NetworkNamespace.prepareDirectory(LabNames.netnsDirectory)
             for ns in plan.namespaces {
+                try Interrupts.check()
                 try store.append(.namespace(name: ns.name, path: ns.path))
                 namespaces[ns.member] = try NetworkNamespace.create(name: ns.name, directory: LabNames.netnsDirectory)
             }
         }
+        try Interrupts.check()
         try timed("links") { try wireLinks() }
+        try Interrupts.check()
         try timed("firewall") { try applyFirewall() }
         try timed("cni add") { try attachPods() }
         try timed("workloads") { try startWorkloads() }
@@ -97,6 +102,7 @@ public final class Lab: @unchecked Sendable {
         }
         let argv = [program] + settings.command.dropFirst()
         for node in topology.nodes {
+            try Interrupts.check()
             let env = ["NETLAB_NODE_NAME": node.name, "NETLAB_NODE_IP": "\(node.ip)", "NETLAB_POD_CIDR": "\(node.podCIDR)",
                        "NETLAB_CLUSTER_CIDR": "\(topology.clusterCIDR)", "NETLAB_SERVICE_CIDR": "\(topology.serviceCIDR)",
                        "NETLAB_SERVICES": servicesPath, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
@@ -117,6 +123,7 @@ public final class Lab: @unchecked Sendable {
     /// it listens: it prints `ready` once every socket is bound.
     private func startWorkloads() throws {
         for pod in topology.pods where !pod.ports.isEmpty {
+            try Interrupts.check()
             let ns = try namespace(pod.name)
             var argv = [tools.netlab, "serve", "--pod", pod.name]
             for p in pod.ports where p.proto != .sctp { argv += [p.proto == .tcp ? "--tcp" : "--udp", "\(p.containerPort)"] }
@@ -127,7 +134,7 @@ public final class Lab: @unchecked Sendable {
             let child: ChildProcess
             do {
                 child = try ChildProcess.spawn(argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], namespace: ns,
-                                               stdout: pipe[1], stderr: log >= 0 ? log : nil)
+                                               stdout: pipe[1], stderr: log >= 0 ? log : nil, transient: false)
             } catch {
                 close(pipe[0]); close(pipe[1])
                 throw error
@@ -206,6 +213,7 @@ public final class Lab: @unchecked Sendable {
 
     private func attachPods() throws {
         for pod in topology.pods {
+            try Interrupts.check()
             guard let node = topology.node(named: pod.node) else { continue }
             let list = try renderedConflist(node: node)
             let ns = plan.namespace(pod.name)!
@@ -260,6 +268,10 @@ public final class Lab: @unchecked Sendable {
     /// Undoes the journal in reverse order; keeps going past failures and returns them.
     @discardableResult
     func teardown() -> [Error] {
+        Interrupts.protecting { teardownJournal() }
+    }
+
+    private func teardownJournal() -> [Error] {
         var errors: [Error] = []
         let entries = store.readJournal()
         timed("teardown") {

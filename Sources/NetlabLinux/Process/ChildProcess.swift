@@ -16,15 +16,18 @@ public final class ChildProcess: @unchecked Sendable {
     deinit { Glibc.close(pidfd) }
 
     /// Starts `argv[0]` (an absolute path) in `namespace` (nil: netlab's own), with its standard
-    /// descriptors set to the given ones (nil: /dev/null).
+    /// descriptors set to the given ones (nil: /dev/null). A `transient` child (a plugin, the
+    /// proxy, iptables-restore) dies with netlab and is killed when netlab is interrupted; a
+    /// long-lived one (a pod's server) outlives the netlab process that started it.
     public static func spawn(argv: [String], environment: [String: String], namespace: NetworkNamespace?,
-                             stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil) throws -> ChildProcess {
+                             stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil,
+                             transient: Bool = true) throws -> ChildProcess {
         precondition(!argv.isEmpty)
         Self.ignoreSIGPIPE
         let envStrings = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let pid = withCStrings(argv) { cargv in
             withCStrings(envStrings) { cenv in
-                netlab_spawn(argv[0], cargv, cenv, namespace?.fd ?? -1, stdin ?? -1, stdout ?? -1, stderr ?? -1, 1)
+                netlab_spawn(argv[0], cargv, cenv, namespace?.fd ?? -1, stdin ?? -1, stdout ?? -1, stderr ?? -1, 1, transient ? 1 : 0)
             }
         }
         if pid < 0 {
@@ -39,7 +42,9 @@ public final class ChildProcess: @unchecked Sendable {
             waitpid(pid, &st, 0)
             throw SystemError("pidfd_open for \(argv[0])", errno: -pfd)
         }
-        return ChildProcess(pid: pid, argv: argv, pidfd: pfd)
+        let child = ChildProcess(pid: pid, argv: argv, pidfd: pfd)
+        if transient { Interrupts.track(pid) }
+        return child
     }
 
     /// Writes to a closed pipe must be errors (EPIPE), not a signal that kills netlab.
@@ -83,6 +88,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     private func reap() -> ProcessOutcome.Termination {
         var status: Int32 = 0
+        defer { Interrupts.untrack(pid) }
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return .exited(-1) }
         }

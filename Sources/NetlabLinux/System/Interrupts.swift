@@ -1,0 +1,88 @@
+import Foundation
+import Glibc
+import CNetlabShims
+
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP while netlab changes the host: never die half-way. The
+/// signal is turned into an event (a handler writes to a pipe; a netlab thread reads it), the
+/// running plugin or proxy is killed so the current step fails at once, and the command notices
+/// (`check()` between steps, or the failed step), tears its lab down and exits 128+signal.
+/// While a lab is being torn down, nothing is killed: the teardown completes first.
+public enum Interrupts {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var signal: Int32?
+    nonisolated(unsafe) private static var children = Set<pid_t>()
+    nonisolated(unsafe) private static var tearingDown = 0
+    nonisolated(unsafe) private static var installed = false
+
+    public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+
+    /// Installs the handlers and the thread that reads the pipe; idempotent.
+    public static func install() {
+        lock.lock()
+        defer { lock.unlock() }
+        if installed { return }
+        installed = true
+        var fds: [Int32] = [-1, -1]
+        guard netlab_pipe_cloexec(&fds) == 0 else { return }
+        let readFD = fds[0]
+        let thread = Thread {
+            var b: UInt8 = 0
+            while true {
+                let n = read(readFD, &b, 1)
+                if n == 1 { received(Int32(b)) } else if n < 0 && errno == EINTR { continue } else { return }
+            }
+        }
+        thread.name = "netlab-signals"
+        thread.start()
+        _ = handled.withUnsafeBufferPointer { netlab_signals_to_pipe(fds[1], $0.baseAddress, Int32($0.count)) }
+    }
+
+    static func received(_ sig: Int32) {
+        lock.lock()
+        if signal == nil { signal = sig }
+        let kill = tearingDown == 0 ? children : []
+        lock.unlock()
+        // Each transient child leads its own process group: take the group, with what it started.
+        for pid in kill { Glibc.kill(-pid, SIGKILL) }
+    }
+
+    /// The first signal received, if any.
+    public static var pending: Int32? {
+        lock.lock(); defer { lock.unlock() }
+        return signal
+    }
+
+    public struct Interrupted: Error, CustomStringConvertible {
+        public var signal: Int32
+        public init(signal: Int32) { self.signal = signal }
+        public var exitCode: Int32 { 128 + signal }
+        public var name: String {
+            switch signal { case SIGINT: return "SIGINT"; case SIGTERM: return "SIGTERM"; case SIGHUP: return "SIGHUP"; default: return "signal \(signal)" }
+        }
+        public var description: String { "interrupted by \(name)" }
+    }
+
+    /// Throws `Interrupted` once a signal has arrived: call between steps.
+    public static func check() throws {
+        if let s = pending { throw Interrupted(signal: s) }
+    }
+
+    /// Runs `body` (a teardown) without children being killed by a signal meanwhile.
+    public static func protecting<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock(); tearingDown += 1; lock.unlock()
+        defer { lock.lock(); tearingDown -= 1; lock.unlock() }
+        return try body()
+    }
+
+    static func track(_ pid: pid_t) {
+        lock.lock()
+        children.insert(pid)
+        let kill = signal != nil && tearingDown == 0
+        lock.unlock()
+        if kill { Glibc.kill(-pid, SIGKILL) }
+    }
+
+    static func untrack(_ pid: pid_t) {
+        lock.lock(); children.remove(pid); lock.unlock()
+    }
+}
