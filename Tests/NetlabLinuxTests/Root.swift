@@ -41,6 +41,9 @@ struct HostSnapshot: Equatable {
     var routes: String
     var sysctls: [String: String]
     var foreignNamespaces: [String]
+    /// The root namespace's rules, read only through the backend in use (`iptables-save` is the
+    /// selected one; listing legacy tables through another binary would create them) and nft.
+    var firewall: String
 
     static func take() throws -> HostSnapshot {
         func ip(_ args: [String]) throws -> String {
@@ -52,7 +55,19 @@ struct HostSnapshot: Equatable {
                             routes: try ip(["route", "show", "table", "all"]) + (try ip(["rule", "show"])),
                             sysctls: readSysctls("/proc/sys/net"),
                             foreignNamespaces: ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
-                                .filter { !$0.hasPrefix("netlab-") && !$0.hasPrefix("nltest-") }.sorted())
+                                .filter { !$0.hasPrefix("netlab-") && !$0.hasPrefix("nltest-") }.sorted(),
+                            firewall: try firewall())
+    }
+
+    static func firewall() throws -> String {
+        var out = ""
+        if IPTables.which("iptables-save") != nil {
+            out += try run(["iptables-save"]).stdoutText.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+        }
+        if IPTables.which("nft") != nil {
+            out += "\n" + (try run(["nft", "list", "ruleset"]).stdoutText)
+        }
+        return out
     }
 
     /// What changed, for the failure message.
@@ -64,6 +79,7 @@ struct HostSnapshot: Equatable {
         for k in Set(sysctls.keys).union(old.sysctls.keys).sorted() where sysctls[k] != old.sysctls[k] {
             d.append("sysctl \(k): \(old.sysctls[k] ?? "-") → \(sysctls[k] ?? "-")")
         }
+        if firewall != old.firewall { d.append("firewall:\n\(old.firewall)\n→\n\(firewall)") }
         if foreignNamespaces != old.foreignNamespaces { d.append("namespaces: \(old.foreignNamespaces) → \(foreignNamespaces)") }
         return d.joined(separator: "\n")
     }

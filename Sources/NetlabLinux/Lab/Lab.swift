@@ -125,7 +125,7 @@ public final class Lab: @unchecked Sendable {
         for pod in topology.pods where !pod.ports.isEmpty {
             try Interrupts.check()
             let ns = try namespace(pod.name)
-            var argv = [tools.netlab, "serve", "--pod", pod.name]
+            var argv = [tools.netlab, "serve", "--lab", name, "--pod", pod.name]
             for p in pod.ports where p.proto != .sctp { argv += [p.proto == .tcp ? "--tcp" : "--udp", "\(p.containerPort)"] }
             let log = Glibc.open(store.directory + "/serve-\(pod.name).log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             defer { if log >= 0 { close(log) } }

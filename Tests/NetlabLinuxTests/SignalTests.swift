@@ -1,0 +1,100 @@
+import Foundation
+import Glibc
+import Testing
+@testable import NetlabKit
+@testable import NetlabLinux
+
+/// The host stays as it was whatever happens to netlab: SIGINT or SIGTERM at any phase (exit
+/// 130/143 after a full teardown), and SIGKILL at any phase followed by `netlab clean`.
+@Suite(needsRoot, .serialized) struct SignalTests {
+    enum Phase: String, CaseIterable { case cniAdd = "cni-add", checks, cniDel = "cni-del" }
+
+    /// A scratch copy of the default topology whose conflist chains `plugin` (a fixture) after ptp.
+    func topology(chaining plugin: String, in dir: TemporaryDirectory) throws -> String {
+        for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
+        try FileManager.default.copyItem(atPath: "\(fixtures)/\(plugin)", toPath: "\(dir.path)/\(plugin)")
+        var yaml = DefaultTopology.yaml
+        yaml = yaml.replacingOccurrences(of: "      - type: portmap\n", with: "      - type: \(plugin)\n      - type: portmap\n")
+        yaml = yaml.replacingOccurrences(of: "binDir: /usr/lib/cni", with: "binDir: \(dir.path)")
+        let path = "\(dir.path)/topology.yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func waitFor(_ what: String, _ condition: () -> Bool) throws {
+        for _ in 0..<1000 where !condition() { usleep(5_000) }
+        try #require(condition(), "never happened: \(what)")
+    }
+
+    /// Starts `netlab run` and returns once it is in `phase`.
+    func start(_ lab: String, phase: Phase, dir: TemporaryDirectory) throws -> ChildProcess {
+        let topo: String
+        switch phase {
+        case .cniAdd: topo = try topology(chaining: "hang-on-add", in: dir)
+        case .checks: topo = "\(dir.path)/plain.yaml"; try DefaultTopology.yaml.write(toFile: topo, atomically: true, encoding: .utf8)
+        case .cniDel: topo = try topology(chaining: "slow-del", in: dir)
+        }
+        let child = try ChildProcess.spawn(argv: [netlabBinary, "run", "--name", lab, "--topology", topo],
+                                           environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], namespace: nil)
+        switch phase {
+        case .cniAdd:
+            try waitFor("the plugin hangs in ADD") { FileManager.default.fileExists(atPath: "\(dir.path)/hang-on-add.pid") }
+        case .checks:
+            try waitFor("the lab is up") {
+                ((try? String(contentsOfFile: "/run/netlab/\(lab)/lab.json", encoding: .utf8)) ?? "").contains(#""phase" : "up""#)
+            }
+        case .cniDel:
+            try waitFor("the teardown is in CNI DEL") { FileManager.default.fileExists(atPath: "\(dir.path)/slow-del.del") }
+        }
+        return child
+    }
+
+    @Test(arguments: [(Phase.cniAdd, SIGINT), (.cniAdd, SIGTERM), (.checks, SIGINT), (.checks, SIGTERM), (.cniDel, SIGINT), (.cniDel, SIGTERM)])
+    func aSignalTearsTheLabDownAndExitsWith128PlusSignal(phase: Phase, sig: Int32) throws {
+        let dir = try TemporaryDirectory()
+        let lab = "t-sig-\(phase.rawValue)-\(sig)"
+        let before = try HostSnapshot.take()
+        let child = try start(lab, phase: phase, dir: dir)
+        kill(child.pid, sig)
+        let end = child.wait(timeout: 60)
+        #expect(end == .exited(128 + sig), "\(phase) \(sig)")
+        #expect(leftovers(of: lab).isEmpty, "\(leftovers(of: lab))")
+        if phase == .cniAdd {
+            let pid = Int32((try String(contentsOfFile: "\(dir.path)/hang-on-add.pid", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))!
+            #expect(kill(pid, 0) != 0, "the hanging plugin was stopped")
+        }
+        if phase == .cniDel {
+            // The teardown was not cut short: every DEL that started also finished.
+            let started = try String(contentsOfFile: "\(dir.path)/slow-del.del", encoding: .utf8).split(separator: "\n").count
+            let done = ((try? String(contentsOfFile: "\(dir.path)/slow-del.done", encoding: .utf8)) ?? "").split(separator: "\n").count
+            #expect(started == 3 && done == 3, "DEL started \(started), finished \(done)")
+        }
+        let ps = try run(["ps", "-eo", "args"]).stdoutText
+        #expect(!ps.contains("serve --lab \(lab) "), "the lab's servers are gone")
+        let after = try HostSnapshot.take()
+        #expect(after == before, "the host changed: \(after.difference(from: before))")
+    }
+
+    @Test(arguments: Phase.allCases)
+    func sigkillThenCleanLeavesNothing(phase: Phase) throws {
+        let dir = try TemporaryDirectory()
+        let lab = "t-kill9-\(phase.rawValue)"
+        let before = try HostSnapshot.take()
+        let child = try start(lab, phase: phase, dir: dir)
+        kill(child.pid, SIGKILL)
+        child.wait()
+        if phase == .cniAdd {
+            // The plugin netlab was waiting for dies with it (PR_SET_PDEATHSIG).
+            let pid = Int32((try String(contentsOfFile: "\(dir.path)/hang-on-add.pid", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))!
+            try waitFor("the orphaned plugin is gone") { kill(pid, 0) != 0 }
+        }
+        let clean = try run([netlabBinary, "clean"])
+        #expect(clean.succeeded, "\(clean.stderrText)")
+        #expect(clean.stdoutText.contains("removed lab \(lab)"), "\(clean.stdoutText)")
+        #expect(leftovers(of: lab).isEmpty, "\(leftovers(of: lab))")
+        let ps = try run(["ps", "-eo", "args"]).stdoutText
+        #expect(!ps.contains("serve --lab \(lab) "), "the lab's servers are gone")
+        let after = try HostSnapshot.take()
+        #expect(after == before, "the host changed: \(after.difference(from: before))")
+    }
+}
