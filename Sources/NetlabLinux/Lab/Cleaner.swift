@@ -45,9 +45,11 @@ public struct Cleaner {
             let entries = store.readJournal()
             let namespaces = entries.filter { $0.kind == .namespace }.count
             var failures: [String] = []
+            var delFailures: [String] = []
             if let record = try? store.readRecord() {
-                let lab = Lab(name: lab, store: store, record: record, logger: logger)
-                failures = lab.teardown().map { "\($0)" }
+                let result = Lab(name: lab, store: store, record: record, logger: logger).teardown()
+                failures = result.leftovers.map { "\($0)" }
+                delFailures = result.pluginFailures.map { "\($0)" }
             } else {
                 // No readable record: undo what the journal names without CNI DEL (no topology).
                 for e in entries.reversed() where e.kind == .namespace {
@@ -59,6 +61,7 @@ public struct Cleaner {
             if failures.isEmpty {
                 try? store.removeDirectory()
                 report.lines.append("removed lab \(lab): \(namespaces) namespace\(namespaces == 1 ? "" : "s"), its CNI attachments and state \(store.directory)")
+                report.lines += delFailures.map { "  (CNI DEL failed, the namespaces went all the same: \($0))" }
             } else {
                 report.failures += failures.map { "lab \(lab): \($0)" }
             }

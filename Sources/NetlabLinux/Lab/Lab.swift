@@ -51,8 +51,7 @@ public final class Lab: @unchecked Sendable {
             try store.writeRecord(lab.record)
         } catch {
             lab.logger.debug("up failed, tearing down", metadata: ["error": "\(error)"])
-            let teardownErrors = lab.teardown()
-            if teardownErrors.isEmpty { try? store.removeDirectory() }
+            if lab.teardown().leftovers.isEmpty { try? store.removeDirectory() }
             // A plugin killed because of Ctrl-C failed for that reason, not its own.
             if let s = Interrupts.pending { throw Interrupts.Interrupted(signal: s) }
             throw error
@@ -258,28 +257,44 @@ public final class Lab: @unchecked Sendable {
         try store.lock(wait: true)
         record.phase = .tearingDown
         try? store.writeRecord(record)
-        let errors = teardown()
-        if !errors.isEmpty {
-            throw LabError.teardown(name, errors.map { "\($0)" })
+        let result = teardown()
+        if !result.leftovers.isEmpty {
+            throw LabError.teardown(name, result.leftovers.map { "\($0)" })
         }
         try store.removeDirectory()
+        if !result.pluginFailures.isEmpty {
+            throw LabError.delFailed(name, result.pluginFailures.map { "\($0)" })
+        }
+    }
+
+    /// What a teardown could not do. `leftovers`: objects still on the host (the state stays, so
+    /// `clean` can retry). `pluginFailures`: CNI DELs that failed; what those plugins made lived in
+    /// the lab's namespaces and state directory, which are gone all the same, so they are reported
+    /// (a DEL that fails is a bug worth seeing) but do not keep the lab alive.
+    public struct TeardownResult {
+        public var leftovers: [Error] = []
+        public var pluginFailures: [Error] = []
     }
 
     /// Undoes the journal in reverse order; keeps going past failures and returns them.
     @discardableResult
-    func teardown() -> [Error] {
+    func teardown() -> TeardownResult {
         Interrupts.protecting { teardownJournal() }
     }
 
-    private func teardownJournal() -> [Error] {
-        var errors: [Error] = []
+    private func teardownJournal() -> TeardownResult {
+        var result = TeardownResult()
         let entries = store.readJournal()
         timed("teardown") {
             for e in entries.reversed() {
                 do {
                     switch e.kind {
                     case .process: stopProcess(e)
-                    case .cni: try detach(e)
+                    case .cni:
+                        do { try detach(e) } catch {
+                            logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(error)"])
+                            result.pluginFailures.append(error)
+                        }
                     case .namespace:
                         if let p = e.path, NetworkNamespace.exists(path: p) {
                             namespaces.values.filter { $0.path == p }.forEach { $0.close() }
@@ -288,12 +303,12 @@ public final class Lab: @unchecked Sendable {
                     }
                 } catch {
                     logger.warning("teardown step failed", metadata: ["entry": "\(e.kind.rawValue) \(e.name)", "error": "\(error)"])
-                    errors.append(error)
+                    result.leftovers.append(error)
                 }
             }
         }
         namespaces.removeAll()
-        return errors
+        return result
     }
 
     private func stopProcess(_ e: JournalEntry) {
@@ -334,6 +349,7 @@ public enum LabError: Error, CustomStringConvertible {
     case workload(String)
     case proxy(String)
     case teardown(String, [String])
+    case delFailed(String, [String])
 
     public var description: String {
         switch self {
@@ -343,6 +359,8 @@ public enum LabError: Error, CustomStringConvertible {
             return "no lab named '\(lab)' is up" + (labs.isEmpty ? " (no labs are up: start one with `netlab up`)" : " (labs: \(labs.joined(separator: ", ")))")
         case .broken(let lab, let s): return "lab '\(lab)' is broken: \(s)"
         case .cni(let s), .workload(let s), .proxy(let s): return s
+        case .delFailed(let lab, let errs):
+            return "lab '\(lab)' is down, but CNI DEL failed (its namespaces and state were removed all the same):\n  " + errs.joined(separator: "\n  ")
         case .teardown(let lab, let errs):
             return "lab '\(lab)' could not be taken down completely; run `netlab clean` to retry:\n  " + errs.joined(separator: "\n  ")
         }
