@@ -131,7 +131,11 @@ public struct CNISettings: Hashable, Sendable, Codable {
     public var binDir: String
     /// The network configuration list as written, before per-node templating ({{podCIDR}} etc.).
     public var conflist: JSONValue
-    public init(binDir: String, conflist: JSONValue) { self.binDir = binDir; self.conflist = conflist }
+    /// A plugin still running after this many seconds is stopped and the lab fails.
+    public var timeoutSeconds: Double
+    public init(binDir: String, conflist: JSONValue, timeoutSeconds: Double = 30) {
+        self.binDir = binDir; self.conflist = conflist; self.timeoutSeconds = timeoutSeconds
+    }
 }
 
 /// The service proxy netlab runs on every node (see docs/proxy-contract.md).

@@ -674,7 +674,9 @@ final class TopologyBuilder {
             r.validateConflist(json, source: "the conflist in \(shownPath)") { _ in f.loc }
             if r.diagnostics.count == before { conflist = json }
         }
-        if let conflist { cni = CNISettings(binDir: binDir, conflist: conflist) }
+        var timeout = 30.0
+        if let n = c.optional("timeoutSeconds"), let t = r.int(n, "cni.timeoutSeconds", range: 1...3600) { timeout = Double(t.value) }
+        if let conflist { cni = CNISettings(binDir: binDir, conflist: conflist, timeoutSeconds: timeout) }
     }
 
     // MARK: - Assembly

@@ -31,7 +31,7 @@ public enum TopologyLoader {
         "pods[].ports[]": ["containerPort", "protocol", "hostPort"],
         "services[]": ["name", "namespace", "type", "clusterIP", "selector", "externalTrafficPolicy", "internalTrafficPolicy", "ports"],
         "services[].ports[]": ["name", "port", "targetPort", "nodePort", "protocol"],
-        "cni": ["binDir", "conflist", "conflistFile"],
+        "cni": ["binDir", "conflist", "conflistFile", "timeoutSeconds"],
         "proxy": ["command", "timeoutSeconds"],
         "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture"],
         "checks[].expect": ["reply", "status", "replyTTL", "serverPod", "serverSaw", "packets"],

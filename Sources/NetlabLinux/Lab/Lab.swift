@@ -67,7 +67,8 @@ public final class Lab: @unchecked Sendable {
 
     private func build() throws {
         try timed("namespaces") {
-            try NetworkNamespace.prepareDirectory(LabNames.netnsDirectory)
+            // Two netlab processes making /run/netns shared at once would stack two bind mounts.
+            try LabStore.withGlobalLock { try NetworkNamespace.prepareDirectory(LabNames.netnsDirectory) }
             for ns in plan.namespaces {
                 try Interrupts.check()
                 try store.append(.namespace(name: ns.name, path: ns.path))
@@ -201,7 +202,8 @@ public final class Lab: @unchecked Sendable {
     // MARK: CNI
 
     func cniRuntime(node: String) throws -> CNIRuntime {
-        CNIRuntime(binDir: topology.cni.binDir, runner: NamespaceProcessRunner(namespace: try namespace(node)))
+        CNIRuntime(binDir: topology.cni.binDir, runner: NamespaceProcessRunner(namespace: try namespace(node)),
+                   timeout: topology.cni.timeoutSeconds)
     }
 
     func renderedConflist(node: Node) throws -> CNINetworkConfigList {
