@@ -205,22 +205,22 @@ func main() throws {
     let liberal = readSysctl("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").map { $0 != "0" } ?? false
     let proxier = IPTablesProxier(conntrackTCPLiberal: liberal)
 
+    // One iptables-save of every table tells which chains and jumps exist already.
     let save = try locate("iptables-save")
-    var existing: [IPTablesTable: Set<String>] = [:]
-    for table in IPTablesTable.allCases {
-        let argv = [save, "-t", table.rawValue]
-        let o = try run(argv)
-        if o.succeeded {
-            existing[table] = IPTablesSave.chains(o.stdoutText)[table] ?? []
-        } else if options.dryRun {
-            // Dry runs may be made without privileges: then nothing is assumed to exist.
-            FileHandle.standardError.write(Data("netlab-proxy: cannot read the \(table.rawValue) table (\(o.terminationDescription)); assuming it is empty\n".utf8))
-        } else {
-            throw Failure("reading the \(table.rawValue) table failed: `\(describe(argv))` \(o.terminationDescription): \(o.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
+    var saved = ""
+    let o0 = try run([save])
+    if o0.succeeded {
+        saved = o0.stdoutText
+    } else if options.dryRun {
+        // Dry runs may be made without privileges: then nothing is assumed to exist.
+        FileHandle.standardError.write(Data("netlab-proxy: cannot read the tables (\(o0.terminationDescription)); assuming they are empty\n".utf8))
+    } else {
+        throw Failure("reading the tables failed: `\(describe([save]))` \(o0.terminationDescription): \(o0.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
     }
+    let existing = IPTablesSave.chains(saved)
 
     let rules = proxier.generate(services: list, node: node, detectLocal: detectLocal, existingChains: existing[.nat] ?? [])
+    let input = rules.restoreInput(existing: saved)
 
     if options.dryRun {
         print(rules.restoreInput, terminator: "")
@@ -234,26 +234,13 @@ func main() throws {
         try writeSysctl("/proc/sys/net/ipv4/conf/all/route_localnet", "1")
     }
 
-    let iptables = try locate("iptables")
-    for c in rules.ensureChains where !(existing[c.table]?.contains(c.chain) ?? false) {
-        _ = try runChecked([iptables, "-w", "5", "-t", c.table.rawValue, "-N", c.chain], what: "creating chain \(c.chain) in \(c.table.rawValue)")
-    }
-    for j in rules.jumps {
-        let check = try run([iptables, "-w", "5"] + j.checkArguments)
-        switch check.termination {
-        case .exited(0): continue
-        case .exited(1): _ = try runChecked([iptables, "-w", "5"] + j.insertArguments, what: "inserting the jump \(j.text)")
-        default:
-            throw Failure("checking the jump \(j.text) failed: \(check.terminationDescription): \(check.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
-    }
-
+    // The whole sync, chains and jumps included, in one transaction.
     let restore = try locate("iptables-restore")
     let argv = [restore, "-w", "5", "-W", "100000", "--noflush", "--counters"]
-    let o = try run(argv, stdin: rules.restoreInput)
+    let o = try run(argv, stdin: input)
     guard o.succeeded else {
         let err = o.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
-        throw Failure("iptables-restore failed: `\(describe(argv))` \(o.terminationDescription): \(err)\(restoreContext(err, input: rules.restoreInput))")
+        throw Failure("iptables-restore failed: `\(describe(argv))` \(o.terminationDescription): \(err)\(restoreContext(err, input: input))")
     }
 }
 

@@ -88,6 +88,45 @@ public struct RuleSet: Hashable, Sendable {
 
     /// The complete restore input, filter first, as kube-proxy writes it.
     public var restoreInput: String { filter + nat }
+
+    /// One `iptables-restore --noflush` input that does the whole sync, given what the node has
+    /// now (`iptables-save` of every table): the chains to ensure that are missing are declared,
+    /// and the jumps from built-in chains that are missing are inserted at the top (`-I … 1`, in
+    /// the order kube-proxy's EnsureRule(Prepend) leaves them), so one save and one restore replace
+    /// a `-N`/`-C`/`-I` process per chain and jump. Jumps already present are left alone, so a
+    /// re-sync never duplicates them.
+    public func restoreInput(existing save: String) -> String {
+        let rules = IPTablesSave.rules(save)
+        let chains = IPTablesSave.chains(save)
+        var sections: [(IPTablesTable, String)] = [(.filter, filter), (.nat, nat)]
+        for table in [IPTablesTable.mangle] where ensureChains.contains(where: { $0.table == table }) {
+            sections.insert((table, "*\(table.rawValue)\nCOMMIT\n"), at: 0)
+        }
+        var out = ""
+        for (table, section) in sections {
+            var lines = section.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if lines.last == "" { lines.removeLast() }
+            guard let commit = lines.lastIndex(of: "COMMIT") else { out += section; continue }
+            let declared = Set(lines.filter { $0.hasPrefix(":") }.compactMap { $0.dropFirst().split(separator: " ").first.map(String.init) })
+            var declare: [String] = []
+            for c in ensureChains where c.table == table && !declared.contains(c.chain) && !(chains[table]?.contains(c.chain) ?? false) {
+                declare.append(":\(c.chain) - [0:0]")
+            }
+            let present = rules[table] ?? []
+            let insert = jumps.filter { $0.table == table && !present.contains($0.saveLine) }
+                .map { "-I \($0.chain) 1 " + $0.rule.map(shellQuotedIfNeeded).joined(separator: " ") }
+            let header = lines.firstIndex { !$0.hasPrefix("*") && !$0.hasPrefix(":") } ?? commit
+            lines.insert(contentsOf: insert, at: commit)
+            lines.insert(contentsOf: declare, at: header)
+            out += lines.joined(separator: "\n") + "\n"
+        }
+        return out
+    }
+}
+
+extension ChainJump {
+    /// The rule as `iptables-save` prints it in its table: `-A INPUT … -j KUBE-…`.
+    public var saveLine: String { "-A \(chain) " + rule.map(shellQuotedIfNeeded).joined(separator: " ") }
 }
 
 public struct IPTablesProxier: Sendable {
@@ -544,6 +583,17 @@ private func q(_ s: String) -> String { "\"\(s)\"" }
 
 /// Reading `iptables-save` output.
 public enum IPTablesSave {
+    /// The `-A` rule lines per table, as printed.
+    public static func rules(_ text: String) -> [IPTablesTable: Set<String>] {
+        var out: [IPTablesTable: Set<String>] = [:]
+        var table: IPTablesTable?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if line.hasPrefix("*") { table = IPTablesTable(rawValue: String(line.dropFirst())) }
+            else if line.hasPrefix("-A "), let t = table { out[t, default: []].insert(String(line)) }
+        }
+        return out
+    }
+
     /// Chain names per table (`*nat` … `:KUBE-SERVICES - [0:0]` …), built-in ones included.
     public static func chains(_ text: String) -> [IPTablesTable: Set<String>] {
         var out: [IPTablesTable: Set<String>] = [:]

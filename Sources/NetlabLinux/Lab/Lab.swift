@@ -61,7 +61,7 @@ public final class Lab: @unchecked Sendable {
 
     private func timed<R>(_ phase: String, _ body: () throws -> R) rethrows -> R {
         let start = DispatchTime.now().uptimeNanoseconds
-        defer { timings.append((phase, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)) }
+        defer { withState { timings.append((phase, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)) } }
         return try body()
     }
 
@@ -101,7 +101,7 @@ public final class Lab: @unchecked Sendable {
                                      fix: "build netlab-proxy next to netlab, or give proxy.command an existing program")
         }
         let argv = [program] + settings.command.dropFirst()
-        for node in topology.nodes {
+        try forEachConcurrently(topology.nodes) { node in
             try Interrupts.check()
             let env = ["NETLAB_NODE_NAME": node.name, "NETLAB_NODE_IP": "\(node.ip)", "NETLAB_POD_CIDR": "\(node.podCIDR)",
                        "NETLAB_CLUSTER_CIDR": "\(topology.clusterCIDR)", "NETLAB_SERVICE_CIDR": "\(topology.serviceCIDR)",
@@ -155,11 +155,13 @@ public final class Lab: @unchecked Sendable {
     }
 
     func namespace(_ member: String) throws -> NetworkNamespace {
-        if let ns = namespaces[member] { return ns }
-        guard let p = plan.namespace(member) else { throw LabError.usage("lab '\(name)' has no member '\(member)'") }
-        let ns = try NetworkNamespace.open(name: p.name, path: p.path)
-        namespaces[member] = ns
-        return ns
+        try withState {
+            if let ns = namespaces[member] { return ns }
+            guard let p = plan.namespace(member) else { throw LabError.usage("lab '\(name)' has no member '\(member)'") }
+            let ns = try NetworkNamespace.open(name: p.name, path: p.path)
+            namespaces[member] = ns
+            return ns
+        }
     }
 
     private func wireLinks() throws {
@@ -212,31 +214,62 @@ public final class Lab: @unchecked Sendable {
             .withHostLocalDataDir(store.hostLocalDirectory(node: node.name))
     }
 
+    /// CNI ADD for every pod. Nodes are independent (each has its own namespace and host-local
+    /// state), so they run concurrently; a node's pods go one after the other, as a kubelet's
+    /// sandboxes would share its host-local store.
     private func attachPods() throws {
-        for pod in topology.pods {
-            try Interrupts.check()
-            guard let node = topology.node(named: pod.node) else { continue }
+        let byNode = Dictionary(grouping: topology.pods, by: \.node)
+        try forEachConcurrently(topology.nodes) { node in
             let list = try renderedConflist(node: node)
-            let ns = plan.namespace(pod.name)!
-            let id = LabNames.containerID(lab: name, pod: pod.name)
-            let attachment = CNIAttachment(pod: pod, containerID: id, netnsPath: ns.path, podUID: id)
-            try store.append(.cni(pod: pod.name, node: node.name, containerID: attachment.containerID, netnsPath: ns.path,
-                                  ifName: attachment.ifName, conflist: list.json, capabilityArgs: attachment.capabilityArgs))
-            let result = try cniRuntime(node: node.name).add(list, attachment)
-            try result.raw.encoded(pretty: true).write(to: URL(fileURLWithPath: store.cniResultPath(pod: pod.name)))
-            guard let address = result.podAddress(ifName: attachment.ifName) else {
-                throw LabError.cni("CNI ADD for pod '\(pod.name)' on node '\(node.name)' returned no IPv4 address for eth0: \(result.raw.encodedString())")
-            }
-            record.pods[pod.name] = LabRecord.PodAddress(address: address, gateway: result.gateway(ifName: attachment.ifName))
-            try store.writeRecord(record)
-            // CHECK where the version has it. A failed CHECK is the plugin's finding, shown to the
-            // user; it does not stop the lab (Debian's portmap fails CHECK on IPv4-only nodes).
-            do {
-                try cniRuntime(node: node.name).check(list, attachment, prevResult: result)
-            } catch {
-                logger.warning("CNI CHECK failed for pod '\(pod.name)' on node '\(node.name)': \(error)")
+            let runtime = try cniRuntime(node: node.name)
+            for pod in byNode[node.name] ?? [] {
+                try Interrupts.check()
+                try attach(pod, on: node, list: list, runtime: runtime)
             }
         }
+        try withState { try store.writeRecord(record) }
+    }
+
+    private func attach(_ pod: Pod, on node: Node, list: CNINetworkConfigList, runtime: CNIRuntime) throws {
+        let ns = plan.namespace(pod.name)!
+        let id = LabNames.containerID(lab: name, pod: pod.name)
+        let attachment = CNIAttachment(pod: pod, containerID: id, netnsPath: ns.path, podUID: id)
+        try store.append(.cni(pod: pod.name, node: node.name, containerID: attachment.containerID, netnsPath: ns.path,
+                              ifName: attachment.ifName, conflist: list.json, capabilityArgs: attachment.capabilityArgs))
+        let result = try runtime.add(list, attachment)
+        try result.raw.encoded(pretty: true).write(to: URL(fileURLWithPath: store.cniResultPath(pod: pod.name)))
+        guard let address = result.podAddress(ifName: attachment.ifName) else {
+            throw LabError.cni("CNI ADD for pod '\(pod.name)' on node '\(node.name)' returned no IPv4 address for eth0: \(result.raw.encodedString())")
+        }
+        withState { record.pods[pod.name] = LabRecord.PodAddress(address: address, gateway: result.gateway(ifName: attachment.ifName)) }
+        // CHECK where the version has it. A failed CHECK is the plugin's finding, shown to the
+        // user; it does not stop the lab (Debian's portmap fails CHECK on IPv4-only nodes).
+        do {
+            try runtime.check(list, attachment, prevResult: result)
+        } catch {
+            logger.warning("CNI CHECK failed for pod '\(pod.name)' on node '\(node.name)': \(error)")
+        }
+    }
+
+    private let stateLock = NSLock()
+
+    /// The lab's mutable state (record, namespace cache, timings) is shared by the per-node workers.
+    func withState<R>(_ body: () throws -> R) rethrows -> R {
+        stateLock.lock()
+        defer { stateLock.unlock() }
+        return try body()
+    }
+
+    /// Runs `body` for every item on the concurrent pool (nothing here changes a thread's
+    /// namespace: children are forked into theirs, sockets opened on throw-away threads) and
+    /// throws the first error in item order once all are done.
+    func forEachConcurrently<T>(_ items: [T], _ body: (T) throws -> Void) throws {
+        var errors = [Error?](repeating: nil, count: items.count)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: items.count) { i in
+            do { try body(items[i]) } catch { lock.lock(); errors[i] = error; lock.unlock() }
+        }
+        if let e = errors.compactMap({ $0 }).first { throw e }
     }
 
     // MARK: down
@@ -284,32 +317,37 @@ public final class Lab: @unchecked Sendable {
         Interrupts.protecting { teardownJournal() }
     }
 
+    /// The journal backwards: processes, then CNI DEL (nodes concurrently, each node's pods in
+    /// reverse order), then the namespaces, whose links, addresses, routes and rules the kernel
+    /// drops with them.
     private func teardownJournal() -> TeardownResult {
         var result = TeardownResult()
-        let entries = store.readJournal()
+        let entries = Array(store.readJournal().reversed())
         timed("teardown") {
-            for e in entries.reversed() {
-                do {
-                    switch e.kind {
-                    case .process: stopProcess(e)
-                    case .cni:
-                        do { try detach(e) } catch {
-                            logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(error)"])
-                            result.pluginFailures.append(error)
-                        }
-                    case .namespace:
-                        if let p = e.path, NetworkNamespace.exists(path: p) {
-                            namespaces.values.filter { $0.path == p }.forEach { $0.close() }
-                            try NetworkNamespace.delete(path: p)
-                        }
+            for e in entries where e.kind == .process { stopProcess(e) }
+            let cni = entries.filter { $0.kind == .cni }
+            let nodes = cni.reduce(into: [String]()) { if let n = $1.node, !$0.contains(n) { $0.append(n) } }
+            let lock = NSLock()
+            try? forEachConcurrently(nodes) { node in
+                for e in cni where e.node == node {
+                    do { try detach(e) } catch {
+                        logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(error)"])
+                        lock.lock(); result.pluginFailures.append(error); lock.unlock()
                     }
+                }
+            }
+            for e in entries where e.kind == .namespace {
+                guard let p = e.path, NetworkNamespace.exists(path: p) else { continue }
+                do {
+                    withState { namespaces.values.filter { $0.path == p }.forEach { $0.close() } }
+                    try NetworkNamespace.delete(path: p)
                 } catch {
-                    logger.warning("teardown step failed", metadata: ["entry": "\(e.kind.rawValue) \(e.name)", "error": "\(error)"])
+                    logger.warning("teardown step failed", metadata: ["entry": "namespace \(e.name)", "error": "\(error)"])
                     result.leftovers.append(error)
                 }
             }
         }
-        namespaces.removeAll()
+        withState { namespaces.removeAll() }
         return result
     }
 
