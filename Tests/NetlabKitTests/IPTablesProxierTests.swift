@@ -184,3 +184,36 @@ import Testing
         #expect(chains[.mangle] == nil)
     }
 }
+
+/// One save, one restore: the sync's restore input carries the missing chains and jumps itself.
+@Suite struct ProxySyncInputTests {
+    typealias F = ProxyFixtures
+
+    @Test func aFreshNodeGetsEveryChainAndJumpInTheSameTransaction() throws {
+        let r = IPTablesProxier().generate(services: ServiceState.list(topology: F.defaultTopology, podIPs: F.defaultIPs),
+                                           node: F.proxyNode(F.node1), detectLocal: .clusterCIDR(F.defaultTopology.clusterCIDR), existingChains: [])
+        let fresh = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n"
+        let input = r.restoreInput(existing: fresh)
+        try Golden.check(input, "proxy/sync-fresh-node1.rules")
+        for j in r.jumps {
+            #expect(input.contains("-I \(j.chain) 1 " + j.rule.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")), "\(j.text)")
+        }
+        #expect(input.hasPrefix("*mangle\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n"))
+    }
+
+    @Test func aResyncInsertsNoJumpTwice() {
+        let r = IPTablesProxier().generate(services: ServiceState.list(topology: F.defaultTopology, podIPs: F.defaultIPs),
+                                           node: F.proxyNode(F.node1), detectLocal: .clusterCIDR(F.defaultTopology.clusterCIDR), existingChains: [])
+        // What iptables-save prints after the first sync: every jump is there.
+        var save = "*mangle\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n*filter\n"
+        for c in r.ensureChains where c.table == .filter { save += ":\(c.chain) - [0:0]\n" }
+        for j in r.jumps where j.table == .filter { save += j.saveLine + "\n" }
+        save += "COMMIT\n*nat\n"
+        for c in r.ensureChains where c.table == .nat { save += ":\(c.chain) - [0:0]\n" }
+        for j in r.jumps where j.table == .nat { save += j.saveLine + "\n" }
+        save += "COMMIT\n"
+        let input = r.restoreInput(existing: save)
+        #expect(!input.contains("-I "), "\(input)")
+        #expect(input.contains("-A KUBE-SERVICES"), "the service rules are still written")
+    }
+}
