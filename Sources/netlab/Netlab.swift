@@ -14,7 +14,7 @@ struct Netlab: ParsableCommand {
         Exit codes: 0 success, 1 failure, 2 bad usage or topology, 3 the environment lacks something \
         (a capability, a binary, a kernel feature).
         """,
-        subcommands: [Run.self, Up.self, Down.self, Status.self, Exec.self, Clean.self, Doctor.self, Serve.self])
+        subcommands: [Run.self, Up.self, Down.self, Status.self, Exec.self, Clean.self, Doctor.self, TopologyCommand.self, Serve.self])
 
     /// Parses, runs, and maps errors to netlab's exit codes with one clear line on stderr:
     /// 2 for bad usage or topology, 3 for what the environment lacks, 1 for everything else.
@@ -112,11 +112,13 @@ struct Up: ParsableCommand {
 struct Down: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Take a lab down: CNI DEL for every pod, then its namespaces.")
     @OptionGroup var lab: LabOptions
+    @Flag(help: "Skip CNI DEL: the kernel drops the namespaces' objects (faster for big labs).") var skipCniDel = false
 
     func run() throws {
         Interrupts.install()
         try Capabilities.require()
         let l = try Lab.open(name: lab.name, logger: lab.logger)
+        l.skipCNIDel = skipCniDel
         try l.down()
         print("lab \(lab.name) is down")
     }
@@ -229,6 +231,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Leave the lab up afterwards (take it down with netlab down --name ...).") var keep = false
     @Flag(help: "Show every expectation and transcript, also of passing checks.") var verbose = false
     @Flag(help: "Print the time of each phase.") var timings = false
+    @Flag(help: "Tear down without CNI DEL: the kernel drops the namespaces' objects (faster for big labs).") var skipCniDel = false
 
     func validate() throws {
         if let name, let problem = LabNames.validateLab(name) { throw ValidationError(problem) }
@@ -243,6 +246,7 @@ struct Run: ParsableCommand {
         logger.logLevel = .warning
         let start = DispatchTime.now().uptimeNanoseconds
         let lab = try Lab.up(name: labName, topology: t, persistent: keep, logger: logger)
+        lab.skipCNIDel = skipCniDel
         let runner = CheckRunner(lab: lab)
         var results: [CheckResult] = []
         let keptDir = artifacts ?? FileManager.default.temporaryDirectory.appendingPathComponent("netlab-\(labName)").path
@@ -259,6 +263,8 @@ struct Run: ParsableCommand {
             throw error
         }
         var phases = lab.timings.map { RunReport.Timing(phase: $0.phase, ms: $0.seconds * 1000) }
+        phases += RunReport.spread("cni add per pod", seconds: lab.podAddSeconds)
+        phases += RunReport.spread("proxy per node", seconds: lab.proxySeconds)
         phases += results.map { RunReport.Timing(phase: "check \($0.name)", ms: $0.durationMs) }
         if keep {
             FileHandle.standardError.write(Data("lab \(labName) is left up: netlab status --name \(labName); netlab down --name \(labName)\n".utf8))
@@ -268,12 +274,16 @@ struct Run: ParsableCommand {
             phases.append(RunReport.Timing(phase: "teardown", ms: Double(DispatchTime.now().uptimeNanoseconds - down) / 1e6))
         }
         let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        let report = RunReport(lab: labName, topology: t.name, durationMs: total, checks: results, timings: phases)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let report = RunReport(lab: labName, topology: t.name, durationMs: total, checks: results, timings: phases,
+                               peakMemoryKiB: usage.ru_maxrss)
         if let junit { try report.junit().write(toFile: junit, atomically: true, encoding: .utf8) }
         print(json ? report.json() : report.text(verbose: verbose))
         if timings && !json {
             for p in phases { print(String(format: "%8.1f ms  %@", p.ms, p.phase)) }
             print(String(format: "%8.1f ms  total", total))
+            print("peak memory \(usage.ru_maxrss / 1024) MiB (netlab itself)")
         }
         if !report.passed { throw ExitCode(1) }
     }
@@ -286,6 +296,38 @@ struct Run: ParsableCommand {
                 throw LabError.usage("no check named '\(n)' in \(t.source) (checks: \(t.checks.map(\.name).joined(separator: ", ")))")
             }
             return c
+        }
+    }
+}
+
+struct TopologyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topology", abstract: "Generate or validate topology files.",
+        subcommands: [Generate.self, Validate.self])
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a topology of the default shape at any size (for scale tests and benchmarks).")
+        @Option(help: "Number of nodes.") var nodes: Int = 2
+        @Option(help: "Pods on each node.") var podsPerNode: Int = 2
+        @Option(help: "The topology's name.") var name: String?
+        @Option(help: "CNI plugin directory.") var binDir: String = "/usr/lib/cni"
+        @Option(name: .shortAndLong, help: "Write to this file instead of stdout.") var output: String?
+
+        func run() throws {
+            let g = TopologyGenerator(nodes: nodes, podsPerNode: podsPerNode, name: name, binDir: binDir)
+            if let p = g.problem { throw ValidationError(p) }
+            if let output { try g.yaml.write(toFile: output, atomically: true, encoding: .utf8) } else { print(g.yaml, terminator: "") }
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a topology file without building anything (no root needed).")
+        @Argument(help: "The topology file.") var file: String
+
+        func run() throws {
+            let t = try TopologyLoader.load(path: file)
+            print("\(file): topology \(t.name) is valid: \(t.nodes.count) nodes, \(t.pods.count) pods, \(t.services.count) services, \(t.checks.count) checks")
         }
     }
 }

@@ -10,6 +10,8 @@ public struct RunReport: Hashable, Sendable, Codable {
     public var checks: [CheckResult]
     /// Time per phase (namespaces, links, cni add, proxy, each check, teardown), in ms.
     public var timings: [Timing]
+    /// netlab's own peak resident memory (children not included), in KiB.
+    public var peakMemoryKiB: Int?
 
     public struct Timing: Hashable, Sendable, Codable {
         public var phase: String
@@ -17,9 +19,18 @@ public struct RunReport: Hashable, Sendable, Codable {
         public init(phase: String, ms: Double) { self.phase = phase; self.ms = ms }
     }
 
-    public init(lab: String, topology: String, durationMs: Double, checks: [CheckResult], timings: [Timing] = []) {
+    public init(lab: String, topology: String, durationMs: Double, checks: [CheckResult], timings: [Timing] = [], peakMemoryKiB: Int? = nil) {
         self.lab = lab; self.topology = topology; self.checks = checks; self.durationMs = durationMs
-        self.passed = checks.allSatisfy(\.passed); self.timings = timings
+        self.passed = checks.allSatisfy(\.passed); self.timings = timings; self.peakMemoryKiB = peakMemoryKiB
+    }
+
+    /// "min/median/max" phases for a list of per-item durations (per pod, per node).
+    public static func spread(_ name: String, seconds: [Double]) -> [Timing] {
+        guard !seconds.isEmpty else { return [] }
+        let s = seconds.sorted()
+        let median = s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        return [Timing(phase: "\(name) min", ms: s[0] * 1000), Timing(phase: "\(name) median", ms: median * 1000),
+                Timing(phase: "\(name) max", ms: s[s.count - 1] * 1000)]
     }
 
     public func json() -> String {

@@ -16,6 +16,13 @@ public final class Lab: @unchecked Sendable {
 
     /// Timing of each phase, for `--timings` and the benchmarks.
     public private(set) var timings: [(phase: String, seconds: Double)] = []
+    /// Seconds per pod's CNI ADD and per node's proxy run: where the floor of child processes is.
+    public private(set) var podAddSeconds: [Double] = []
+    public private(set) var proxySeconds: [Double] = []
+    /// Skip CNI DEL on teardown: the namespaces' deletion drops what the plugins made inside
+    /// them and host-local's state goes with the lab's directory. Faster for big labs; DEL is part
+    /// of what a CNI plugin's author tests, so it runs unless asked.
+    public var skipCNIDel = false
 
     init(name: String, store: LabStore, record: LabRecord, logger: Logger, tools: Tools = .locate()) {
         self.name = name
@@ -106,6 +113,8 @@ public final class Lab: @unchecked Sendable {
             let env = ["NETLAB_NODE_NAME": node.name, "NETLAB_NODE_IP": "\(node.ip)", "NETLAB_POD_CIDR": "\(node.podCIDR)",
                        "NETLAB_CLUSTER_CIDR": "\(topology.clusterCIDR)", "NETLAB_SERVICE_CIDR": "\(topology.serviceCIDR)",
                        "NETLAB_SERVICES": servicesPath, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+            let started = DispatchTime.now().uptimeNanoseconds
+            defer { let took = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9; withState { proxySeconds.append(took) } }
             let outcome = try NamespaceProcessRunner(namespace: try namespace(node.name))
                 .run(argv: argv, environment: env, stdin: Data(), timeout: settings.timeoutSeconds)
             try? (outcome.stdout + outcome.stderr).write(to: URL(fileURLWithPath: store.directory + "/proxy-\(node.name).log"))
@@ -236,7 +245,10 @@ public final class Lab: @unchecked Sendable {
         let attachment = CNIAttachment(pod: pod, containerID: id, netnsPath: ns.path, podUID: id)
         try store.append(.cni(pod: pod.name, node: node.name, containerID: attachment.containerID, netnsPath: ns.path,
                               ifName: attachment.ifName, conflist: list.json, capabilityArgs: attachment.capabilityArgs))
+        let started = DispatchTime.now().uptimeNanoseconds
         let result = try runtime.add(list, attachment)
+        let took = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        withState { podAddSeconds.append(took) }
         try result.raw.encoded(pretty: true).write(to: URL(fileURLWithPath: store.cniResultPath(pod: pod.name)))
         guard let address = result.podAddress(ifName: attachment.ifName) else {
             throw LabError.cni("CNI ADD for pod '\(pod.name)' on node '\(node.name)' returned no IPv4 address for eth0: \(result.raw.encodedString())")
@@ -325,7 +337,7 @@ public final class Lab: @unchecked Sendable {
         let entries = Array(store.readJournal().reversed())
         timed("teardown") {
             for e in entries where e.kind == .process { stopProcess(e) }
-            let cni = entries.filter { $0.kind == .cni }
+            let cni = skipCNIDel ? [] : entries.filter { $0.kind == .cni }
             let nodes = cni.reduce(into: [String]()) { if let n = $1.node, !$0.contains(n) { $0.append(n) } }
             let lock = NSLock()
             try? forEachConcurrently(nodes) { node in
