@@ -83,34 +83,36 @@ public struct CheckEvaluator {
                                          observed: probe.serverSaw.map { "\($0.ip) (port \($0.port))" } ?? "no server answered",
                                          passed: want != nil && probe.serverSaw?.ip == want))
         }
-        for pe in e.packets { out.append(evaluate(pe, packets: packets)) }
+        // Decoded once: every expectation looks at the same packets.
+        let decoded = packets.map { ($0, $0.decoded) }
+        for pe in e.packets { out.append(evaluate(pe, packets: decoded)) }
         return out
     }
 
-    func evaluate(_ pe: PacketExpectation, packets: [CapturedPacket]) -> ExpectationResult {
-        let here = packets.filter { $0.hopLabel == pe.at }
+    func evaluate(_ pe: PacketExpectation, packets: [(CapturedPacket, DecodedPacket)]) -> ExpectationResult {
+        let here = packets.filter { $0.0.hopLabel == pe.at }
         let name = "\(pe.absent ? "nothing like this" : "packet") at \(pe.at)"
         let resolved: ResolvedPattern
         do { resolved = try ResolvedPattern(pe.match, facts: facts) } catch {
             return ExpectationResult(name: name, expected: "\(pe.match)", observed: "\(error)", passed: false)
         }
-        let matching = here.filter { resolved.mismatches($0.decoded).isEmpty }
+        let matching = here.filter { resolved.mismatches($0.1).isEmpty }
         let formatter = TcpdumpFormatter(includeTimestamp: false, includeHop: false, includeTTL: true)
         if pe.absent {
             return ExpectationResult(name: name, expected: "no \(resolved.text)",
                                      observed: matching.isEmpty ? "none among \(here.count) packet\(here.count == 1 ? "" : "s")"
-                                        : "\(matching.count) such: \(formatter.format(matching[0]))",
+                                        : "\(matching.count) such: \(formatter.format(matching[0].0, decoded: matching[0].1))",
                                      passed: matching.isEmpty)
         }
         if let first = matching.first {
-            return ExpectationResult(name: name, expected: resolved.text, observed: formatter.format(first), passed: true)
+            return ExpectationResult(name: name, expected: resolved.text, observed: formatter.format(first.0, decoded: first.1), passed: true)
         }
         var observed = here.isEmpty ? "no packets at all there" : "\(here.count) packet\(here.count == 1 ? "" : "s") there, none matching"
         // The packet that matches the most fields, and how it differs: usually the rewritten one.
         // Packets of another protocol (IPv6 neighbour discovery, ARP) explain nothing here.
-        let sameProtocol = here.map { ($0, resolved.mismatches($0.decoded)) }.filter { !$0.1.contains { $0.hasPrefix("it is ") } }
+        let sameProtocol = here.map { ($0, resolved.mismatches($0.1)) }.filter { !$0.1.contains { $0.hasPrefix("it is ") } }
         if let closest = sameProtocol.min(by: { $0.1.count < $1.1.count }) {
-            observed += "; closest: \(formatter.format(closest.0)) (\(closest.1.joined(separator: ", ")))"
+            observed += "; closest: \(formatter.format(closest.0.0, decoded: closest.0.1)) (\(closest.1.joined(separator: ", ")))"
         }
         return ExpectationResult(name: name, expected: resolved.text, observed: observed, passed: false)
     }

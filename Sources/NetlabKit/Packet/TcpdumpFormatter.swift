@@ -18,11 +18,14 @@ public struct TcpdumpFormatter: Sendable {
         self.includeTTL = includeTTL
     }
 
-    public func format(_ p: CapturedPacket) -> String {
+    public func format(_ p: CapturedPacket) -> String { format(p, decoded: p.decoded) }
+
+    /// For callers that decoded the packet already (decoding is the expensive part).
+    public func format(_ p: CapturedPacket, decoded: DecodedPacket) -> String {
         var line = ""
         if includeTimestamp { line += Self.timeOfDay(p.timestampNanoseconds) + " " }
         if includeHop { line += p.hopLabel + " " + (p.direction == .incoming ? "In " : "Out") + " " }
-        return line + summary(p.decoded)
+        return line + summary(decoded)
     }
 
     /// `HH:MM:SS.nnnnnnnnn` in UTC.

@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import CNetlabShims
 import NetlabKit
@@ -47,11 +48,16 @@ public final class Capture: @unchecked Sendable {
         return packets
     }
 
-    /// Drains and closes the socket.
+    /// Drains the socket and closes it in the background: closing a bound packet socket waits
+    /// for an RCU grace period in the kernel (synchronize_net, ~10 ms), which the check need not
+    /// wait for.
     public func stop() -> [CapturedPacket] {
         let p = drain()
-        close(fd)
+        let closing = fd
         fd = -1
+        Capture.closer.async { close(closing) }
         return p
     }
+
+    static let closer = DispatchQueue(label: "netlab.capture.close", attributes: .concurrent)
 }

@@ -329,23 +329,22 @@ public final class Lab: @unchecked Sendable {
         Interrupts.protecting { teardownJournal() }
     }
 
-    /// The journal backwards: processes, then CNI DEL (nodes concurrently, each node's pods in
-    /// reverse order), then the namespaces, whose links, addresses, routes and rules the kernel
+    /// The journal backwards: processes, then CNI DEL, then the namespaces, whose links, addresses, routes and rules the kernel
     /// drops with them.
     private func teardownJournal() -> TeardownResult {
         var result = TeardownResult()
         let entries = Array(store.readJournal().reversed())
         timed("teardown") {
             for e in entries where e.kind == .process { stopProcess(e) }
+            // DELs have no order among pods (plugins take concurrent calls, as from a kubelet;
+            // host-local locks its store), so they all run at once. ADD stays ordered per node,
+            // which keeps the addresses host-local hands out the same from run to run.
             let cni = skipCNIDel ? [] : entries.filter { $0.kind == .cni }
-            let nodes = cni.reduce(into: [String]()) { if let n = $1.node, !$0.contains(n) { $0.append(n) } }
             let lock = NSLock()
-            try? forEachConcurrently(nodes) { node in
-                for e in cni where e.node == node {
-                    do { try detach(e) } catch {
-                        logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(error)"])
-                        lock.lock(); result.pluginFailures.append(error); lock.unlock()
-                    }
+            try? forEachConcurrently(cni) { e in
+                do { try detach(e) } catch {
+                    logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(error)"])
+                    lock.lock(); result.pluginFailures.append(error); lock.unlock()
                 }
             }
             for e in entries where e.kind == .namespace {
