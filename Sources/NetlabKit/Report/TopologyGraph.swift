@@ -142,7 +142,7 @@ public struct TopologyGraph: Sendable {
         // Each node's column: as wide as the node or its pods side by side.
         var columns: [(node: Box, pods: [Box], width: Double)] = []
         for n in nodes {
-            let pods = links.filter { $0.a == n.id && !$0.dashed }.compactMap { l in boxes.first { $0.id == l.b } }
+            let pods = links.filter { $0.a == n.id && !$0.dashed }.compactMap { l in boxes.first { $0.id == l.b && $0.kind == .pod } }
             let podsW = pods.map { Self.boxSize($0).0 }.reduce(0, +) + hgap * Double(max(pods.count - 1, 0))
             columns.append((n, pods, max(Self.boxSize(n).0, podsW)))
         }
@@ -194,10 +194,8 @@ public struct TopologyGraph: Sendable {
     public func svg() -> String {
         let l = layout()
         let f = DiagramText.fmt, x = DiagramText.xml
-        var o = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(l.width))\" height=\"\(f(l.height))\" viewBox=\"0 0 \(f(l.width)) \(f(l.height))\" font-family=\"\(x(DiagramText.font))\">",
-                 "<title>\(x(name)) topology</title>",
-                 "<rect x=\"0\" y=\"0\" width=\"\(f(l.width))\" height=\"\(f(l.height))\" fill=\"#ffffff\"/>",
-                 "<text x=\"20\" y=\"30\" font-size=\"15\" font-weight=\"bold\" fill=\"#0f172a\">\(x(name))</text>"]
+        var o: [String] = []
+        var right = l.width
         // Links first, so boxes cover their ends. A link into the bridge drops straight onto it.
         for link in links {
             guard var a = l.frames[link.a], var b = l.frames[link.b] else { continue }
@@ -209,11 +207,20 @@ public struct TopologyGraph: Sendable {
             let ax = bridge ? bx : a.x + a.width / 2
             let (ay, by) = (a.maxY, b.y)
             o.append("<line x1=\"\(f(ax))\" y1=\"\(f(ay))\" x2=\"\(f(bx))\" y2=\"\(f(by))\" stroke=\"\(link.dashed ? "#a16207" : "#475569")\" stroke-width=\"1.5\"\(link.dashed ? " stroke-dasharray=\"5 4\"" : "")/>")
-            if !link.dashed {
+            // Pod links fan out from their node; their labels would collide, and the pod's box names its eth0.
+            let toPod = boxes.contains { $0.id == link.b && $0.kind == .pod }
+            if !link.dashed && !toPod {
                 let lx = (ax + bx) / 2 + 6, ly = (ay + by) / 2 + 4
                 o.append("<text x=\"\(f(lx))\" y=\"\(f(ly))\" font-size=\"10\" fill=\"#64748b\">\(x(link.label))</text>")
+                right = max(right, lx + DiagramText.width(link.label, size: 10) + 12)
             }
         }
+        let head = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(right))\" height=\"\(f(l.height))\" viewBox=\"0 0 \(f(right)) \(f(l.height))\" font-family=\"\(x(DiagramText.font))\">",
+                 "<title>\(x(name)) topology</title>",
+                 "<rect x=\"0\" y=\"0\" width=\"\(f(right))\" height=\"\(f(l.height))\" fill=\"#ffffff\"/>",
+                 "<text x=\"20\" y=\"30\" font-size=\"15\" font-weight=\"bold\" fill=\"#0f172a\">\(x(name))</text>"]
+        // The header goes first; its width is known once the link labels are placed.
+        o.insert(contentsOf: head, at: 0)
         for b in boxes {
             guard let r = l.frames[b.id] else { continue }
             let (fill, stroke) = Self.colours(b.kind)
