@@ -14,7 +14,8 @@ struct Netlab: ParsableCommand {
         Exit codes: 0 success, 1 failure, 2 bad usage or topology, 3 the environment lacks something \
         (a capability, a binary, a kernel feature).
         """,
-        subcommands: [Run.self, Up.self, Down.self, Status.self, Exec.self, Clean.self, Doctor.self, TopologyCommand.self, Serve.self])
+        subcommands: [Run.self, Up.self, Down.self, Status.self, Exec.self, Graph.self, Clean.self, Doctor.self,
+                      TopologyCommand.self, Serve.self])
 
     /// Parses, runs, and maps errors to netlab's exit codes with one clear line on stderr:
     /// 2 for bad usage or topology, 3 for what the environment lacks, 1 for everything else.
@@ -227,7 +228,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "The lab's name (default: run-<pid>, so runs side by side never collide).") var name: String?
     @Flag(help: "Print the report as JSON on stdout.") var json = false
     @Option(help: "Write a JUnit XML report to this file.") var junit: String?
-    @Option(help: "Write each check's pcapng (and a pcap per interface) into this directory.") var artifacts: String?
+    @Option(help: "Write each check's pcapng, a pcap per interface and its packet path diagram (.svg, .html, .mmd) into this directory.") var artifacts: String?
+    @Option(help: ArgumentHelp("Write a Markdown summary (checks, failed expectations, Mermaid packet paths) to this file.",
+                               discussion: "Without it, the summary is appended to $GITHUB_STEP_SUMMARY when that is set (GitHub Actions).")) var summary: String?
     @Flag(help: "Leave the lab up afterwards (take it down with netlab down --name ...).") var keep = false
     @Flag(help: "Show every expectation and transcript, also of passing checks.") var verbose = false
     @Flag(help: "Print the time of each phase.") var timings = false
@@ -279,6 +282,7 @@ struct Run: ParsableCommand {
         let report = RunReport(lab: labName, topology: t.name, durationMs: total, checks: results, timings: phases,
                                peakMemoryKiB: usage.ru_maxrss)
         if let junit { try report.junit().write(toFile: junit, atomically: true, encoding: .utf8) }
+        try writeSummary(RunSummary.markdown(report: report, diagrams: runner.diagrams))
         print(json ? report.json() : report.text(verbose: verbose))
         if timings && !json {
             for p in phases { print(String(format: "%8.1f ms  %@", p.ms, p.phase)) }
@@ -286,6 +290,22 @@ struct Run: ParsableCommand {
             print("peak memory \(usage.ru_maxrss / 1024) MiB (netlab itself)")
         }
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// --summary FILE replaces FILE; without it, GitHub Actions' step summary gets it appended
+    /// (several runs in one step each add theirs).
+    func writeSummary(_ markdown: String) throws {
+        if let summary {
+            try markdown.write(toFile: summary, atomically: true, encoding: .utf8)
+        } else if let gh = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !gh.isEmpty {
+            guard let h = FileHandle(forWritingAtPath: gh) else {
+                FileHandle.standardError.write(Data("netlab: cannot append the summary to $GITHUB_STEP_SUMMARY (\(gh))\n".utf8))
+                return
+            }
+            h.seekToEndOfFile()
+            h.write(Data(markdown.utf8))
+            h.closeFile()
+        }
     }
 
     func select(_ t: Topology) throws -> [Check] {
@@ -329,5 +349,34 @@ struct TopologyCommand: ParsableCommand {
             let t = try TopologyLoader.load(path: file)
             print("\(file): topology \(t.name) is valid: \(t.nodes.count) nodes, \(t.pods.count) pods, \(t.services.count) services, \(t.checks.count) checks")
         }
+    }
+}
+
+struct Graph: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw the topology: namespaces, links, addresses, pod ranges (Mermaid or SVG).",
+        discussion: "With --name of a lab that is up, pods show the addresses their CNI plugin gave them.")
+    enum Format: String, ExpressibleByArgument, CaseIterable { case mermaid, svg }
+    @OptionGroup var topo: TopologyOption
+    @Option(name: .long, help: "A lab that is up: draw its topology with its pod addresses.") var name: String?
+    @Option(help: "mermaid (a flowchart for Markdown) or svg.") var format: Format = .mermaid
+    @Option(name: [.short, .long], help: "Write to this file instead of stdout.") var output: String?
+
+    func validate() throws {
+        if let name, let problem = LabNames.validateLab(name) { throw ValidationError(problem) }
+        if name != nil, topo.topology != nil { throw ValidationError("give --name (a lab that is up) or --topology, not both") }
+    }
+
+    func run() throws {
+        let graph: TopologyGraph
+        if let name {
+            let l = try Lab.open(name: name)
+            graph = TopologyGraph(topology: l.topology, plan: l.plan, pods: l.record.pods)
+        } else {
+            let t = try topo.load()
+            graph = TopologyGraph(topology: t, plan: LabPlan(lab: LabNames.defaultLab, topology: t))
+        }
+        let text = format == .svg ? graph.svg() : graph.mermaid()
+        if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
     }
 }

@@ -7,6 +7,8 @@ import NetlabKit
 /// netlab's own probe, drain the captures, judge, and write the pcaps.
 public final class CheckRunner {
     public let lab: Lab
+    /// Each check's packet path diagram, by check name, for the run's Markdown summary.
+    public private(set) var diagrams: [String: PacketPathDiagram] = [:]
     public init(lab: Lab) { self.lab = lab }
 
     /// `artifacts`: where to write this check's pcapng (and one classic pcap per interface);
@@ -32,8 +34,11 @@ public final class CheckRunner {
             result.passed = result.expectations.allSatisfy(\.passed)
             let formatter = TcpdumpFormatter(includeTimestamp: true, includeHop: true, includeTTL: true)
             result.transcript = packets.map(formatter.format)
+            let diagram = PacketPathDiagram.build(result: result, source: check.from, target: target, packets: packets,
+                                                  hops: hops.map(\.hop), geography: LabGeography(topology: lab.topology, pods: lab.record.pods))
+            diagrams[check.name] = diagram
             if let artifacts, !(onlyIfFailed && result.passed) {
-                result.artifacts = try write(packets, hops: hops.map(\.hop), check: check.name, to: artifacts)
+                result.artifacts = try write(packets, hops: hops.map(\.hop), check: check.name, diagram: diagram, to: artifacts)
             }
         } catch {
             result.error = "\(error)"
@@ -91,8 +96,9 @@ public final class CheckRunner {
         }
     }
 
-    /// One pcapng with every interface (names kept) and one classic pcap per interface.
-    func write(_ packets: [CapturedPacket], hops: [String], check: String, to dir: String) throws -> [String] {
+    /// One pcapng with every interface (names kept), one classic pcap per interface, and the
+    /// packet path diagram as SVG, HTML and Mermaid.
+    func write(_ packets: [CapturedPacket], hops: [String], check: String, diagram: PacketPathDiagram, to dir: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var files: [String] = []
         var ng = PcapNGWriter()
@@ -105,6 +111,11 @@ public final class CheckRunner {
             for p in packets where p.hopLabel == hop { w.append(p) }
             let path = "\(dir)/\(check)-\(hop.replacingOccurrences(of: "/", with: "-")).pcap"
             try w.data.write(to: URL(fileURLWithPath: path))
+            files.append(path)
+        }
+        for (ext, text) in [("svg", diagram.svg()), ("html", diagram.html()), ("mmd", diagram.mermaid())] {
+            let path = "\(dir)/\(check).\(ext)"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
             files.append(path)
         }
         return files

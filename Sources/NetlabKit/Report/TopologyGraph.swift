@@ -1,0 +1,247 @@
+import Foundation
+
+/// `netlab graph`: the lab drawn as boxes and links — client, gw, the VPC bridge, nodes and
+/// their pods with addresses and pod ranges — as a Mermaid flowchart and as an SVG. Pod
+/// addresses come from a lab that is up; without one each pod shows its node's range.
+public struct TopologyGraph: Sendable {
+    public struct Box: Hashable, Sendable {
+        public enum Kind: Hashable, Sendable { case client, gw, bridge, node, pod, service }
+        public var id: String
+        public var kind: Kind
+        public var title: String
+        public var lines: [String]
+    }
+
+    public struct Link: Hashable, Sendable {
+        public var a: String, b: String
+        /// "client/eth0 — gw/eth1"
+        public var label: String
+        public var dashed: Bool
+    }
+
+    public var name: String
+    public var boxes: [Box]
+    public var links: [Link]
+
+    public init(topology t: Topology, plan: LabPlan, pods: [String: LabRecord.PodAddress] = [:]) {
+        name = t.name
+        var boxes: [Box] = []
+        var links: [Link] = []
+        let ns = Set(plan.namespaces.map(\.member))
+        func addresses(_ member: String) -> [String] {
+            plan.addresses.filter { $0.namespace == member }.map { "\($0.device) \($0.prefix)" }
+        }
+        if let e = t.external, ns.contains("client") {
+            boxes.append(Box(id: "client", kind: .client, title: "client", lines: addresses("client") + ["default via \(e.gatewayIP)"]))
+        }
+        var gwLines = addresses("gw")
+        gwLines += t.nodes.compactMap { n in n.externalIP.map { "1:1 NAT \($0) ↔ \(n.ip)" } }
+        boxes.append(Box(id: "gw", kind: .gw, title: "gw (VPC gateway)", lines: gwLines))
+        for br in plan.bridges {
+            boxes.append(Box(id: "vpc", kind: .bridge, title: "vpc: bridge \(br.name)",
+                             lines: ["subnet \(t.vpc.subnet), mtu \(br.mtu), L2 only"]))
+        }
+        for v in plan.veths {
+            // A veth into the VPC bridge links its owner to the bridge; others link the two namespaces.
+            let a = v.namespaceA, b = v.namespaceB
+            links.append(Link(a: a, b: b, label: "\(a)/\(v.nameA) — \(b == "vpc" ? "br0 port \(v.nameB)" : "\(b)/\(v.nameB)")", dashed: false))
+        }
+        for n in t.nodes {
+            var lines = ["eth0 \(n.ip)/\(t.vpc.subnet.length)"]
+            if let e = n.externalIP { lines.append("external \(e)") }
+            lines.append("pods \(n.podCIDR)")
+            boxes.append(Box(id: n.name, kind: .node, title: n.name, lines: lines))
+            for p in t.pods(on: n.name) {
+                var pl: [String]
+                if let a = pods[p.name] {
+                    pl = ["eth0 \(a.address)"] + (a.gateway.map { ["gw \($0)"] } ?? [])
+                } else {
+                    pl = ["eth0 from \(n.podCIDR)"]
+                }
+                if !p.labels.isEmpty { pl.append(p.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")) }
+                boxes.append(Box(id: p.name, kind: .pod, title: p.name, lines: pl))
+                links.append(Link(a: n.name, b: p.name, label: "veth (CNI)", dashed: false))
+            }
+        }
+        for s in t.services {
+            let ports = s.ports.map { p in "\(p.port)→\(p.targetPort)" + (p.nodePort.map { " nodePort \($0)" } ?? "") + "/\(p.proto.rawValue)" }
+            boxes.append(Box(id: "svc:" + s.name, kind: .service, title: "\(s.name) (\(s.type.rawValue))",
+                             lines: ["\(s.clusterIP)"] + ports))
+            for p in t.pods where !s.selector.isEmpty && s.selector.allSatisfy({ p.labels[$0.key] == $0.value }) {
+                links.append(Link(a: "svc:" + s.name, b: p.name, label: "selects", dashed: true))
+            }
+        }
+        self.boxes = boxes
+        self.links = links
+    }
+
+    // MARK: Mermaid
+
+    /// A Mermaid `flowchart`: each node and its pods in a subgraph.
+    public func mermaid() -> String {
+        var ids: [String: String] = [:]
+        for (i, b) in boxes.enumerated() { ids[b.id] = "n\(i)" }
+        func label(_ b: Box) -> String {
+            "\"" + ([b.title] + b.lines).map(DiagramText.mermaid).joined(separator: "<br/>") + "\""
+        }
+        func shape(_ b: Box) -> String {
+            let l = label(b)
+            switch b.kind {
+            case .bridge: return "[[\(l)]]"
+            case .pod: return "([\(l)])"
+            case .service: return "{{\(l)}}"
+            case .gw: return "[/\(l)\\]"
+            default: return "[\(l)]"
+            }
+        }
+        var o = ["flowchart TB"]
+        for b in boxes where b.kind != .node && b.kind != .pod { o.append("    \(ids[b.id]!)\(shape(b))") }
+        for b in boxes where b.kind == .node {
+            o.append("    subgraph sg_\(ids[b.id]!)[\"\(DiagramText.mermaid(b.title))\"]")
+            o.append("        \(ids[b.id]!)\(shape(b))")
+            for l in links where l.a == b.id && !l.dashed {
+                if let p = boxes.first(where: { $0.id == l.b && $0.kind == .pod }) { o.append("        \(ids[p.id]!)\(shape(p))") }
+            }
+            o.append("    end")
+        }
+        for l in links {
+            guard let a = ids[l.a], let b = ids[l.b] else { continue }
+            o.append("    \(a) \(l.dashed ? "-.-" : "---")|\"\(DiagramText.mermaid(l.label))\"| \(b)")
+        }
+        o.append("    classDef pod fill:#ecfdf5,stroke:#047857")
+        o.append("    classDef node fill:#e0e7ff,stroke:#3730a3")
+        o.append("    classDef nat fill:#fef3c7,stroke:#d97706")
+        let podIDs = boxes.filter { $0.kind == .pod }.compactMap { ids[$0.id] }
+        let nodeIDs = boxes.filter { $0.kind == .node }.compactMap { ids[$0.id] }
+        if !podIDs.isEmpty { o.append("    class \(podIDs.joined(separator: ",")) pod") }
+        if !nodeIDs.isEmpty { o.append("    class \(nodeIDs.joined(separator: ",")) node") }
+        if let g = ids["gw"] { o.append("    class \(g) nat") }
+        return o.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: SVG
+
+    /// Where each box goes: client and gw on top, the bridge across, each node in its own
+    /// column with its pods in a row under it, services at the bottom.
+    public struct Layout: Sendable {
+        public var frames: [String: DiagramBox]
+        public var width: Double, height: Double
+    }
+
+    static let size = 12.0, titleSize = 13.0
+
+    static func boxSize(_ b: Box) -> (Double, Double) {
+        let w = max(DiagramText.width(b.title, size: titleSize), b.lines.map { DiagramText.width($0, size: size) }.max() ?? 0) + 20
+        return (w, 26 + Double(b.lines.count) * 16)
+    }
+
+    public func layout() -> Layout {
+        let m = 20.0, vgap = 46.0, hgap = 24.0
+        var frames: [String: DiagramBox] = [:]
+        let nodes = boxes.filter { $0.kind == .node }
+        // Each node's column: as wide as the node or its pods side by side.
+        var columns: [(node: Box, pods: [Box], width: Double)] = []
+        for n in nodes {
+            let pods = links.filter { $0.a == n.id && !$0.dashed }.compactMap { l in boxes.first { $0.id == l.b && $0.kind == .pod } }
+            let podsW = pods.map { Self.boxSize($0).0 }.reduce(0, +) + hgap * Double(max(pods.count - 1, 0))
+            columns.append((n, pods, max(Self.boxSize(n).0, podsW)))
+        }
+        let columnsW = columns.map(\.width).reduce(0, +) + hgap * 2 * Double(max(columns.count - 1, 0))
+        let tops = boxes.filter { $0.kind == .client || $0.kind == .gw }
+        let services = boxes.filter { $0.kind == .service }
+        let servicesW = services.map { Self.boxSize($0).0 }.reduce(0, +) + hgap * Double(max(services.count - 1, 0))
+        let inner = max(columnsW, tops.map { Self.boxSize($0).0 }.max() ?? 0, servicesW, 300)
+        let cx = m + inner / 2
+        var y = m + 28
+        for b in tops {
+            let (w, h) = Self.boxSize(b)
+            frames[b.id] = DiagramBox(x: cx - w / 2, y: y, width: w, height: h)
+            y += h + vgap
+        }
+        for b in boxes where b.kind == .bridge {
+            let (_, h) = Self.boxSize(b)
+            frames[b.id] = DiagramBox(x: m, y: y, width: inner, height: h)
+            y += h + vgap
+        }
+        var x = m + (inner - columnsW) / 2
+        var bottom = y
+        for c in columns {
+            let (nw, nh) = Self.boxSize(c.node)
+            frames[c.node.id] = DiagramBox(x: x + (c.width - nw) / 2, y: y, width: nw, height: nh)
+            let podsW = c.pods.map { Self.boxSize($0).0 }.reduce(0, +) + hgap * Double(max(c.pods.count - 1, 0))
+            var px = x + (c.width - podsW) / 2
+            let py = y + nh + vgap
+            for p in c.pods {
+                let (pw, ph) = Self.boxSize(p)
+                frames[p.id] = DiagramBox(x: px, y: py, width: pw, height: ph)
+                px += pw + hgap
+                bottom = max(bottom, py + ph)
+            }
+            bottom = max(bottom, y + nh)
+            x += c.width + hgap * 2
+        }
+        y = bottom + vgap
+        x = m + (inner - servicesW) / 2
+        for s in services {
+            let (w, h) = Self.boxSize(s)
+            frames[s.id] = DiagramBox(x: x, y: y, width: w, height: h)
+            x += w + hgap
+            bottom = y + h
+        }
+        return Layout(frames: frames, width: inner + 2 * m, height: bottom + m)
+    }
+
+    public func svg() -> String {
+        let l = layout()
+        let f = DiagramText.fmt, x = DiagramText.xml
+        var o: [String] = []
+        var right = l.width
+        // Links first, so boxes cover their ends. A link into the bridge drops straight onto it.
+        for link in links {
+            guard var a = l.frames[link.a], var b = l.frames[link.b] else { continue }
+            if a.y > b.y { swap(&a, &b) }
+            let bridge = [link.a, link.b].contains { id in boxes.first { $0.id == id }?.kind == .bridge }
+            // Onto the bridge: straight down from the box above or up from the box below.
+            let other = bridge ? (boxes.first { $0.id == link.a }?.kind == .bridge ? l.frames[link.b]! : l.frames[link.a]!) : b
+            let bx = other.x + other.width / 2
+            let ax = bridge ? bx : a.x + a.width / 2
+            let (ay, by) = (a.maxY, b.y)
+            o.append("<line x1=\"\(f(ax))\" y1=\"\(f(ay))\" x2=\"\(f(bx))\" y2=\"\(f(by))\" stroke=\"\(link.dashed ? "#a16207" : "#475569")\" stroke-width=\"1.5\"\(link.dashed ? " stroke-dasharray=\"5 4\"" : "")/>")
+            // Pod links fan out from their node; their labels would collide, and the pod's box names its eth0.
+            let toPod = boxes.contains { $0.id == link.b && $0.kind == .pod }
+            if !link.dashed && !toPod {
+                let lx = (ax + bx) / 2 + 6, ly = (ay + by) / 2 + 4
+                o.append("<text x=\"\(f(lx))\" y=\"\(f(ly))\" font-size=\"10\" fill=\"#64748b\">\(x(link.label))</text>")
+                right = max(right, lx + DiagramText.width(link.label, size: 10) + 12)
+            }
+        }
+        let head = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(right))\" height=\"\(f(l.height))\" viewBox=\"0 0 \(f(right)) \(f(l.height))\" font-family=\"\(x(DiagramText.font))\">",
+                 "<title>\(x(name)) topology</title>",
+                 "<rect x=\"0\" y=\"0\" width=\"\(f(right))\" height=\"\(f(l.height))\" fill=\"#ffffff\"/>",
+                 "<text x=\"20\" y=\"30\" font-size=\"15\" font-weight=\"bold\" fill=\"#0f172a\">\(x(name))</text>"]
+        // The header goes first; its width is known once the link labels are placed.
+        o.insert(contentsOf: head, at: 0)
+        for b in boxes {
+            guard let r = l.frames[b.id] else { continue }
+            let (fill, stroke) = Self.colours(b.kind)
+            o.append("<rect x=\"\(f(r.x))\" y=\"\(f(r.y))\" width=\"\(f(r.width))\" height=\"\(f(r.height))\" rx=\"\(b.kind == .pod ? 12 : 5)\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"1.5\"/>")
+            o.append("<text x=\"\(f(r.x + 10))\" y=\"\(f(r.y + 18))\" font-size=\"13\" font-weight=\"bold\" fill=\"#0f172a\">\(x(b.title))</text>")
+            for (i, line) in b.lines.enumerated() {
+                o.append("<text x=\"\(f(r.x + 10))\" y=\"\(f(r.y + 34 + 16 * Double(i)))\" font-size=\"12\" fill=\"#334155\" xml:space=\"preserve\">\(x(line))</text>")
+            }
+        }
+        o.append("</svg>")
+        return o.joined(separator: "\n") + "\n"
+    }
+
+    static func colours(_ k: Box.Kind) -> (String, String) {
+        switch k {
+        case .client: return ("#f1f5f9", "#475569")
+        case .gw: return ("#fef3c7", "#d97706")
+        case .bridge: return ("#e2e8f0", "#334155")
+        case .node: return ("#e0e7ff", "#3730a3")
+        case .pod: return ("#ecfdf5", "#047857")
+        case .service: return ("#fff7ed", "#c2410c")
+        }
+    }
+}
