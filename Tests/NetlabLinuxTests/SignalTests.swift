@@ -31,7 +31,18 @@ import Testing
         let topo: String
         switch phase {
         case .cniAdd: topo = try topology(chaining: "hang-on-add", in: dir)
-        case .checks: topo = "\(dir.path)/plain.yaml"; try DefaultTopology.yaml.write(toFile: topo, atomically: true, encoding: .utf8)
+        case .checks:
+            // A check that waits out its probe's timeout (an address nobody has), so the checks
+            // phase lasts long enough to be hit.
+            topo = "\(dir.path)/plain.yaml"
+            try (DefaultTopology.yaml + """
+              - name: nobody-there
+                from: pod1
+                to: 10.32.1.250
+                protocol: icmp
+                expect: {reply: false}
+
+            """).write(toFile: topo, atomically: true, encoding: .utf8)
         case .cniDel: topo = try topology(chaining: "slow-del", in: dir)
         }
         let child = try ChildProcess.spawn(argv: [netlabBinary, "run", "--name", lab, "--topology", topo],

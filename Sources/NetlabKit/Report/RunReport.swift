@@ -55,7 +55,12 @@ public struct RunReport: Hashable, Sendable, Codable {
                 lines.append("  packets, all interfaces in time order:")
                 lines += c.transcript.map { "    " + $0 }
             }
-            if !c.passed || verbose { lines += c.artifacts.map { "  pcap: \($0)" } }
+            if !c.passed || verbose {
+                lines += c.artifacts.map { path in
+                    let kind = path.hasSuffix(".pcap") || path.hasSuffix(".pcapng") ? "pcap" : path.hasSuffix(".mmd") ? "mermaid" : "diagram"
+                    return "  \(kind): \(path)"
+                }
+            }
         }
         let failed = checks.filter { !$0.passed }.count
         lines.append("\(checks.count - failed) passed, \(failed) failed")
@@ -77,7 +82,7 @@ public struct RunReport: Hashable, Sendable, Codable {
                 var body = failed.map { "\($0.name)\n  expected: \($0.expected)\n  observed: \($0.observed)" }
                 if let e = c.error { body.insert("error: \(e)", at: 0) }
                 body.append("packets:\n" + c.transcript.joined(separator: "\n"))
-                body += c.artifacts.map { "pcap: \($0)" }
+                body += c.artifacts.map { "artifact: \($0)" }
                 x.append("      <failure message=\"\(esc(message))\" type=\"CheckFailed\">\(esc(body.joined(separator: "\n")))</failure>")
             }
             if !c.transcript.isEmpty {
