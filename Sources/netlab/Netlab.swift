@@ -14,7 +14,7 @@ struct Netlab: ParsableCommand {
         Exit codes: 0 success, 1 failure, 2 bad usage or topology, 3 the environment lacks something \
         (a capability, a binary, a kernel feature).
         """,
-        subcommands: [Run.self, Up.self, Down.self, Status.self, Exec.self, Graph.self, Clean.self, Doctor.self,
+        subcommands: [Run.self, Checks.self, Up.self, Down.self, Status.self, Exec.self, Graph.self, Clean.self, Doctor.self,
                       TopologyCommand.self, Serve.self])
 
     /// Parses, runs, and maps errors to netlab's exit codes with one clear line on stderr:
@@ -223,7 +223,8 @@ struct Run: ParsableCommand {
         lacks something. A failed check shows the expectation that failed, expected versus observed, \
         and every captured packet of every interface in time order; its pcaps are kept.
         """)
-    @Argument(help: "Checks to run (default: all of the topology's).") var checks: [String] = []
+    @Argument(help: "Checks to run: names or globs like 'nodeport-*' (default: all of the topology's).") var checks: [String] = []
+    @Option(help: "Run only shard K of N of the selected checks (e.g. 2/4), for a CI matrix of N jobs.") var shard: String?
     @OptionGroup var topo: TopologyOption
     @Option(name: .long, help: "The lab's name (default: run-<pid>, so runs side by side never collide).") var name: String?
     @Flag(help: "Print the report as JSON on stdout.") var json = false
@@ -238,6 +239,7 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         if let name, let problem = LabNames.validateLab(name) { throw ValidationError(problem) }
+        if let shard, CheckSelection.Shard(shard) == nil { throw ValidationError("--shard must be K/N with 1 <= K <= N, e.g. 2/4, not '\(shard)'") }
     }
 
     func run() throws {
@@ -310,12 +312,43 @@ struct Run: ParsableCommand {
 
     func select(_ t: Topology) throws -> [Check] {
         if t.checks.isEmpty { throw LabError.usage("\(t.source) has no checks: add a checks: section (see topologies/gke-vpc-native.yaml)") }
-        if checks.isEmpty { return t.checks }
-        return try checks.map { n in
-            guard let c = t.checks.first(where: { $0.name == n }) else {
-                throw LabError.usage("no check named '\(n)' in \(t.source) (checks: \(t.checks.map(\.name).joined(separator: ", ")))")
-            }
-            return c
+        do {
+            return try CheckSelection(patterns: checks, shard: shardValue).select(from: t.checks)
+        } catch let e as CheckSelection.NoMatch {
+            throw LabError.usage("\(e) in \(t.source)")
+        }
+    }
+
+    var shardValue: CheckSelection.Shard? { shard.flatMap(CheckSelection.Shard.init) }
+}
+
+/// `netlab checks`: the checks of a topology, as a CI matrix or a person would list them.
+struct Checks: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the checks of a topology (after names/globs and --shard, as run would).")
+    @Argument(help: "Check names or globs.") var checks: [String] = []
+    @OptionGroup var topo: TopologyOption
+    @Option(help: "Only the checks of shard K of N (e.g. 2/4).") var shard: String?
+    @Flag(help: "Print JSON: name, description, from, to, protocol.") var json = false
+
+    func validate() throws {
+        if let shard, CheckSelection.Shard(shard) == nil { throw ValidationError("--shard must be K/N with 1 <= K <= N, e.g. 2/4, not '\(shard)'") }
+    }
+
+    func run() throws {
+        let t = try topo.load()
+        let selected: [Check]
+        do { selected = try CheckSelection(patterns: checks, shard: shard.flatMap(CheckSelection.Shard.init)).select(from: t.checks) }
+        catch let e as CheckSelection.NoMatch { throw LabError.usage("\(e) in \(t.source)") }
+        if json {
+            print(JSONValue.array(selected.map { c in
+                .object(["name": .string(c.name), "description": c.description.map(JSONValue.string) ?? .null, "from": .string(c.from),
+                         "to": .string(c.to.text), "protocol": .string(c.kind.rawValue)])
+            }).encodedString(pretty: true))
+            return
+        }
+        for c in selected {
+            let port = c.port.map { ":\($0)" } ?? ""
+            print("\(c.name)\t\(c.kind.rawValue) \(c.from) -> \(c.to)\(port)" + (c.description.map { "\t\($0)" } ?? ""))
         }
     }
 }
