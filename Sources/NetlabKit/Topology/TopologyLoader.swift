@@ -55,6 +55,8 @@ public enum TopologyLoader {
     ///   - readFile: reads `cni.conflistFile` (given the resolved path); replaceable in tests.
     public static func parse(yaml: String, source: String,
                              readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }) throws -> Topology {
+        // Too big, or an alias bomb: refused before Yams spends unbounded time on it.
+        try YAMLGuard.check(yaml, file: source)
         let root: YNode?
         do {
             root = try Yams.compose(yaml: yaml)
