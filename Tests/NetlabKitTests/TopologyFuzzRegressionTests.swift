@@ -14,19 +14,13 @@ import Testing
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func seconds(_ body: () -> Void) -> Double {
-        let d = ContinuousClock().measure(body)
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
     /// The fuzzer's timeout: an alias to a 43-million-value list used as a mapping key. Yams hashes
-    /// mapping keys to find duplicates, which walked every copy: 14 s in a release build.
+    /// mapping keys to find duplicates, which walked every copy: 14 s in a release build. The guard
+    /// refuses it before Yams composes it (without the guard this test does not finish).
     @Test func aliasBombAsAMappingKeyIsRefusedBeforeYams() {
         let yaml = Self.laughs(levels: 7) + "? *l7\n: 1\n"
-        var found: [String] = []
-        let elapsed = Self.seconds { found = diagnostics(yaml) }
+        let found = diagnostics(yaml)
         #expect(found == ["t.yaml:6:14: YAML aliases expand the topology file to more than 100000 values (a \"billion laughs\" file); netlab refuses it, write the values out instead of nesting aliases"])
-        #expect(elapsed < 5, "took \(elapsed) s")
     }
 
     /// The same bomb as an alias key written the implicit way, and as a value in the inline
@@ -63,10 +57,8 @@ import Testing
     /// original's, with `*`, and come before Yams composes a bomb ahead of the error.
     @Test func syntaxErrorsAfterAnAliasAreReportedAsWritten() {
         let yaml = Self.laughs(levels: 7) + "? *l7\n: 1\n{[*l7: ]]\n"
-        var found: [String] = []
-        let elapsed = Self.seconds { found = diagnostics(yaml) }
+        let found = diagnostics(yaml)
         #expect(found == ["t.yaml:12:1: YAML syntax error: could not find expected ':' (while scanning a simple key at line 11, column 1); fix the YAML here (check indentation, the ':' after each key, and matching quotes and brackets)"])
-        #expect(elapsed < 5, "took \(elapsed) s")
         let dup = diagnostics("a: &a 1\nm: {*a : 1, *a : 2}\n")
         #expect(dup == ["t.yaml:2:5: key '*a' appears more than once in the same mapping; keep only one (YAML would silently drop all but one)"])
     }
