@@ -289,7 +289,13 @@ struct Run: ParsableCommand {
         if timings && !json {
             for p in phases { print(String(format: "%8.1f ms  %@", p.ms, p.phase)) }
             print(String(format: "%8.1f ms  total", total))
+            var children = rusage()
+            getrusage(RUSAGE_CHILDREN.rawValue, &children)
+            func cpu(_ u: rusage) -> Double {
+                Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+            }
             print("peak memory \(usage.ru_maxrss / 1024) MiB (netlab itself)")
+            print(String(format: "CPU: netlab %.2f s, its children (plugins, proxy, iptables) %.2f s", cpu(usage), cpu(children)))
         }
         if !report.passed { throw ExitCode(1) }
     }
