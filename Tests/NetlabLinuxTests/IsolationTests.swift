@@ -5,7 +5,7 @@ import Testing
 @testable import NetlabLinux
 
 /// Labs side by side, and plugins that misbehave: netlab is the tool that can be trusted.
-@Suite(needsRoot, .serialized) struct IsolationTests {
+extension Labs { @Suite struct IsolationTests {
     @Test func fourRunsInParallelAllPassAndLeaveNothing() throws {
         let before = try HostSnapshot.take()
         // No --name: each run picks its own unique lab name.
@@ -86,4 +86,4 @@ import Testing
         else { #expect(r.stderrText.contains("hello, I am not JSON"), "\(r.stderrText)") }
         #expect(leftovers(of: "t-odd-\(behaviour)").isEmpty)
     }
-}
+}}

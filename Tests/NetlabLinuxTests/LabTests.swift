@@ -5,7 +5,7 @@ import Testing
 @testable import NetlabLinux
 
 /// The default lab, for real: namespaces, the VPC bridge, Debian's ptp + host-local + portmap.
-@Suite(needsRoot, .serialized) struct LabTests {
+extension Labs { @Suite struct LabTests {
     @Test func defaultLabPingsAcrossNodesWithTTL62AndLeavesNothing() throws {
         let before = try HostSnapshot.take()
         let up = try run([netlabBinary, "up", "--name", "t-ping"])
@@ -111,7 +111,7 @@ import Testing
         #expect(r.stderrText.contains("CAP_NET_ADMIN") && r.stderrText.contains("sudo"), "\(r.stderrText)")
         #expect(leftovers(of: "t-nocap").isEmpty)
     }
-}
+}}
 
 /// A scratch directory for fake plugins and topologies, removed at the end of the test.
 final class TemporaryDirectory {

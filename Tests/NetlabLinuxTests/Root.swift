@@ -8,6 +8,11 @@ import Testing
 let isRoot = getuid() == 0
 let needsRoot = Testing.ConditionTrait.enabled(if: isRoot, "needs root: builds network namespaces and runs CNI plugins")
 
+/// Every test that builds labs, one at a time: `netlab clean` is global by design (it takes any
+/// lab whose process is gone), so a test that leaves a lab behind on purpose must not overlap with
+/// another test's clean. Tests that need parallel labs start them themselves.
+@Suite(needsRoot, .serialized) enum Labs {}
+
 /// The netlab binary built next to the test bundle (`swift build --build-tests` builds both).
 let netlabBinary: String = {
     let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]

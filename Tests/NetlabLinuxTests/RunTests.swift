@@ -6,7 +6,7 @@ import Testing
 
 /// `netlab run` for real: the field report's three checks pass on the default lab, and each of
 /// them fails, naming the right expectation, on a deliberately broken datapath.
-@Suite(needsRoot, .serialized) struct RunTests {
+extension Labs { @Suite struct RunTests {
     @Test func theThreeChecksPassWithJSONJUnitAndPcapsThatTcpdumpReads() throws {
         let dir = try TemporaryDirectory()
         let before = try HostSnapshot.take()
@@ -112,4 +112,4 @@ import Testing
         #expect(remote["packet at node1/eth0"]?.1.contains("src is 198.51.100.10, not 10.0.0.38") == true, "\(remote)")
         #expect(leftovers(of: "t-nomasq").isEmpty)
     }
-}
+}}

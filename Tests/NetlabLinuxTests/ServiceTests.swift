@@ -15,7 +15,7 @@ func topologyFile(in dir: TemporaryDirectory, adding extra: String) throws -> St
 
 /// Services through netlab-proxy, for real: what the field report's curl commands showed, plus the
 /// kube-proxy semantics the report's cluster would have (ClusterIP, hairpin, Local policy).
-@Suite(needsRoot, .serialized) struct ServiceTests {
+extension Labs { @Suite struct ServiceTests {
     @Test func nodePortsClusterIPHairpinAndLocalPolicy() throws {
         let dir = try TemporaryDirectory()
         // A second service on the same pod, with externalTrafficPolicy Local.
@@ -120,4 +120,4 @@ func topologyFile(in dir: TemporaryDirectory, adding extra: String) throws -> St
         #expect(r.stderrText.contains("did not finish within 1 s and was stopped on node 'node1'") && r.stderrText.contains("waiting for the API server"), "\(r.stderrText)")
         #expect(leftovers(of: "t-slowproxy").isEmpty)
     }
-}
+}}

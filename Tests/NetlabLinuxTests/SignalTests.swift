@@ -6,7 +6,7 @@ import Testing
 
 /// The host stays as it was whatever happens to netlab: SIGINT or SIGTERM at any phase (exit
 /// 130/143 after a full teardown), and SIGKILL at any phase followed by `netlab clean`.
-@Suite(needsRoot, .serialized) struct SignalTests {
+extension Labs { @Suite struct SignalTests {
     enum Phase: String, CaseIterable { case cniAdd = "cni-add", checks, cniDel = "cni-del" }
 
     /// A scratch copy of the default topology whose conflist chains `plugin` (a fixture) after ptp.
@@ -108,4 +108,4 @@ import Testing
         let after = try HostSnapshot.take()
         #expect(after == before, "the host changed: \(after.difference(from: before))")
     }
-}
+}}
