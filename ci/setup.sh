@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libmnl-dev libcap-dev containernetworking-plugins iptables iproute2 tcpdump iputils-ping pkg-config libxml2-utils python3 util-linux)
+packages=(libmnl-dev libcap-dev containernetworking-plugins iptables iproute2 tcpdump iputils-ping pkg-config libxml2-utils python3 util-linux procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -121,3 +121,47 @@ extension Labs { @Suite struct ServiceTests {
         #expect(leftovers(of: "t-slowproxy").isEmpty)
     }
 }}
+
+extension Labs {
+    /// A check can take endpoints out of service: the proxy runs again on every node (the contract's
+    /// "whenever endpoints change"), the service without ready endpoints rejects, and afterwards
+    /// every node is programmed exactly as before.
+    @Suite struct EndpointChangeTests {
+        @Test func aCheckWithUnreadyEndpointsResyncsTheProxyAndRestoresIt() throws {
+            let dir = try TemporaryDirectory()
+            let path = try topologyFile(in: dir, adding: """
+              - name: no-ready-endpoints
+                from: client
+                to: node1.externalIP
+                port: svc-webport.nodePort
+                protocol: http
+                unready: [webpod1]
+                expect:
+                  reply: false
+                  packets:
+                    - at: node1/eth0
+                      match: {icmp: unreachable, src: node1.ip, dst: client.ip}
+
+            """)
+            let t = try TopologyLoader.load(path: path)
+            let lab = try Lab.up(name: "t-unready", topology: t, persistent: false)
+            defer { try? lab.down() }
+            func rules(_ node: String) throws -> String {
+                try run(["ip", "netns", "exec", "netlab-t-unready-\(node)", "iptables-save"]).stdoutText
+                    .split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.replacingOccurrences(of: #"\[\d+:\d+\]"#, with: "", options: .regularExpression) }
+                    .joined(separator: "\n")
+            }
+            let before = try rules("node1")
+            #expect(before.contains("-j DNAT --to-destination \(lab.record.pods["webpod1"]!.address.address):80"))
+            let runner = CheckRunner(lab: lab)
+            let unready = try #require(t.checks.first { $0.name == "no-ready-endpoints" })
+            let r = runner.run(unready, artifacts: nil)
+            #expect(r.passed, "\(r.expectations.filter { !$0.passed }) \(r.error ?? "")")
+            #expect(r.probe?.failure?.contains("ECONNREFUSED") == true, "\(r.probe?.failure ?? "")")
+            // Every endpoint ready again: the same rules as before, and the NodePort answers.
+            #expect(try rules("node1") == before)
+            let local = try #require(t.checks.first { $0.name == "nodeport-local" })
+            #expect(runner.run(local, artifacts: nil).passed)
+        }
+    }
+}

@@ -24,11 +24,14 @@ public struct Check: Hashable, Sendable, Codable {
     public var expect: Expectations
     /// More interfaces to capture for the transcript, as `member/interface`.
     public var capture: [String]
+    /// Pods whose endpoints are reported not ready during this check: the proxy is run again
+    /// with them unready before the probe, and with every pod ready afterwards.
+    public var unready: [String]
 
     public init(name: String, description: String? = nil, from: String, to: Ref, port: Ref? = nil, kind: Kind,
-                expect: Expectations, capture: [String] = []) {
+                expect: Expectations, capture: [String] = [], unready: [String] = []) {
         self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
-        self.kind = kind; self.expect = expect; self.capture = capture
+        self.kind = kind; self.expect = expect; self.capture = capture; self.unready = unready
     }
 
     /// Every `member/interface` this check names.

@@ -762,9 +762,20 @@ final class TopologyBuilder {
                     if let m = splitInterface(s, what: "\(label) capture") { capture.append(s.value); checkMembers.append((m.0, m.1, s.loc, "\(label) capture")) } else { ok = false }
                 }
             }
+            var unready: [String] = []
+            if let n = f.optional("unready"), let list = r.sequence(n, "\(label) unready", itemExample: "a pod's name, like webpod1") {
+                for item in list {
+                    guard let s = r.string(item, "an item of \(label) unready", example: "webpod1") else { ok = false; continue }
+                    unready.append(s.value)
+                    checkMembers.append((s.value, nil, s.loc, "\(label) unready"))
+                }
+            }
             guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
                   let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
-            if ok { checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind, expect: expect, capture: capture)) }
+            if ok {
+                checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind,
+                                    expect: expect, capture: capture, unready: unready))
+            }
         }
     }
 
@@ -880,7 +891,7 @@ final class TopologyBuilder {
                 r.error(m.loc, message)
                 continue
             }
-            if m.what.hasSuffix("serverPod"), t.pod(named: m.member) == nil {
+            if m.what.hasSuffix("serverPod") || m.what.hasSuffix("unready"), t.pod(named: m.member) == nil {
                 r.error(m.loc, "\(m.what) names '\(m.member)', which is not a pod")
             }
             if m.what.hasSuffix(" from"), m.member == "vpc" {

@@ -20,6 +20,10 @@ public final class CheckRunner {
             let facts = LabFacts(topology: lab.topology, pods: lab.record.pods)
             let target = try facts.address(check.to)
             let port = try check.port.map(facts.port)
+            if !check.unready.isEmpty {
+                // The endpoints change for this check: the proxy programs every node again.
+                try lab.syncServices(readyPods: Set(lab.topology.pods.map(\.name)).subtracting(check.unready))
+            }
             let hops = interfaces(for: check, target: target, facts: facts)
             try flushNeighbours(in: Set(hops.map(\.member) + [check.from] + lab.topology.nodes.map(\.name) + ["gw"]))
             var captures: [Capture] = []
@@ -43,6 +47,12 @@ public final class CheckRunner {
         } catch {
             result.error = "\(error)"
             result.passed = false
+        }
+        if !check.unready.isEmpty {
+            do { try lab.syncServices() } catch {
+                result.error = (result.error.map { $0 + "; " } ?? "") + "making every endpoint ready again after the check failed: \(error)"
+                result.passed = false
+            }
         }
         result.durationMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return result
