@@ -55,7 +55,10 @@ public enum Preflight {
         }
     }
 
-    public static func check(topology t: Topology, plan: LabPlan, tools: Tools = .locate()) -> Report {
+    /// `which` finds a system program (injectable, so a machine without iptables can be
+    /// simulated in a test).
+    public static func check(topology t: Topology, plan: LabPlan, tools: Tools = .locate(),
+                             which: (String) -> String? = IPTables.which) -> Report {
         var problems: [EnvironmentProblem] = []
         if tools.resolve(t.proxy.command[0], relativeTo: t.proxy.baseDirectory) == nil {
             problems.append(EnvironmentProblem(what: "the service proxy '\(t.proxy.command[0])' (proxy.command in \(t.source)) was not found",
@@ -74,7 +77,7 @@ public enum Preflight {
                                                    fix: "apt-get install containernetworking-plugins, or install your plugin there"))
             }
         }
-        if !plan.firewall.isEmpty || t.cni.conflist.encodedString().contains("portmap"), IPTables.which("iptables-restore") == nil {
+        if !plan.firewall.isEmpty || t.cni.conflist.encodedString().contains("portmap"), which("iptables-restore") == nil {
             problems.append(EnvironmentProblem(what: "iptables-restore is not installed (the gateway's 1:1 NAT and portmap need it)",
                                                fix: "apt-get install iptables"))
         }
