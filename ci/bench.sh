@@ -8,15 +8,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=20
 sweep=1
+bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --no-sweep) sweep=0; shift ;;
-    *) echo "usage: ci/bench.sh [--runs N] [--no-sweep]" >&2; exit 2 ;;
+    --bin) bin=$2; shift 2 ;;
+    *) echo "usage: ci/bench.sh [--runs N] [--no-sweep] [--bin NETLAB]  (--bin: measure another build, e.g. an older commit's)" >&2; exit 2 ;;
   esac
 done
-swift build -c release >/dev/null
-bin=.build/release/netlab
+if [ -z "$bin" ]; then
+  swift build -c release >/dev/null 2>&1
+  bin=.build/release/netlab
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
