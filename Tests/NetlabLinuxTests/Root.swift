@@ -111,3 +111,16 @@ func leftovers(of lab: String) -> [String] {
     let state = FileManager.default.fileExists(atPath: "/run/netlab/\(lab)") ? ["/run/netlab/\(lab)"] : []
     return ns.sorted() + state
 }
+
+/// A scratch copy of the default topology whose conflist chains the fixture plugin `plugin` after
+/// ptp (and before portmap), with Debian's plugins linked next to it.
+func chainedTopology(plugin: String, in dir: TemporaryDirectory) throws -> String {
+    for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
+    try FileManager.default.copyItem(atPath: "\(fixtures)/\(plugin)", toPath: "\(dir.path)/\(plugin)")
+    var yaml = DefaultTopology.yaml
+    yaml = yaml.replacingOccurrences(of: "      - type: portmap\n", with: "      - type: \(plugin)\n      - type: portmap\n")
+    yaml = yaml.replacingOccurrences(of: "binDir: /usr/lib/cni", with: "binDir: \(dir.path)")
+    let path = "\(dir.path)/topology-\(plugin).yaml"
+    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}

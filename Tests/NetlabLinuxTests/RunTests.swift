@@ -64,13 +64,7 @@ extension Labs { @Suite struct RunTests {
 
     @Test func podToPodFailsWhenTheCNIPluginWiresAWrongRoute() throws {
         let dir = try TemporaryDirectory()
-        for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
-        try FileManager.default.copyItem(atPath: "\(fixtures)/wrong-route", toPath: "\(dir.path)/wrong-route")
-        var yaml = DefaultTopology.yaml
-        yaml = yaml.replacingOccurrences(of: "      - type: portmap\n", with: "      - type: wrong-route\n      - type: portmap\n")
-        yaml = yaml.replacingOccurrences(of: "binDir: /usr/lib/cni", with: "binDir: \(dir.path)")
-        let path = "\(dir.path)/broken.yaml"
-        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let path = try chainedTopology(plugin: "wrong-route", in: dir)
         let r = try run([netlabBinary, "run", "--name", "t-wrongroute", "--topology", path, "pod-to-pod"])
         #expect(r.termination == .exited(1), "\(r.stdoutText)\n\(r.stderrText)")
         let out = r.stdoutText

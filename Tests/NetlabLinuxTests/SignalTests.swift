@@ -9,18 +9,6 @@ import Testing
 extension Labs { @Suite struct SignalTests {
     enum Phase: String, CaseIterable { case cniAdd = "cni-add", checks, cniDel = "cni-del" }
 
-    /// A scratch copy of the default topology whose conflist chains `plugin` (a fixture) after ptp.
-    func topology(chaining plugin: String, in dir: TemporaryDirectory) throws -> String {
-        for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
-        try FileManager.default.copyItem(atPath: "\(fixtures)/\(plugin)", toPath: "\(dir.path)/\(plugin)")
-        var yaml = DefaultTopology.yaml
-        yaml = yaml.replacingOccurrences(of: "      - type: portmap\n", with: "      - type: \(plugin)\n      - type: portmap\n")
-        yaml = yaml.replacingOccurrences(of: "binDir: /usr/lib/cni", with: "binDir: \(dir.path)")
-        let path = "\(dir.path)/topology.yaml"
-        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
     func waitFor(_ what: String, _ condition: () -> Bool) throws {
         for _ in 0..<1000 where !condition() { usleep(5_000) }
         try #require(condition(), "never happened: \(what)")
@@ -30,7 +18,7 @@ extension Labs { @Suite struct SignalTests {
     func start(_ lab: String, phase: Phase, dir: TemporaryDirectory) throws -> ChildProcess {
         let topo: String
         switch phase {
-        case .cniAdd: topo = try topology(chaining: "hang-on-add", in: dir)
+        case .cniAdd: topo = try chainedTopology(plugin: "hang-on-add", in: dir)
         case .checks:
             // A check that waits out its probe's timeout (an address nobody has), so the checks
             // phase lasts long enough to be hit.
@@ -43,7 +31,7 @@ extension Labs { @Suite struct SignalTests {
                 expect: {reply: false}
 
             """).write(toFile: topo, atomically: true, encoding: .utf8)
-        case .cniDel: topo = try topology(chaining: "slow-del", in: dir)
+        case .cniDel: topo = try chainedTopology(plugin: "slow-del", in: dir)
         }
         let child = try ChildProcess.spawn(argv: [netlabBinary, "run", "--name", lab, "--topology", topo],
                                            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], namespace: nil)

@@ -35,7 +35,8 @@ enum DiagramText {
             case "<": o += "&lt;"
             case ">": o += "&gt;"
             case "\"": o += "&quot;"
-            case _ where u.value < 0x20 && u != "\n" && u != "\t": o += "?"
+            // Characters XML 1.0 cannot carry at all.
+            case _ where (u.value < 0x20 && u != "\n" && u != "\t") || (0xFFFE...0xFFFF).contains(u.value): o += "?"
             default: o.unicodeScalars.append(u)
             }
         }

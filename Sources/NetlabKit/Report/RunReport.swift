@@ -98,20 +98,5 @@ public struct RunReport: Hashable, Sendable, Codable {
     private func ms(_ v: Double) -> String { v < 1000 ? String(format: "%.0f ms", v) : String(format: "%.2f s", v / 1000) }
     private func seconds(_ v: Double) -> String { String(format: "%.3f", v / 1000) }
 
-    private func esc(_ s: String) -> String {
-        var o = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "&": o += "&amp;"
-            case "<": o += "&lt;"
-            case ">": o += "&gt;"
-            case "\"": o += "&quot;"
-            case "\n", "\t": o.unicodeScalars.append(u)
-            // Characters XML 1.0 cannot carry at all.
-            case _ where u.value < 0x20 || (0xFFFE...0xFFFF).contains(u.value): o += "?"
-            default: o.unicodeScalars.append(u)
-            }
-        }
-        return o
-    }
+    private func esc(_ s: String) -> String { DiagramText.xml(s) }
 }

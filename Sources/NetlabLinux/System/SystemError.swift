@@ -16,48 +16,27 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
         return s
     }
 
-    /// `strerrorname_np` is not reachable from Swift here; these are the names netlab's calls meet.
-    public static func name(of e: Int32) -> String {
-        switch e {
-        case EPERM: return "EPERM"
-        case ENOENT: return "ENOENT"
-        case ESRCH: return "ESRCH"
-        case EINTR: return "EINTR"
-        case EIO: return "EIO"
-        case EBADF: return "EBADF"
-        case ECHILD: return "ECHILD"
-        case EAGAIN: return "EAGAIN"
-        case ENOMEM: return "ENOMEM"
-        case EACCES: return "EACCES"
-        case EBUSY: return "EBUSY"
-        case EEXIST: return "EEXIST"
-        case ENODEV: return "ENODEV"
-        case ENOTDIR: return "ENOTDIR"
-        case EISDIR: return "EISDIR"
-        case EINVAL: return "EINVAL"
-        case ENFILE: return "ENFILE"
-        case EMFILE: return "EMFILE"
-        case ENOSPC: return "ENOSPC"
-        case EROFS: return "EROFS"
-        case ERANGE: return "ERANGE"
-        case ENAMETOOLONG: return "ENAMETOOLONG"
-        case ENOTEMPTY: return "ENOTEMPTY"
-        case EOPNOTSUPP: return "EOPNOTSUPP"
-        case EAFNOSUPPORT: return "EAFNOSUPPORT"
-        case EADDRINUSE: return "EADDRINUSE"
-        case EADDRNOTAVAIL: return "EADDRNOTAVAIL"
-        case ENETDOWN: return "ENETDOWN"
-        case ENETUNREACH: return "ENETUNREACH"
-        case ECONNREFUSED: return "ECONNREFUSED"
-        case ETIMEDOUT: return "ETIMEDOUT"
-        case EHOSTUNREACH: return "EHOSTUNREACH"
-        case ENOEXEC: return "ENOEXEC"
-        case E2BIG: return "E2BIG"
-        case EPROTONOSUPPORT: return "EPROTONOSUPPORT"
-        case ENOBUFS: return "ENOBUFS"
-        default: return "errno \(e)"
-        }
-    }
+    /// `strerrorname_np` is not reachable from Swift here; these are the names netlab's calls
+    /// (syscalls, sockets, netlink) meet.
+    public static func name(of e: Int32) -> String { errnoNames[e] ?? "errno \(e)" }
+
+    static let errnoNames: [Int32: String] = [
+        EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", ENXIO: "ENXIO",
+        E2BIG: "E2BIG", EBADF: "EBADF", ECHILD: "ECHILD", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM",
+        EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST", EXDEV: "EXDEV",
+        ENODEV: "ENODEV", ENOTDIR: "ENOTDIR", EISDIR: "EISDIR", EINVAL: "EINVAL", ENFILE: "ENFILE",
+        EMFILE: "EMFILE", ENOSPC: "ENOSPC", EDOM: "EDOM", ERANGE: "ERANGE", ENAMETOOLONG: "ENAMETOOLONG",
+        ENOSYS: "ENOSYS", ENOTEMPTY: "ENOTEMPTY", ELOOP: "ELOOP", ENODATA: "ENODATA", ENOLINK: "ENOLINK",
+        EPROTO: "EPROTO", EBADMSG: "EBADMSG", EOVERFLOW: "EOVERFLOW", ENOTSOCK: "ENOTSOCK",
+        EMSGSIZE: "EMSGSIZE", EPROTOTYPE: "EPROTOTYPE", ENOPROTOOPT: "ENOPROTOOPT",
+        EPROTONOSUPPORT: "EPROTONOSUPPORT", EOPNOTSUPP: "EOPNOTSUPP", EAFNOSUPPORT: "EAFNOSUPPORT",
+        EADDRINUSE: "EADDRINUSE", EADDRNOTAVAIL: "EADDRNOTAVAIL", ENETDOWN: "ENETDOWN",
+        ENETUNREACH: "ENETUNREACH", ENOBUFS: "ENOBUFS", EISCONN: "EISCONN", ENOTCONN: "ENOTCONN",
+        ETIMEDOUT: "ETIMEDOUT", ECONNREFUSED: "ECONNREFUSED", EHOSTDOWN: "EHOSTDOWN",
+        EHOSTUNREACH: "EHOSTUNREACH", EALREADY: "EALREADY", EINPROGRESS: "EINPROGRESS",
+        ECANCELED: "ECANCELED", ENOTUNIQ: "ENOTUNIQ", EROFS: "EROFS", ENOEXEC: "ENOEXEC",
+        ECONNABORTED: "ECONNABORTED", ECONNRESET: "ECONNRESET", EPIPE: "EPIPE",
+    ]
 }
 
 /// Runs a call that returns -1 and sets errno, retrying EINTR.
