@@ -44,7 +44,8 @@ let package = Package(
         // The reference service proxy: a separate binary behind the same contract as a user's proxy.
         .executableTarget(name: "netlab-proxy", dependencies: ["NetlabKit"]),
         .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
-        .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"]),
+        // Fixtures (fake plugins and proxies, a JUnit schema) are read from the source tree.
+        .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )
