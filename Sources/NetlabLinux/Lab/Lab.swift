@@ -173,6 +173,9 @@ public final class Lab: @unchecked Sendable {
         }
     }
 
+    /// The plan's links, addresses and routes, as netlink batches: per namespace, one batch creates
+    /// its bridge and veths, and after one dump (names to indexes) one batch sets masters, brings
+    /// links up and adds addresses then routes, in that order. A failure names the request.
     private func wireLinks() throws {
         var sockets: [String: RouteNetlink] = [:]
         func nl(_ member: String) throws -> RouteNetlink {
@@ -182,14 +185,14 @@ public final class Lab: @unchecked Sendable {
             sockets[member] = s
             return s
         }
-        for b in plan.bridges { try nl(b.namespace).createBridge(name: b.name, mtu: b.mtu) }
+        var creates: [String: [NetlinkRequest]] = [:]
+        for b in plan.bridges { creates[b.namespace, default: []].append(try RouteRequest.createBridge(name: b.name, mtu: b.mtu)) }
         for v in plan.veths {
             let peerFD = v.namespaceA == v.namespaceB ? nil : try namespace(v.namespaceB).fd
-            try nl(v.namespaceA).createVeth(name: v.nameA, peerName: v.nameB, peerNamespaceFD: peerFD, mtu: v.mtu)
+            creates[v.namespaceA, default: []].append(try RouteRequest.createVeth(name: v.nameA, peerName: v.nameB, peerNamespaceFD: peerFD, mtu: v.mtu))
         }
-        for b in plan.bridges {
-            for port in b.ports { try nl(b.namespace).setMaster(.name(port), master: .name(b.name)) }
-        }
+        for (member, batch) in creates.sorted(by: { $0.key < $1.key }) { try nl(member).socket.perform(batch) }
+
         // Sysctls before addresses and routes: rp_filter and forwarding must hold from the first packet.
         for s in plan.sysctls {
             do { try namespace(s.namespace).writeSysctl(s.path, s.value) } catch let e as SystemError where e.errno == ENOENT && (s.key.hasPrefix("net/bridge/") || s.key.hasPrefix("net/ipv6/")) {
@@ -197,11 +200,31 @@ public final class Lab: @unchecked Sendable {
                 // wants; without IPv6 there is nothing to disable.
             }
         }
-        for (member, links) in plan.linksUp.sorted(by: { $0.key < $1.key }) {
-            for l in links { try nl(member).setUp(.name(l)) }
+
+        let members = Set(plan.linksUp.keys).union(plan.addresses.map(\.namespace)).union(plan.routes.map(\.namespace))
+        for member in members.sorted() {
+            let socket = try nl(member)
+            let needsIndexes = plan.bridges.contains { $0.namespace == member && !$0.ports.isEmpty }
+                || plan.addresses.contains { $0.namespace == member } || plan.routes.contains { $0.namespace == member }
+            var index: [String: Int32] = [:]
+            if needsIndexes { for l in try socket.listLinks() { index[l.name] = l.index } }
+            func idx(_ name: String) throws -> Int32 {
+                guard let i = index[name] else { throw LabError.usage("lab '\(self.name)': no link \(name) in \(member) after creating it") }
+                return i
+            }
+            var batch: [NetlinkRequest] = []
+            for b in plan.bridges where b.namespace == member {
+                for port in b.ports { batch.append(try RouteRequest.setMaster(.name(port), masterIndex: try idx(b.name), masterName: b.name)) }
+            }
+            for l in plan.linksUp[member] ?? [] { batch.append(try RouteRequest.setUp(.name(l))) }
+            for a in plan.addresses where a.namespace == member {
+                batch.append(try RouteRequest.addAddress(a.prefix, ifindex: try idx(a.device), ifname: a.device))
+            }
+            for r in plan.routes where r.namespace == member {
+                batch.append(try RouteRequest.addRoute(destination: r.destination, gateway: r.gateway, deviceIndex: try idx(r.device), deviceName: r.device))
+            }
+            if !batch.isEmpty { try socket.socket.perform(batch) }
         }
-        for a in plan.addresses { try nl(a.namespace).addAddress(a.prefix, to: .name(a.device)) }
-        for r in plan.routes { try nl(r.namespace).addRoute(destination: r.destination, gateway: r.gateway, device: .name(r.device)) }
     }
 
     private func applyFirewall() throws {
