@@ -24,16 +24,13 @@ public struct Cleaner {
         var report = Report()
         // Hold the global lock while deciding, so a lab being created right now is either fully
         // registered (and locked) or not visible yet.
-        let (leftovers, keep) = try LabStore.withGlobalLock(root: stateRoot) { () -> ([String], Set<String>) in
-            var leftovers: [String] = [], keep = Set<String>()
-            for lab in LabStore.labs(root: stateRoot) {
-                let dir = "\(stateRoot)/\(lab)"
-                guard LabStore.isUnlocked(dir) else { keep.insert(lab); continue }
-                let record = try? LabStore(lab: lab, root: stateRoot).readRecord()
-                if let r = record, r.phase == .up, r.persistent, !includePersistent { keep.insert(lab); continue }
-                leftovers.append(lab)
+        let leftovers = try LabStore.withGlobalLock(root: stateRoot) { () -> [String] in
+            LabStore.labs(root: stateRoot).filter { lab in
+                // Locked: a live netlab process owns it. Up and persistent: left up on purpose.
+                guard LabStore.isUnlocked("\(stateRoot)/\(lab)") else { return false }
+                if let r = try? LabStore(lab: lab, root: stateRoot).readRecord(), r.phase == .up, r.persistent, !includePersistent { return false }
+                return true
             }
-            return (leftovers, keep)
         }
         for lab in leftovers {
             let store = LabStore(lab: lab, root: stateRoot)
@@ -81,7 +78,6 @@ public struct Cleaner {
                 report.failures.append("namespace \(ns): \(error)")
             }
         }
-        _ = keep
         return report
     }
 }
