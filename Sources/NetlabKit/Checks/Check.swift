@@ -27,11 +27,16 @@ public struct Check: Hashable, Sendable, Codable {
     /// Pods whose endpoints are reported not ready during this check: the proxy is run again
     /// with them unready before the probe, and with every pod ready afterwards.
     public var unready: [String]
+    /// How long the probe waits for an answer, in seconds.
+    public var timeoutSeconds: Double
+
+    public static let defaultTimeout = 2.0
 
     public init(name: String, description: String? = nil, from: String, to: Ref, port: Ref? = nil, kind: Kind,
-                expect: Expectations, capture: [String] = [], unready: [String] = []) {
+                expect: Expectations, capture: [String] = [], unready: [String] = [], timeoutSeconds: Double = Check.defaultTimeout) {
         self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
         self.kind = kind; self.expect = expect; self.capture = capture; self.unready = unready
+        self.timeoutSeconds = timeoutSeconds
     }
 
     /// Every `member/interface` this check names.

@@ -770,11 +770,18 @@ final class TopologyBuilder {
                     checkMembers.append((s.value, nil, s.loc, "\(label) unready"))
                 }
             }
+            var timeout = Check.defaultTimeout
+            if let n = f.optional("timeout") {
+                if let v = n.float, (n.tagName == .float || n.tagName == .int), v >= 0.05, v <= 60 { timeout = v } else {
+                    r.error(n.location, "\(label) timeout must be a number of seconds from 0.05 to 60, like 0.5 or 2, not \(n.kindDescription)")
+                    ok = false
+                }
+            }
             guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
                   let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
             if ok {
                 checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind,
-                                    expect: expect, capture: capture, unready: unready))
+                                    expect: expect, capture: capture, unready: unready, timeoutSeconds: timeout))
             }
         }
     }

@@ -33,7 +33,7 @@ public enum TopologyLoader {
         "services[].ports[]": ["name", "port", "targetPort", "nodePort", "protocol"],
         "cni": ["binDir", "conflist", "conflistFile", "timeoutSeconds"],
         "proxy": ["command", "timeoutSeconds"],
-        "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture", "unready"],
+        "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout"],
         "checks[].expect": ["reply", "status", "replyTTL", "serverPod", "serverSaw", "packets"],
         "checks[].expect.packets[]": ["at", "match", "absent"],
         "checks[].expect.packets[].match": ["proto", "src", "dst", "sport", "dport", "ttl", "icmp", "tcpFlags", "arp", "whoHas", "tell"],

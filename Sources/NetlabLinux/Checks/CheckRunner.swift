@@ -13,7 +13,7 @@ public final class CheckRunner {
 
     /// `artifacts`: where to write this check's pcapng (and one classic pcap per interface);
     /// nil writes nothing. With `onlyIfFailed`, a passing check writes nothing.
-    public func run(_ check: Check, artifacts: String?, onlyIfFailed: Bool = false, timeout: Double = 2) -> CheckResult {
+    public func run(_ check: Check, artifacts: String?, onlyIfFailed: Bool = false) -> CheckResult {
         let start = DispatchTime.now().uptimeNanoseconds
         var result = CheckResult(name: check.name, description: check.description, passed: false, durationMs: 0)
         do {
@@ -31,7 +31,7 @@ public final class CheckRunner {
                 captures.append(try Capture(namespace: try lab.namespace(h.member), member: h.member, interface: h.interface))
             }
             let source = try lab.namespace(check.from)
-            let probe = Self.probe(check.kind, from: source, to: target, port: port, timeout: timeout)
+            let probe = Self.probe(check.kind, from: source, to: target, port: port, timeout: check.timeoutSeconds)
             let packets = captures.flatMap { $0.stop() }.sorted { $0.timestampNanoseconds < $1.timestampNanoseconds }
             result.probe = probe
             result.expectations = CheckEvaluator(facts: facts).evaluate(check, probe: probe, packets: packets)
