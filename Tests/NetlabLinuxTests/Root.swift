@@ -93,7 +93,8 @@ struct HostSnapshot: Equatable {
     static func readSysctls(_ root: String) -> [String: String] {
         var out: [String: String] = [:]
         guard let e = FileManager.default.enumerator(atPath: root) else { return out }
-        let drifting = ["nf_conntrack_count", "stable_secret", "flush", "base_reachable_time", "neigh/"]
+        // Counters of the host's own traffic, and files that cannot be read back.
+        let drifting = ["nf_conntrack_count", "stable_secret", "flush"]
         while let rel = e.nextObject() as? String {
             if drifting.contains(where: { rel.contains($0) }) { continue }
             let path = "\(root)/\(rel)"

@@ -65,7 +65,7 @@ extension Labs { @Suite struct RunTests {
     @Test func podToPodFailsWhenTheCNIPluginWiresAWrongRoute() throws {
         let dir = try TemporaryDirectory()
         let path = try chainedTopology(plugin: "wrong-route", in: dir)
-        let r = try run([netlabBinary, "run", "--name", "t-wrongroute", "--topology", path, "pod-to-pod"])
+        let r = try run([netlabBinary, "run", "--name", "t-wrongroute", "--topology", path, "--artifacts", "\(dir.path)/out", "pod-to-pod"])
         #expect(r.termination == .exited(1), "\(r.stdoutText)\n\(r.stderrText)")
         let out = r.stdoutText
         #expect(out.contains("FAIL pod-to-pod"))
@@ -82,7 +82,9 @@ extension Labs { @Suite struct RunTests {
         let yaml = DefaultTopology.yaml + "\nproxy:\n  command: [\(fixtures)/no-masquerade-proxy, \(proxy)]\n"
         let path = "\(dir.path)/nomasq.yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        let r = try run([netlabBinary, "run", "--name", "t-nomasq", "--topology", path, "--json", "nodeport-local", "nodeport-remote"])
+        let before = try HostSnapshot.take()
+        let r = try run([netlabBinary, "run", "--name", "t-nomasq", "--topology", path, "--json", "--artifacts", "\(dir.path)/out",
+                         "nodeport-local", "nodeport-remote"])
         #expect(r.termination == .exited(1), "\(r.stderrText)")
         let checks = try #require(try JSONValue.decode(r.stdout)["checks"]?.arrayValue)
         func failed(_ name: String) -> [String: (String, String)] {
@@ -105,5 +107,8 @@ extension Labs { @Suite struct RunTests {
         #expect(remote["client address the server saw"] != nil)
         #expect(remote["packet at node1/eth0"]?.1.contains("src is 198.51.100.10, not 10.0.0.38") == true, "\(remote)")
         #expect(leftovers(of: "t-nomasq").isEmpty)
+        // A failing run leaves the host as it was, too.
+        let after = try HostSnapshot.take()
+        #expect(after == before, "the host changed: \(after.difference(from: before))")
     }
 }}
