@@ -259,7 +259,10 @@ struct Run: ParsableCommand {
             for c in selected {
                 try Interrupts.check()
                 // Without --artifacts, only a failing check's packets are kept, for the user to open.
-                results.append(runner.run(c, artifacts: keptDir, onlyIfFailed: artifacts == nil))
+                let r = runner.run(c, artifacts: keptDir, onlyIfFailed: artifacts == nil)
+                results.append(r)
+                // People see each check as it ends; --json prints the whole report at the end.
+                if !json { print(RunReport.text(of: r, verbose: verbose)) }
             }
             try Interrupts.check()
         } catch {
@@ -285,7 +288,7 @@ struct Run: ParsableCommand {
                                peakMemoryKiB: usage.ru_maxrss)
         if let junit { try report.junit().write(toFile: junit, atomically: true, encoding: .utf8) }
         try writeSummary(RunSummary.markdown(report: report, diagrams: runner.diagrams))
-        print(json ? report.json() : report.text(verbose: verbose))
+        print(json ? report.json() : report.summaryLine)
         if timings && !json {
             for p in phases { print(String(format: "%8.1f ms  %@", p.ms, p.phase)) }
             print(String(format: "%8.1f ms  total", total))

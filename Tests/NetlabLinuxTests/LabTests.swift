@@ -28,6 +28,15 @@ extension Labs { @Suite struct LabTests {
         let mtu = try run(["ip", "-n", "netlab-t-ping-node1", "-o", "link", "show", "dev", "eth0"])
         #expect(mtu.stdoutText.contains("mtu 1460"))
 
+        // No veth end has its peer's ifindex: the kernel would then delay its carrier changes (the
+        // "non-urgent" linkwatch, up to 1 s) and the VPC bridge would drop the lab's first packets.
+        for ns in lab.plan.namespaces {
+            let links = try JSONValue.decode(try run(["ip", "-n", ns.name, "-j", "link", "show"]).stdout).arrayValue ?? []
+            for l in links where l["link_index"] != nil {
+                #expect(l["ifindex"] != l["link_index"], "\(ns.name): \(l["ifname"]?.stringValue ?? "?") has its peer's ifindex")
+            }
+        }
+
         let down = try run([netlabBinary, "down", "--name", "t-ping"])
         #expect(down.succeeded, "netlab down: \(down.stderrText)")
         #expect(leftovers(of: "t-ping").isEmpty)

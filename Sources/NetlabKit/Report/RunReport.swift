@@ -42,28 +42,38 @@ public struct RunReport: Hashable, Sendable, Codable {
     /// One line per check, and for a failed one: each failed expectation with expected and
     /// observed, the per-hop transcript, and where the pcaps are.
     public func text(verbose: Bool = false) -> String {
+        var lines = checks.map { Self.text(of: $0, verbose: verbose) }
+        let failed = checks.filter { !$0.passed }.count
+        lines.append(summaryLine)
+        return lines.joined(separator: "\n")
+    }
+
+    /// "2 passed, 1 failed": the closing line test runners and CI read.
+    public var summaryLine: String {
+        let failed = checks.filter { !$0.passed }.count
+        return "\(checks.count - failed) passed, \(failed) failed"
+    }
+
+    /// One check's block, printed as soon as the check is done.
+    public static func text(of c: CheckResult, verbose: Bool = false) -> String {
         var lines: [String] = []
-        for c in checks {
-            lines.append("\(c.passed ? "PASS" : "FAIL") \(c.name) (\(ms(c.durationMs)))" + (c.description.map { " — \($0)" } ?? ""))
-            if let err = c.error { lines.append("  error: \(err)") }
-            for x in c.expectations where !x.passed || verbose {
-                lines.append("  \(x.passed ? "ok  " : "FAIL") \(x.name)")
-                lines.append("       expected: \(x.expected)")
-                lines.append("       observed: \(x.observed)")
-            }
-            if !c.passed || verbose, !c.transcript.isEmpty {
-                lines.append("  packets, all interfaces in time order:")
-                lines += c.transcript.map { "    " + $0 }
-            }
-            if !c.passed || verbose {
-                lines += c.artifacts.map { path in
-                    let kind = path.hasSuffix(".pcap") || path.hasSuffix(".pcapng") ? "pcap" : path.hasSuffix(".mmd") ? "mermaid" : "diagram"
-                    return "  \(kind): \(path)"
-                }
+        lines.append("\(c.passed ? "PASS" : "FAIL") \(c.name) (\(ms(c.durationMs)))" + (c.description.map { " — \($0)" } ?? ""))
+        if let err = c.error { lines.append("  error: \(err)") }
+        for x in c.expectations where !x.passed || verbose {
+            lines.append("  \(x.passed ? "ok  " : "FAIL") \(x.name)")
+            lines.append("       expected: \(x.expected)")
+            lines.append("       observed: \(x.observed)")
+        }
+        if !c.passed || verbose, !c.transcript.isEmpty {
+            lines.append("  packets, all interfaces in time order:")
+            lines += c.transcript.map { "    " + $0 }
+        }
+        if !c.passed || verbose {
+            lines += c.artifacts.map { path in
+                let kind = path.hasSuffix(".pcap") || path.hasSuffix(".pcapng") ? "pcap" : path.hasSuffix(".mmd") ? "mermaid" : "diagram"
+                return "  \(kind): \(path)"
             }
         }
-        let failed = checks.filter { !$0.passed }.count
-        lines.append("\(checks.count - failed) passed, \(failed) failed")
         return lines.joined(separator: "\n")
     }
 
@@ -95,7 +105,7 @@ public struct RunReport: Hashable, Sendable, Codable {
         return x.joined(separator: "\n") + "\n"
     }
 
-    private func ms(_ v: Double) -> String { v < 1000 ? String(format: "%.0f ms", v) : String(format: "%.2f s", v / 1000) }
+    private static func ms(_ v: Double) -> String { v < 1000 ? String(format: "%.0f ms", v) : String(format: "%.2f s", v / 1000) }
     private func seconds(_ v: Double) -> String { String(format: "%.3f", v / 1000) }
 
     private func esc(_ s: String) -> String { DiagramText.xml(s) }

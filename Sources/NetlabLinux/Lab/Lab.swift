@@ -185,13 +185,19 @@ public final class Lab: @unchecked Sendable {
             sockets[member] = s
             return s
         }
-        var creates: [String: [NetlinkRequest]] = [:]
-        for b in plan.bridges { creates[b.namespace, default: []].append(try RouteRequest.createBridge(name: b.name, mtu: b.mtu)) }
+        // Bridges first, then the veths, in plan order. The order matters beyond taste: a veth end
+        // whose ifindex equals its peer's (both 2, say, each first in its namespace) gets its
+        // carrier changes through the kernel's *delayed* linkwatch (up to a second), during which a
+        // bridge port does not forward. With the bridge made first, the VPC side of every veth
+        // is index 3 or more, while the node, gw and client sides are 2.
+        for b in plan.bridges { try nl(b.namespace).socket.perform([try RouteRequest.createBridge(name: b.name, mtu: b.mtu)]) }
+        var creates: [(String, [NetlinkRequest])] = []
         for v in plan.veths {
             let peerFD = v.namespaceA == v.namespaceB ? nil : try namespace(v.namespaceB).fd
-            creates[v.namespaceA, default: []].append(try RouteRequest.createVeth(name: v.nameA, peerName: v.nameB, peerNamespaceFD: peerFD, mtu: v.mtu))
+            let request = try RouteRequest.createVeth(name: v.nameA, peerName: v.nameB, peerNamespaceFD: peerFD, mtu: v.mtu)
+            if let i = creates.firstIndex(where: { $0.0 == v.namespaceA }) { creates[i].1.append(request) } else { creates.append((v.namespaceA, [request])) }
         }
-        for (member, batch) in creates.sorted(by: { $0.key < $1.key }) { try nl(member).socket.perform(batch) }
+        for (member, batch) in creates { try nl(member).socket.perform(batch) }
 
         // Sysctls before addresses and routes: rp_filter and forwarding must hold from the first packet.
         for s in plan.sysctls {
