@@ -73,6 +73,11 @@ public final class CheckRunner {
             if parts.count == 2 { add(String(parts[0]), String(parts[1])) }
         }
         add(check.from, "eth0")
+        // From outside, the gateway is a hop too: its 1:1 NAT is one of the rewrites to see.
+        if check.from == "client" {
+            add("gw", "eth1")
+            add("gw", "eth0")
+        }
         for n in lab.topology.nodes { add(n.name, LabPlan.nodeInterface) }
         if let pod = lab.record.pods.first(where: { $0.value.address.address == target })?.key { add(pod, "eth0") }
         if let server = check.expect.serverPod { add(server, "eth0") }
