@@ -5,6 +5,7 @@
 # Prints min/median/max per phase over the runs, then for generated labs (nodes 2 and 10; pods per
 # node 10, 50, 100) the time of up (CNI ADD included) and down, with and without CNI DEL, per pod.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 runs=20
 sweep=1

@@ -7,6 +7,7 @@
 #
 # Exit code: netlab run's (0 all passed, 1 a check failed, 2 bad topology, 3 environment).
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 topology=""

@@ -4,6 +4,7 @@
 #   sudo ci/setup.sh --deps     only the Debian packages
 # Everything netlab builds lives in namespaces it creates; this script changes no network setting.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 packages=(libmnl-dev libcap-dev containernetworking-plugins iptables iproute2 tcpdump iputils-ping pkg-config libxml2-utils python3 util-linux procps)
