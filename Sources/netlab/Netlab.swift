@@ -247,6 +247,15 @@ struct Run: ParsableCommand {
         let t = try topo.load()
         let selected = try select(t)
         let labName = name ?? "run-\(getpid())"
+        if selected.isEmpty {
+            // A shard can be empty (more shards than checks): nothing to build, nothing failed.
+            let report = RunReport(lab: labName, topology: t.name, durationMs: 0, checks: [])
+            if let junit { try report.junit().write(toFile: junit, atomically: true, encoding: .utf8) }
+            if let summary { try RunSummary.markdown(report: report, diagrams: [:]).write(toFile: summary, atomically: true, encoding: .utf8) }
+            FileHandle.standardError.write(Data("netlab: no checks in shard \(shard ?? "")\n".utf8))
+            print(json ? report.json() : report.summaryLine)
+            return
+        }
         var logger = Logger(label: "netlab")
         logger.logLevel = .warning
         let start = DispatchTime.now().uptimeNanoseconds
