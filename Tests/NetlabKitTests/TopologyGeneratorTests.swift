@@ -12,7 +12,8 @@ import Testing
         #expect(t.pods.count == nodes * pods)
         #expect(t.pods(on: "node\(nodes)").count == pods)
         #expect(Set(t.nodes.map(\.podCIDR)).count == nodes)
-        #expect(t.checks.map(\.name) == ["pod-to-pod", "nodeport"])
+        #expect(t.checks.map(\.name) == (nodes * pods == 1 ? ["nodeport"] : ["pod-to-pod", "nodeport"]))
+        #expect(t.pods.filter { $0.labels["app"] == "web" }.map(\.name) == ["n1-p1"], "one server, on node1")
         #expect(t.services.first?.ports.first?.nodePort == 30080)
     }
 

@@ -112,3 +112,46 @@ extension Labs { @Suite struct RunTests {
         #expect(after == before, "the host changed: \(after.difference(from: before))")
     }
 }}
+
+extension Labs {
+    /// The checks `netlab topology generate` writes are shipped checks too: they pass on a sound
+    /// datapath and fail on a broken one.
+    @Suite struct GeneratedTopologyTests {
+        func generate(_ dir: TemporaryDirectory, nodes: Int, pods: Int, transform: (String) -> String = { $0 }) throws -> String {
+            let path = "\(dir.path)/generated.yaml"
+            try transform(TopologyGenerator(nodes: nodes, podsPerNode: pods, binDir: dir.path).yaml)
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+
+        @Test(arguments: [(1, 2), (3, 2)])
+        func generatedChecksPassThenFailOnABrokenDatapath(nodes: Int, pods: Int) throws {
+            let dir = try TemporaryDirectory()
+            for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
+            let t = try TopologyLoader.load(path: try generate(dir, nodes: nodes, pods: pods))
+            let lab = try Lab.up(name: "t-gen", topology: t, persistent: false)
+            defer { try? lab.down() }
+            let runner = CheckRunner(lab: lab)
+            for c in t.checks {
+                let r = runner.run(c, artifacts: nil)
+                #expect(r.passed, "\(c.name): \(r.expectations.filter { !$0.passed })")
+            }
+            // Nodes that stop forwarding: no pod reaches another, on one node or across.
+            for n in t.nodes {
+                #expect(try run(["ip", "netns", "exec", "netlab-t-gen-\(n.name)", "sysctl", "-qw", "net.ipv4.ip_forward=0"]).succeeded)
+            }
+            let podToPod = try #require(t.checks.first { $0.name == "pod-to-pod" })
+            let broken = runner.run(podToPod, artifacts: nil)
+            #expect(!broken.passed)
+            #expect(broken.expectations.first { $0.name == "reply TTL" }?.passed == false)
+            try lab.down()
+            // A proxy without MASQUERADE: the NodePort answer no longer comes from where it should.
+            let nomasq = try generate(dir, nodes: nodes, pods: pods) {
+                $0 + "proxy:\n  command: [\(fixtures)/no-masquerade-proxy, \(netlabBinary)-proxy]\n"
+            }
+            let r2 = try run([netlabBinary, "run", "--name", "t-gen", "--topology", nomasq, "--artifacts", "\(dir.path)/b", "nodeport"])
+            #expect(r2.termination == .exited(1) && r2.stdoutText.contains("FAIL client address the server saw"), "\(r2.stdoutText)")
+            #expect(leftovers(of: "t-gen").isEmpty)
+        }
+    }
+}
