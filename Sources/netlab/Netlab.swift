@@ -249,11 +249,8 @@ struct Run: ParsableCommand {
         let labName = name ?? "run-\(getpid())"
         if selected.isEmpty {
             // A shard can be empty (more shards than checks): nothing to build, nothing failed.
-            let report = RunReport(lab: labName, topology: t.name, durationMs: 0, checks: [])
-            if let junit { try report.junit().write(toFile: junit, atomically: true, encoding: .utf8) }
-            if let summary { try RunSummary.markdown(report: report, diagrams: [:]).write(toFile: summary, atomically: true, encoding: .utf8) }
             FileHandle.standardError.write(Data("netlab: no checks in shard \(shard ?? "")\n".utf8))
-            print(json ? report.json() : report.summaryLine)
+            try publish(RunReport(lab: labName, topology: t.name, durationMs: 0, checks: []), diagrams: [:])
             return
         }
         var logger = Logger(label: "netlab")
@@ -295,9 +292,7 @@ struct Run: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let report = RunReport(lab: labName, topology: t.name, durationMs: total, checks: results, timings: phases,
                                peakMemoryKiB: usage.ru_maxrss)
-        if let junit { try report.junit().write(toFile: junit, atomically: true, encoding: .utf8) }
-        try writeSummary(RunSummary.markdown(report: report, diagrams: runner.diagrams))
-        print(json ? report.json() : report.summaryLine)
+        try publish(report, diagrams: runner.diagrams)
         if timings && !json {
             for p in phases { print(String(format: "%8.1f ms  %@", p.ms, p.phase)) }
             print(String(format: "%8.1f ms  total", total))
@@ -310,6 +305,13 @@ struct Run: ParsableCommand {
             print(String(format: "CPU: netlab %.2f s, its children (plugins, proxy, iptables) %.2f s", cpu(usage), cpu(children)))
         }
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// The report's outputs: JUnit, the Markdown summary, and JSON or the closing line on stdout.
+    func publish(_ report: RunReport, diagrams: [String: PacketPathDiagram]) throws {
+        if let junit { try report.junit().write(toFile: junit, atomically: true, encoding: .utf8) }
+        try writeSummary(RunSummary.markdown(report: report, diagrams: diagrams))
+        print(json ? report.json() : report.summaryLine)
     }
 
     /// --summary FILE replaces FILE; without it, GitHub Actions' step summary gets it appended

@@ -80,6 +80,17 @@ extension Labs { @Suite struct LabTests {
         #expect(again.succeeded && !again.stdoutText.contains("t-kill"), "clean is safe to run twice")
     }
 
+    @Test func cleanUndoesTheJournalEvenWhenTheLabsRecordIsUnreadable() throws {
+        let up = try run([netlabBinary, "up", "--name", "t-norecord"])
+        #expect(up.succeeded, "\(up.stderrText)")
+        try "{ not json".write(toFile: "/run/netlab/t-norecord/lab.json", atomically: true, encoding: .utf8)
+        let clean = try run([netlabBinary, "clean"])
+        #expect(clean.succeeded && clean.stdoutText.contains("removed lab t-norecord"), "\(clean.stdoutText) \(clean.stderrText)")
+        #expect(leftovers(of: "t-norecord").isEmpty)
+        // webpod1's server was journaled and is stopped too: nothing keeps a namespace alive.
+        #expect(!(try run(["ps", "-eo", "args"]).stdoutText.contains("serve --lab t-norecord ")))
+    }
+
     @Test func missingPluginIsAnEnvironmentErrorAndCreatesNothing() throws {
         let dir = try TemporaryDirectory()
         try dir.link("host-local")

@@ -48,12 +48,11 @@ public struct Cleaner {
                 failures = result.leftovers.map { "\($0)" }
                 delFailures = result.pluginFailures.map { "\($0)" }
             } else {
-                // No readable record: undo what the journal names without CNI DEL (no topology).
-                for e in entries.reversed() where e.kind == .namespace {
-                    if let p = e.path, NetworkNamespace.exists(path: p) {
-                        do { try NetworkNamespace.delete(path: p) } catch { failures.append("\(error)") }
-                    }
-                }
+                // No readable record: undo what the journal names without CNI DEL (no topology);
+                // the plugins' objects go with the namespaces.
+                let undo = Array(entries.reversed())
+                for e in undo where e.kind == .process { Lab.stopProcess(e) }
+                failures = Lab.deleteNamespaces(undo, logger: logger).map { "\($0)" }
             }
             if failures.isEmpty {
                 try? store.removeDirectory()

@@ -103,11 +103,7 @@ public final class Lab: @unchecked Sendable {
         let list = ServiceState.list(topology: topology, podIPs: podIPs, readyPods: readyPods)
         try Data(list.encodedJSON().utf8).write(to: URL(fileURLWithPath: servicesPath))
         let settings = topology.proxy
-        guard let program = tools.resolve(settings.command[0], relativeTo: settings.baseDirectory) else {
-            throw EnvironmentProblem(what: "the service proxy '\(settings.command[0])' (proxy.command in \(topology.source)) was not found",
-                                     fix: "build netlab-proxy next to netlab, or give proxy.command an existing program")
-        }
-        let argv = [program] + settings.command.dropFirst()
+        let argv = [try Preflight.proxyProgram(topology, tools: tools).get()] + settings.command.dropFirst()
         try forEachConcurrently(topology.nodes) { node in
             try Interrupts.check()
             let env = ["NETLAB_NODE_NAME": node.name, "NETLAB_NODE_IP": "\(node.ip)", "NETLAB_POD_CIDR": "\(node.podCIDR)",
@@ -374,7 +370,7 @@ public final class Lab: @unchecked Sendable {
         var result = TeardownResult()
         let entries = Array(store.readJournal().reversed())
         timed("teardown") {
-            for e in entries where e.kind == .process { stopProcess(e) }
+            for e in entries where e.kind == .process { Self.stopProcess(e) }
             // DELs have no order among pods (plugins take concurrent calls, as from a kubelet;
             // host-local locks its store), so they all run at once. ADD stays ordered per node,
             // which keeps the addresses host-local hands out the same from run to run.
@@ -386,22 +382,29 @@ public final class Lab: @unchecked Sendable {
                     lock.lock(); result.pluginFailures.append(error); lock.unlock()
                 }
             }
-            for e in entries where e.kind == .namespace {
-                guard let p = e.path, NetworkNamespace.exists(path: p) else { continue }
-                do {
-                    withState { namespaces.values.filter { $0.path == p }.forEach { $0.close() } }
-                    try NetworkNamespace.delete(path: p)
-                } catch {
-                    logger.warning("teardown step failed", metadata: ["entry": "namespace \(e.name)", "error": "\(error)"])
-                    result.leftovers.append(error)
-                }
+            withState {
+                namespaces.values.forEach { $0.close() }
+                namespaces.removeAll()
             }
+            result.leftovers = Self.deleteNamespaces(entries, logger: logger)
         }
-        withState { namespaces.removeAll() }
         return result
     }
 
-    private func stopProcess(_ e: JournalEntry) {
+    /// Deletes the journal's namespaces (in the order given); returns what could not be deleted.
+    static func deleteNamespaces(_ entries: [JournalEntry], logger: Logger) -> [Error] {
+        var errors: [Error] = []
+        for e in entries where e.kind == .namespace {
+            guard let p = e.path, NetworkNamespace.exists(path: p) else { continue }
+            do { try NetworkNamespace.delete(path: p) } catch {
+                logger.warning("teardown step failed", metadata: ["entry": "namespace \(e.name)", "error": "\(error)"])
+                errors.append(error)
+            }
+        }
+        return errors
+    }
+
+    static func stopProcess(_ e: JournalEntry) {
         guard let pid = e.pid, let start = e.startTime, processStartTime(pid) == start else { return }
         kill(pid, SIGKILL)
         // Reap it when it is our own child (a `run`); for anyone else's this is ECHILD at once.

@@ -57,15 +57,20 @@ public enum Preflight {
 
     /// `which` finds a system program (injectable, so a machine without iptables can be
     /// simulated in a test).
+    /// The proxy's program, resolved as `proxy.command` says (next to netlab, then the system
+    /// directories; relative to the topology file), or what to do when it is not there.
+    public static func proxyProgram(_ t: Topology, tools: Tools) -> Result<String, EnvironmentProblem> {
+        if let path = tools.resolve(t.proxy.command[0], relativeTo: t.proxy.baseDirectory) { return .success(path) }
+        return .failure(EnvironmentProblem(what: "the service proxy '\(t.proxy.command[0])' (proxy.command in \(t.source)) was not found",
+                                           fix: t.proxy.command == ProxySettings.defaultCommand
+                                            ? "build netlab-proxy (swift build) so that it sits next to netlab"
+                                            : "give proxy.command an existing program (a relative path is relative to the topology file)"))
+    }
+
     public static func check(topology t: Topology, plan: LabPlan, tools: Tools = .locate(),
                              which: (String) -> String? = IPTables.which) -> Report {
         var problems: [EnvironmentProblem] = []
-        if tools.resolve(t.proxy.command[0], relativeTo: t.proxy.baseDirectory) == nil {
-            problems.append(EnvironmentProblem(what: "the service proxy '\(t.proxy.command[0])' (proxy.command in \(t.source)) was not found",
-                                               fix: t.proxy.command == ProxySettings.defaultCommand
-                                                ? "build netlab-proxy (swift build) so that it sits next to netlab"
-                                                : "give proxy.command an existing program (a relative path is relative to the topology file)"))
-        }
+        if case .failure(let p) = proxyProgram(t, tools: tools) { problems.append(p) }
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if !fm.fileExists(atPath: t.cni.binDir, isDirectory: &isDir) || !isDir.boolValue {
