@@ -150,14 +150,6 @@ func describe(_ argv: [String]) -> String {
     argv.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
 }
 
-func runChecked(_ argv: [String], stdin: String = "", what: String) throws -> ProcessOutcome {
-    let o = try run(argv, stdin: stdin)
-    guard o.succeeded else {
-        throw Failure("\(what) failed: `\(describe(argv))` \(o.terminationDescription): \(o.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
-    }
-    return o
-}
-
 /// iptables-restore names the failing line ("line 17 failed"); show it with its neighbours.
 func restoreContext(_ stderr: String, input: String) -> String {
     let words = stderr.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == ":" })

@@ -52,9 +52,9 @@ public struct TableChain: Hashable, Sendable {
     public init(_ table: IPTablesTable, _ chain: String) { self.table = table; self.chain = chain }
 }
 
-/// A rule in a built-in chain that jumps to one of ours. These cannot go through
-/// `iptables-restore --noflush` without owning the whole built-in chain, so, like kube-proxy's
-/// EnsureRule(Prepend, …), they are checked with `-C` and inserted at the top only when missing.
+/// A rule in a built-in chain that jumps to one of ours. The built-in chains are not ours to
+/// declare (which would flush them), so, like kube-proxy's EnsureRule(Prepend, …), a jump is
+/// inserted at the top only when `iptables-save` does not show it yet (`RuleSet.restoreInput(existing:)`).
 public struct ChainJump: Hashable, Sendable {
     public var table: IPTablesTable
     /// The built-in chain holding the jump (INPUT, PREROUTING, …).
@@ -64,11 +64,14 @@ public struct ChainJump: Hashable, Sendable {
     public init(table: IPTablesTable, chain: String, rule: [String]) { self.table = table; self.chain = chain; self.rule = rule }
 
     public var target: String { rule.last ?? "" }
-    /// Arguments for `iptables` (after any -w): exits 0 when the rule exists, 1 when it does not.
-    public var checkArguments: [String] { ["-t", table.rawValue, "-C", chain] + rule }
-    public var insertArguments: [String] { ["-t", table.rawValue, "-I", chain, "1"] + rule }
-    /// The rule as iptables-save would spell it (quoted where a word has spaces).
-    public var text: String { "-t \(table.rawValue) -A \(chain) " + rule.map(shellQuotedIfNeeded).joined(separator: " ") }
+    /// The rule's words as iptables-save spells them (quoted where a word has spaces).
+    var ruleText: String { rule.map(shellQuotedIfNeeded).joined(separator: " ") }
+    /// The rule as `iptables-save` prints it in its table: `-A INPUT … -j KUBE-…`.
+    public var saveLine: String { "-A \(chain) \(ruleText)" }
+    /// The `iptables-restore` line that puts it at the top of its chain.
+    public var insertLine: String { "-I \(chain) 1 \(ruleText)" }
+    /// The rule with its table, for messages and the dry run.
+    public var text: String { "-t \(table.rawValue) \(saveLine)" }
 }
 
 func shellQuotedIfNeeded(_ word: String) -> String { word.contains(" ") ? "\"\(word)\"" : word }
@@ -113,8 +116,7 @@ public struct RuleSet: Hashable, Sendable {
                 declare.append(":\(c.chain) - [0:0]")
             }
             let present = rules[table] ?? []
-            let insert = jumps.filter { $0.table == table && !present.contains($0.saveLine) }
-                .map { "-I \($0.chain) 1 " + $0.rule.map(shellQuotedIfNeeded).joined(separator: " ") }
+            let insert = jumps.filter { $0.table == table && !present.contains($0.saveLine) }.map(\.insertLine)
             let header = lines.firstIndex { !$0.hasPrefix("*") && !$0.hasPrefix(":") } ?? commit
             lines.insert(contentsOf: insert, at: commit)
             lines.insert(contentsOf: declare, at: header)
@@ -124,10 +126,6 @@ public struct RuleSet: Hashable, Sendable {
     }
 }
 
-extension ChainJump {
-    /// The rule as `iptables-save` prints it in its table: `-A INPUT … -j KUBE-…`.
-    public var saveLine: String { "-A \(chain) " + rule.map(shellQuotedIfNeeded).joined(separator: " ") }
-}
 
 public struct IPTablesProxier: Sendable {
     /// kube-proxy's --iptables-masquerade-bit (default 14 → mark 0x4000).
