@@ -148,8 +148,8 @@ public final class Lab: @unchecked Sendable {
             defer { close(pipe[0]) }
             try store.append(.process(name: "serve \(pod.name)", pid: child.pid, startTime: processStartTime(child.pid) ?? 0, namespace: ns.name))
             var line = [UInt8](repeating: 0, count: 16)
-            var p = pollfd(fd: pipe[0], events: Int16(POLLIN), revents: 0)
-            let ready = poll(&p, 1, 5000) > 0 && read(pipe[0], &line, line.count) > 0 && line.starts(with: Array("ready".utf8))
+            let ready = waitForEvent(pipe[0], until: Date().addingTimeInterval(5)) && read(pipe[0], &line, line.count) > 0
+                && line.starts(with: Array("ready".utf8))
             if !ready {
                 child.terminate(signal: SIGKILL)
                 child.wait()

@@ -55,21 +55,11 @@ public final class ChildProcess: @unchecked Sendable {
     @discardableResult
     public func wait(timeout: Double? = nil) -> ProcessOutcome.Termination {
         if let reaped { return reaped }
-        if let timeout {
-            var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-            let deadline = Date().addingTimeInterval(timeout)
-            while true {
-                let ms = Int32(max(0, deadline.timeIntervalSinceNow * 1000).rounded(.up))
-                let r = poll(&p, 1, ms)
-                if r > 0 { break }
-                if r < 0 && errno == EINTR { continue }
-                if r == 0 {
-                    terminate(signal: SIGKILL)
-                    _ = reap()
-                    reaped = .timedOut(seconds: timeout)
-                    return reaped!
-                }
-            }
+        if let timeout, !waitForEvent(pidfd, until: Date().addingTimeInterval(timeout)) {
+            terminate(signal: SIGKILL)
+            _ = reap()
+            reaped = .timedOut(seconds: timeout)
+            return reaped!
         }
         reaped = reap()
         return reaped!
@@ -78,12 +68,6 @@ public final class ChildProcess: @unchecked Sendable {
     /// Sends a signal to the child's process group (it leads one), so helpers it started go too.
     public func terminate(signal sig: Int32 = SIGTERM) {
         if reaped == nil { kill(-pid, sig) }
-    }
-
-    public var hasExited: Bool {
-        if reaped != nil { return true }
-        var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-        return poll(&p, 1, 0) > 0
     }
 
     private func reap() -> ProcessOutcome.Termination {

@@ -35,7 +35,7 @@ public enum Probe {
         if withSockaddr(&sa, { connect(fd, $0, $1) }) != 0 && errno != EINPROGRESS {
             result.failure = "connect to \(ip):\(port): \(SystemError.name(of: errno))"; return result
         }
-        guard wait(fd, events: Int16(POLLOUT), until: deadline) else {
+        guard waitForEvent(fd, events: Int16(POLLOUT), until: deadline) else {
             result.failure = "no answer to the connection from \(ip):\(port) within \(timeout) s"; return result
         }
         var err: Int32 = 0
@@ -49,7 +49,7 @@ public enum Probe {
         _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var response = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 16384)
-        while wait(fd, events: Int16(POLLIN), until: deadline) {
+        while waitForEvent(fd, until: deadline) {
             let n = read(fd, &buffer, buffer.count)
             if n > 0 { response += buffer[0..<n]; continue }
             if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
@@ -93,7 +93,7 @@ public enum Probe {
         if sent < 0 { result.failure = "send echo request to \(ip): \(SystemError.name(of: errno)) (\(String(cString: strerror(errno))))"; return result }
         let deadline = Date().addingTimeInterval(timeout)
         var buffer = [UInt8](repeating: 0, count: 2048)
-        while wait(fd, events: Int16(POLLIN), until: deadline) {
+        while waitForEvent(fd, until: deadline) {
             let n = read(fd, &buffer, buffer.count)
             if n <= 0 { continue }
             let ihl = Int(buffer[0] & 0x0f) * 4
@@ -139,24 +139,12 @@ public enum Probe {
         _ = msg.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = Date().addingTimeInterval(timeout)
-        while wait(fd, events: Int16(POLLIN), until: deadline) {
+        while waitForEvent(fd, until: deadline) {
             let n = read(fd, &buffer, buffer.count)
             if n > 0 { result.reply = String(decoding: buffer[0..<n], as: UTF8.self); return result }
             if n < 0 && errno == ECONNREFUSED { result.failure = "\(ip):\(port) refused (ICMP port unreachable)"; return result }
         }
         result.failure = "no UDP answer from \(ip):\(port) within \(timeout) s"
         return result
-    }
-
-    /// Polls one descriptor until `deadline`; false on timeout.
-    static func wait(_ fd: Int32, events: Int16, until deadline: Date) -> Bool {
-        while true {
-            let ms = Int32(max(0, deadline.timeIntervalSinceNow * 1000).rounded(.up))
-            var p = pollfd(fd: fd, events: events, revents: 0)
-            let r = poll(&p, 1, ms)
-            if r > 0 { return true }
-            if r == 0 { return false }
-            if errno != EINTR { return false }
-        }
     }
 }
