@@ -78,11 +78,14 @@ struct LabOptions: ParsableArguments {
         if let problem = LabNames.validateLab(name) { throw ValidationError(problem) }
     }
 
-    var logger: Logger {
-        var l = Logger(label: "netlab")
-        l.logLevel = verbose ? .debug : .warning
-        return l
-    }
+    var logger: Logger { netlabLogger(verbose: verbose) }
+}
+
+/// netlab's logger: warnings always (a failed CNI CHECK, a failed DEL), each step with --verbose.
+func netlabLogger(verbose: Bool) -> Logger {
+    var l = Logger(label: "netlab")
+    l.logLevel = verbose ? .debug : .warning
+    return l
 }
 
 struct TopologyOption: ParsableArguments {
@@ -175,9 +178,7 @@ struct Clean: ParsableCommand {
     func run() throws {
         Interrupts.install()
         try Capabilities.require()
-        var l = Logger(label: "netlab")
-        l.logLevel = verbose ? .debug : .warning
-        let report = try Cleaner(logger: l).clean(includePersistent: all)
+        let report = try Cleaner(logger: netlabLogger(verbose: verbose)).clean(includePersistent: all)
         print(report.lines.isEmpty ? "nothing to clean" : report.lines.joined(separator: "\n"))
         if !report.failures.isEmpty {
             throw LabError.teardown("(clean)", report.failures)
@@ -253,10 +254,8 @@ struct Run: ParsableCommand {
             try publish(RunReport(lab: labName, topology: t.name, durationMs: 0, checks: []), diagrams: [:])
             return
         }
-        var logger = Logger(label: "netlab")
-        logger.logLevel = .warning
         let start = DispatchTime.now().uptimeNanoseconds
-        let lab = try Lab.up(name: labName, topology: t, persistent: keep, logger: logger)
+        let lab = try Lab.up(name: labName, topology: t, persistent: keep, logger: netlabLogger(verbose: false))
         lab.skipCNIDel = skipCniDel
         let runner = CheckRunner(lab: lab)
         var results: [CheckResult] = []
