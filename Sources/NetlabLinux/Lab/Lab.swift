@@ -285,7 +285,7 @@ public final class Lab: @unchecked Sendable {
         do {
             try runtime.check(list, attachment, prevResult: result)
         } catch {
-            logger.warning("CNI CHECK failed for pod '\(pod.name)' on node '\(node.name)': \(error)")
+            logger.warning("CNI CHECK failed for pod '\(pod.name)' on node '\(node.name)': \(TerminalText.escaped("\(error)"))")
         }
     }
 
@@ -379,7 +379,7 @@ public final class Lab: @unchecked Sendable {
             let lock = NSLock()
             try? forEachConcurrently(cni) { e in
                 do { try detach(e) } catch {
-                    logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(error)"])
+                    logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(TerminalText.escaped("\(error)"))"])
                     lock.lock(); result.pluginFailures.append(error); lock.unlock()
                 }
             }
