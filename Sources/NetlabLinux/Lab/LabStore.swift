@@ -63,7 +63,7 @@ public final class LabStore: @unchecked Sendable {
             throw SafeFiles.Failure(path: root, errno: errno, doing: "create netlab's state directory")
         }
         let d: SafeDirectory
-        do { d = try SafeDirectory.open(root) } catch let e as SafeFiles.Failure {
+        do { d = try SafeDirectory.open(root) } catch let e as SafeFiles.Failure where e.operation == nil {
             throw SafeFiles.Failure(path: root, problem: "(netlab's state directory) \(e.problem)", fix: fix)
         }
         var st = stat()

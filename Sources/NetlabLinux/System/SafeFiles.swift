@@ -109,6 +109,9 @@ public final class SafeDirectory: @unchecked Sendable {
                 throw SafeFiles.Failure(path: child(name), problem: "is a symbolic link, and netlab never writes through one",
                                         fix: "remove it, or use an empty directory")
             }
+            if kind == S_IFDIR {
+                throw SafeFiles.Failure(path: child(name), problem: "is a directory where netlab puts a file", fix: "remove it, or use an empty directory")
+            }
             guard kind == S_IFREG, st.st_uid == geteuid(), !othersMayWrite else {
                 throw SafeFiles.Failure(path: child(name), problem: "already exists and netlab did not write it",
                                         fix: "remove it, or use an empty directory")
@@ -176,7 +179,8 @@ public final class SafeDirectory: @unchecked Sendable {
     public func openForAppending(_ name: String, mode: mode_t) throws -> Int32 {
         try Self.checkName(name)
         while true {
-            let f = openat(fd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
+            // O_NONBLOCK: a FIFO planted there fails at once instead of hanging netlab.
+            let f = openat(fd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
             if f >= 0 {
                 var st = stat()
                 if fstat(f, &st) != 0 || st.st_mode & S_IFMT != S_IFREG {
@@ -188,6 +192,7 @@ public final class SafeDirectory: @unchecked Sendable {
             if errno == ELOOP {
                 throw SafeFiles.Failure(path: child(name), problem: "is a symbolic link, and netlab never writes through one", fix: "remove it")
             }
+            if errno == ENXIO { throw SafeFiles.Failure(path: child(name), problem: "is not a regular file", fix: "remove it") }
             if errno != ENOENT { throw SafeFiles.Failure(path: child(name), errno: errno, doing: "open") }
             let c = openat(fd, name, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
             if c >= 0 {
@@ -252,17 +257,23 @@ public enum SafeFiles {
     /// A file or directory netlab cannot or will not write (exit 3): which, why, what to do.
     public struct Failure: Error, CustomStringConvertible, Equatable {
         public var path: String
+        /// What went wrong: "is a symbolic link…", or the errno of the call `operation`.
         public var problem: String
+        /// The call that failed ("create", "open the directory"), when the kernel refused one.
+        public var operation: String?
         public var fix: String?
 
         public init(path: String, problem: String, fix: String?) { self.path = path; self.problem = problem; self.fix = fix }
         init(path: String, errno e: Int32, doing: String) {
             self.path = path
-            problem = "cannot \(doing) it: \(SystemError.name(of: e)) (\(String(cString: strerror(e))))"
+            operation = doing
+            problem = "\(SystemError.name(of: e)) (\(String(cString: strerror(e))))"
             fix = e == EACCES || e == EPERM || e == EROFS ? "choose a place netlab may write" : e == ENOENT ? "create its parent directory first" : nil
         }
 
-        public var description: String { "\(path) \(problem)" + (fix.map { ": \($0)" } ?? "") }
+        public var description: String {
+            (operation.map { "cannot \($0) \(path): \(problem)" } ?? "\(path) \(problem)") + (fix.map { ": \($0)" } ?? "")
+        }
     }
 
     /// The directory part and the file name of `path` ("." for a bare name).
@@ -310,7 +321,7 @@ public enum SafeFiles {
     public static func checkOutputDirectory(_ path: String, option: String) throws {
         var st = stat()
         if lstat(path, &st) != 0 {
-            if errno != ENOENT { throw Failure(path: path, errno: errno, doing: "look at (\(option))") }
+            if errno != ENOENT { throw Failure(path: path, errno: errno, doing: "look at the \(option) directory") }
             let (parent, _) = split(path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path)
             try checkWritableDirectory(parent, for: path, option: option)
             return
@@ -321,7 +332,7 @@ public enum SafeFiles {
                                     fix: "give the real directory, or an empty one")
         default: throw Failure(path: path, problem: "(\(option)) is not a directory", fix: "give a directory")
         }
-        if access(path, W_OK) != 0 { throw Failure(path: path, errno: errno, doing: "write into (\(option))") }
+        if access(path, W_OK) != 0 { throw Failure(path: path, errno: errno, doing: "write into the \(option) directory") }
         let d = try SafeDirectory.open(path)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
             if let e = try d.entry(name), e.st_mode & S_IFMT == S_IFLNK {
