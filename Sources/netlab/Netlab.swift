@@ -25,29 +25,29 @@ struct Netlab: ParsableCommand {
             command = try parseAsRoot()
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) } // --help, --version
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            printError(fullMessage(for: error))
             Glibc.exit(2)
         }
         do {
             try command.run()
             if let s = Interrupts.pending {
                 // The command finished what must not be cut short (a teardown); say why we stop.
-                FileHandle.standardError.write(Data("netlab: \(Interrupts.Interrupted(signal: s))\n".utf8))
+                printError("netlab: \(Interrupts.Interrupted(signal: s))")
                 Glibc.exit(128 + s)
             }
         } catch let e as ExitCode {
             Glibc.exit(e.rawValue)
         } catch let e as Interrupts.Interrupted {
-            FileHandle.standardError.write(Data("netlab: \(e); everything it had made was taken down\n".utf8))
+            printError("netlab: \(e); everything it had made was taken down")
             Glibc.exit(e.exitCode)
         } catch {
             if let s = Interrupts.pending {
-                FileHandle.standardError.write(Data("netlab: \(Interrupts.Interrupted(signal: s)) (\(error))\n".utf8))
+                printError("netlab: \(Interrupts.Interrupted(signal: s)) (\(error))")
                 Glibc.exit(128 + s)
             }
             if exitCode(for: error) == .success { exit(withError: error) } // help subcommand
             let message = error is ValidationError ? fullMessage(for: error) : "\(error)"
-            FileHandle.standardError.write(Data("netlab: \(message)\n".utf8))
+            printError("netlab: \(message)")
             Glibc.exit(netlabExitCode(for: error))
         }
     }
@@ -60,11 +60,18 @@ struct Netlab: ParsableCommand {
             case .usage, .notFound: return 2
             default: return 1
             }
-        case is Capabilities.Missing, is EnvironmentProblem, is EnvironmentProblems, is CNIPluginNotFound: return 3
+        case is Capabilities.Missing, is EnvironmentProblem, is EnvironmentProblems, is CNIPluginNotFound, is SafeFiles.Failure: return 3
         default: return 1
         }
     }
 }
+
+/// A line for people on stdout, with the control characters of names, paths and plugin output
+/// made visible (TerminalText).
+func printEscaped(_ text: String) { print(TerminalText.escaped(text)) }
+
+/// The same on stderr.
+func printError(_ text: String) { FileHandle.standardError.write(Data((TerminalText.escaped(text) + "\n").utf8)) }
 
 /// Options every lab command shares.
 struct LabOptions: ParsableArguments {
@@ -108,8 +115,8 @@ struct Up: ParsableCommand {
         let t = try topo.load()
         let start = Date()
         let l = try Lab.up(name: lab.name, topology: t, persistent: true, logger: lab.logger)
-        print("lab \(lab.name) is up (topology \(t.name), \(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
-        print(LabMap.render(lab: l.name, topology: l.topology, pods: l.record.pods))
+        printEscaped("lab \(lab.name) is up (topology \(t.name), \(String(format: "%.2f", Date().timeIntervalSince(start))) s)")
+        printEscaped(LabMap.render(lab: l.name, topology: l.topology, pods: l.record.pods))
     }
 }
 
@@ -140,8 +147,8 @@ struct Status: ParsableCommand {
             let l = try Lab.open(name: n)
             let r = l.record
             let owner = r.phase == .up && LabStore.isUnlocked(l.store.directory) ? "" : " (pid \(r.ownerPID))"
-            print("lab \(n): \(r.phase.rawValue)\(owner), topology \(r.topology.name)")
-            print(LabMap.render(lab: n, topology: r.topology, pods: r.pods).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            printEscaped("lab \(n): \(r.phase.rawValue)\(owner), topology \(r.topology.name)")
+            printEscaped(LabMap.render(lab: n, topology: r.topology, pods: r.pods).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }
     }
 }
@@ -247,6 +254,7 @@ struct Run: ParsableCommand {
         Interrupts.install()
         let t = try topo.load()
         let selected = try select(t)
+        try checkOutputs()
         let labName = name ?? "run-\(getpid())"
         if selected.isEmpty {
             // A shard can be empty (more shards than checks): nothing to build, nothing failed.
@@ -259,15 +267,23 @@ struct Run: ParsableCommand {
         lab.skipCNIDel = skipCniDel
         let runner = CheckRunner(lab: lab)
         var results: [CheckResult] = []
-        let keptDir = artifacts ?? FileManager.default.temporaryDirectory.appendingPathComponent("netlab-\(labName)").path
+        var kept: SafeDirectory?
+        // Without --artifacts, a fresh directory is made only once a check fails, for the user to open.
+        func keptDirectory() throws -> SafeDirectory {
+            if let kept { return kept }
+            let d = try artifacts.map { try SafeDirectory.openOrCreate($0, mode: 0o755) }
+                ?? SafeDirectory.makeTemporary(prefix: "netlab-\(labName)-", in: Self.temporaryBase, mode: 0o755)
+            kept = d
+            return d
+        }
         do {
             for c in selected {
                 try Interrupts.check()
-                // Without --artifacts, only a failing check's packets are kept, for the user to open.
-                let r = runner.run(c, artifacts: keptDir, onlyIfFailed: artifacts == nil)
+                var r = runner.run(c)
+                if artifacts != nil || !r.passed { r.artifacts = try runner.writeArtifacts(of: c.name, into: keptDirectory) }
                 results.append(r)
                 // People see each check as it ends; --json prints the whole report at the end.
-                if !json { print(RunReport.text(of: r, verbose: verbose)) }
+                if !json { printEscaped(RunReport.text(of: r, verbose: verbose)) }
             }
             try Interrupts.check()
         } catch {
@@ -306,26 +322,36 @@ struct Run: ParsableCommand {
         if !report.passed { throw ExitCode(1) }
     }
 
+    /// Where a failing run keeps its artifacts without --artifacts: $TMPDIR, else /tmp.
+    static var temporaryBase: String {
+        if let t = ProcessInfo.processInfo.environment["TMPDIR"], !t.isEmpty { return t }
+        return "/tmp"
+    }
+
+    /// The output paths the user gave, checked before the lab is built: a path that cannot be
+    /// written is exit 3 with nothing made, not a surprise after the checks.
+    func checkOutputs() throws {
+        if let junit { try SafeFiles.checkOutputFile(junit, option: "--junit") }
+        if let summary { try SafeFiles.checkOutputFile(summary, option: "--summary") }
+        if let artifacts { try SafeFiles.checkOutputDirectory(artifacts, option: "--artifacts") }
+    }
+
     /// The report's outputs: JUnit, the Markdown summary, and JSON or the closing line on stdout.
     func publish(_ report: RunReport, diagrams: [String: PacketPathDiagram]) throws {
-        if let junit { try report.junit().write(toFile: junit, atomically: true, encoding: .utf8) }
+        if let junit { try SafeFiles.replaceFile(atPath: junit, contents: Data(report.junit().utf8)) }
         try writeSummary(RunSummary.markdown(report: report, diagrams: diagrams))
-        print(json ? report.json() : report.summaryLine)
+        if json { print(report.json()) } else { printEscaped(report.summaryLine) }
     }
 
     /// --summary FILE replaces FILE; without it, GitHub Actions' step summary gets it appended
-    /// (several runs in one step each add theirs).
+    /// (several runs in one step each add theirs), never through a symlink.
     func writeSummary(_ markdown: String) throws {
         if let summary {
-            try markdown.write(toFile: summary, atomically: true, encoding: .utf8)
+            try SafeFiles.replaceFile(atPath: summary, contents: Data(markdown.utf8))
         } else if let gh = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !gh.isEmpty {
-            guard let h = FileHandle(forWritingAtPath: gh) else {
-                FileHandle.standardError.write(Data("netlab: cannot append the summary to $GITHUB_STEP_SUMMARY (\(gh))\n".utf8))
-                return
+            do { try SafeFiles.append(toPath: gh, Data(markdown.utf8)) } catch {
+                printError("netlab: cannot append the summary to $GITHUB_STEP_SUMMARY: \(error)")
             }
-            h.seekToEndOfFile()
-            h.write(Data(markdown.utf8))
-            h.closeFile()
         }
     }
 
@@ -367,7 +393,7 @@ struct Checks: ParsableCommand {
         }
         for c in selected {
             let port = c.port.map { ":\($0)" } ?? ""
-            print("\(c.name)\t\(c.kind.rawValue) \(c.from) -> \(c.to)\(port)" + (c.description.map { "\t\($0)" } ?? ""))
+            printEscaped("\(c.name)\t\(c.kind.rawValue) \(c.from) -> \(c.to)\(port)" + (c.description.map { "\t\($0)" } ?? ""))
         }
     }
 }
@@ -389,7 +415,10 @@ struct TopologyCommand: ParsableCommand {
         func run() throws {
             let g = TopologyGenerator(nodes: nodes, podsPerNode: podsPerNode, name: name, binDir: binDir)
             if let p = g.problem { throw ValidationError(p) }
-            if let output { try g.yaml.write(toFile: output, atomically: true, encoding: .utf8) } else { print(g.yaml, terminator: "") }
+            if let output {
+                try SafeFiles.checkOutputFile(output, option: "--output")
+                try SafeFiles.replaceFile(atPath: output, contents: Data(g.yaml.utf8))
+            } else { print(g.yaml, terminator: "") }
         }
     }
 
@@ -399,7 +428,7 @@ struct TopologyCommand: ParsableCommand {
 
         func run() throws {
             let t = try TopologyLoader.load(path: file)
-            print("\(file): topology \(t.name) is valid: \(t.nodes.count) nodes, \(t.pods.count) pods, \(t.services.count) services, \(t.checks.count) checks")
+            printEscaped("\(file): topology \(t.name) is valid: \(t.nodes.count) nodes, \(t.pods.count) pods, \(t.services.count) services, \(t.checks.count) checks")
         }
     }
 }
@@ -420,6 +449,7 @@ struct Graph: ParsableCommand {
     }
 
     func run() throws {
+        if let output { try SafeFiles.checkOutputFile(output, option: "--output") }
         let graph: TopologyGraph
         if let name {
             let l = try Lab.open(name: name)
@@ -429,6 +459,6 @@ struct Graph: ParsableCommand {
             graph = TopologyGraph(topology: t, plan: LabPlan(lab: LabNames.defaultLab, topology: t))
         }
         let text = format == .svg ? graph.svg() : graph.mermaid()
-        if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
+        if let output { try SafeFiles.replaceFile(atPath: output, contents: Data(text.utf8)) } else { print(text, terminator: "") }
     }
 }

@@ -47,13 +47,13 @@ extension Labs { @Suite struct RunTests {
         let lab = try Lab.up(name: "t-noroute", topology: t, persistent: false)
         defer { try? lab.down() }
         let check = try #require(t.checks.first { $0.name == "pod-to-pod" })
-        #expect(CheckRunner(lab: lab).run(check, artifacts: nil).passed, "passes before the route is removed")
+        #expect(CheckRunner(lab: lab).run(check).passed, "passes before the route is removed")
         // node1 forgets the route to node2's pod range: the request now takes the default route to
         // the VPC gateway, which routes it on: one hop more. The reply still comes the short way,
         // so only what pod2 sees tells: TTL 61, not 62.
         let del = try run(["ip", "-n", "netlab-t-noroute-node1", "route", "del", "10.32.1.0/24"])
         #expect(del.succeeded, "\(del.stderrText)")
-        let r = CheckRunner(lab: lab).run(check, artifacts: nil)
+        let r = CheckRunner(lab: lab).run(check)
         #expect(!r.passed)
         let failed = r.expectations.filter { !$0.passed }
         #expect(failed.map(\.name) == ["packet at pod2/eth0"], "\(failed)")
@@ -133,7 +133,7 @@ extension Labs {
             defer { try? lab.down() }
             let runner = CheckRunner(lab: lab)
             for c in t.checks {
-                let r = runner.run(c, artifacts: nil)
+                let r = runner.run(c)
                 #expect(r.passed, "\(c.name): \(r.expectations.filter { !$0.passed })")
             }
             // Nodes that stop forwarding: no pod reaches another, on one node or across.
@@ -141,7 +141,7 @@ extension Labs {
                 #expect(try run(["ip", "netns", "exec", "netlab-t-gen-\(n.name)", "sysctl", "-qw", "net.ipv4.ip_forward=0"]).succeeded)
             }
             let podToPod = try #require(t.checks.first { $0.name == "pod-to-pod" })
-            let broken = runner.run(podToPod, artifacts: nil)
+            let broken = runner.run(podToPod)
             #expect(!broken.passed)
             #expect(broken.expectations.first { $0.name == "reply TTL" }?.passed == false)
             try lab.down()

@@ -155,13 +155,13 @@ extension Labs {
             #expect(before.contains("-j DNAT --to-destination \(lab.record.pods["webpod1"]!.address.address):80"))
             let runner = CheckRunner(lab: lab)
             let unready = try #require(t.checks.first { $0.name == "no-ready-endpoints" })
-            let r = runner.run(unready, artifacts: nil)
+            let r = runner.run(unready)
             #expect(r.passed, "\(r.expectations.filter { !$0.passed }) \(r.error ?? "")")
             #expect(r.probe?.failure?.contains("ECONNREFUSED") == true, "\(r.probe?.failure ?? "")")
             // Every endpoint ready again: the same rules as before, and the NodePort answers.
             #expect(try rules("node1") == before)
             let local = try #require(t.checks.first { $0.name == "nodeport-local" })
-            #expect(runner.run(local, artifacts: nil).passed)
+            #expect(runner.run(local).passed)
         }
     }
 }

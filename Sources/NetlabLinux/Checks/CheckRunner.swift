@@ -4,17 +4,20 @@ import NetlabKit
 
 /// Runs checks against a lab that is up: flush neighbour caches (so ARP happens on the wire),
 /// open captures on every interface the check names (plus the hops a packet of it crosses), run
-/// netlab's own probe, drain the captures, judge, and write the pcaps.
+/// netlab's own probe, drain the captures and judge; `writeArtifacts` keeps the check's pcaps.
 public final class CheckRunner {
     public let lab: Lab
     /// Each check's packet path diagram, by check name, for the run's Markdown summary.
     public private(set) var diagrams: [String: PacketPathDiagram] = [:]
+    /// The last check's packets, for `writeArtifacts` (only one check's are held in memory).
+    private var lastCapture: (check: String, packets: [CapturedPacket], hops: [String], diagram: PacketPathDiagram)?
     public init(lab: Lab) { self.lab = lab }
 
-    /// `artifacts`: where to write this check's pcapng (and one classic pcap per interface);
-    /// nil writes nothing. With `onlyIfFailed`, a passing check writes nothing.
-    public func run(_ check: Check, artifacts: String?, onlyIfFailed: Bool = false) -> CheckResult {
+    /// Runs one check. A failure of the check (or of the lab under it) is in the result; writing
+    /// its artifacts is the caller's choice, and a failure to write them is not the check's.
+    public func run(_ check: Check) -> CheckResult {
         let start = DispatchTime.now().uptimeNanoseconds
+        lastCapture = nil
         var result = CheckResult(name: check.name, description: check.description, passed: false, durationMs: 0)
         do {
             let facts = LabFacts(topology: lab.topology, pods: lab.record.pods)
@@ -41,9 +44,7 @@ public final class CheckRunner {
             let diagram = PacketPathDiagram.build(result: result, source: check.from, target: target, packets: packets,
                                                   hops: hops.map(\.hop), geography: LabGeography(topology: lab.topology, pods: lab.record.pods))
             diagrams[check.name] = diagram
-            if let artifacts, !(onlyIfFailed && result.passed) {
-                result.artifacts = try write(packets, hops: hops.map(\.hop), check: check.name, diagram: diagram, to: artifacts)
-            }
+            lastCapture = (check.name, packets, hops.map(\.hop), diagram)
         } catch {
             result.error = "\(error)"
             result.passed = false
@@ -111,27 +112,25 @@ public final class CheckRunner {
         }
     }
 
-    /// One pcapng with every interface (names kept), one classic pcap per interface, and the
-    /// packet path diagram as SVG, HTML and Mermaid.
-    func write(_ packets: [CapturedPacket], hops: [String], check: String, diagram: PacketPathDiagram, to dir: String) throws -> [String] {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    /// The check just run, kept in the directory `directory()` gives (asked only when there is
+    /// something to keep): one pcapng with every interface (names kept), one classic pcap per
+    /// interface, and the packet path diagram as SVG, HTML and Mermaid; each a new 0644 file
+    /// (see SafeDirectory.createFile). Returns their paths.
+    public func writeArtifacts(of check: String, into directory: () throws -> SafeDirectory) throws -> [String] {
+        guard let c = lastCapture, c.check == check else { return [] }
+        let dir = try directory()
         var files: [String] = []
+        func keep(_ name: String, _ data: Data) throws { files.append(try dir.createFile(name, contents: data, mode: 0o644)) }
         var ng = PcapNGWriter()
-        for p in packets { ng.append(p) }
-        let ngPath = "\(dir)/\(check).pcapng"
-        try ng.data.write(to: URL(fileURLWithPath: ngPath))
-        files.append(ngPath)
-        for hop in hops {
+        for p in c.packets { ng.append(p) }
+        try keep("\(check).pcapng", ng.data)
+        for hop in c.hops {
             var w = PcapWriter()
-            for p in packets where p.hopLabel == hop { w.append(p) }
-            let path = "\(dir)/\(check)-\(hop.replacingOccurrences(of: "/", with: "-")).pcap"
-            try w.data.write(to: URL(fileURLWithPath: path))
-            files.append(path)
+            for p in c.packets where p.hopLabel == hop { w.append(p) }
+            try keep("\(check)-\(hop.replacingOccurrences(of: "/", with: "-")).pcap", w.data)
         }
-        for (ext, text) in [("svg", diagram.svg()), ("html", diagram.html()), ("mmd", diagram.mermaid())] {
-            let path = "\(dir)/\(check).\(ext)"
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-            files.append(path)
+        for (ext, text) in [("svg", c.diagram.svg()), ("html", c.diagram.html()), ("mmd", c.diagram.mermaid())] {
+            try keep("\(check).\(ext)", Data(text.utf8))
         }
         return files
     }

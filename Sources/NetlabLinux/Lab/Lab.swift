@@ -101,7 +101,7 @@ public final class Lab: @unchecked Sendable {
     public func syncServices(readyPods: Set<String>? = nil) throws {
         let podIPs = record.pods.mapValues { $0.address.address }
         let list = ServiceState.list(topology: topology, podIPs: podIPs, readyPods: readyPods)
-        try Data(list.encodedJSON().utf8).write(to: URL(fileURLWithPath: servicesPath))
+        try store.writeStateFile("services.json", Data(list.encodedJSON().utf8))
         let settings = topology.proxy
         let argv = [try Preflight.proxyProgram(topology, tools: tools).get()] + settings.command.dropFirst()
         try forEachConcurrently(topology.nodes) { node in
@@ -113,7 +113,7 @@ public final class Lab: @unchecked Sendable {
             defer { let took = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9; withState { proxySeconds.append(took) } }
             let outcome = try NamespaceProcessRunner(namespace: try namespace(node.name))
                 .run(argv: argv, environment: env, stdin: Data(), timeout: settings.timeoutSeconds)
-            try? (outcome.stdout + outcome.stderr).write(to: URL(fileURLWithPath: store.directory + "/proxy-\(node.name).log"))
+            try? store.writeStateFile("proxy-\(node.name).log", outcome.stdout + outcome.stderr)
             if !outcome.succeeded {
                 let err = outcome.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
                 throw LabError.proxy("the service proxy \(argv.joined(separator: " ")) \(outcome.terminationDescription) on node '\(node.name)'"
@@ -132,7 +132,7 @@ public final class Lab: @unchecked Sendable {
             let ns = try namespace(pod.name)
             var argv = [tools.netlab, "serve", "--lab", name, "--pod", pod.name]
             for p in pod.ports where p.proto != .sctp { argv += [p.proto == .tcp ? "--tcp" : "--udp", "\(p.containerPort)"] }
-            let log = Glibc.open(store.directory + "/serve-\(pod.name).log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            let log = (try? store.stateDirectory().openForAppending("serve-\(pod.name).log", mode: LabStore.fileMode)) ?? -1
             defer { if log >= 0 { close(log) } }
             var pipe: [Int32] = [-1, -1]
             try shimCall("create a pipe") { netlab_pipe_cloexec(&pipe) }
@@ -243,7 +243,8 @@ public final class Lab: @unchecked Sendable {
     }
 
     func renderedConflist(node: Node) throws -> CNINetworkConfigList {
-        try CNINetworkConfigList(topology.cni.conflist)
+        try store.prepareHostLocalDirectory(node: node.name)
+        return try CNINetworkConfigList(topology.cni.conflist)
             .rendered(for: node, mtu: topology.vpc.mtu)
             .withHostLocalDataDir(store.hostLocalDirectory(node: node.name))
     }
@@ -274,7 +275,7 @@ public final class Lab: @unchecked Sendable {
         let result = try runtime.add(list, attachment)
         let took = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         withState { podAddSeconds.append(took) }
-        try result.raw.encoded(pretty: true).write(to: URL(fileURLWithPath: store.cniResultPath(pod: pod.name)))
+        try store.writeStateFile("\(pod.name).json", in: ["cni", "results"], result.raw.encoded(pretty: true))
         guard let address = result.podAddress(ifName: attachment.ifName) else {
             throw LabError.cni("CNI ADD for pod '\(pod.name)' on node '\(node.name)' returned no IPv4 address for eth0: \(result.raw.encodedString())")
         }
@@ -284,7 +285,7 @@ public final class Lab: @unchecked Sendable {
         do {
             try runtime.check(list, attachment, prevResult: result)
         } catch {
-            logger.warning("CNI CHECK failed for pod '\(pod.name)' on node '\(node.name)': \(error)")
+            logger.warning("CNI CHECK failed for pod '\(pod.name)' on node '\(node.name)': \(TerminalText.escaped("\(error)"))")
         }
     }
 
@@ -378,7 +379,7 @@ public final class Lab: @unchecked Sendable {
             let lock = NSLock()
             try? forEachConcurrently(cni) { e in
                 do { try detach(e) } catch {
-                    logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(error)"])
+                    logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(TerminalText.escaped("\(error)"))"])
                     lock.lock(); result.pluginFailures.append(error); lock.unlock()
                 }
             }

@@ -31,7 +31,7 @@ public final class LabStore: @unchecked Sendable {
 
     /// Makes the state directory for a new lab and locks it. Fails when the lab exists.
     public func create(root: String = LabNames.stateRoot) throws {
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        _ = try Self.prepareRoot(root)
         try Self.withGlobalLock(root: root) {
             if mkdir(directory, 0o700) != 0 {
                 if errno == EEXIST {
@@ -42,9 +42,57 @@ public final class LabStore: @unchecked Sendable {
                 }
                 throw SystemError("create \(directory)", errno: errno)
             }
+            // The umask never decides a mode (mkdir's mode is masked by it).
+            try SafeDirectory.open(directory).chmod(Self.directoryMode)
             try lock(wait: false)
         }
-        try FileManager.default.createDirectory(atPath: cniDirectory + "/results", withIntermediateDirectories: true)
+        _ = try stateDirectory().subdirectory("cni", mode: Self.directoryMode).subdirectory("results", mode: Self.directoryMode)
+    }
+
+    /// Modes of everything in the state directory: root's alone, whatever the umask.
+    public static let directoryMode: mode_t = 0o700
+    public static let fileMode: mode_t = 0o600
+
+    /// `/run/netlab`, made 0700 if missing. netlab keeps root's lab state there and runs what the
+    /// journal says on `down` and `clean`, so a root that is a symlink, not netlab's user's, or
+    /// writable by others is refused (exit 3); one made 0755 by an earlier netlab is tightened.
+    @discardableResult
+    public static func prepareRoot(_ root: String = LabNames.stateRoot) throws -> SafeDirectory {
+        let fix = "remove \(root) (when no lab is up) so that netlab makes it afresh, or make it a directory of root's with mode 0700"
+        if mkdir(root, directoryMode) != 0 && errno != EEXIST {
+            throw SafeFiles.Failure(path: root, errno: errno, doing: "create netlab's state directory")
+        }
+        let d: SafeDirectory
+        do { d = try SafeDirectory.open(root) } catch let e as SafeFiles.Failure where e.operation == nil {
+            throw SafeFiles.Failure(path: root, problem: "(netlab's state directory) \(e.problem)", fix: fix)
+        }
+        var st = stat()
+        if fstat(d.fd, &st) != 0 { throw SafeFiles.Failure(path: root, errno: errno, doing: "look at") }
+        if st.st_uid != geteuid() {
+            throw SafeFiles.Failure(path: root, problem: "(netlab's state directory) is owned by uid \(st.st_uid), not by root", fix: fix)
+        }
+        if st.st_mode & 0o022 != 0 {
+            throw SafeFiles.Failure(path: root, problem: "(netlab's state directory) is writable by others (mode \(String(st.st_mode & 0o7777, radix: 8)))",
+                                    fix: fix)
+        }
+        if st.st_mode & 0o7777 != directoryMode { try d.chmod(directoryMode) }
+        return d
+    }
+
+    /// The lab's state directory, opened without following a symlink.
+    public func stateDirectory() throws -> SafeDirectory { try SafeDirectory.open(directory) }
+
+    /// Replaces the state file `name` (in `subdirectory` of the state directory) atomically, 0600.
+    public func writeStateFile(_ name: String, in subdirectory: [String] = [], _ data: Data) throws {
+        var d = try stateDirectory()
+        for s in subdirectory { d = try d.subdirectory(s, mode: Self.directoryMode) }
+        try d.replaceFile(name, contents: data, mode: Self.fileMode)
+    }
+
+    /// host-local's dataDir for `node`, made 0700 (the plugin makes what it keeps inside).
+    public func prepareHostLocalDirectory(node: String) throws {
+        _ = try stateDirectory().subdirectory("cni", mode: Self.directoryMode)
+            .subdirectory(node, mode: Self.directoryMode).subdirectory("host-local", mode: Self.directoryMode)
     }
 
     public var exists: Bool { access(directory, F_OK) == 0 }
@@ -52,8 +100,9 @@ public final class LabStore: @unchecked Sendable {
     /// Takes the lab's lock (flock on `lock`), so two netlab processes never change one lab at once.
     public func lock(wait: Bool) throws {
         if lockFD >= 0 { return }
-        let fd = open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open("\(directory)/lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, Self.fileMode)
         if fd < 0 { throw SystemError("open \(directory)/lock", errno: errno) }
+        fchmod(fd, Self.fileMode)
         while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
             if errno == EINTR { continue }
             let e = errno
@@ -78,9 +127,10 @@ public final class LabStore: @unchecked Sendable {
     /// Serialises lab creation against `clean`'s scan, so clean never takes a lab in the instant
     /// between its directory being made and its lock being taken.
     public static func withGlobalLock<R>(root: String = LabNames.stateRoot, _ body: () throws -> R) throws -> R {
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let fd = open("\(root)/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try prepareRoot(root)
+        let fd = open("\(root)/.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, fileMode)
         if fd < 0 { throw SystemError("open \(root)/.lock", errno: errno) }
+        fchmod(fd, fileMode)
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 { if errno != EINTR { throw SystemError("lock \(root)/.lock", errno: errno) } }
         return try body()
@@ -91,10 +141,7 @@ public final class LabStore: @unchecked Sendable {
     public func writeRecord(_ r: LabRecord) throws {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted]
-        let data = try e.encode(r)
-        let tmp = recordPath + ".tmp"
-        try data.write(to: URL(fileURLWithPath: tmp))
-        if rename(tmp, recordPath) != 0 { throw SystemError("rename \(tmp)", errno: errno) }
+        try writeStateFile("lab.json", try e.encode(r))
     }
 
     public func readRecord() throws -> LabRecord {
@@ -108,11 +155,7 @@ public final class LabStore: @unchecked Sendable {
         e.outputFormatting = [.sortedKeys]
         var data = try e.encode(entry)
         data.append(0x0a)
-        let fd = open(journalPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        if fd < 0 { throw SystemError("open \(journalPath)", errno: errno) }
-        defer { close(fd) }
-        let n = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n != data.count { throw SystemError("append to \(journalPath)", errno: n < 0 ? errno : EIO) }
+        try stateDirectory().append("journal.jsonl", data, mode: Self.fileMode)
     }
 
     /// The journal's entries; a torn last line (a crash mid-write) is ignored.
