@@ -30,6 +30,24 @@ import Testing
         #expect(o.stderrText.contains("no lab named '\(lab)'"), "\(o.stderrText)")
     }
 
+    /// The README's install step puts both binaries side by side, where netlab looks for its proxy.
+    @Test func installPutsNetlabAndItsProxySideBySide() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var template = Array("/tmp/netlab-install-XXXXXX".utf8CString)
+        let prefix = String(cString: try #require(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: prefix) }
+        let built = URL(fileURLWithPath: netlabBinary).deletingLastPathComponent().path
+        let o = try run(["/bin/bash", repo.appendingPathComponent("ci/install.sh").path, "--prefix", prefix, "--from", built])
+        #expect(o.succeeded, "\(o.stderrText)")
+        for b in ["netlab", "netlab-proxy"] {
+            let attrs = try FileManager.default.attributesOfItem(atPath: "\(prefix)/bin/\(b)")
+            #expect((attrs[.posixPermissions] as? Int) == 0o755, "\(b): \(attrs)")
+        }
+        #expect(Tools.locate(executable: "\(prefix)/bin/netlab").resolve("netlab-proxy", relativeTo: "/") == "\(prefix)/bin/netlab-proxy")
+        let version = try run(["\(prefix)/bin/netlab", "--version"])
+        #expect(version.stdoutText == NetlabVersion.current + "\n")
+    }
+
     @Test func doctorSpeaksJSON() throws {
         let o = try run([netlabBinary, "doctor", "--json"])
         let results = try #require(try JSONValue.decode(o.stdout).arrayValue, "\(o.stdoutText)")
