@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 / Ubuntu machine (with Swift installed) for netlab and builds it.
-#   sudo ci/setup.sh            packages, release build, then `netlab run`: the default lab's checks
+#   sudo ci/setup.sh            packages, release build, install (ci/install.sh: netlab and netlab-proxy
+#                               into /usr/local/bin, on sudo's PATH), then `netlab run`: the default lab's checks
 #   sudo ci/setup.sh --deps     only the Debian packages
 # Everything netlab builds lives in namespaces it creates; this script changes no network setting.
 set -euo pipefail
@@ -22,6 +23,6 @@ command -v swift >/dev/null || { echo "ci/setup.sh: swift is not on PATH: instal
 [ "${1:-}" = "--deps" ] && exit 0
 
 swift build -c release
-bin=.build/release/netlab
-"$bin" doctor
-"$bin" run
+bash ci/install.sh --from .build/release
+/usr/local/bin/netlab doctor
+/usr/local/bin/netlab run

@@ -14,6 +14,7 @@ struct Netlab: ParsableCommand {
         Exit codes: 0 success, 1 failure, 2 bad usage or topology, 3 the environment lacks something \
         (a capability, a binary, a kernel feature).
         """,
+        version: NetlabVersion.current,
         subcommands: [Run.self, Checks.self, Up.self, Down.self, Status.self, Exec.self, Graph.self, Clean.self, Doctor.self,
                       TopologyCommand.self, Serve.self])
 
@@ -161,10 +162,35 @@ struct Exec: ParsableCommand {
     @Argument(help: "A pod or node name, or client, gw, vpc.") var member: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
 
+    /// exec's own options may also stand after the member (`netlab exec pod1 --name lab -- ip a`,
+    /// as `up` and `status` print it): before a `--`, every word is one of exec's options; without
+    /// a `--`, only leading words that are exec's options are.
+    static func split(_ words: [String], name: String) throws -> (name: String, argv: [String]) {
+        var name = name
+        var rest = words[...]
+        let dashes = words.firstIndex(of: "--")
+        while let w = rest.first, w != "--" {
+            if w == "--name" {
+                guard rest.count > 1, rest.index(after: rest.startIndex) != dashes else { throw LabError.usage("--name needs a lab name") }
+                name = rest[rest.index(after: rest.startIndex)]
+                rest = rest.dropFirst(2)
+            } else if w.hasPrefix("--name=") {
+                name = String(w.dropFirst("--name=".count))
+                rest = rest.dropFirst()
+            } else if dashes != nil {
+                throw LabError.usage("'\(w)' is not an option of netlab exec; put the command after '--', e.g. netlab exec pod1 -- ip addr")
+            } else {
+                break
+            }
+        }
+        if rest.first == "--" { rest = rest.dropFirst() }
+        if let problem = LabNames.validateLab(name) { throw LabError.usage(problem) }
+        return (name, Array(rest))
+    }
+
     func run() throws {
-        var argv = command
-        if argv.first == "--" { argv.removeFirst() }
-        if argv.isEmpty { throw ValidationError("give a command after the member, e.g. netlab exec \(member) -- ip addr") }
+        let (name, argv) = try Self.split(command, name: name)
+        if argv.isEmpty { throw LabError.usage("give a command after the member, e.g. netlab exec \(member) -- ip addr") }
         let l = try Lab.open(name: name)
         guard let ns = l.plan.namespace(member) else {
             let members = l.plan.namespaces.map(\.member).joined(separator: ", ")
@@ -196,10 +222,18 @@ struct Clean: ParsableCommand {
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check the prerequisites: capabilities, binaries, kernel features.")
     @OptionGroup var topo: TopologyOption
+    @Flag(help: "Print the results as JSON: what, ok, fix.") var json = false
 
     func run() throws {
         let t = try topo.load()
         let results = Doctor.checks(topology: t)
+        if json {
+            print(JSONValue.array(results.map { r in
+                .object(["what": .string(r.what), "ok": .bool(r.ok), "fix": r.ok ? .null : .string(r.fix)])
+            }).encodedString(pretty: true))
+            if results.contains(where: { !$0.ok }) { throw ExitCode(3) }
+            return
+        }
         for r in results { print("\(r.ok ? "ok  " : "FAIL") \(r.what)" + (r.ok ? "" : "\n     \(r.fix)")) }
         if results.contains(where: { !$0.ok }) { throw ExitCode(3) }
         print("netlab can run \(t.source) on this machine")
@@ -241,7 +275,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Write a Markdown summary (checks, failed expectations, Mermaid packet paths) to this file.",
                                discussion: "Without it, the summary is appended to $GITHUB_STEP_SUMMARY when that is set (GitHub Actions).")) var summary: String?
     @Flag(help: "Leave the lab up afterwards (take it down with netlab down --name ...).") var keep = false
-    @Flag(help: "Show every expectation and transcript, also of passing checks.") var verbose = false
+    @Flag(name: .shortAndLong, help: "Show every expectation and transcript, also of passing checks.") var verbose = false
     @Flag(help: "Print the time of each phase.") var timings = false
     @Flag(help: "Tear down without CNI DEL: the kernel drops the namespaces' objects (faster for big labs).") var skipCniDel = false
 

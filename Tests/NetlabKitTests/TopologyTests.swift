@@ -498,7 +498,7 @@ extension TopologyLoader {
         let yaml = baseTopology.replacingOccurrences(of: "  conflist: {cniVersion: 0.3.1, name: net, plugins: [{type: ptp}]}\n", with: """
           binDir: /opt/cni/bin
           conflist:
-            cniVersion: 0.4
+            cniVersion: 0.4.0
             name: net
             plugins:
               - type: bridge
@@ -513,7 +513,7 @@ extension TopologyLoader {
         let t = try TopologyLoader.parse(yaml: yaml, source: "t.yaml")
         #expect(t.cni.binDir == "/opt/cni/bin")
         let expected = try JSONValue.decode(Data("""
-        {"cniVersion": "0.4", "name": "net", "plugins": [{"type": "bridge", "mtu": 1460, "hairpinMode": true, "ratio": 0.5,
+        {"cniVersion": "0.4.0", "name": "net", "plugins": [{"type": "bridge", "mtu": 1460, "hairpinMode": true, "ratio": 0.5,
           "nothing": null, "when": "2024-01-02", "ipam": {"type": "host-local", "ranges": [[{"subnet": "{{podCIDR}}"}]]}}]}
         """.utf8))
         #expect(t.cni.conflist == expected)
@@ -539,6 +539,50 @@ extension TopologyLoader {
         #expect(diagnostics(with("  binDir: /usr/lib/cni\n")) == [
             "t.yaml:5:3: cni needs exactly one of 'conflist' (the network configuration list written inline) or 'conflistFile' (a JSON file next to the topology file); neither is given",
         ])
+    }
+
+    /// What `up` would refuse when it reads the conflist, `topology validate` refuses first, at the line.
+    @Test func conflistRulesOfTheRuntimeAreValidationErrors() {
+        let conflist = "  conflist: {cniVersion: 0.3.1, name: net, plugins: [{type: ptp}]}\n"
+        func with(_ replacement: String) -> String { baseTopology.replacingOccurrences(of: conflist, with: replacement) }
+        #expect(diagnostics(with("  conflist: {cniVersion: \"9.9.9\", name: net, plugins: [{type: ptp}]}\n")) == [
+            "t.yaml:5:26: cni.conflist: cniVersion \"9.9.9\" is not supported; netlab supports \"0.3.0\", \"0.3.1\", \"0.4.0\", \"1.0.0\", \"1.1.0\"",
+        ])
+        #expect(diagnostics(with("  conflist: {cniVersion: 0.3.1, name: net, plugins: [{type: ptp, ipam: {type: ../../bin/sh}}]}\n")) == [
+            "t.yaml:5:79: cni.conflist: plugins[0] (ptp): ipam type \"../../bin/sh\" must be a plain plugin name (letters, digits, '_', '.', '-', starting with a letter or digit), not a path",
+        ])
+        #expect(diagnostics(with("  conflist: {cniVersion: 0.3.1, name: net, plugins: [{type: ptp}, {type: \"-x\"}]}\n")) == [
+            "t.yaml:5:74: cni.conflist: plugins[1] type \"-x\" must be a plain plugin name (letters, digits, '_', '.', '-', starting with a letter or digit), not a path",
+        ])
+        #expect(diagnostics(with("  conflist: {cniVersion: 0.3.1, name: \"my net\", plugins: [{type: ptp}]}\n")).count == 1)
+        #expect(diagnostics(with("  conflist: {cniVersion: 0.3.1, name: net, plugins: [{type: \"pt p\"}]}\n")).count == 1)
+    }
+
+    /// A capture point the lab will not have is found before any namespace is made. Nodes may have
+    /// links their CNI plugins make (cni0, a VTEP), so only the name's form is checked there.
+    @Test func checkInterfacesMustExistInTheLab() {
+        let check = """
+        pods:
+          - {name: pod1, node: node1}
+        external: {client: 198.51.100.10/24}
+        checks:
+          - name: c
+            from: pod1
+            to: node2.ip
+            protocol: icmp
+            capture: [pod1/eth1, vpc/br0, client/eth0, node1/cni0]
+            expect:
+              packets:
+                - at: gw/eth9
+                  match: {icmp: echo-request}
+
+        """
+        #expect(diagnostics(baseTopology + check) == [
+            "t.yaml:21:15: check 'c' capture names interface 'eth1' of 'pod1', which it will not have (its interfaces: lo, eth0)",
+            "t.yaml:24:15: check 'c' expect.packets[0] at names interface 'eth9' of 'gw', which it will not have (its interfaces: lo, eth0, eth1)",
+        ])
+        let tooLong = (baseTopology + check).replacingOccurrences(of: "node1/cni0", with: "node1/this-is-far-too-long")
+        #expect(diagnostics(tooLong).first == "t.yaml:21:48: check 'c' capture 'node1/this-is-far-too-long' must name an interface as member/interface, like node1/eth0 or webpod1/eth0")
     }
 
     @Test func conflistFileIsResolvedNextToTheTopologyFile() throws {

@@ -52,6 +52,15 @@ public struct CNIAttachment: Hashable, Sendable {
 
     public var cniArgsString: String { cniArgs.map { "\($0.0)=\($0.1)" }.joined(separator: ";") }
 
+    /// What the kernel (and libcni) refuse in an interface name, or nil when it is a valid one.
+    public static func interfaceNameProblem(_ name: String) -> String? {
+        guard !name.isEmpty, name.utf8.count <= 15, name != ".", name != "..",
+              !name.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) else {
+            return "an interface name is 1 to 15 bytes, not \".\" or \"..\", without '/', ':' or spaces"
+        }
+        return nil
+    }
+
     /// The checks libcni makes before running a plugin (container ID and interface name), plus the
     /// ones CNI_ARGS needs: a ';' or '=' in a value would be split into a different argument.
     public func validate() throws {
@@ -59,10 +68,7 @@ public struct CNIAttachment: Hashable, Sendable {
         guard CNINetworkConfigList.isValidIdentifier(containerID) else {
             throw CNIConfigError("CNI container ID \"\(containerID)\" is invalid: use letters, digits, '_', '.', '-', starting with a letter or digit")
         }
-        guard !ifName.isEmpty, ifName.utf8.count <= 15, ifName != ".", ifName != "..",
-              !ifName.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) else {
-            throw CNIConfigError("interface name \"\(ifName)\" is invalid: 1 to 15 bytes, not \".\" or \"..\", without '/', ':' or spaces")
-        }
+        if let problem = Self.interfaceNameProblem(ifName) { throw CNIConfigError("interface name \"\(ifName)\" is invalid: \(problem)") }
         guard netnsPath.hasPrefix("/") else {
             throw CNIConfigError("network namespace path \"\(netnsPath)\" must be absolute")
         }

@@ -3,7 +3,10 @@ import Foundation
 /// A CNI configuration, version or attachment netlab refuses before running any plugin.
 public struct CNIConfigError: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// Where in the configuration list the problem is, as a JSON path ("plugins[1].ipam.type"),
+    /// so a topology file can point at the line; "" for the list as a whole.
+    public var path: String
+    public init(_ message: String, at path: String = "") { self.message = message; self.path = path }
     public var description: String { message }
 }
 

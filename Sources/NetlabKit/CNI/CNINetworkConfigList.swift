@@ -20,29 +20,30 @@ public struct CNINetworkConfigList: Hashable, Sendable {
         }
         // The same rule libcni applies (utils.ValidateNetworkName): the name ends up in file names and chain names.
         guard CNINetworkConfigList.isValidIdentifier(name) else {
-            throw CNIConfigError("CNI network name \"\(name)\" is invalid: use letters, digits, '_', '.', '-', starting with a letter or digit")
+            throw CNIConfigError("CNI network name \"\(name)\" is invalid: use letters, digits, '_', '.', '-', starting with a letter or digit", at: "name")
         }
         guard let versionValue = o.removeValue(forKey: "cniVersion") else {
             throw CNIConfigError("the CNI configuration list \"\(name)\" has no \"cniVersion\"")
         }
         guard let versionText = versionValue.stringValue else {
-            throw CNIConfigError("\"cniVersion\" of the CNI configuration list \"\(name)\" must be a string like \"1.0.0\"")
+            throw CNIConfigError("\"cniVersion\" of the CNI configuration list \"\(name)\" must be a string like \"1.0.0\"", at: "cniVersion")
         }
-        let version = try CNIVersion(parsing: versionText)
+        let version: CNIVersion
+        do { version = try CNIVersion(parsing: versionText) } catch let e as CNIConfigError { throw CNIConfigError(e.message, at: "cniVersion") }
         guard let plugins = o.removeValue(forKey: "plugins")?.arrayValue, !plugins.isEmpty else {
-            throw CNIConfigError("the CNI configuration list \"\(name)\" needs a non-empty \"plugins\" array")
+            throw CNIConfigError("the CNI configuration list \"\(name)\" needs a non-empty \"plugins\" array", at: "plugins")
         }
         for (i, p) in plugins.enumerated() {
             try CNINetworkConfigList.validatePlugin(p, index: i)
         }
         if let d = o["disableCheck"], d.boolValue == nil, d.stringValue != "true", d.stringValue != "false" {
-            throw CNIConfigError("\"disableCheck\" must be true or false")
+            throw CNIConfigError("\"disableCheck\" must be true or false", at: "disableCheck")
         }
         var unknown: [String] = []
         CNINetworkConfigList.findUnknownPlaceholders(.array(plugins), path: "plugins", into: &unknown)
         if !unknown.isEmpty {
             throw CNIConfigError("unknown placeholder in the CNI configuration: " + unknown.joined(separator: ", ")
-                + "; known placeholders: " + CNINetworkConfigList.placeholders.map { "{{\($0)}}" }.joined(separator: ", "))
+                + "; known placeholders: " + CNINetworkConfigList.placeholders.map { "{{\($0)}}" }.joined(separator: ", "), at: "plugins")
         }
         self.name = name; self.cniVersion = version; self.plugins = plugins; self.otherKeys = o
     }
@@ -121,22 +122,26 @@ public struct CNINetworkConfigList: Hashable, Sendable {
     }
 
     private static func validatePlugin(_ p: JSONValue, index i: Int) throws {
-        guard p.objectValue != nil else { throw CNIConfigError("plugins[\(i)] must be a JSON object") }
+        guard p.objectValue != nil else { throw CNIConfigError("plugins[\(i)] must be a JSON object", at: "plugins[\(i)]") }
         guard let type = p["type"]?.stringValue, !type.isEmpty else {
-            throw CNIConfigError("plugins[\(i)] has no \"type\" (the plugin binary's name, e.g. \"ptp\")")
+            throw CNIConfigError("plugins[\(i)] has no \"type\" (the plugin binary's name, e.g. \"ptp\")", at: "plugins[\(i)]")
         }
-        // The type is a file name inside binDir, never a path.
-        guard !type.contains("/"), type != ".", type != ".." else {
-            throw CNIConfigError("plugins[\(i)] type \"\(type)\" must be a plugin name, not a path")
+        // The type is a file name inside binDir, started as root: a plain name, never a path, an
+        // option-looking "-x" or a name with spaces or control characters.
+        guard isValidIdentifier(type) else {
+            throw CNIConfigError("plugins[\(i)] type \"\(type)\" must be a plain plugin name (letters, digits, '_', '.', '-', starting with a letter or digit), not a path", at: "plugins[\(i)].type")
         }
         if let caps = p["capabilities"] {
             guard let o = caps.objectValue, o.values.allSatisfy({ $0.boolValue != nil }) else {
-                throw CNIConfigError("plugins[\(i)] (\(type)): \"capabilities\" must map capability names to true/false")
+                throw CNIConfigError("plugins[\(i)] (\(type)): \"capabilities\" must map capability names to true/false", at: "plugins[\(i)].capabilities")
             }
         }
         if let ipam = p["ipam"] {
-            guard ipam.objectValue != nil, let t = ipam["type"]?.stringValue, !t.isEmpty, !t.contains("/") else {
-                throw CNIConfigError("plugins[\(i)] (\(type)): \"ipam\" must be an object with a \"type\" such as \"host-local\"")
+            guard ipam.objectValue != nil, let t = ipam["type"]?.stringValue, !t.isEmpty else {
+                throw CNIConfigError("plugins[\(i)] (\(type)): \"ipam\" must be an object with a \"type\" such as \"host-local\"", at: "plugins[\(i)].ipam")
+            }
+            guard isValidIdentifier(t) else {
+                throw CNIConfigError("plugins[\(i)] (\(type)): ipam type \"\(t)\" must be a plain plugin name (letters, digits, '_', '.', '-', starting with a letter or digit), not a path", at: "plugins[\(i)].ipam.type")
             }
         }
     }

@@ -163,3 +163,24 @@ extension LabPlan {
         self.firewall = firewall
     }
 }
+
+extension LabPlan {
+    /// The interface a pod's CNI ADD is asked to create (CNI_IFNAME), as a kubelet names it.
+    public static let podInterface = "eth0"
+
+    /// The interfaces `member` will have once the lab is up, and whether it may have more that
+    /// nobody can know in advance: a node's CNI plugins make links of their own there (ptp's host
+    /// veths, the bridge plugin's cni0, an overlay's VTEP). Nil when the lab has no such member.
+    public func interfaces(of member: String) -> (known: [String], open: Bool)? {
+        guard let ns = namespace(member) else { return nil }
+        var names = ["lo"]
+        func add(_ n: String) { if !names.contains(n) { names.append(n) } }
+        for b in bridges where b.namespace == member { add(b.name) }
+        for v in veths {
+            if v.namespaceA == member { add(v.nameA) }
+            if v.namespaceB == member { add(v.nameB) }
+        }
+        if ns.role == .pod { add(Self.podInterface) }
+        return (names, ns.role == .node)
+    }
+}

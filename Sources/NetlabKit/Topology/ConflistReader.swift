@@ -75,32 +75,42 @@ extension YAMLReader {
             error(locate(""), "\(source) must be an object with cniVersion, name and plugins (a network configuration list)")
             return
         }
+        var clean = true
+        func fail(_ at: YAMLLocation, _ message: String) { error(at, message); clean = false }
         for key in ["cniVersion", "name"] {
             let example = key == "name" ? "\"k8s-pod-network\"" : "\"0.3.1\""
             switch object[key] {
-            case nil: error(locate(""), "\(source) is missing '\(key)'; add it, e.g. \(key): \(example)")
+            case nil: fail(locate(""), "\(source) is missing '\(key)'; add it, e.g. \(key): \(example)")
             case .string(let s)? where !s.isEmpty: break
-            case _?: error(locate(key), "\(source) '\(key)' must be a non-empty string like \(example)")
+            case _?: fail(locate(key), "\(source) '\(key)' must be a non-empty string like \(example)")
             }
         }
         guard let pluginsValue = object["plugins"] else {
-            error(locate(""), "\(source) is missing 'plugins'; add the list of plugins, e.g. plugins: [{type: ptp, ...}, {type: portmap, ...}]")
+            fail(locate(""), "\(source) is missing 'plugins'; add the list of plugins, e.g. plugins: [{type: ptp, ...}, {type: portmap, ...}]")
             return
         }
         guard let plugins = pluginsValue.arrayValue, !plugins.isEmpty else {
-            error(locate("plugins"), "\(source) 'plugins' must be a non-empty list of plugin objects, each with a 'type' such as ptp")
+            fail(locate("plugins"), "\(source) 'plugins' must be a non-empty list of plugin objects, each with a 'type' such as ptp")
             return
         }
         for (i, plugin) in plugins.enumerated() {
             guard plugin.objectValue != nil else {
-                error(locate("plugins[\(i)]"), "\(source) plugins[\(i)] must be an object with a 'type' such as ptp")
+                fail(locate("plugins[\(i)]"), "\(source) plugins[\(i)] must be an object with a 'type' such as ptp")
                 continue
             }
             switch plugin["type"] {
-            case nil: error(locate("plugins[\(i)]"), "\(source) plugins[\(i)] has no 'type'; name the plugin binary, e.g. type: ptp")
+            case nil: fail(locate("plugins[\(i)]"), "\(source) plugins[\(i)] has no 'type'; name the plugin binary, e.g. type: ptp")
             case .string(let s)? where !s.isEmpty && !s.contains("/"): break
-            case _?: error(locate("plugins[\(i)].type"), "\(source) plugins[\(i)].type must be the name of a plugin binary in binDir such as \"ptp\"")
+            case _?: fail(locate("plugins[\(i)].type"), "\(source) plugins[\(i)].type must be the name of a plugin binary in binDir such as \"ptp\"")
             }
+        }
+        // What the runtime refuses when `up` reads the list is refused here first, with the same
+        // words: one parser decides, so validate and up never disagree.
+        guard clean else { return }
+        do { _ = try CNINetworkConfigList(value) } catch let e as CNIConfigError {
+            error(locate(e.path), "\(source): \(e.message)")
+        } catch let other {
+            error(locate(""), "\(source): \(other)")
         }
     }
 }

@@ -891,12 +891,24 @@ final class TopologyBuilder {
 
     private func validateChecks(in t: Topology) {
         let members = ["client", "gw", "vpc"] + t.nodes.map(\.name) + t.pods.map(\.name)
+        let plan = LabPlan(lab: LabNames.defaultLab, topology: t)
         for m in checkMembers {
             guard members.contains(m.member), !(m.member == "client" && t.external == nil) else {
                 var message = "\(m.what) names '\(m.member)', which is not a member of this lab (\(members.filter { $0 != "client" || t.external != nil }.joined(separator: ", ")))"
                 if let c = closestMatch(m.member, among: members) { message += "; did you mean '\(c)'?" }
                 r.error(m.loc, message)
                 continue
+            }
+            // An interface the lab will not have would only fail when the capture opens, after
+            // the whole lab was built: say so now. A node may have links its CNI plugins make.
+            if let interface = m.interface, let have = plan.interfaces(of: m.member), !have.known.contains(interface) {
+                if !have.open {
+                    var message = "\(m.what) names interface '\(interface)' of '\(m.member)', which it will not have (its interfaces: \(have.known.joined(separator: ", ")))"
+                    if let c = closestMatch(interface, among: have.known) { message += "; did you mean '\(m.member)/\(c)'?" }
+                    r.error(m.loc, message)
+                } else if let problem = CNIAttachment.interfaceNameProblem(interface) {
+                    r.error(m.loc, "\(m.what) names interface '\(interface)' of node '\(m.member)': \(problem)")
+                }
             }
             if m.what.hasSuffix("serverPod") || m.what.hasSuffix("unready"), t.pod(named: m.member) == nil {
                 r.error(m.loc, "\(m.what) names '\(m.member)', which is not a pod")

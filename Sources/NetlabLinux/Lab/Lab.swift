@@ -108,7 +108,9 @@ public final class Lab: @unchecked Sendable {
             try Interrupts.check()
             let env = ["NETLAB_NODE_NAME": node.name, "NETLAB_NODE_IP": "\(node.ip)", "NETLAB_POD_CIDR": "\(node.podCIDR)",
                        "NETLAB_CLUSTER_CIDR": "\(topology.clusterCIDR)", "NETLAB_SERVICE_CIDR": "\(topology.serviceCIDR)",
-                       "NETLAB_SERVICES": servicesPath, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+                       "NETLAB_SERVICES": servicesPath,
+                       // The system's tools first; then netlab's own, so a wrapper can run netlab-proxy.
+                       "PATH": "/usr/sbin:/usr/bin:/sbin:/bin:\(tools.directory)"]
             let started = DispatchTime.now().uptimeNanoseconds
             defer { let took = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9; withState { proxySeconds.append(took) } }
             let outcome = try NamespaceProcessRunner(namespace: try namespace(node.name))

@@ -10,8 +10,12 @@ public struct Tools: Sendable {
 
     /// The directory of the running executable. Tests run from a bundle next to the binaries.
     public static func locate() -> Tools {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return Tools(directory: URL(fileURLWithPath: exe).deletingLastPathComponent().path)
+        locate(executable: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+    }
+
+    /// The tools installed beside `executable`.
+    public static func locate(executable: String) -> Tools {
+        Tools(directory: URL(fileURLWithPath: executable).deletingLastPathComponent().path)
     }
 
     public var netlab: String { "\(directory)/netlab" }
