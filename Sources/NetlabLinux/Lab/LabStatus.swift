@@ -21,7 +21,12 @@ public enum LabStatus {
     /// `names`: the labs asked for (`--name`), or nil for every lab under `stateRoot`.
     public static func render(names: [String]?, stateRoot: String = LabNames.stateRoot) throws -> Output {
         if geteuid() != 0 && access(stateRoot, F_OK) == 0 { throw NeedsRoot(stateRoot: stateRoot) }
-        let labs = names ?? LabStore.labs(root: stateRoot)
+        return try render(labs: names ?? LabStore.labs(root: stateRoot), asked: names != nil, stateRoot: stateRoot)
+    }
+
+    /// `labs` as listed a moment ago; `asked`: the user named them, so a missing one is an error.
+    static func render(labs: [String], asked: Bool, stateRoot: String) throws -> Output {
+        let names: [String]? = asked ? labs : nil
         var blocks: [String] = [], broken: [String] = []
         for n in labs {
             let store = LabStore(lab: n, root: stateRoot)
