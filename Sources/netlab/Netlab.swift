@@ -191,7 +191,7 @@ struct Clean: ParsableCommand {
         let report = try Cleaner(logger: netlabLogger(verbose: verbose)).clean(includePersistent: all, only: name)
         print(report.lines.isEmpty ? "nothing to clean" : report.lines.joined(separator: "\n"))
         if !report.failures.isEmpty {
-            throw LabError.teardown("(clean)", report.failures)
+            throw LabError.cleanFailed(report.failures)
         }
     }
 }

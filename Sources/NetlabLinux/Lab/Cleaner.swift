@@ -30,8 +30,10 @@ public struct Cleaner {
         if let only {
             if let problem = LabNames.validateLab(only) { throw LabError.usage(problem) }
         }
-        // What the journals name before anything goes: a namespace some teardown below leaves
-        // alone is reported there, not again as nobody's.
+        // The mounts first, then what the journals name (a lab journals a namespace before making
+        // it, so every mount listed is named unless it is nobody's), both before anything goes: a
+        // namespace some teardown below leaves alone is reported there, not again as nobody's.
+        let mounted = (try? FileManager.default.contentsOfDirectory(atPath: netnsDirectory)) ?? []
         let named = OwnedNamespaces.namedPaths(stateRoot: stateRoot)
         // Hold the global lock while deciding, so a lab being created right now is either fully
         // registered (and locked) or not visible yet.
@@ -89,8 +91,8 @@ public struct Cleaner {
         }
         // Namespaces named like netlab's that no journal names: a person's, another tool's, or
         // left by a netlab whose state was removed by hand. Not provably netlab's: said, not deleted.
-        let mounted = (try? FileManager.default.contentsOfDirectory(atPath: netnsDirectory)) ?? []
-        for ns in mounted.sorted() where LabNames.looksLikeNetlab(ns) && !named.contains("\(netnsDirectory)/\(ns)") {
+        for ns in mounted.sorted() where LabNames.looksLikeNetlab(ns) && !named.contains("\(netnsDirectory)/\(ns)")
+            && NetworkNamespace.exists(path: "\(netnsDirectory)/\(ns)") {
             if let only, LabNames.parseNamespace(ns)?.lab != only { continue }
             if let scope, !scope.contains(LabNames.parseNamespace(ns)?.lab ?? "") { continue }
             report.lines.append("namespace \(ns) looks like netlab's but no lab's state names it: left alone; `ip netns del \(ns)` if it is yours")

@@ -327,7 +327,7 @@ public final class Lab: @unchecked Sendable {
         guard store.exists else { throw LabError.notFound(name) }
         let record: LabRecord
         do { record = try store.readRecord() } catch {
-            throw LabError.broken(name, "its state \(store.recordPath) cannot be read (\(error)): remove it with `netlab clean`")
+            throw LabError.broken(name, "its state \(store.recordPath) cannot be read (\(error)): remove it with `netlab clean --name \(name)`")
         }
         return Lab(name: name, store: store, record: record, logger: logger)
     }
@@ -438,6 +438,7 @@ public enum LabError: Error, CustomStringConvertible {
     case proxy(String)
     case teardown(String, [String])
     case delFailed(String, [String])
+    case cleanFailed([String])
 
     public var description: String {
         switch self {
@@ -450,7 +451,9 @@ public enum LabError: Error, CustomStringConvertible {
         case .delFailed(let lab, let errs):
             return "lab '\(lab)' is down, but CNI DEL failed (its namespaces and state were removed all the same):\n  " + errs.joined(separator: "\n  ")
         case .teardown(let lab, let errs):
-            return "lab '\(lab)' could not be taken down completely; run `netlab clean` to retry:\n  " + errs.joined(separator: "\n  ")
+            return "lab '\(lab)' could not be taken down completely; run `netlab clean --name \(lab)` to retry:\n  " + errs.joined(separator: "\n  ")
+        case .cleanFailed(let errs):
+            return "clean could not remove everything; run it again to retry:\n  " + errs.joined(separator: "\n  ")
         }
     }
 }

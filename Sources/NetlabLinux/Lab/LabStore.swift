@@ -38,7 +38,7 @@ public final class LabStore: @unchecked Sendable {
                     let running = !Self.isUnlocked(directory)
                     throw InUse(lab: lab, detail: running
                         ? Self.inUseDetail(directory) + "; or pick another name with --name"
-                        : "already exists: use it, take it down with `netlab down --name \(lab)`, or remove leftovers with `netlab clean`")
+                        : "already exists: use it, take it down with `netlab down --name \(lab)`, or remove leftovers with `netlab clean --name \(lab)`")
                 }
                 throw SystemError("create \(directory)", errno: errno)
             }
