@@ -61,6 +61,36 @@ extension Labs { @Suite struct NeighbourTests {
         #expect(NamespaceIdentity.of(path: path(ns)) == identity, "clean left it alone")
     }
 
+    @Test func aNamespaceReplacedSinceTheLabMadeItIsLeftAloneByDown() throws {
+        let lab = uniqueLab("t-replaced")
+        let up = try run([netlabBinary, "up", "--name", lab])
+        try #require(up.succeeded, "\(up.stderrText)")
+        defer { _ = try? run([netlabBinary, "clean", "--name", lab]) }
+        // Someone deletes pod1's namespace and makes one of the same name.
+        let ns = LabNames.namespace(lab: lab, member: "pod1")
+        #expect(try run(["ip", "netns", "del", ns]).succeeded)
+        #expect(try run(["ip", "netns", "add", ns]).succeeded)
+        defer { _ = try? run(["ip", "netns", "del", ns]) }
+        let theirs = try #require(NamespaceIdentity.of(path: path(ns)))
+        #expect(theirs.cookie != nil)
+        // Make it the worst case: the journal's device and inode are the new namespace's, as when
+        // the kernel hands the freed inode number on; only the cookie still differs.
+        let store = LabStore(lab: lab)
+        let entries = store.readJournal().map { e -> JournalEntry in
+            guard e.kind == .created, e.path == path(ns) else { return e }
+            var r = e
+            r.device = theirs.device; r.inode = theirs.inode
+            return r
+        }
+        try FileManager.default.removeItem(atPath: store.journalPath)
+        for e in entries { try store.append(e) }
+        let down = try run([netlabBinary, "down", "--name", lab])
+        #expect(down.succeeded, "\(down.stderrText)")
+        #expect(down.stderrText.contains("namespace \(ns) is no longer the one netlab made (it was replaced since): left alone"), "\(down.stderrText)")
+        #expect(NamespaceIdentity.of(path: path(ns)) == theirs, "the new namespace is intact")
+        #expect(leftovers(of: lab) == [ns], "the rest of the lab went")
+    }
+
     @Test func cleanLeavesARunningDoctorsScratchAloneAndTakesACrashedOnes() throws {
         // A state root of the test's own: `clean` here judges only what this test made.
         let root = try TemporaryDirectory()

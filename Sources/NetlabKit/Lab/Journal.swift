@@ -11,7 +11,8 @@ public struct JournalEntry: Hashable, Sendable, Codable {
     public enum Kind: String, Hashable, Sendable, Codable {
         /// A named network namespace about to be mounted at `path`.
         case namespace
-        /// The namespace at `path` was made by this lab: `device` and `inode` of its nsfs file.
+        /// The namespace at `path` was made by this lab: `device` and `inode` of its nsfs file, and
+        /// its `cookie`.
         case created
         /// A pod's CNI attachment: the rendered conflist and the runtime arguments DEL needs.
         case cni
@@ -36,14 +37,16 @@ public struct JournalEntry: Hashable, Sendable, Codable {
     // created
     public var device: UInt64?
     public var inode: UInt64?
+    /// The network namespace cookie: unlike the inode, never handed to another namespace.
+    public var cookie: UInt64?
 
     public init(kind: Kind, name: String, path: String? = nil) { self.kind = kind; self.name = name; self.path = path }
 
     public static func namespace(name: String, path: String) -> JournalEntry { JournalEntry(kind: .namespace, name: name, path: path) }
 
-    public static func created(name: String, path: String, device: UInt64, inode: UInt64) -> JournalEntry {
+    public static func created(name: String, path: String, device: UInt64, inode: UInt64, cookie: UInt64?) -> JournalEntry {
         var e = JournalEntry(kind: .created, name: name, path: path)
-        e.device = device; e.inode = inode
+        e.device = device; e.inode = inode; e.cookie = cookie
         return e
     }
 

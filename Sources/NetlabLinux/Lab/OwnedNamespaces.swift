@@ -3,16 +3,38 @@ import Glibc
 import Logging
 import NetlabKit
 
-/// What stat(2) says the object at a path is: for a mounted namespace, the nsfs device and the
-/// namespace's inode (what `ip netns identify` and `/proc/<pid>/ns/net` compare).
+/// Which object is at a path: stat(2)'s device and inode (for a mounted namespace the nsfs device
+/// and the namespace's inode, what `ip netns identify` compares) and, for a network namespace, its
+/// cookie. Inode numbers are handed out again once a namespace is freed, so a namespace deleted and
+/// made anew under the same name could get the old one; the cookie (SO_NETNS_COOKIE) is never
+/// reused until reboot.
 public struct NamespaceIdentity: Hashable, Sendable {
     public var device: UInt64
     public var inode: UInt64
+    public var cookie: UInt64?
 
     public static func of(path: String) -> NamespaceIdentity? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
-        return NamespaceIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        return NamespaceIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), cookie: cookie(path: path))
+    }
+
+    /// The network namespace cookie of the namespace at `path`, read from a socket opened inside it;
+    /// nil when it is no network namespace (an empty file) or cannot be opened.
+    static func cookie(path: String) -> UInt64? {
+        guard let ns = try? NetworkNamespace.open(name: path, path: path) else { return nil }
+        defer { ns.close() }
+        guard let fd = try? ns.socket(domain: AF_UNIX, type: Int32(SOCK_DGRAM.rawValue), protocol: 0) else { return nil }
+        defer { close(fd) }
+        var value: UInt64 = 0
+        var len = socklen_t(MemoryLayout<UInt64>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &value, &len) == 0 else { return nil }
+        return value
+    }
+
+    /// The same object: device and inode, and the cookie where both know one.
+    func isSame(as other: NamespaceIdentity) -> Bool {
+        device == other.device && inode == other.inode && (cookie == nil || other.cookie == nil || cookie == other.cookie)
     }
 }
 
@@ -59,7 +81,7 @@ enum OwnedNamespaces {
             throw SystemError("stat network namespace \(path) just made", errno: e)
         }
         do {
-            try store.append(.created(name: name, path: path, device: id.device, inode: id.inode))
+            try store.append(.created(name: name, path: path, device: id.device, inode: id.inode, cookie: id.cookie))
         } catch {
             // Unrecorded, it could never be undone: undo it now, while it is provably ours.
             ns.close()
@@ -75,7 +97,7 @@ enum OwnedNamespaces {
     static func delete(_ entries: [JournalEntry], logger: Logger) -> (errors: [Error], leftAlone: [String]) {
         var made: [String: NamespaceIdentity] = [:]
         for e in entries where e.kind == .created {
-            if let p = e.path, let d = e.device, let i = e.inode { made[p] = NamespaceIdentity(device: d, inode: i) }
+            if let p = e.path, let d = e.device, let i = e.inode { made[p] = NamespaceIdentity(device: d, inode: i, cookie: e.cookie) }
         }
         var errors: [Error] = [], leftAlone: [String] = []
         var seen: Set<String> = []
@@ -86,7 +108,7 @@ enum OwnedNamespaces {
                                  + "or netlab stopped while making it): left alone; `ip netns del \(e.name)` if it is yours")
                 continue
             }
-            guard now == mine else {
+            guard now.isSame(as: mine) else {
                 leftAlone.append("namespace \(e.name) is no longer the one netlab made (it was replaced since): left alone")
                 continue
             }
@@ -104,7 +126,8 @@ enum OwnedNamespaces {
         guard let now = NamespaceIdentity.of(path: path) else { return nil }
         for id in journaled(stateRoot: stateRoot) {
             let made = LabStore(lab: id, root: stateRoot).readJournal().contains {
-                $0.kind == .created && $0.path == path && $0.device == now.device && $0.inode == now.inode
+                guard $0.kind == .created, $0.path == path, let d = $0.device, let i = $0.inode else { return false }
+                return now.isSame(as: NamespaceIdentity(device: d, inode: i, cookie: $0.cookie))
             }
             if made { return id }
         }
