@@ -55,7 +55,8 @@ struct Netlab: ParsableCommand {
 
     static func netlabExitCode(for error: Error) -> Int32 {
         switch error {
-        case is TopologyError, is ValidationError, is LabStore.InUse: return 2
+        case is TopologyError, is ValidationError, is LabStore.InUse, is NamespaceTaken: return 2
+        case is LabStatus.NeedsRoot: return 3
         case let e as LabError:
             switch e {
             case .usage, .notFound: return 2
@@ -76,7 +77,8 @@ func printError(_ text: String) { FileHandle.standardError.write(Data((TerminalT
 
 /// Options every lab command shares.
 struct LabOptions: ParsableArguments {
-    @Option(name: .long, help: "The lab's name; namespaces are called netlab-<name>-<member>.")
+    @Option(name: .long, help: ArgumentHelp("The lab's name: lowercase letters, digits and inner '-', at most 32.",
+                                            discussion: "Its namespaces are netlab-<name>.<member> (a node, a pod, vpc, gw, client): the first '.' ends the lab's name, so two labs never share a namespace."))
     var name: String = LabNames.defaultLab
 
     @Flag(name: .shortAndLong, help: "Log each step.")
@@ -132,6 +134,7 @@ struct Down: ParsableCommand {
         let l = try Lab.open(name: lab.name, logger: lab.logger)
         l.skipCNIDel = skipCniDel
         try l.down()
+        for note in l.leftAlone { FileHandle.standardError.write(Data("netlab: \(note)\n".utf8)) }
         print("lab \(lab.name) is down")
     }
 }
@@ -140,17 +143,14 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the labs on this host, their namespaces, pods and IPs.")
     @Option(name: .long, help: "Only this lab.") var name: String?
 
+    func validate() throws {
+        if let name, let problem = LabNames.validateLab(name) { throw ValidationError(problem) }
+    }
+
     func run() throws {
-        let labs = name.map { [$0] } ?? LabStore.labs()
-        if labs.isEmpty { print("no labs (start one with `sudo netlab up`)"); return }
-        for (i, n) in labs.enumerated() {
-            if i > 0 { print("") }
-            let l = try Lab.open(name: n)
-            let r = l.record
-            let owner = r.phase == .up && LabStore.isUnlocked(l.store.directory) ? "" : " (pid \(r.ownerPID))"
-            printEscaped("lab \(n): \(r.phase.rawValue)\(owner), topology \(r.topology.name)")
-            printEscaped(LabMap.render(lab: n, topology: r.topology, pods: r.pods).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
-        }
+        let out = try LabStatus.render(names: name.map { [$0] })
+        printEscaped(out.text)
+        if !out.broken.isEmpty { throw ExitCode(1) }
     }
 }
 
@@ -204,17 +204,27 @@ struct Exec: ParsableCommand {
 struct Clean: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove what a crashed or killed netlab left behind, and nothing else.",
-        discussion: "Labs in use by a live netlab process are never touched. Labs made by `netlab up` stay unless --all is given.")
+        discussion: """
+        Labs in use by a live netlab process are never touched. Labs made by `netlab up` stay unless --all is given \
+        (or --name names them; `netlab down` is the normal way). A namespace goes only when a lab's journal proves \
+        netlab made it; others named netlab-... are listed and left alone.
+        """)
     @Flag(help: "Also remove labs left up on purpose by `netlab up`.") var all = false
+    @Option(name: .long, help: "Only this lab (if no live netlab process holds it), also one left up by `netlab up`.") var name: String?
     @Flag(name: .shortAndLong, help: "Log each step.") var verbose = false
+
+    func validate() throws {
+        if let name, let problem = LabNames.validateLab(name) { throw ValidationError(problem) }
+        if name != nil && all { throw ValidationError("give --name (one lab) or --all, not both") }
+    }
 
     func run() throws {
         Interrupts.install()
         try Capabilities.require()
-        let report = try Cleaner(logger: netlabLogger(verbose: verbose)).clean(includePersistent: all)
+        let report = try Cleaner(logger: netlabLogger(verbose: verbose)).clean(includePersistent: all, only: name)
         print(report.lines.isEmpty ? "nothing to clean" : report.lines.joined(separator: "\n"))
         if !report.failures.isEmpty {
-            throw LabError.teardown("(clean)", report.failures)
+            throw LabError.cleanFailed(report.failures)
         }
     }
 }

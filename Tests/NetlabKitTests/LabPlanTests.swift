@@ -17,8 +17,8 @@ import Testing
 
     @Test func namespacesCarryTheLabName() {
         let plan = LabPlan(lab: "ci-1", topology: Self.topology())
-        #expect(plan.namespaces.map(\.name) == ["netlab-ci-1-vpc", "netlab-ci-1-gw", "netlab-ci-1-client",
-                                                "netlab-ci-1-node1", "netlab-ci-1-node2", "netlab-ci-1-pod1", "netlab-ci-1-pod2"])
+        #expect(plan.namespaces.map(\.name) == ["netlab-ci-1.vpc", "netlab-ci-1.gw", "netlab-ci-1.client",
+                                                "netlab-ci-1.node1", "netlab-ci-1.node2", "netlab-ci-1.pod1", "netlab-ci-1.pod2"])
         #expect(plan.namespaces.allSatisfy { $0.path == "/run/netns/\($0.name)" })
     }
 

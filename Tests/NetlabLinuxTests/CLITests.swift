@@ -69,7 +69,7 @@ import Testing
 /// The hint `up` prints is a command that works as printed.
 extension Labs { @Suite struct CLIHintTests {
     @Test func theExecHintThatUpPrintsWorks() throws {
-        let lab = "t-hint-\(getpid())"
+        let lab = uniqueLab("t-hint")
         let up = try run([netlabBinary, "up", "--name", lab])
         #expect(up.succeeded, "\(up.stderrText)")
         defer { _ = try? run([netlabBinary, "down", "--name", lab]) }

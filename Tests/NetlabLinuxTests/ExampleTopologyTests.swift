@@ -12,7 +12,7 @@ extension Labs { @Suite struct ExampleTopologyTests {
         let dir = try TemporaryDirectory()
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let topology = repo.appendingPathComponent("topologies/examples/no-masquerade.yaml").path
-        let o = try run([netlabBinary, "run", "--json", "--topology", topology, "--name", "t-nomasq-\(getpid())",
+        let o = try run([netlabBinary, "run", "--json", "--topology", topology, "--name", uniqueLab("t-nomasq"),
                          "--artifacts", dir.path])
         #expect(o.termination == .exited(1), "a failing check exits 1: \(o.stderrText)")
         let report = try JSONValue.decode(o.stdout)

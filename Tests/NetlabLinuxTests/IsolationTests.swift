@@ -37,16 +37,18 @@ extension Labs { @Suite struct IsolationTests {
     }
 
     @Test func aNameInUseIsAClearErrorAndTheOtherLabIsUntouched() throws {
-        let up = try run([netlabBinary, "up", "--name", "t-taken"])
+        let lab = uniqueLab("t-taken")
+        let up = try run([netlabBinary, "up", "--name", lab])
         #expect(up.succeeded, "\(up.stderrText)")
-        defer { _ = try? run([netlabBinary, "down", "--name", "t-taken"]) }
-        let again = try run([netlabBinary, "run", "--name", "t-taken"])
+        defer { _ = try? run([netlabBinary, "down", "--name", lab]) }
+        let again = try run([netlabBinary, "run", "--name", lab])
         #expect(again.termination == .exited(2))
-        #expect(again.stderrText.contains("lab 't-taken' already exists"), "\(again.stderrText)")
-        // clean leaves a lab that `up` left on purpose.
-        let clean = try run([netlabBinary, "clean"])
-        #expect(!clean.stdoutText.contains("t-taken"))
-        let ping = try run([netlabBinary, "exec", "--name", "t-taken", "pod1", "--", "ping", "-c1", "-W2", "10.32.1.2"])
+        #expect(again.stderrText.contains("lab '\(lab)' already exists"), "\(again.stderrText)")
+        // clean leaves a lab that `up` left on purpose (judged on this lab only: other labs on the
+        // host are not this test's to clean).
+        let clean = try Cleaner().clean(includePersistent: false, scope: [lab])
+        #expect(!clean.lines.joined().contains(lab), "\(clean.lines)")
+        let ping = try run([netlabBinary, "exec", "--name", lab, "pod1", "--", "ping", "-c1", "-W2", "10.32.1.2"])
         #expect(ping.succeeded, "the lab still works: \(ping.stdoutText)")
     }
 
@@ -55,17 +57,20 @@ extension Labs { @Suite struct IsolationTests {
         for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
         try FileManager.default.copyItem(atPath: "\(fixtures)/hang-on-add", toPath: "\(dir.path)/hang-on-add")
         let topo = try dir.topology(plugins: #"[{"type": "ptp", "ipam": {"type": "host-local", "subnet": "{{podCIDR}}"}}, {"type": "hang-on-add"}]"#)
-        let child = try ChildProcess.spawn(argv: [netlabBinary, "up", "--name", "t-live", "--topology", topo],
+        let lab = uniqueLab("t-live")
+        let child = try ChildProcess.spawn(argv: [netlabBinary, "up", "--name", lab, "--topology", topo],
                                            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], namespace: nil)
         for _ in 0..<1000 where !FileManager.default.fileExists(atPath: "\(dir.path)/hang-on-add.pid") { usleep(5_000) }
-        let live = leftovers(of: "t-live")
+        let live = leftovers(of: lab)
         #expect(live.count > 1)
-        let clean = try run([netlabBinary, "clean", "--all"])
-        #expect(clean.succeeded && !clean.stdoutText.contains("t-live"), "\(clean.stdoutText)")
-        #expect(leftovers(of: "t-live") == live, "a live lab is never touched")
+        let clean = try Cleaner().clean(includePersistent: true, scope: [lab])
+        #expect(!clean.lines.joined().contains(lab), "\(clean.lines)")
+        let named = try run([netlabBinary, "clean", "--name", lab])
+        #expect(named.termination == .exited(2) && named.stderrText.contains("in use by netlab process \(child.pid)"), "\(named.stderrText)")
+        #expect(leftovers(of: lab) == live, "a live lab is never touched")
         kill(child.pid, SIGTERM)
         #expect(child.wait(timeout: 60) == .exited(143))
-        #expect(leftovers(of: "t-live").isEmpty)
+        #expect(leftovers(of: lab).isEmpty)
     }
 
     @Test(arguments: ["hangs", "garbage"])
@@ -79,11 +84,12 @@ extension Labs { @Suite struct IsolationTests {
         var yaml = try String(contentsOfFile: try dir.topology(plugins: #"[{"type": "ptp", "ipam": {"type": "host-local", "subnet": "{{podCIDR}}"}}, {"type": "odd"}]"#), encoding: .utf8)
         yaml = yaml.replacingOccurrences(of: "\ncni:\n", with: "\ncni:\n  timeoutSeconds: 1\n")
         try yaml.write(toFile: "\(dir.path)/odd.yaml", atomically: true, encoding: .utf8)
-        let r = try run([netlabBinary, "up", "--name", "t-odd-\(behaviour)", "--topology", "\(dir.path)/odd.yaml"])
+        let lab = uniqueLab("t-odd-\(behaviour)")
+        let r = try run([netlabBinary, "up", "--name", lab, "--topology", "\(dir.path)/odd.yaml"])
         #expect(r.termination == .exited(1))
         #expect(r.stderrText.contains("'odd'") && r.stderrText.contains("pod1"), "\(r.stderrText)")
         if behaviour == "hangs" { #expect(r.stderrText.contains("did not finish within 1 s"), "\(r.stderrText)") }
         else { #expect(r.stderrText.contains("hello, I am not JSON"), "\(r.stderrText)") }
-        #expect(leftovers(of: "t-odd-\(behaviour)").isEmpty)
+        #expect(leftovers(of: lab).isEmpty)
     }
 }}

@@ -7,25 +7,26 @@ import Testing
 /// The default lab, for real: namespaces, the VPC bridge, Debian's ptp + host-local + portmap.
 extension Labs { @Suite struct LabTests {
     @Test func defaultLabPingsAcrossNodesWithTTL62AndLeavesNothing() throws {
+        let name = uniqueLab("t-ping")
         let before = try HostSnapshot.take()
-        let up = try run([netlabBinary, "up", "--name", "t-ping"])
+        let up = try run([netlabBinary, "up", "--name", name])
         #expect(up.succeeded, "netlab up: \(up.stderrText)")
-        #expect(up.stdoutText.contains("lab t-ping is up"))
-        defer { _ = try? run([netlabBinary, "down", "--name", "t-ping"]) }
+        #expect(up.stdoutText.contains("lab \(name) is up"))
+        defer { _ = try? run([netlabBinary, "down", "--name", name]) }
 
-        let lab = try Lab.open(name: "t-ping")
+        let lab = try Lab.open(name: name)
         let pod2 = try #require(lab.record.pods["pod2"]?.address)
         #expect(IPv4Prefix("10.32.1.0/24")!.contains(pod2.address), "pod2 got its address from node2's range")
         #expect(lab.record.pods["pod2"]?.gateway == IPv4Address("10.32.1.1"))
 
-        let ping = try run([netlabBinary, "exec", "--name", "t-ping", "pod1", "--", "ping", "-c1", "-W2", "\(pod2.address)"])
+        let ping = try run([netlabBinary, "exec", "--name", name, "pod1", "--", "ping", "-c1", "-W2", "\(pod2.address)"])
         #expect(ping.succeeded, "ping: \(ping.stdoutText) \(ping.stderrText)")
         #expect(ping.stdoutText.contains("ttl=62"), "two routed hops (node1, node2) between the pods: \(ping.stdoutText)")
 
         // Plain iproute2 sees netlab's namespaces.
-        let ipa = try run(["ip", "-n", "netlab-t-ping-pod1", "-o", "addr", "show", "dev", "eth0"])
+        let ipa = try run(["ip", "-n", LabNames.namespace(lab: name, member: "pod1"), "-o", "addr", "show", "dev", "eth0"])
         #expect(ipa.stdoutText.contains("10.32.0."))
-        let mtu = try run(["ip", "-n", "netlab-t-ping-node1", "-o", "link", "show", "dev", "eth0"])
+        let mtu = try run(["ip", "-n", LabNames.namespace(lab: name, member: "node1"), "-o", "link", "show", "dev", "eth0"])
         #expect(mtu.stdoutText.contains("mtu 1460"))
 
         // No veth end has its peer's ifindex: the kernel would then delay its carrier changes (the
@@ -37,9 +38,9 @@ extension Labs { @Suite struct LabTests {
             }
         }
 
-        let down = try run([netlabBinary, "down", "--name", "t-ping"])
+        let down = try run([netlabBinary, "down", "--name", name])
         #expect(down.succeeded, "netlab down: \(down.stderrText)")
-        #expect(leftovers(of: "t-ping").isEmpty)
+        #expect(leftovers(of: name).isEmpty)
         let after = try HostSnapshot.take()
         #expect(after == before, "the host changed: \(after.difference(from: before))")
     }
@@ -56,8 +57,9 @@ extension Labs { @Suite struct LabTests {
         """)
         for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
         let topo = try dir.topology(plugins: #"[{"type": "ptp", "ipam": {"type": "host-local", "subnet": "{{podCIDR}}"}}, {"type": "hang"}]"#)
+        let lab = uniqueLab("t-kill")
         let before = try HostSnapshot.take()
-        let child = try ChildProcess.spawn(argv: [netlabBinary, "up", "--name", "t-kill", "--topology", topo],
+        let child = try ChildProcess.spawn(argv: [netlabBinary, "up", "--name", lab, "--topology", topo],
                                            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], namespace: nil)
         var hangPID: Int32?
         for _ in 0..<600 where hangPID == nil {
@@ -68,37 +70,39 @@ extension Labs { @Suite struct LabTests {
         defer { kill(pid, SIGKILL) }
         kill(child.pid, SIGKILL)
         child.wait()
-        #expect(!leftovers(of: "t-kill").isEmpty, "the killed up left its namespaces behind")
+        #expect(!leftovers(of: lab).isEmpty, "the killed up left its namespaces behind")
 
-        let clean = try run([netlabBinary, "clean"])
+        let clean = try run([netlabBinary, "clean", "--name", lab])
         #expect(clean.succeeded, "clean: \(clean.stderrText)")
-        #expect(clean.stdoutText.contains("removed lab t-kill"))
-        #expect(leftovers(of: "t-kill").isEmpty)
+        #expect(clean.stdoutText.contains("removed lab \(lab)"))
+        #expect(leftovers(of: lab).isEmpty)
         let after = try HostSnapshot.take()
         #expect(after == before, "the host changed: \(after.difference(from: before))")
-        let again = try run([netlabBinary, "clean"])
-        #expect(again.succeeded && !again.stdoutText.contains("t-kill"), "clean is safe to run twice")
+        let again = try run([netlabBinary, "clean", "--name", lab])
+        #expect(again.succeeded && !again.stdoutText.contains(lab), "clean is safe to run twice")
     }
 
     @Test func cleanUndoesTheJournalEvenWhenTheLabsRecordIsUnreadable() throws {
-        let up = try run([netlabBinary, "up", "--name", "t-norecord"])
+        let lab = uniqueLab("t-norecord")
+        let up = try run([netlabBinary, "up", "--name", lab])
         #expect(up.succeeded, "\(up.stderrText)")
-        try "{ not json".write(toFile: "/run/netlab/t-norecord/lab.json", atomically: true, encoding: .utf8)
-        let clean = try run([netlabBinary, "clean"])
-        #expect(clean.succeeded && clean.stdoutText.contains("removed lab t-norecord"), "\(clean.stdoutText) \(clean.stderrText)")
-        #expect(leftovers(of: "t-norecord").isEmpty)
+        try "{ not json".write(toFile: LabStore(lab: lab).recordPath, atomically: true, encoding: .utf8)
+        let clean = try run([netlabBinary, "clean", "--name", lab])
+        #expect(clean.succeeded && clean.stdoutText.contains("removed lab \(lab)"), "\(clean.stdoutText) \(clean.stderrText)")
+        #expect(leftovers(of: lab).isEmpty)
         // webpod1's server was journaled and is stopped too: nothing keeps a namespace alive.
-        #expect(!(try run(["ps", "-eo", "args"]).stdoutText.contains("serve --lab t-norecord ")))
+        #expect(!(try run(["ps", "-eo", "args"]).stdoutText.contains("serve --lab \(lab) ")))
     }
 
     @Test func missingPluginIsAnEnvironmentErrorAndCreatesNothing() throws {
         let dir = try TemporaryDirectory()
         try dir.link("host-local")
         let topo = try dir.topology(plugins: #"[{"type": "ptp", "ipam": {"type": "host-local", "subnet": "{{podCIDR}}"}}]"#)
-        let r = try run([netlabBinary, "up", "--name", "t-noplugin", "--topology", topo])
+        let lab = uniqueLab("t-noplugin")
+        let r = try run([netlabBinary, "up", "--name", lab, "--topology", topo])
         #expect(r.termination == .exited(3))
         #expect(r.stderrText.contains("CNI plugin 'ptp'") && r.stderrText.contains(dir.path), "\(r.stderrText)")
-        #expect(leftovers(of: "t-noplugin").isEmpty)
+        #expect(leftovers(of: lab).isEmpty)
     }
 
     @Test func failingPluginShowsItsErrorAndLeavesNothing() throws {
@@ -116,20 +120,22 @@ extension Labs { @Suite struct LabTests {
         for real in ["ptp", "host-local"] { try dir.link(real) }
         let topo = try dir.topology(plugins: #"[{"type": "ptp", "ipam": {"type": "host-local", "subnet": "{{podCIDR}}"}}, {"type": "broken"}]"#)
         let before = try HostSnapshot.take()
-        let r = try run([netlabBinary, "up", "--name", "t-broken", "--topology", topo])
+        let lab = uniqueLab("t-broken")
+        let r = try run([netlabBinary, "up", "--name", lab, "--topology", topo])
         #expect(r.termination == .exited(1))
         #expect(r.stderrText.contains("'broken'") && r.stderrText.contains("no route to the VPC") && r.stderrText.contains("pod1"), "\(r.stderrText)")
-        #expect(leftovers(of: "t-broken").isEmpty)
+        #expect(leftovers(of: lab).isEmpty)
         let after = try HostSnapshot.take()
         #expect(after == before, "the host changed: \(after.difference(from: before))")
     }
 
     @Test func withoutCapabilitiesNetlabSaysSudoAndExits3() throws {
+        let lab = uniqueLab("t-nocap")
         let r = try run(["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-net_admin,-sys_admin",
-                         "--reuid=65534", "--regid=65534", "--clear-groups", netlabBinary, "up", "--name", "t-nocap"])
+                         "--reuid=65534", "--regid=65534", "--clear-groups", netlabBinary, "up", "--name", lab])
         #expect(r.termination == .exited(3), "\(r.stderrText)")
         #expect(r.stderrText.contains("CAP_NET_ADMIN") && r.stderrText.contains("sudo"), "\(r.stderrText)")
-        #expect(leftovers(of: "t-nocap").isEmpty)
+        #expect(leftovers(of: lab).isEmpty)
     }
 }}
 

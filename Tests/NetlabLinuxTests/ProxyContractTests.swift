@@ -29,7 +29,7 @@ extension Labs { @Suite struct ProxyContractTests {
         exec \(proxy) "$@"
         """)
         let t = try TopologyLoader.load(path: try topologyFile(in: dir, adding: "proxy:\n  command: [./counting-proxy]\n"))
-        let name = "t-sync-\(getpid())"
+        let name = uniqueLab("t-sync")
         let lab = try Lab.up(name: name, topology: t, persistent: false)
         defer { try? lab.down() }
         let calls = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init).sorted()

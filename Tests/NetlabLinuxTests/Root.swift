@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 @testable import NetlabKit
 @testable import NetlabLinux
@@ -8,10 +9,23 @@ import Testing
 let isRoot = getuid() == 0
 let needsRoot = Testing.ConditionTrait.enabled(if: isRoot, "needs root: builds network namespaces and runs CNI plugins")
 
-/// Every test that builds labs, one at a time: `netlab clean` is global by design (it takes any
-/// lab whose process is gone), so a test that leaves a lab behind on purpose must not overlap with
-/// another test's clean. Tests that need parallel labs start them themselves.
+/// Every test that builds labs, one at a time: a host has room for a few labs at once, and a test
+/// that leaves a lab behind on purpose (a killed `up`) is simplest to reason about alone. Tests
+/// that need parallel labs start them themselves. The suite is a good neighbour on a shared host:
+/// every lab it makes has a unique name (`uniqueLab`) and it cleans only those (`clean --name`),
+/// never with a plain or `--all` clean, which would take other people's dead labs too.
 @Suite(needsRoot, .serialized) enum Labs {}
+
+private let labCounter = Mutex(0)
+
+/// A lab name of this test process: `<base>-<pid>-<n>`, so runs of the suite side by side, and
+/// the labs a person has up, never share a name with it.
+func uniqueLab(_ base: String) -> String {
+    let n = labCounter.withLock { v -> Int in v += 1; return v }
+    let name = "\(base)-\(getpid())-\(n)"
+    precondition(LabNames.validateLab(name) == nil, "\(name) is no valid lab name: shorten '\(base)'")
+    return name
+}
 
 /// The netlab binary built next to the test bundle (`swift build --build-tests` builds both).
 let netlabBinary: String = {
@@ -60,7 +74,7 @@ struct HostSnapshot: Equatable {
                             routes: try ip(["route", "show", "table", "all"]) + (try ip(["rule", "show"])),
                             sysctls: readSysctls("/proc/sys/net"),
                             foreignNamespaces: ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
-                                .filter { !$0.hasPrefix("netlab-") && !$0.hasPrefix("nltest-") }.sorted(),
+                                .filter { !LabNames.looksLikeNetlab($0) && !$0.hasPrefix("nltest-") }.sorted(),
                             firewall: try firewall())
     }
 
@@ -108,8 +122,10 @@ struct HostSnapshot: Equatable {
 
 /// Everything of lab `lab` that could be left on the host.
 func leftovers(of lab: String) -> [String] {
-    let ns = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix("netlab-\(lab)-") }
-    let state = FileManager.default.fileExists(atPath: "/run/netlab/\(lab)") ? ["/run/netlab/\(lab)"] : []
+    let ns = ((try? FileManager.default.contentsOfDirectory(atPath: LabNames.netnsDirectory)) ?? [])
+        .filter { LabNames.parseNamespace($0)?.lab == lab }
+    let dir = LabNames.stateDirectory(lab: lab)
+    let state = FileManager.default.fileExists(atPath: dir) ? [dir] : []
     return ns.sorted() + state
 }
 

@@ -8,9 +8,10 @@ import Testing
 /// them fails, naming the right expectation, on a deliberately broken datapath.
 extension Labs { @Suite struct RunTests {
     @Test func theThreeChecksPassWithJSONJUnitAndPcapsThatTcpdumpReads() throws {
+        let labName = uniqueLab("t-run")
         let dir = try TemporaryDirectory()
         let before = try HostSnapshot.take()
-        let r = try run([netlabBinary, "run", "--name", "t-run", "--json", "--junit", "\(dir.path)/junit.xml", "--artifacts", "\(dir.path)/out"])
+        let r = try run([netlabBinary, "run", "--name", labName, "--json", "--junit", "\(dir.path)/junit.xml", "--artifacts", "\(dir.path)/out"])
         #expect(r.termination == .exited(0), "\(r.stdoutText)\n\(r.stderrText)")
         let json = try JSONValue.decode(r.stdout)
         #expect(json["passed"] == .bool(true))
@@ -23,7 +24,7 @@ extension Labs { @Suite struct RunTests {
             #expect(exps.allSatisfy { $0["expected"]?.stringValue != nil && $0["observed"]?.stringValue != nil })
             #expect((c["artifacts"]?.arrayValue ?? []).contains { $0.stringValue?.hasSuffix(".pcapng") == true })
         }
-        #expect(leftovers(of: "t-run").isEmpty)
+        #expect(leftovers(of: labName).isEmpty)
         let after = try HostSnapshot.take()
         #expect(after == before, "the host changed: \(after.difference(from: before))")
 
@@ -43,15 +44,16 @@ extension Labs { @Suite struct RunTests {
     }
 
     @Test func podToPodFailsWhenANodeLosesItsVPCRoute() throws {
+        let labName = uniqueLab("t-noroute")
         let t = try defaultTopology()
-        let lab = try Lab.up(name: "t-noroute", topology: t, persistent: false)
+        let lab = try Lab.up(name: labName, topology: t, persistent: false)
         defer { try? lab.down() }
         let check = try #require(t.checks.first { $0.name == "pod-to-pod" })
         #expect(CheckRunner(lab: lab).run(check).passed, "passes before the route is removed")
         // node1 forgets the route to node2's pod range: the request now takes the default route to
         // the VPC gateway, which routes it on: one hop more. The reply still comes the short way,
         // so only what pod2 sees tells: TTL 61, not 62.
-        let del = try run(["ip", "-n", "netlab-t-noroute-node1", "route", "del", "10.32.1.0/24"])
+        let del = try run(["ip", "-n", LabNames.namespace(lab: labName, member: "node1"), "route", "del", "10.32.1.0/24"])
         #expect(del.succeeded, "\(del.stderrText)")
         let r = CheckRunner(lab: lab).run(check)
         #expect(!r.passed)
@@ -63,9 +65,10 @@ extension Labs { @Suite struct RunTests {
     }
 
     @Test func podToPodFailsWhenTheCNIPluginWiresAWrongRoute() throws {
+        let labName = uniqueLab("t-wrongroute")
         let dir = try TemporaryDirectory()
         let path = try chainedTopology(plugin: "wrong-route", in: dir)
-        let r = try run([netlabBinary, "run", "--name", "t-wrongroute", "--topology", path, "--artifacts", "\(dir.path)/out", "pod-to-pod"])
+        let r = try run([netlabBinary, "run", "--name", labName, "--topology", path, "--artifacts", "\(dir.path)/out", "pod-to-pod"])
         #expect(r.termination == .exited(1), "\(r.stdoutText)\n\(r.stderrText)")
         let out = r.stdoutText
         #expect(out.contains("FAIL pod-to-pod"))
@@ -73,17 +76,18 @@ extension Labs { @Suite struct RunTests {
         // The transcript shows where it died: pod1 asks for pod2's MAC itself, and nobody answers.
         #expect(out.contains("pod1/eth0 Out ARP, Request who-has 10.32.1.2 tell 10.32.0.2"), "\(out)")
         #expect(out.contains("pcap: "), "a failing check keeps its pcaps")
-        #expect(leftovers(of: "t-wrongroute").isEmpty)
+        #expect(leftovers(of: labName).isEmpty)
     }
 
     @Test func nodePortChecksFailWithAProxyThatDoesNotMasquerade() throws {
+        let labName = uniqueLab("t-nomasq")
         let dir = try TemporaryDirectory()
         let proxy = "\(netlabBinary)-proxy"
         let yaml = DefaultTopology.yaml + "\nproxy:\n  command: [\(fixtures)/no-masquerade-proxy, \(proxy)]\n"
         let path = "\(dir.path)/nomasq.yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         let before = try HostSnapshot.take()
-        let r = try run([netlabBinary, "run", "--name", "t-nomasq", "--topology", path, "--json", "--artifacts", "\(dir.path)/out",
+        let r = try run([netlabBinary, "run", "--name", labName, "--topology", path, "--json", "--artifacts", "\(dir.path)/out",
                          "nodeport-local", "nodeport-remote"])
         #expect(r.termination == .exited(1), "\(r.stderrText)")
         let checks = try #require(try JSONValue.decode(r.stdout)["checks"]?.arrayValue)
@@ -106,7 +110,7 @@ extension Labs { @Suite struct RunTests {
         #expect(remote["reply"] != nil, "\(remote)")
         #expect(remote["client address the server saw"] != nil)
         #expect(remote["packet at node1/eth0"]?.1.contains("src is 198.51.100.10, not 10.0.0.38") == true, "\(remote)")
-        #expect(leftovers(of: "t-nomasq").isEmpty)
+        #expect(leftovers(of: labName).isEmpty)
         // A failing run leaves the host as it was, too.
         let after = try HostSnapshot.take()
         #expect(after == before, "the host changed: \(after.difference(from: before))")
@@ -126,10 +130,11 @@ extension Labs {
 
         @Test(arguments: [(1, 2), (3, 2)])
         func generatedChecksPassThenFailOnABrokenDatapath(nodes: Int, pods: Int) throws {
+            let labName = uniqueLab("t-gen")
             let dir = try TemporaryDirectory()
             for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
             let t = try TopologyLoader.load(path: try generate(dir, nodes: nodes, pods: pods))
-            let lab = try Lab.up(name: "t-gen", topology: t, persistent: false)
+            let lab = try Lab.up(name: labName, topology: t, persistent: false)
             defer { try? lab.down() }
             let runner = CheckRunner(lab: lab)
             for c in t.checks {
@@ -138,7 +143,7 @@ extension Labs {
             }
             // Nodes that stop forwarding: no pod reaches another, on one node or across.
             for n in t.nodes {
-                #expect(try run(["ip", "netns", "exec", "netlab-t-gen-\(n.name)", "sysctl", "-qw", "net.ipv4.ip_forward=0"]).succeeded)
+                #expect(try run(["ip", "netns", "exec", LabNames.namespace(lab: labName, member: n.name), "sysctl", "-qw", "net.ipv4.ip_forward=0"]).succeeded)
             }
             let podToPod = try #require(t.checks.first { $0.name == "pod-to-pod" })
             let broken = runner.run(podToPod)
@@ -149,9 +154,9 @@ extension Labs {
             let nomasq = try generate(dir, nodes: nodes, pods: pods) {
                 $0 + "proxy:\n  command: [\(fixtures)/no-masquerade-proxy, \(netlabBinary)-proxy]\n"
             }
-            let r2 = try run([netlabBinary, "run", "--name", "t-gen", "--topology", nomasq, "--artifacts", "\(dir.path)/b", "nodeport"])
+            let r2 = try run([netlabBinary, "run", "--name", labName, "--topology", nomasq, "--artifacts", "\(dir.path)/b", "nodeport"])
             #expect(r2.termination == .exited(1) && r2.stdoutText.contains("FAIL client address the server saw"), "\(r2.stdoutText)")
-            #expect(leftovers(of: "t-gen").isEmpty)
+            #expect(leftovers(of: labName).isEmpty)
         }
     }
 }

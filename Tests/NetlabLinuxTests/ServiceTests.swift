@@ -17,6 +17,7 @@ func topologyFile(in dir: TemporaryDirectory, adding extra: String) throws -> St
 /// kube-proxy semantics the report's cluster would have (ClusterIP, hairpin, Local policy).
 extension Labs { @Suite struct ServiceTests {
     @Test func nodePortsClusterIPHairpinAndLocalPolicy() throws {
+        let labName = uniqueLab("t-svc")
         let dir = try TemporaryDirectory()
         // A second service on the same pod, with externalTrafficPolicy Local.
         var yaml = DefaultTopology.yaml
@@ -34,7 +35,7 @@ extension Labs { @Suite struct ServiceTests {
         let path = "\(dir.path)/local.yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         let t = try TopologyLoader.load(path: path)
-        let lab = try Lab.up(name: "t-svc", topology: t, persistent: false)
+        let lab = try Lab.up(name: labName, topology: t, persistent: false)
         defer { try? lab.down() }
         let client = try lab.namespace("client"), pod2 = try lab.namespace("pod2"), webpod1 = try lab.namespace("webpod1")
         let ext1 = try #require(t.node(named: "node1")?.externalIP), ext2 = try #require(t.node(named: "node2")?.externalIP)
@@ -74,6 +75,7 @@ extension Labs { @Suite struct ServiceTests {
     }
 
     @Test func aProxyInAnotherLanguageFollowsTheSameContract() throws {
+        let labName = uniqueLab("t-shproxy")
         let dir = try TemporaryDirectory()
         // The fixture writes its notes next to itself, so it runs from a scratch copy.
         let copy = "\(dir.path)/proxy"
@@ -82,11 +84,11 @@ extension Labs { @Suite struct ServiceTests {
             try FileManager.default.copyItem(atPath: "\(fixtures)/\(f)", toPath: "\(copy)/\(f)")
         }
         let t = try TopologyLoader.load(path: try topologyFile(in: dir, adding: "proxy:\n  command: [./proxy/shell-proxy.sh]\n"))
-        let lab = try Lab.up(name: "t-shproxy", topology: t, persistent: false)
+        let lab = try Lab.up(name: labName, topology: t, persistent: false)
         defer { try? lab.down() }
         let note = try String(contentsOfFile: "\(copy)/seen-node2", encoding: .utf8)
         #expect(note.contains("node=node2 ip=10.0.0.38 podcidr=10.32.1.0/24 cluster=10.32.0.0/14 services=10.36.0.0/20"), "\(note)")
-        #expect(note.contains("file=/run/netlab/t-shproxy/services.json"))
+        #expect(note.contains("file=\(LabNames.stateDirectory(lab: labName))/services.json"))
         #expect(note.contains(#"{"apiVersion":"v1","items":["#), "\(note)")
         let list = try KubeList.decode(Data(contentsOf: URL(fileURLWithPath: lab.servicesPath)))
         #expect(list.services.map(\.metadata.name) == ["svc-webport"])
@@ -94,31 +96,33 @@ extension Labs { @Suite struct ServiceTests {
         // Its rules are in force: node2's NodePort reaches webpod1 through the shell proxy's DNAT.
         let r = Probe.http(from: try lab.namespace("client"), to: IPv4Address("203.0.113.38")!, port: 30007)
         #expect(r.status == 200, "\(r.failure ?? "")")
-        let save = try run(["ip", "netns", "exec", "netlab-t-shproxy-node2", "iptables-save", "-t", "nat"])
+        let save = try run(["ip", "netns", "exec", LabNames.namespace(lab: labName, member: "node2"), "iptables-save", "-t", "nat"])
         #expect(save.stdoutText.contains("SHELL-PROXY") && !save.stdoutText.contains("KUBE-SERVICES"))
     }
 
     @Test func aFailingProxyFailsUpNamingTheNodeAndLeavesNothing() throws {
+        let labName = uniqueLab("t-badproxy")
         let dir = try TemporaryDirectory()
         try dir.plugin("bad-proxy", "#!/bin/sh\necho \"cannot program $NETLAB_NODE_NAME: no such chain\" >&2\nexit 4\n")
         let path = try topologyFile(in: dir, adding: "proxy:\n  command: [./bad-proxy]\n")
         let before = try HostSnapshot.take()
-        let r = try run([netlabBinary, "up", "--name", "t-badproxy", "--topology", path])
+        let r = try run([netlabBinary, "up", "--name", labName, "--topology", path])
         #expect(r.termination == .exited(1))
         #expect(r.stderrText.contains("exited with status 4 on node 'node1'") && r.stderrText.contains("cannot program node1: no such chain"), "\(r.stderrText)")
-        #expect(leftovers(of: "t-badproxy").isEmpty)
+        #expect(leftovers(of: labName).isEmpty)
         let after = try HostSnapshot.take()
         #expect(after == before, "the host changed: \(after.difference(from: before))")
     }
 
     @Test func aHangingProxyIsStoppedAfterItsTimeout() throws {
+        let labName = uniqueLab("t-slowproxy")
         let dir = try TemporaryDirectory()
         try dir.plugin("slow-proxy", "#!/bin/sh\necho 'waiting for the API server' >&2\nexec sleep 60\n")
         let path = try topologyFile(in: dir, adding: "proxy:\n  command: [./slow-proxy]\n  timeoutSeconds: 1\n")
-        let r = try run([netlabBinary, "up", "--name", "t-slowproxy", "--topology", path])
+        let r = try run([netlabBinary, "up", "--name", labName, "--topology", path])
         #expect(r.termination == .exited(1))
         #expect(r.stderrText.contains("did not finish within 1 s and was stopped on node 'node1'") && r.stderrText.contains("waiting for the API server"), "\(r.stderrText)")
-        #expect(leftovers(of: "t-slowproxy").isEmpty)
+        #expect(leftovers(of: labName).isEmpty)
     }
 }}
 
@@ -128,6 +132,7 @@ extension Labs {
     /// every node is programmed exactly as before.
     @Suite struct EndpointChangeTests {
         @Test func aCheckWithUnreadyEndpointsResyncsTheProxyAndRestoresIt() throws {
+            let labName = uniqueLab("t-unready")
             let dir = try TemporaryDirectory()
             let path = try topologyFile(in: dir, adding: """
               - name: no-ready-endpoints
@@ -144,10 +149,10 @@ extension Labs {
 
             """)
             let t = try TopologyLoader.load(path: path)
-            let lab = try Lab.up(name: "t-unready", topology: t, persistent: false)
+            let lab = try Lab.up(name: labName, topology: t, persistent: false)
             defer { try? lab.down() }
             func rules(_ node: String) throws -> String {
-                try run(["ip", "netns", "exec", "netlab-t-unready-\(node)", "iptables-save"]).stdoutText
+                try run(["ip", "netns", "exec", LabNames.namespace(lab: labName, member: node), "iptables-save"]).stdoutText
                     .split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.replacingOccurrences(of: #"\[\d+:\d+\]"#, with: "", options: .regularExpression) }
                     .joined(separator: "\n")
             }

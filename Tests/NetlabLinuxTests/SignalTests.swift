@@ -40,7 +40,7 @@ extension Labs { @Suite struct SignalTests {
             try waitFor("the plugin hangs in ADD") { FileManager.default.fileExists(atPath: "\(dir.path)/hang-on-add.pid") }
         case .checks:
             try waitFor("the lab is up") {
-                ((try? String(contentsOfFile: "/run/netlab/\(lab)/lab.json", encoding: .utf8)) ?? "").contains(#""phase" : "up""#)
+                ((try? String(contentsOfFile: LabStore(lab: lab).recordPath, encoding: .utf8)) ?? "").contains(#""phase" : "up""#)
             }
         case .cniDel:
             try waitFor("the teardown is in CNI DEL") { FileManager.default.fileExists(atPath: "\(dir.path)/slow-del.del") }
@@ -51,7 +51,7 @@ extension Labs { @Suite struct SignalTests {
     @Test(arguments: [(Phase.cniAdd, SIGINT), (.cniAdd, SIGTERM), (.checks, SIGINT), (.checks, SIGTERM), (.cniDel, SIGINT), (.cniDel, SIGTERM)])
     func aSignalTearsTheLabDownAndExitsWith128PlusSignal(phase: Phase, sig: Int32) throws {
         let dir = try TemporaryDirectory()
-        let lab = "t-sig-\(phase.rawValue)-\(sig)"
+        let lab = uniqueLab("t-sig-\(phase.rawValue)-\(sig)")
         let before = try HostSnapshot.take()
         let child = try start(lab, phase: phase, dir: dir)
         kill(child.pid, sig)
@@ -77,7 +77,7 @@ extension Labs { @Suite struct SignalTests {
     @Test(arguments: Phase.allCases)
     func sigkillThenCleanLeavesNothing(phase: Phase) throws {
         let dir = try TemporaryDirectory()
-        let lab = "t-kill9-\(phase.rawValue)"
+        let lab = uniqueLab("t-kill9-\(phase.rawValue)")
         let before = try HostSnapshot.take()
         let child = try start(lab, phase: phase, dir: dir)
         kill(child.pid, SIGKILL)
@@ -87,7 +87,7 @@ extension Labs { @Suite struct SignalTests {
             let pid = Int32((try String(contentsOfFile: "\(dir.path)/hang-on-add.pid", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))!
             try waitFor("the orphaned plugin is gone") { kill(pid, 0) != 0 }
         }
-        let clean = try run([netlabBinary, "clean"])
+        let clean = try run([netlabBinary, "clean", "--name", lab])
         #expect(clean.succeeded, "\(clean.stderrText)")
         #expect(clean.stdoutText.contains("removed lab \(lab)"), "\(clean.stdoutText)")
         #expect(leftovers(of: lab).isEmpty, "\(leftovers(of: lab))")

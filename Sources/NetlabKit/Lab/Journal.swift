@@ -2,10 +2,18 @@
 /// that `down` and `clean` can undo a lab whose netlab process died at any point. Undo runs the
 /// journal backwards: processes are stopped, then CNI DEL runs for every attachment, then the
 /// namespaces go (and with them every link, address and route inside them).
+///
+/// A `namespace` line says netlab is about to make one; only the `created` line after it says it
+/// did, and which one (the namespace's identity). Undo deletes a namespace only with that proof and
+/// only while the object at the path is still that one: a name that was taken by someone else
+/// (EEXIST), or replaced since, is never netlab's to delete.
 public struct JournalEntry: Hashable, Sendable, Codable {
     public enum Kind: String, Hashable, Sendable, Codable {
-        /// A named network namespace mounted at `path`.
+        /// A named network namespace about to be mounted at `path`.
         case namespace
+        /// The namespace at `path` was made by this lab: `device` and `inode` of its nsfs file, and
+        /// its `cookie`.
+        case created
         /// A pod's CNI attachment: the rendered conflist and the runtime arguments DEL needs.
         case cni
         /// A process netlab started; identified by pid and start time, so a recycled pid is never hit.
@@ -26,10 +34,21 @@ public struct JournalEntry: Hashable, Sendable, Codable {
     public var pid: Int32?
     public var startTime: UInt64?
     public var namespace: String?
+    // created
+    public var device: UInt64?
+    public var inode: UInt64?
+    /// The network namespace cookie: unlike the inode, never handed to another namespace.
+    public var cookie: UInt64?
 
     public init(kind: Kind, name: String, path: String? = nil) { self.kind = kind; self.name = name; self.path = path }
 
     public static func namespace(name: String, path: String) -> JournalEntry { JournalEntry(kind: .namespace, name: name, path: path) }
+
+    public static func created(name: String, path: String, device: UInt64, inode: UInt64, cookie: UInt64?) -> JournalEntry {
+        var e = JournalEntry(kind: .created, name: name, path: path)
+        e.device = device; e.inode = inode; e.cookie = cookie
+        return e
+    }
 
     public static func cni(pod: String, node: String, containerID: String, netnsPath: String, ifName: String,
                            conflist: JSONValue, capabilityArgs: [String: JSONValue]) -> JournalEntry {

@@ -8,7 +8,7 @@ public struct LabPlan: Hashable, Sendable, Codable {
         /// The member name: `vpc`, `gw`, `client`, a node's or a pod's name.
         public var member: String
         public var role: Role
-        /// `netlab-<lab>-<member>`
+        /// `netlab-<lab>.<member>` (LabNames.namespace)
         public var name: String
         public var path: String
     }

@@ -78,8 +78,7 @@ public final class Lab: @unchecked Sendable {
             try LabStore.withGlobalLock { try NetworkNamespace.prepareDirectory(LabNames.netnsDirectory) }
             for ns in plan.namespaces {
                 try Interrupts.check()
-                try store.append(.namespace(name: ns.name, path: ns.path))
-                namespaces[ns.member] = try NetworkNamespace.create(name: ns.name, directory: LabNames.netnsDirectory)
+                namespaces[ns.member] = try OwnedNamespaces.create(name: ns.name, in: store)
             }
         }
         try Interrupts.check()
@@ -331,18 +330,24 @@ public final class Lab: @unchecked Sendable {
         guard store.exists else { throw LabError.notFound(name) }
         let record: LabRecord
         do { record = try store.readRecord() } catch {
-            throw LabError.broken(name, "its state \(store.recordPath) cannot be read (\(error)): remove it with `netlab clean`")
+            throw LabError.broken(name, "its state \(store.recordPath) cannot be read (\(error)): remove it with `netlab clean --name \(name)`")
         }
         return Lab(name: name, store: store, record: record, logger: logger)
     }
 
+    /// After `down`: namespaces the journal names but does not prove the lab made, left on the host.
+    public private(set) var leftAlone: [String] = []
+
     /// Takes the lab down: journal backwards, then the state directory. Throws when something
     /// could not be undone (the state stays, so `clean` can try again).
     public func down() throws {
-        try store.lock(wait: true)
+        // Never wait: a lab held by a live `netlab run` or `up` is theirs until they end, and the
+        // user is told at once by whom (LabStore.InUse names the pid).
+        try store.lock(wait: false)
         record.phase = .tearingDown
         try? store.writeRecord(record)
         let result = teardown()
+        leftAlone = result.leftAlone
         if !result.leftovers.isEmpty {
             throw LabError.teardown(name, result.leftovers.map { "\($0)" })
         }
@@ -359,6 +364,9 @@ public final class Lab: @unchecked Sendable {
     public struct TeardownResult {
         public var leftovers: [Error] = []
         public var pluginFailures: [Error] = []
+        /// Namespaces the journal names but does not prove this lab made (or that were replaced
+        /// since): left on the host, said to the user.
+        public var leftAlone: [String] = []
     }
 
     /// Undoes the journal in reverse order; keeps going past failures and returns them.
@@ -389,22 +397,9 @@ public final class Lab: @unchecked Sendable {
                 namespaces.values.forEach { $0.close() }
                 namespaces.removeAll()
             }
-            result.leftovers = Self.deleteNamespaces(entries, logger: logger)
+            (result.leftovers, result.leftAlone) = OwnedNamespaces.delete(entries, logger: logger)
         }
         return result
-    }
-
-    /// Deletes the journal's namespaces (in the order given); returns what could not be deleted.
-    static func deleteNamespaces(_ entries: [JournalEntry], logger: Logger) -> [Error] {
-        var errors: [Error] = []
-        for e in entries where e.kind == .namespace {
-            guard let p = e.path, NetworkNamespace.exists(path: p) else { continue }
-            do { try NetworkNamespace.delete(path: p) } catch {
-                logger.warning("teardown step failed", metadata: ["entry": "namespace \(e.name)", "error": "\(error)"])
-                errors.append(error)
-            }
-        }
-        return errors
     }
 
     static func stopProcess(_ e: JournalEntry) {
@@ -446,6 +441,7 @@ public enum LabError: Error, CustomStringConvertible {
     case proxy(String)
     case teardown(String, [String])
     case delFailed(String, [String])
+    case cleanFailed([String])
 
     public var description: String {
         switch self {
@@ -458,7 +454,9 @@ public enum LabError: Error, CustomStringConvertible {
         case .delFailed(let lab, let errs):
             return "lab '\(lab)' is down, but CNI DEL failed (its namespaces and state were removed all the same):\n  " + errs.joined(separator: "\n  ")
         case .teardown(let lab, let errs):
-            return "lab '\(lab)' could not be taken down completely; run `netlab clean` to retry:\n  " + errs.joined(separator: "\n  ")
+            return "lab '\(lab)' could not be taken down completely; run `netlab clean --name \(lab)` to retry:\n  " + errs.joined(separator: "\n  ")
+        case .cleanFailed(let errs):
+            return "clean could not remove everything; run it again to retry:\n  " + errs.joined(separator: "\n  ")
         }
     }
 }

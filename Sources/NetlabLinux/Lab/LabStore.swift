@@ -37,8 +37,8 @@ public final class LabStore: @unchecked Sendable {
                 if errno == EEXIST {
                     let running = !Self.isUnlocked(directory)
                     throw InUse(lab: lab, detail: running
-                        ? "is in use by another netlab process: pick another name with --name"
-                        : "already exists: use it, take it down with `netlab down --name \(lab)`, or remove leftovers with `netlab clean`")
+                        ? Self.inUseDetail(directory) + "; or pick another name with --name"
+                        : "already exists: use it, take it down with `netlab down --name \(lab)`, or remove leftovers with `netlab clean --name \(lab)`")
                 }
                 throw SystemError("create \(directory)", errno: errno)
             }
@@ -103,21 +103,46 @@ public final class LabStore: @unchecked Sendable {
         let fd = open("\(directory)/lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, Self.fileMode)
         if fd < 0 { throw SystemError("open \(directory)/lock", errno: errno) }
         fchmod(fd, Self.fileMode)
+        // `isUnlocked` probes by taking the lock for an instant: a few tries ride that out.
+        var tries = 0
         while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
             if errno == EINTR { continue }
             let e = errno
+            if e == EWOULDBLOCK && tries < 5 { tries += 1; usleep(20_000); continue }
             close(fd)
-            if e == EWOULDBLOCK { throw InUse(lab: lab, detail: "is in use by another netlab process (it holds \(directory)/lock)") }
+            if e == EWOULDBLOCK { throw InUse(lab: lab, detail: Self.inUseDetail(directory)) }
             throw SystemError("lock \(directory)/lock", errno: e)
         }
         lockFD = fd
+        Self.recordHolder(fd)
+    }
+
+    /// The holder writes its pid into the lock file, so whoever is refused can say by whom.
+    private static func recordHolder(_ fd: Int32) {
+        let text = Array("\(getpid())\n".utf8)
+        if ftruncate(fd, 0) == 0 { _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) } }
+    }
+
+    /// The pid of the live process holding the lab's lock, as it wrote it; nil when unknown.
+    public static func holder(_ directory: String) -> Int32? {
+        guard let s = try? String(contentsOfFile: "\(directory)/lock", encoding: .utf8),
+              let pid = Int32(s.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return nil }
+        return pid
+    }
+
+    static func inUseDetail(_ directory: String) -> String {
+        guard let pid = holder(directory) else { return "is in use by another netlab process (it holds \(directory)/lock)" }
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")))
+            .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
+        let what = cmdline.count > 1 ? " (" + (["netlab"] + cmdline.dropFirst()).joined(separator: " ") + ")" : ""
+        return "is in use by netlab process \(pid)\(what): wait until it ends, or stop it (`kill \(pid)`)"
     }
 
     public func unlock() { if lockFD >= 0 { close(lockFD); lockFD = -1 } }
 
     /// True when no process holds the lab's lock (or it has none).
     public static func isUnlocked(_ directory: String) -> Bool {
-        let fd = open("\(directory)/lock", O_RDWR | O_CLOEXEC)
+        let fd = open("\(directory)/lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return true }
         defer { close(fd) }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { flock(fd, LOCK_UN); return true }

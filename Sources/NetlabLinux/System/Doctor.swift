@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Logging
 import NetlabKit
 
 /// One line of `netlab doctor`.
@@ -27,15 +28,13 @@ public struct DoctorResult {
         return out
     }
 
-    static func kernelCheck() -> DoctorResult {
-        let name = "netlab-doctor-\(getpid())"
+    static func kernelCheck(stateRoot: String = LabNames.stateRoot) -> DoctorResult {
         let what = "kernel: network namespaces, bridge, veth across namespaces, iptables nat"
         do {
-            try NetworkNamespace.prepareDirectory()
-            let a = try NetworkNamespace.create(name: name + "-a")
-            defer { a.close(); try? NetworkNamespace.delete(path: a.path) }
-            let b = try NetworkNamespace.create(name: name + "-b")
-            defer { b.close(); try? NetworkNamespace.delete(path: b.path) }
+            let scratch = try DoctorScratch(stateRoot: stateRoot)
+            defer { scratch.end() }
+            let a = try scratch.namespace("a")
+            let b = try scratch.namespace("b")
             let nl = try RouteNetlink(namespaceFD: a.fd, name: a.name)
             try nl.createBridge(name: "br0", mtu: 1500)
             try nl.createVeth(name: "v0", peerName: "v1", peerNamespaceFD: b.fd, mtu: 1500)
@@ -46,5 +45,38 @@ public struct DoctorResult {
         } catch {
             return DoctorResult(what: what, ok: false, fix: "\(error)")
         }
+    }
+}
+
+/// `netlab doctor`'s scratch namespaces, made like a lab's: a state directory of its own
+/// (`/run/netlab/doctor.<pid>`, no lab: `status` does not show it), locked while doctor runs so
+/// `clean` never takes it then, and a journal, so `clean` after a crashed doctor removes exactly
+/// what it made.
+final class DoctorScratch {
+    let store: LabStore
+    let stateRoot: String
+    private var namespaces: [NetworkNamespace] = []
+
+    init(stateRoot: String = LabNames.stateRoot) throws {
+        self.stateRoot = stateRoot
+        store = LabStore(lab: LabNames.doctorScratch(pid: getpid()), root: stateRoot)
+        try store.create(root: stateRoot)
+        // As Lab.build: two netlab processes making /run/netns shared at once would stack two mounts.
+        try LabStore.withGlobalLock { try NetworkNamespace.prepareDirectory(LabNames.netnsDirectory) }
+    }
+
+    /// `netlab-doctor.<pid>.<member>`, journaled in the scratch state.
+    func namespace(_ member: String) throws -> NetworkNamespace {
+        let ns = try OwnedNamespaces.create(name: LabNames.namespace(lab: store.lab, member: member), in: store, stateRoot: stateRoot)
+        namespaces.append(ns)
+        return ns
+    }
+
+    /// Deletes what the journal proves doctor made, then the scratch state (kept when a namespace
+    /// could not be deleted, so `clean` can retry).
+    func end() {
+        namespaces.forEach { $0.close() }
+        let errors = Interrupts.protecting { OwnedNamespaces.delete(store.readJournal().reversed(), logger: Logger(label: "netlab")) }.errors
+        if errors.isEmpty { try? store.removeDirectory() } else { store.unlock() }
     }
 }

@@ -1,0 +1,58 @@
+import Foundation
+import Glibc
+import NetlabKit
+
+/// What `netlab status` prints about the labs under a state root. Labs come and go while it reads
+/// them (a `run` ends, a `down` finishes): one that vanished after it was listed is skipped, one
+/// being made has no record yet and says so; only a record that exists and cannot be read is broken.
+public enum LabStatus {
+    /// Reading the state needs root: lab directories are root's alone.
+    public struct NeedsRoot: Error, CustomStringConvertible {
+        public var stateRoot: String
+        public var description: String { "netlab status needs root to read \(stateRoot): run it with sudo" }
+    }
+
+    public struct Output {
+        public var text: String
+        /// Labs whose state exists but cannot be read.
+        public var broken: [String]
+    }
+
+    /// `names`: the labs asked for (`--name`), or nil for every lab under `stateRoot`.
+    public static func render(names: [String]?, stateRoot: String = LabNames.stateRoot) throws -> Output {
+        if geteuid() != 0 && access(stateRoot, F_OK) == 0 { throw NeedsRoot(stateRoot: stateRoot) }
+        return try render(labs: names ?? LabStore.labs(root: stateRoot), asked: names != nil, stateRoot: stateRoot)
+    }
+
+    /// `labs` as listed a moment ago; `asked`: the user named them, so a missing one is an error.
+    static func render(labs: [String], asked: Bool, stateRoot: String) throws -> Output {
+        let names: [String]? = asked ? labs : nil
+        var blocks: [String] = [], broken: [String] = []
+        for n in labs {
+            let store = LabStore(lab: n, root: stateRoot)
+            guard store.exists else {
+                if names != nil { throw LabError.notFound(n) }
+                continue // taken down since it was listed
+            }
+            let record: LabRecord
+            do { record = try store.readRecord() } catch {
+                if !store.exists { if names != nil { throw LabError.notFound(n) }; continue }
+                if !LabStore.isUnlocked(store.directory), access(store.recordPath, F_OK) != 0 {
+                    let pid = LabStore.holder(store.directory).map { " (pid \($0))" } ?? ""
+                    blocks.append("lab \(n): creating\(pid)")
+                    continue
+                }
+                broken.append(n)
+                blocks.append("lab \(n): broken: its state \(store.recordPath) cannot be read (\(error)): remove it with `netlab clean --name \(n)`")
+                continue
+            }
+            let live = LabStore.isUnlocked(store.directory) ? nil : LabStore.holder(store.directory) ?? record.ownerPID
+            let owner = record.phase == .up && live == nil ? "" : " (pid \(live ?? record.ownerPID))"
+            let map = LabMap.render(lab: n, topology: record.topology, pods: record.pods)
+                .split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
+            blocks.append("lab \(n): \(record.phase.rawValue)\(owner), topology \(record.topology.name)\n\(map)")
+        }
+        if blocks.isEmpty && names == nil { return Output(text: "no labs (start one with `sudo netlab up`)", broken: []) }
+        return Output(text: blocks.joined(separator: "\n\n"), broken: broken)
+    }
+}
