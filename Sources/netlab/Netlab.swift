@@ -142,6 +142,7 @@ struct Down: ParsableCommand {
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the labs on this host, their namespaces, pods and IPs.")
     @Option(name: .long, help: "Only this lab.") var name: String?
+    @Flag(help: "Print JSON: per lab its phase, owner pid, topology, namespaces and pod addresses.") var json = false
 
     func validate() throws {
         if let name, let problem = LabNames.validateLab(name) { throw ValidationError(problem) }
@@ -149,7 +150,7 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let out = try LabStatus.render(names: name.map { [$0] })
-        printEscaped(out.text)
+        if json { print(out.json.encodedString(pretty: true)) } else { printEscaped(out.text) }
         if !out.broken.isEmpty { throw ExitCode(1) }
     }
 }

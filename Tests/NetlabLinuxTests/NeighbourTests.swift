@@ -213,6 +213,25 @@ extension Labs { @Suite struct NeighbourTests {
         #expect(throws: LabError.self) { try LabStatus.render(labs: ["gone"], asked: true, stateRoot: root.path) }
     }
 
+    @Test func statusJSONNamesEachLabsNamespacesAndPodAddresses() throws {
+        let root = try TemporaryDirectory()
+        try record("here", in: root.path)
+        let store = LabStore(lab: "here", root: root.path)
+        var r = try store.readRecord()
+        r.pods["pod2"] = LabRecord.PodAddress(address: IPv4Prefix("10.32.1.2/24")!, gateway: IPv4Address("10.32.1.1"))
+        try store.writeRecord(r)
+        try FileManager.default.createDirectory(atPath: "\(root.path)/half", withIntermediateDirectories: true)
+        let out = try LabStatus.render(labs: ["half", "here"], asked: false, stateRoot: root.path)
+        let labs = try #require(out.json["labs"]?.arrayValue)
+        #expect(labs.map { $0["lab"]?.stringValue } == ["half", "here"])
+        #expect(labs[0]["phase"]?.stringValue == "broken" && labs[0]["error"]?.stringValue != nil)
+        let here = labs[1]
+        #expect(here["phase"]?.stringValue == "up" && here["topology"]?.stringValue == "gke-vpc-native")
+        #expect(here["namespaces"]?["pod2"]?.stringValue == LabNames.namespace(lab: "here", member: "pod2"))
+        #expect(here["pods"]?["pod2"]?["ip"]?.stringValue == "10.32.1.2" && here["pods"]?["pod2"]?["node"]?.stringValue == "node2")
+        #expect(here["pods"]?["pod1"]?["ip"] == .null, "a pod without a CNI result yet has no address")
+    }
+
     @Test func aLabWithoutARecordThatNobodyHoldsIsBroken() throws {
         let root = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: "\(root.path)/half", withIntermediateDirectories: true)

@@ -16,6 +16,12 @@ public enum LabStatus {
         public var text: String
         /// Labs whose state exists but cannot be read.
         public var broken: [String]
+        /// The same, for `status --json`: one object per lab.
+        public var labs: [JSONValue] = []
+
+        /// `{"labs": [...]}`: per lab its phase, the pid of a live owner, the topology, its
+        /// namespaces by member, and the pods' addresses from their CNI results.
+        public var json: JSONValue { .object(["labs": .array(labs)]) }
     }
 
     /// `names`: the labs asked for (`--name`), or nil for every lab under `stateRoot`.
@@ -27,7 +33,7 @@ public enum LabStatus {
     /// `labs` as listed a moment ago; `asked`: the user named them, so a missing one is an error.
     static func render(labs: [String], asked: Bool, stateRoot: String) throws -> Output {
         let names: [String]? = asked ? labs : nil
-        var blocks: [String] = [], broken: [String] = []
+        var blocks: [String] = [], broken: [String] = [], objects: [JSONValue] = []
         for n in labs {
             let store = LabStore(lab: n, root: stateRoot)
             guard store.exists else {
@@ -40,10 +46,13 @@ public enum LabStatus {
                 if !LabStore.isUnlocked(store.directory), access(store.recordPath, F_OK) != 0 {
                     let pid = LabStore.holder(store.directory).map { " (pid \($0))" } ?? ""
                     blocks.append("lab \(n): creating\(pid)")
+                    objects.append(.object(["lab": .string(n), "phase": .string(LabRecord.Phase.creating.rawValue),
+                                            "pid": LabStore.holder(store.directory).map { .number(Double($0)) } ?? .null]))
                     continue
                 }
                 broken.append(n)
                 blocks.append("lab \(n): broken: its state \(store.recordPath) cannot be read (\(error)): remove it with `netlab clean --name \(n)`")
+                objects.append(.object(["lab": .string(n), "phase": .string("broken"), "error": .string("\(error)")]))
                 continue
             }
             let live = LabStore.isUnlocked(store.directory) ? nil : LabStore.holder(store.directory) ?? record.ownerPID
@@ -51,8 +60,24 @@ public enum LabStatus {
             let map = LabMap.render(lab: n, topology: record.topology, pods: record.pods)
                 .split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
             blocks.append("lab \(n): \(record.phase.rawValue)\(owner), topology \(record.topology.name)\n\(map)")
+            objects.append(json(lab: n, record: record, livePID: live))
         }
         if blocks.isEmpty && names == nil { return Output(text: "no labs (start one with `sudo netlab up`)", broken: []) }
-        return Output(text: blocks.joined(separator: "\n\n"), broken: broken)
+        return Output(text: blocks.joined(separator: "\n\n"), broken: broken, labs: objects)
+    }
+
+    static func json(lab: String, record r: LabRecord, livePID: Int32?) -> JSONValue {
+        let plan = LabPlan(lab: lab, topology: r.topology)
+        var namespaces: [String: JSONValue] = [:]
+        for ns in plan.namespaces { namespaces[ns.member] = .string(ns.name) }
+        var pods: [String: JSONValue] = [:]
+        for p in r.topology.pods {
+            let a = r.pods[p.name]
+            pods[p.name] = .object(["node": .string(p.node), "ip": a.map { .string("\($0.address.address)") } ?? .null,
+                                    "gateway": a?.gateway.map { .string("\($0)") } ?? .null])
+        }
+        return .object(["lab": .string(lab), "phase": .string(r.phase.rawValue), "persistent": .bool(r.persistent),
+                        "pid": livePID.map { .number(Double($0)) } ?? .null, "topology": .string(r.topology.name),
+                        "namespaces": .object(namespaces), "pods": .object(pods)])
     }
 }
