@@ -223,7 +223,7 @@ struct Clean: ParsableCommand {
         Interrupts.install()
         try Capabilities.require()
         let report = try Cleaner(logger: netlabLogger(verbose: verbose)).clean(includePersistent: all, only: name)
-        print(report.lines.isEmpty ? "nothing to clean" : report.lines.joined(separator: "\n"))
+        printEscaped(report.lines.isEmpty ? "nothing to clean" : report.lines.joined(separator: "\n"))
         if !report.failures.isEmpty {
             throw LabError.cleanFailed(report.failures)
         }
@@ -245,9 +245,9 @@ struct Doctor: ParsableCommand {
             if results.contains(where: { !$0.ok }) { throw ExitCode(3) }
             return
         }
-        for r in results { print("\(r.ok ? "ok  " : "FAIL") \(r.what)" + (r.ok ? "" : "\n     \(r.fix)")) }
+        for r in results { printEscaped("\(r.ok ? "ok  " : "FAIL") \(r.what)" + (r.ok ? "" : "\n     \(r.fix)")) }
         if results.contains(where: { !$0.ok }) { throw ExitCode(3) }
-        print("netlab can run \(t.source) on this machine")
+        printEscaped("netlab can run \(t.source) on this machine")
     }
 
     static func checks(topology t: Topology) -> [DoctorResult] { DoctorResult.all(topology: t) }
@@ -354,7 +354,7 @@ struct Run: ParsableCommand {
                                peakMemoryKiB: usage.ru_maxrss)
         try publish(report, diagrams: runner.diagrams)
         if timings && !json {
-            for p in phases { print(String(format: "%8.1f ms  %@", p.ms, p.phase)) }
+            for p in phases { printEscaped(String(format: "%8.1f ms  ", p.ms) + p.phase) }
             print(String(format: "%8.1f ms  total", total))
             var children = rusage()
             getrusage(RUSAGE_CHILDREN.rawValue, &children)
