@@ -210,9 +210,10 @@ struct Serve: ParsableCommand {
     @Option(help: "The pod's name, put in every answer.") var pod: String
     @Option(help: "A TCP port to serve HTTP on.") var tcp: [Int] = []
     @Option(help: "A UDP port to answer on.") var udp: [Int] = []
+    @Flag(help: "Serve only after a 'start' line on stdin; exit if stdin ends first.") var waitForStart = false
 
     func run() throws {
-        try PodServer.run(pod: pod, tcpPorts: tcp, udpPorts: udp)
+        try PodServer.run(pod: pod, tcpPorts: tcp, udpPorts: udp, waitForStart: waitForStart)
     }
 }
 

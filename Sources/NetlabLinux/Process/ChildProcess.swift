@@ -51,11 +51,13 @@ public final class ChildProcess: @unchecked Sendable {
     static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
 
     /// Waits for the exit and reaps the child. With a timeout, the process group is killed when it
-    /// expires and the result is `.timedOut`.
+    /// expires and the result is `.timedOut`. A signal to netlab ends the wait by ending a
+    /// transient child (`Interrupts` kills it), not by leaving it running: a teardown must be
+    /// able to wait for its children to the end.
     @discardableResult
     public func wait(timeout: Double? = nil) -> ProcessOutcome.Termination {
         if let reaped { return reaped }
-        if let timeout, !waitForEvent(pidfd, until: Date().addingTimeInterval(timeout)) {
+        if let timeout, waitForEvent(pidfd, until: Date().addingTimeInterval(timeout), interruptible: false) != .ready {
             terminate(signal: SIGKILL)
             _ = reap()
             reaped = .timedOut(seconds: timeout)
