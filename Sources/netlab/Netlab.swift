@@ -93,9 +93,16 @@ struct TopologyOption: ParsableArguments {
     var topology: String?
 
     func load() throws -> Topology {
-        if let topology { return try TopologyLoader.load(path: topology) }
+        if let topology { return try loadTopologyFile(topology) }
         return try TopologyLoader.parse(yaml: DefaultTopology.yaml, source: DefaultTopology.fileName)
     }
+}
+
+/// Reads a topology file: a FIFO without a writer, or a pipe that never ends, must not outlast
+/// Ctrl-C, so the signals are events (`Interrupts`) before the first read.
+func loadTopologyFile(_ path: String) throws -> Topology {
+    Interrupts.install()
+    return try TopologyLoader.load(path: path)
 }
 
 struct Up: ParsableCommand {
@@ -399,7 +406,7 @@ struct TopologyCommand: ParsableCommand {
         @Argument(help: "The topology file.") var file: String
 
         func run() throws {
-            let t = try TopologyLoader.load(path: file)
+            let t = try loadTopologyFile(file)
             print("\(file): topology \(t.name) is valid: \(t.nodes.count) nodes, \(t.pods.count) pods, \(t.services.count) services, \(t.checks.count) checks")
         }
     }
