@@ -104,7 +104,7 @@ public struct CNIRuntime: Sendable {
         let outcome = try start([pluginPath(pluginType)], env, stdin, ctx)
         try ensureSucceeded(outcome, ctx)
         guard let json = try? JSONValue.decode(outcome.stdout), let list = json["supportedVersions"]?.arrayValue else {
-            throw ctx.error(outcome, problem: "printed no supportedVersions list: " + excerpt(outcome.stdout))
+            throw ctx.error(outcome, problem: "printed no supportedVersions list: " + excerpt(outcome.stdout, cut: outcome.stdoutBytesCut))
         }
         return list.compactMap(\.stringValue)
     }
@@ -132,7 +132,7 @@ public struct CNIRuntime: Sendable {
             return try CNIResult(data: outcome.stdout, expected: list.cniVersion)
         } catch {
             throw ctx.error(outcome, problem: "printed output that is not a valid CNI result (\(error)); output begins: "
-                + excerpt(outcome.stdout))
+                + excerpt(outcome.stdout, cut: outcome.stdoutBytesCut))
         }
     }
 
@@ -160,9 +160,9 @@ public struct CNIRuntime: Sendable {
         var problem: String?
         if case .exited = o.termination {
             let out = o.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-            problem = out.isEmpty ? "printed no CNI error on stdout" : "printed no CNI error on stdout but: " + excerpt(o.stdout)
+            problem = out.isEmpty ? "printed no CNI error on stdout" : "printed no CNI error on stdout but: " + excerpt(o.stdout, cut: o.stdoutBytesCut)
         } else if !o.stdout.isEmpty {
-            problem = "output before it ended: " + excerpt(o.stdout)
+            problem = "output before it ended: " + excerpt(o.stdout, cut: o.stdoutBytesCut)
         }
         throw ctx.error(o, problem: problem)
     }
@@ -183,8 +183,9 @@ public struct CNIRuntime: Sendable {
     }
 }
 
-/// The first 200 bytes of `data`, quoted, control characters escaped, marked when cut.
-func excerpt(_ data: Data, limit: Int = 200) -> String {
+/// The first 200 bytes of `data`, quoted, control characters escaped, marked when cut (`cut`: bytes
+/// the runner already dropped from the middle of the output).
+func excerpt(_ data: Data, limit: Int = 200, cut: Int = 0) -> String {
     let head = String(decoding: data.prefix(limit), as: UTF8.self)
     var s = ""
     for u in head.unicodeScalars {
@@ -198,5 +199,7 @@ func excerpt(_ data: Data, limit: Int = 200) -> String {
         }
     }
     if data.isEmpty { return "(nothing)" }
-    return "\"" + s + "\"" + (data.count > limit ? " … (\(data.count) bytes in all)" : "")
+    let all = cut > 0 ? " … (and \(BoundedOutput.grouped(cut)) bytes from its middle that netlab did not keep)"
+        : data.count > limit ? " … (\(data.count) bytes in all)" : ""
+    return "\"" + s + "\"" + all
 }
