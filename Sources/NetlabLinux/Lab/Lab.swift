@@ -415,6 +415,8 @@ public final class Lab: @unchecked Sendable {
 
     /// Deletes the journal's namespaces (in the order given); returns what could not be deleted.
     static func deleteNamespaces(_ entries: [JournalEntry], logger: Logger) -> [Error] {
+        let ended = NamespaceProcesses.end(inNamespacesAt: entries.filter { $0.kind == .namespace }.compactMap(\.path))
+        if ended > 0 { logger.debug("ended processes left in the lab's namespaces", metadata: ["count": "\(ended)"]) }
         var errors: [Error] = []
         for e in entries where e.kind == .namespace {
             guard let p = e.path, NetworkNamespace.exists(path: p) else { continue }
