@@ -96,4 +96,40 @@ extension Labs { @Suite struct ContainmentTests {
         #expect(printed.contains("bytes cut …]") && printed.contains("did not keep") && printed.contains("pod1"), "\(printed.prefix(2000))")
         #expect(leftovers(of: lab).isEmpty)
     }
+
+    /// A plugin that hangs in every command: its ADD runs into the timeout once per pod that
+    /// reached it, and it is not called again, neither for the rollback's DEL nor the teardown's.
+    @Test func aHangingPluginCostsOneTimeoutNotThree() throws {
+        let dir = try TemporaryDirectory()
+        let lab = "t-hang-\(getpid())"
+        var yaml = try String(contentsOfFile: try chainedTopology(plugin: "hang-always", in: dir), encoding: .utf8)
+        yaml = yaml.replacingOccurrences(of: "\ncni:\n", with: "\ncni:\n  timeoutSeconds: 1\n")
+        let topo = "\(dir.path)/hang.yaml"
+        try yaml.write(toFile: topo, atomically: true, encoding: .utf8)
+        let r = try run([netlabBinary, "up", "--name", lab, "--topology", topo], timeout: 120)
+        #expect(r.termination == .exited(1), "\(r.stderrText)")
+        let calls = lines("\(dir.path)/hang-always.log")
+        // The two nodes attach their pods concurrently: one ADD each at most, then nothing.
+        #expect((1...2).contains(calls.filter { $0 == "ADD" }.count) && calls.allSatisfy { $0 == "ADD" }, "\(calls)")
+        #expect(r.stderrText.contains("DEL of plugin hang-always was skipped"), "\(r.stderrText)")
+        #expect(leftovers(of: lab).isEmpty)
+    }
+
+    /// The spec lets DEL run without CNI_NETNS; a pod whose namespace is gone still gets its DEL
+    /// (so IPAM releases its address), in the node's namespace, and ptp's DEL succeeds.
+    @Test func aPodWhoseNamespaceIsGoneStillGetsItsDELWithoutCNI_NETNS() throws {
+        let dir = try TemporaryDirectory()
+        let lab = "t-nsgone-\(getpid())"
+        let up = try run([netlabBinary, "up", "--name", lab, "--topology", try chainedTopology(plugin: "record-del", in: dir)], timeout: 120)
+        try #require(up.succeeded, "\(up.stderrText)")
+        let pod1 = try #require(try Lab.open(name: lab).plan.namespace("pod1"))
+        let del = try run(["ip", "netns", "del", pod1.name])
+        try #require(del.succeeded, "\(del.stderrText)")
+        let down = try run([netlabBinary, "down", "--name", lab], timeout: 120)
+        #expect(down.succeeded && !down.stderrText.contains("DEL failed"), "\(down.stderrText)")
+        let seen = lines("\(dir.path)/record-del.log")
+        #expect(seen.contains("DEL pod1 CNI_NETNS=(unset)"), "\(seen)")
+        #expect(seen.contains { $0.hasPrefix("DEL pod2 CNI_NETNS=/") }, "\(seen)")
+        #expect(leftovers(of: lab).isEmpty)
+    }
 }}

@@ -13,6 +13,9 @@ public final class Lab: @unchecked Sendable {
     let logger: Logger
     public let tools: Tools
     private var namespaces: [String: NetworkNamespace] = [:]
+    /// Plugins that ran into their timeout in this lab: not called again, so a hanging plugin
+    /// costs one timeout rather than one per rollback and teardown DEL.
+    let timedOutPlugins = CNITimedOutPlugins()
 
     /// Timing of each phase, for `--timings` and the benchmarks.
     public private(set) var timings: [(phase: String, seconds: Double)] = []
@@ -261,7 +264,7 @@ public final class Lab: @unchecked Sendable {
 
     func cniRuntime(node: String) throws -> CNIRuntime {
         CNIRuntime(binDir: topology.cni.binDir, runner: NamespaceProcessRunner(namespace: try namespace(node)),
-                   timeout: topology.cni.timeoutSeconds)
+                   timeout: topology.cni.timeoutSeconds, timedOut: timedOutPlugins)
     }
 
     func renderedConflist(node: Node) throws -> CNINetworkConfigList {
@@ -454,7 +457,10 @@ public final class Lab: @unchecked Sendable {
                                        podNamespace: topology.pod(named: pod)?.namespace ?? "default",
                                        podUID: e.containerID ?? LabNames.containerID(lab: name, pod: pod),
                                        capabilityArgs: e.capabilityArgs ?? [:])
-        try cniRuntime(node: node).del(list, attachment, prevResult: prev)
+        let outcome = try cniRuntime(node: node).del(list, attachment, prevResult: prev)
+        for skipped in outcome.skipped {
+            logger.warning("CNI DEL skipped for pod '\(pod)' on node '\(node)': \(skipped)")
+        }
     }
 }
 
