@@ -273,6 +273,8 @@ struct Run: ParsableCommand {
                 try Interrupts.check()
                 // Without --artifacts, only a failing check's packets are kept, for the user to open.
                 let r = runner.run(c, artifacts: keptDir, onlyIfFailed: artifacts == nil)
+                // A check whose probe was cut short by a signal has no result, pass or fail.
+                try Interrupts.check()
                 results.append(r)
                 // People see each check as it ends; --json prints the whole report at the end.
                 if !json { print(RunReport.text(of: r, verbose: verbose)) }

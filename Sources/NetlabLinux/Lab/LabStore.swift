@@ -54,7 +54,9 @@ public final class LabStore: @unchecked Sendable {
         if lockFD >= 0 { return }
         let fd = open("\(directory)/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 { throw SystemError("open \(directory)/lock", errno: errno) }
-        while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+        // Waiting for another netlab (a `run` holds its lab's lock for minutes) gives way to Ctrl-C.
+        do { try lockGivingWayToSignals(fd, wait: wait) } catch { close(fd); throw error }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
             let e = errno
             close(fd)

@@ -23,3 +23,19 @@ func waitForEvent(_ fd: Int32, events: Int16 = Int16(POLLIN), until deadline: Da
         if errno != EINTR { return .timedOut }
     }
 }
+
+/// Waits until `flock(fd, LOCK_EX)` would succeed (when `wait`), giving way to SIGINT/SIGTERM:
+/// flock has nothing to poll and SA_RESTART restarts a blocking one, so it is tried without
+/// blocking, with a 50 ms wait on the interrupt descriptor between tries. Returns once `fd` holds
+/// the lock, or on any other error (the caller's own flock reports it); throws
+/// `Interrupts.Interrupted`.
+func lockGivingWayToSignals(_ fd: Int32, wait: Bool) throws {
+    guard wait else { return }
+    while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        if errno == EINTR { continue }
+        if errno != EWOULDBLOCK { return }
+        if waitForEvent(-1, until: Date().addingTimeInterval(0.05)) == .interrupted {
+            throw Interrupts.Interrupted(signal: Interrupts.pending ?? SIGINT)
+        }
+    }
+}
