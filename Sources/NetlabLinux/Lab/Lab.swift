@@ -134,6 +134,8 @@ public final class Lab: @unchecked Sendable {
     /// stdin, is journaled by pid and start time, and only then told to start. A netlab that dies
     /// in between closes that pipe, and the server exits without having served. A `run` lab's
     /// servers die with netlab (PR_SET_PDEATHSIG); a lab left up (`up`, `run --keep`) keeps its.
+    /// PR_SET_PDEATHSIG follows the thread that spawned them: the one that called `up`, which must
+    /// outlive a non-persistent lab (the CLI's main thread does; so does a synchronous test).
     private func startWorkloads() throws {
         for pod in topology.pods where !pod.ports.isEmpty {
             try Interrupts.check()
