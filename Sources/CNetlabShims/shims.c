@@ -207,6 +207,11 @@ int netlab_pidfd_open(pid_t pid) {
     return r < 0 ? -errno : (int)r;
 }
 
+int netlab_pidfd_send_signal(int pidfd, int sig) {
+    long r = syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+    return r < 0 ? -errno : 0;
+}
+
 int netlab_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }

@@ -103,9 +103,16 @@ struct TopologyOption: ParsableArguments {
     var topology: String?
 
     func load() throws -> Topology {
-        if let topology { return try TopologyLoader.load(path: topology) }
+        if let topology { return try loadTopologyFile(topology) }
         return try TopologyLoader.parse(yaml: DefaultTopology.yaml, source: DefaultTopology.fileName)
     }
+}
+
+/// Reads a topology file: a FIFO without a writer, or a pipe that never ends, must not outlast
+/// Ctrl-C, so the signals are events (`Interrupts`) before the first read.
+func loadTopologyFile(_ path: String) throws -> Topology {
+    Interrupts.install()
+    return try TopologyLoader.load(path: path)
 }
 
 struct Up: ParsableCommand {
@@ -262,9 +269,10 @@ struct Serve: ParsableCommand {
     @Option(help: "The pod's name, put in every answer.") var pod: String
     @Option(help: "A TCP port to serve HTTP on.") var tcp: [Int] = []
     @Option(help: "A UDP port to answer on.") var udp: [Int] = []
+    @Flag(help: "Serve only after a 'start' line on stdin; exit if stdin ends first.") var waitForStart = false
 
     func run() throws {
-        try PodServer.run(pod: pod, tcpPorts: tcp, udpPorts: udp)
+        try PodServer.run(pod: pod, tcpPorts: tcp, udpPorts: udp, waitForStart: waitForStart)
     }
 }
 
@@ -325,6 +333,8 @@ struct Run: ParsableCommand {
             for c in selected {
                 try Interrupts.check()
                 var r = runner.run(c)
+                // A check whose probe was cut short by a signal has no result, pass or fail.
+                try Interrupts.check()
                 if artifacts != nil || !r.passed { r.artifacts = try runner.writeArtifacts(of: c.name, into: keptDirectory) }
                 results.append(r)
                 // People see each check as it ends; --json prints the whole report at the end.
@@ -472,7 +482,7 @@ struct TopologyCommand: ParsableCommand {
         @Argument(help: "The topology file.") var file: String
 
         func run() throws {
-            let t = try TopologyLoader.load(path: file)
+            let t = try loadTopologyFile(file)
             printEscaped("\(file): topology \(t.name) is valid: \(t.nodes.count) nodes, \(t.pods.count) pods, \(t.services.count) services, \(t.checks.count) checks")
         }
     }

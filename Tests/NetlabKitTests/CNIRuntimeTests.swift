@@ -287,4 +287,37 @@ func chainScript(_ version: String) -> @Sendable (FakeRunner.Call) throws -> Pro
     @Test func binDirTrailingSlashIsDropped() {
         #expect(CNIRuntime(binDir: "/usr/lib/cni/", runner: FakeRunner()).pluginPath("ptp") == "/usr/lib/cni/ptp")
     }
+
+    /// A plugin that hung in ADD would hang again in the rollback's DEL and the teardown's: it is
+    /// called once, and its DELs are reported as skipped while the other plugins' DELs run.
+    @Test func aPluginThatTimedOutIsNotCalledAgain() throws {
+        let runner = FakeRunner { call in
+            if call.plugin == "portmap" { return ProcessOutcome(termination: .timedOut(seconds: 1)) }
+            return call.command == "ADD" ? ok(ptpResult("1.0.0")) : ProcessOutcome(termination: .exited(0))
+        }
+        let timedOut = CNITimedOutPlugins()
+        let runtime = CNIRuntime(binDir: "/opt/cni/bin", runner: runner, timeout: 1, timedOut: timedOut, pluginExists: { _ in true })
+        let list = try ptpPortmapList(version: "1.0.0")
+        #expect { try runtime.add(list, webAttachment) } throws: { e in
+            "\(e)".contains("(DEL of plugin portmap was skipped: it did not finish within 1 s earlier in this lab")
+        }
+        #expect(runner.calls.map(\.label) == ["ADD ptp", "ADD portmap", "DEL ptp"])
+        // Another runtime of the same lab (the teardown's) skips it too.
+        let again = CNIRuntime(binDir: "/opt/cni/bin", runner: runner, timeout: 1, timedOut: timedOut, pluginExists: { _ in true })
+        let outcome = try again.del(list, webAttachment, prevResult: nil)
+        #expect(outcome.skipped.count == 1 && outcome.skipped[0].hasPrefix("DEL of plugin portmap was skipped"))
+        #expect(runner.calls.map(\.label) == ["ADD ptp", "ADD portmap", "DEL ptp", "DEL ptp"])
+    }
+
+    /// The spec makes CNI_NETNS optional for DEL only: a pod whose namespace is gone still gets
+    /// its DEL, without the variable; ADD and CHECK still need an absolute path.
+    @Test func delWithoutANamespaceHasNoCNI_NETNS() throws {
+        let runner = FakeRunner()
+        var gone = webAttachment
+        gone.netnsPath = ""
+        try makeRuntime(runner).del(try ptpPortmapList(version: "1.0.0"), gone, prevResult: nil)
+        #expect(runner.calls.count == 2)
+        #expect(runner.calls.allSatisfy { $0.environment["CNI_NETNS"] == nil && $0.environment["CNI_COMMAND"] == "DEL" })
+        #expect(throws: CNIConfigError.self) { try makeRuntime(runner).add(try ptpPortmapList(version: "1.0.0"), gone) }
+    }
 }

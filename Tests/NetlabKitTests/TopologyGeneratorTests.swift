@@ -23,28 +23,6 @@ import Testing
     }
 }
 
-@Suite struct TopologyFileTests {
-    @Test func aMissingFileSaysSo() {
-        #expect(throws: TopologyError.self) { try TopologyLoader.load(path: "/nonexistent/topology.yaml") }
-        do { _ = try TopologyLoader.load(path: "/nonexistent/topology.yaml") } catch {
-            #expect("\(error)" == "/nonexistent/topology.yaml: cannot read the topology file: there is no such file; check the path, or run without a file to use the default topology gke-vpc-native.yaml")
-        }
-    }
-
-    /// `--topology <(netlab topology generate ...)`: a pipe, not a regular file.
-    @Test func aPipeIsReadToTheEnd() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-fifo-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let fifo = dir.appendingPathComponent("t.yaml").path
-        #expect(mkfifo(fifo, 0o600) == 0)
-        let yaml = TopologyGenerator(nodes: 2, podsPerNode: 2).yaml
-        let writer = Thread { try? yaml.write(toFile: fifo, atomically: false, encoding: .utf8) }
-        writer.start()
-        let t = try TopologyLoader.load(path: fifo)
-        #expect(t.pods.count == 4)
-    }
-}
 
 @Suite struct CheckFileTests {
     let base = DefaultTopology.yaml

@@ -78,18 +78,6 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
         #expect(file == Data(DefaultTopology.yaml.utf8), "topologies/\(DefaultTopology.fileName) and DefaultTopology.yaml have drifted apart")
     }
 
-    @Test func loadReadsAFileAndDefaultsTheNameToTheFileName() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-topology-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("lab.v2.yaml").path
-        try baseTopology.write(toFile: path, atomically: true, encoding: .utf8)
-        let t = try TopologyLoader.load(path: path)
-        #expect(t.name == "lab.v2")
-        #expect(t.source == path)
-        let missing = dir.appendingPathComponent("nope.yaml").path
-        #expect(throws: TopologyError.self) { try TopologyLoader.load(path: missing) }
-    }
 }
 
 extension TopologyLoader {

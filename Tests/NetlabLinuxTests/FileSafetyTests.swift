@@ -36,7 +36,7 @@ func reportedArtifacts(_ out: String) -> [String] {
 }
 
 extension Labs { @Suite struct FileSafetyTests {
-    let lab = "t-fs-\(getpid())"
+    let lab = uniqueLab("t-fs")
 
     /// A directory owned by nobody, as another user would prepare it, with a file of ours to aim at.
     func trap() throws -> (dir: TemporaryDirectory, user: String, target: String) {

@@ -52,6 +52,10 @@ unsigned long netlab_current_netns_inode(void);
  * event (poll) instead of polling waitpid with sleeps. No glibc wrapper in Debian 12. */
 int netlab_pidfd_open(pid_t pid);
 
+/* pidfd_send_signal(2): signals the process a pidfd names, never a recycled pid (no glibc wrapper
+ * in Debian 12). Returns 0 or -errno. */
+int netlab_pidfd_send_signal(int pidfd, int sig);
+
 /* pipe2(O_CLOEXEC) is a GNU extension Glibc's overlay hides; netlab's pipes must never leak into
  * children other than the one they are for. */
 int netlab_pipe_cloexec(int fds[2]);

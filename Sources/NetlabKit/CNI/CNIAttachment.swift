@@ -63,13 +63,14 @@ public struct CNIAttachment: Hashable, Sendable {
 
     /// The checks libcni makes before running a plugin (container ID and interface name), plus the
     /// ones CNI_ARGS needs: a ';' or '=' in a value would be split into a different argument.
-    public func validate() throws {
+    /// DEL may have no namespace (an empty path: it is gone), which the spec allows.
+    public func validate(for command: CNICommand = .add) throws {
         guard !containerID.isEmpty else { throw CNIConfigError("the CNI container ID is empty") }
         guard CNINetworkConfigList.isValidIdentifier(containerID) else {
             throw CNIConfigError("CNI container ID \"\(containerID)\" is invalid: use letters, digits, '_', '.', '-', starting with a letter or digit")
         }
         if let problem = Self.interfaceNameProblem(ifName) { throw CNIConfigError("interface name \"\(ifName)\" is invalid: \(problem)") }
-        guard netnsPath.hasPrefix("/") else {
+        guard netnsPath.hasPrefix("/") || (command == .del && netnsPath.isEmpty) else {
             throw CNIConfigError("network namespace path \"\(netnsPath)\" must be absolute")
         }
         for (k, v) in cniArgs where v.contains(";") || v.contains("=") || v.isEmpty {

@@ -85,7 +85,8 @@ public struct CNIPluginError: Error, Hashable, Sendable, CustomStringConvertible
     public var isTryAgainLater: Bool { code == 11 }
 
     public var description: String {
-        var s = "CNI plugin '\(pluginType)' failed \(command.rawValue) for pod '\(podName)' (netns \(netnsPath)): "
+        var s = "CNI plugin '\(pluginType)' failed \(command.rawValue) for pod '\(podName)' ("
+            + (netnsPath.isEmpty ? "its netns is gone, so no CNI_NETNS" : "netns \(netnsPath)") + "): "
         var parts: [String] = []
         if let code {
             var c = "code \(code)"
@@ -113,9 +114,11 @@ public struct CNIAddFailed: Error, Sendable, CustomStringConvertible {
     public var pluginIndex: Int
     /// Nil when the cleanup DEL succeeded.
     public var cleanupError: (any Error)?
+    /// Plugins the cleanup DEL did not call (they had timed out), one line each.
+    public var cleanupSkipped: [String]
 
-    public init(failure: any Error, pluginIndex: Int, cleanupError: (any Error)?) {
-        self.failure = failure; self.pluginIndex = pluginIndex; self.cleanupError = cleanupError
+    public init(failure: any Error, pluginIndex: Int, cleanupError: (any Error)?, cleanupSkipped: [String] = []) {
+        self.failure = failure; self.pluginIndex = pluginIndex; self.cleanupError = cleanupError; self.cleanupSkipped = cleanupSkipped
     }
 
     public var description: String {
@@ -125,6 +128,7 @@ public struct CNIAddFailed: Error, Sendable, CustomStringConvertible {
         } else {
             s += "\n(the attachment was cleaned up with DEL)"
         }
+        for skipped in cleanupSkipped { s += "\n(\(skipped))" }
         return s
     }
 }

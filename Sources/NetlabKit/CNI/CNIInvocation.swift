@@ -36,9 +36,11 @@ extension CNINetworkConfigList {
 
 /// The environment of a plugin run. Nothing is inherited from netlab: the CNI variables, and a
 /// PATH because plugins exec helpers (portmap and bridge run iptables; without PATH portmap fails
-/// with "exec: \"iptables\": executable file not found in $PATH").
+/// with "exec: \"iptables\": executable file not found in $PATH"). No CNI_NETNS when the
+/// attachment has no namespace path (a DEL after the namespace is gone: the spec makes it optional
+/// for DEL only, and plugins then skip what lived inside it).
 public func cniEnvironment(command: CNICommand, attachment: CNIAttachment, binDir: String) -> [String: String] {
-    [
+    var env = [
         "CNI_COMMAND": command.rawValue,
         "CNI_CONTAINERID": attachment.containerID,
         "CNI_NETNS": attachment.netnsPath,
@@ -47,6 +49,8 @@ public func cniEnvironment(command: CNICommand, attachment: CNIAttachment, binDi
         "CNI_PATH": binDir,
         "PATH": cniSearchPath,
     ]
+    if attachment.netnsPath.isEmpty { env["CNI_NETNS"] = nil }
+    return env
 }
 
 /// PATH given to plugins.

@@ -6,6 +6,25 @@ public enum CNICheckOutcome: Hashable, Sendable {
     case skipped(reason: String)
 }
 
+/// The plugins that ran into their timeout, shared by the runtimes of one lab. A plugin that hung
+/// once (stuck on a lock, waiting for a daemon) would hang again in the DEL of the rollback and
+/// of the teardown, costing a timeout each: it is not called again, its DEL is reported as
+/// skipped, and what it made goes with the lab's namespaces and state directory.
+public final class CNITimedOutPlugins: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seconds: [String: Double] = [:]
+    public init() {}
+    func record(_ type: String, after s: Double) { lock.lock(); seconds[type] = s; lock.unlock() }
+    /// The timeout `type` ran into, or nil when it never did.
+    public func timeout(of type: String) -> Double? { lock.lock(); defer { lock.unlock() }; return seconds[type] }
+}
+
+/// What `del` did besides succeeding: the plugins it did not call.
+public struct CNIDelOutcome: Hashable, Sendable {
+    /// One line per skipped plugin, saying why.
+    public var skipped: [String] = []
+}
+
 /// Runs a network configuration list's plugins the way libcni does for containerd, through a
 /// `ProcessRunner` (which on Linux runs each binary in the node's network namespace).
 ///
@@ -18,11 +37,13 @@ public struct CNIRuntime: Sendable {
     public var timeout: Double
     /// Whether a plugin binary exists and is executable; tests replace it.
     public var pluginExists: @Sendable (String) -> Bool
+    /// Plugins that timed out (here or in another runtime of the same lab): DEL skips them.
+    public var timedOut: CNITimedOutPlugins
 
-    public init(binDir: String, runner: any ProcessRunner, timeout: Double = 30,
+    public init(binDir: String, runner: any ProcessRunner, timeout: Double = 30, timedOut: CNITimedOutPlugins = CNITimedOutPlugins(),
                 pluginExists: @escaping @Sendable (String) -> Bool = { FileManager.default.isExecutableFile(atPath: $0) }) {
         self.binDir = binDir.count > 1 && binDir.hasSuffix("/") ? String(binDir.dropLast()) : binDir
-        self.runner = runner; self.timeout = timeout; self.pluginExists = pluginExists
+        self.runner = runner; self.timeout = timeout; self.timedOut = timedOut; self.pluginExists = pluginExists
     }
 
     public func pluginPath(_ type: String) -> String { binDir + "/" + type }
@@ -52,8 +73,9 @@ public struct CNIRuntime: Sendable {
     /// CRI does it (it tears the sandbox's network down when setup fails); libcni alone would leave
     /// it to its caller. The error is `CNIAddFailed`, carrying the cleanup's own error if any.
     /// Missing binaries and an invalid attachment are reported before anything runs, without DEL.
+    /// A plugin that timed out is left out of that DEL (`CNITimedOutPlugins`).
     public func add(_ list: CNINetworkConfigList, _ a: CNIAttachment) throws -> CNIResult {
-        try preflight(list, a)
+        try preflight(list, a, .add)
         var prev: JSONValue?
         var result: CNIResult?
         for i in list.plugins.indices {
@@ -63,8 +85,9 @@ public struct CNIRuntime: Sendable {
                 result = r
             } catch {
                 var cleanupError: (any Error)?
-                do { try runDel(list, a, prevResult: nil) } catch let e { cleanupError = e }
-                throw CNIAddFailed(failure: error, pluginIndex: i, cleanupError: cleanupError)
+                var skipped: [String] = []
+                do { skipped = try runDel(list, a, prevResult: nil).skipped } catch let e { cleanupError = e }
+                throw CNIAddFailed(failure: error, pluginIndex: i, cleanupError: cleanupError, cleanupSkipped: skipped)
             }
         }
         return result!   // plugins is never empty (validated by CNINetworkConfigList)
@@ -78,7 +101,7 @@ public struct CNIRuntime: Sendable {
             return .skipped(reason: "cniVersion \(list.cniVersion) has no CHECK (it exists from 0.4.0 on)")
         }
         if list.disableCheck { return .skipped(reason: "the configuration list sets disableCheck") }
-        try preflight(list, a)
+        try preflight(list, a, .check)
         for i in list.plugins.indices {
             try runWithoutResult(invocation(.check, list, pluginIndex: i, a, prevResult: prevResult.raw), a)
         }
@@ -89,9 +112,13 @@ public struct CNIRuntime: Sendable {
     /// 0.4.0 on, as in libcni. Like libcni's DelNetworkList it stops at the first plugin that fails
     /// (the spec says the runtime MUST stop the list); plugins are expected to make DEL succeed
     /// when resources are already gone, so calling `del` again after fixing the cause is safe.
-    public func del(_ list: CNINetworkConfigList, _ a: CNIAttachment, prevResult: CNIResult?) throws {
-        try preflight(list, a)
-        try runDel(list, a, prevResult: prevResult?.raw)
+    /// A plugin that timed out in this lab is skipped (and named in the outcome). An empty
+    /// `netnsPath` (the pod's namespace is gone) is allowed: the plugins get no CNI_NETNS, as the
+    /// spec allows for DEL, and still release what they hold outside it (IPAM, host-side rules).
+    @discardableResult
+    public func del(_ list: CNINetworkConfigList, _ a: CNIAttachment, prevResult: CNIResult?) throws -> CNIDelOutcome {
+        try preflight(list, a, .del)
+        return try runDel(list, a, prevResult: prevResult?.raw)
     }
 
     /// Asks a plugin which spec versions it supports (CNI_COMMAND=VERSION), for preflight checks:
@@ -104,24 +131,31 @@ public struct CNIRuntime: Sendable {
         let outcome = try start([pluginPath(pluginType)], env, stdin, ctx)
         try ensureSucceeded(outcome, ctx)
         guard let json = try? JSONValue.decode(outcome.stdout), let list = json["supportedVersions"]?.arrayValue else {
-            throw ctx.error(outcome, problem: "printed no supportedVersions list: " + excerpt(outcome.stdout))
+            throw ctx.error(outcome, problem: "printed no supportedVersions list: " + excerpt(outcome.stdout, cut: outcome.stdoutBytesCut))
         }
         return list.compactMap(\.stringValue)
     }
 
     // MARK: - Running
 
-    private func preflight(_ list: CNINetworkConfigList, _ a: CNIAttachment) throws {
-        try a.validate()
+    private func preflight(_ list: CNINetworkConfigList, _ a: CNIAttachment, _ command: CNICommand) throws {
+        try a.validate(for: command)
         let missing = missingPlugins(list)
         if !missing.isEmpty { throw CNIPluginNotFound(pluginTypes: missing, binDir: binDir) }
     }
 
-    private func runDel(_ list: CNINetworkConfigList, _ a: CNIAttachment, prevResult: JSONValue?) throws {
+    private func runDel(_ list: CNINetworkConfigList, _ a: CNIAttachment, prevResult: JSONValue?) throws -> CNIDelOutcome {
         let prev = list.cniVersion.passesPrevResultOnDel ? prevResult : nil
+        var outcome = CNIDelOutcome()
         for i in list.plugins.indices.reversed() {
+            let type = list.types[i]
+            if let t = timedOut.timeout(of: type) {
+                outcome.skipped.append("DEL of plugin \(type) was skipped: it did not finish within \(t.formatted()) s earlier in this lab, and what it made goes with the lab's namespaces")
+                continue
+            }
             try runWithoutResult(invocation(.del, list, pluginIndex: i, a, prevResult: prev), a)
         }
+        return outcome
     }
 
     private func runWithResult(_ inv: CNIInvocation, list: CNINetworkConfigList, _ a: CNIAttachment) throws -> CNIResult {
@@ -132,7 +166,7 @@ public struct CNIRuntime: Sendable {
             return try CNIResult(data: outcome.stdout, expected: list.cniVersion)
         } catch {
             throw ctx.error(outcome, problem: "printed output that is not a valid CNI result (\(error)); output begins: "
-                + excerpt(outcome.stdout))
+                + excerpt(outcome.stdout, cut: outcome.stdoutBytesCut))
         }
     }
 
@@ -143,7 +177,9 @@ public struct CNIRuntime: Sendable {
 
     private func start(_ argv: [String], _ env: [String: String], _ stdin: Data, _ ctx: ErrorContext) throws -> ProcessOutcome {
         do {
-            return try runner.run(argv: argv, environment: env, stdin: stdin, timeout: timeout)
+            let outcome = try runner.run(argv: argv, environment: env, stdin: stdin, timeout: timeout)
+            if case .timedOut(let s) = outcome.termination { timedOut.record(ctx.type, after: s) }
+            return outcome
         } catch {
             throw CNIPluginError(pluginType: ctx.type, command: ctx.command, podName: ctx.podName, podNamespace: ctx.podNamespace,
                                  netnsPath: ctx.netns, termination: nil, problem: "could not be started: \(error)")
@@ -160,9 +196,9 @@ public struct CNIRuntime: Sendable {
         var problem: String?
         if case .exited = o.termination {
             let out = o.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-            problem = out.isEmpty ? "printed no CNI error on stdout" : "printed no CNI error on stdout but: " + excerpt(o.stdout)
+            problem = out.isEmpty ? "printed no CNI error on stdout" : "printed no CNI error on stdout but: " + excerpt(o.stdout, cut: o.stdoutBytesCut)
         } else if !o.stdout.isEmpty {
-            problem = "output before it ended: " + excerpt(o.stdout)
+            problem = "output before it ended: " + excerpt(o.stdout, cut: o.stdoutBytesCut)
         }
         throw ctx.error(o, problem: problem)
     }
@@ -183,8 +219,9 @@ public struct CNIRuntime: Sendable {
     }
 }
 
-/// The first 200 bytes of `data`, quoted, control characters escaped, marked when cut.
-func excerpt(_ data: Data, limit: Int = 200) -> String {
+/// The first 200 bytes of `data`, quoted, control characters escaped, marked when cut (`cut`: bytes
+/// the runner already dropped from the middle of the output).
+func excerpt(_ data: Data, limit: Int = 200, cut: Int = 0) -> String {
     let head = String(decoding: data.prefix(limit), as: UTF8.self)
     var s = ""
     for u in head.unicodeScalars {
@@ -198,5 +235,7 @@ func excerpt(_ data: Data, limit: Int = 200) -> String {
         }
     }
     if data.isEmpty { return "(nothing)" }
-    return "\"" + s + "\"" + (data.count > limit ? " … (\(data.count) bytes in all)" : "")
+    let all = cut > 0 ? " … (and \(BoundedOutput.grouped(cut)) bytes from its middle that netlab did not keep)"
+        : data.count > limit ? " … (\(data.count) bytes in all)" : ""
+    return "\"" + s + "\"" + all
 }

@@ -9,11 +9,22 @@ public struct ProcessOutcome: Hashable, Sendable {
         case timedOut(seconds: Double)
     }
     public var termination: Termination
+    /// What the child printed, or its first and last part with a line saying how much was cut
+    /// between them (`BoundedOutput`); `stdoutBytesCut` and `stderrBytesCut` count it.
     public var stdout: Data
     public var stderr: Data
+    public var stdoutBytesCut: Int
+    public var stderrBytesCut: Int
 
-    public init(termination: Termination, stdout: Data = Data(), stderr: Data = Data()) {
+    public init(termination: Termination, stdout: Data = Data(), stderr: Data = Data(), stdoutBytesCut: Int = 0, stderrBytesCut: Int = 0) {
         self.termination = termination; self.stdout = stdout; self.stderr = stderr
+        self.stdoutBytesCut = stdoutBytesCut; self.stderrBytesCut = stderrBytesCut
+    }
+
+    /// The outcome with the output a runner kept.
+    public init(termination: Termination, stdout: BoundedOutput, stderr: BoundedOutput) {
+        self.init(termination: termination, stdout: stdout.data, stderr: stderr.data,
+                  stdoutBytesCut: stdout.cutBytes, stderrBytesCut: stderr.cutBytes)
     }
 
     public var succeeded: Bool { termination == .exited(0) }

@@ -39,20 +39,9 @@ public enum TopologyLoader {
         "checks[].expect.packets[].match": ["proto", "src", "dst", "sport", "dport", "ttl", "icmp", "tcpFlags", "arp", "whoHas", "tell"],
     ]
 
-    public static func load(path: String) throws -> Topology {
-        // A FileHandle reads pipes too (`--topology <(generate ...)`), which String(contentsOfFile:) refuses.
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            let why = FileManager.default.fileExists(atPath: path) ? "it cannot be read (permissions?)" : "there is no such file"
-            throw TopologyError(file: path, line: 0, column: 0,
-                                "cannot read the topology file: \(why); check the path, or run without a file to use the default topology \(DefaultTopology.fileName)")
-        }
-        defer { try? handle.close() }
-        let data = (try? handle.readToEnd()) ?? Data()
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw TopologyError(file: path, line: 0, column: 0, "the topology file is not UTF-8 text; save it as UTF-8")
-        }
-        return try parse(yaml: text, source: path)
-    }
+    /// The most a topology file (or its conflistFile) may hold; `parse` refuses more, and the
+    /// Linux edge's `load(path:)` stops reading there.
+    public static let maxFileBytes = YAMLGuard.maxBytes
 
     /// - Parameters:
     ///   - source: the file's path, used in messages and to resolve `cni.conflistFile`.

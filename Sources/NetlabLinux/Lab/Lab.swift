@@ -13,6 +13,9 @@ public final class Lab: @unchecked Sendable {
     let logger: Logger
     public let tools: Tools
     private var namespaces: [String: NetworkNamespace] = [:]
+    /// Plugins that ran into their timeout in this lab: not called again, so a hanging plugin
+    /// costs one timeout rather than one per rollback and teardown DEL.
+    let timedOutPlugins = CNITimedOutPlugins()
 
     /// Timing of each phase, for `--timings` and the benchmarks.
     public private(set) var timings: [(phase: String, seconds: Double)] = []
@@ -127,35 +130,59 @@ public final class Lab: @unchecked Sendable {
 
     /// Starts netlab's server (`netlab serve`) in every pod that declares ports, and waits until
     /// it listens: it prints `ready` once every socket is bound.
+    ///
+    /// The server is in the journal before it serves: it starts waiting for a `start` line on
+    /// stdin, is journaled by pid and start time, and only then told to start. A netlab that dies
+    /// in between closes that pipe, and the server exits without having served. A `run` lab's
+    /// servers die with netlab (PR_SET_PDEATHSIG); a lab left up (`up`, `run --keep`) keeps its.
+    /// PR_SET_PDEATHSIG follows the thread that spawned them: the one that called `up`, which must
+    /// outlive a non-persistent lab (the CLI's main thread does; so does a synchronous test).
     private func startWorkloads() throws {
         for pod in topology.pods where !pod.ports.isEmpty {
             try Interrupts.check()
             let ns = try namespace(pod.name)
-            var argv = [tools.netlab, "serve", "--lab", name, "--pod", pod.name]
+            var argv = [tools.netlab, "serve", "--lab", name, "--pod", pod.name, "--wait-for-start"]
             for p in pod.ports where p.proto != .sctp { argv += [p.proto == .tcp ? "--tcp" : "--udp", "\(p.containerPort)"] }
             let log = (try? store.stateDirectory().openForAppending("serve-\(pod.name).log", mode: LabStore.fileMode)) ?? -1
             defer { if log >= 0 { close(log) } }
-            var pipe: [Int32] = [-1, -1]
-            try shimCall("create a pipe") { netlab_pipe_cloexec(&pipe) }
+            var ready: [Int32] = [-1, -1], start: [Int32] = [-1, -1]
+            try shimCall("create a pipe") { netlab_pipe_cloexec(&ready) }
+            do { try shimCall("create a pipe") { netlab_pipe_cloexec(&start) } } catch { close(ready[0]); close(ready[1]); throw error }
             let child: ChildProcess
             do {
                 child = try ChildProcess.spawn(argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], namespace: ns,
-                                               stdout: pipe[1], stderr: log >= 0 ? log : nil, transient: false)
+                                               stdin: start[0], stdout: ready[1], stderr: log >= 0 ? log : nil,
+                                               transient: !record.persistent)
             } catch {
-                close(pipe[0]); close(pipe[1])
+                for fd in ready + start { close(fd) }
                 throw error
             }
-            close(pipe[1])
-            defer { close(pipe[0]) }
-            try store.append(.process(name: "serve \(pod.name)", pid: child.pid, startTime: processStartTime(child.pid) ?? 0, namespace: ns.name))
-            var line = [UInt8](repeating: 0, count: 16)
-            let ready = waitForEvent(pipe[0], until: Date().addingTimeInterval(5)) && read(pipe[0], &line, line.count) > 0
-                && line.starts(with: Array("ready".utf8))
-            if !ready {
+            close(ready[1]); close(start[0])
+            var startFD = start[1]
+            defer { close(ready[0]); if startFD >= 0 { close(startFD) } }
+            func fail(_ why: String) throws -> Never {
                 child.terminate(signal: SIGKILL)
                 child.wait()
                 let err = (try? String(contentsOfFile: store.directory + "/serve-\(pod.name).log", encoding: .utf8)) ?? ""
-                throw LabError.workload("netlab's server in pod '\(pod.name)' did not start: \(err.trimmingCharacters(in: .whitespacesAndNewlines))")
+                throw LabError.workload("netlab's server in pod '\(pod.name)' did not start: \(why)"
+                                        + (err.isEmpty ? "" : ": " + err.trimmingCharacters(in: .whitespacesAndNewlines)))
+            }
+            do {
+                try store.append(.process(name: "serve \(pod.name)", pid: child.pid, startTime: processStartTime(child.pid) ?? 0, namespace: ns.name))
+            } catch { try fail("it could not be journaled (\(error))") }
+            let go = Array("start\n".utf8)
+            if go.withUnsafeBytes({ write(startFD, $0.baseAddress, $0.count) }) != go.count { try fail("it did not take its start line (\(SystemError.name(of: errno)))") }
+            close(startFD); startFD = -1
+            var line = [UInt8](repeating: 0, count: 16)
+            switch waitForEvent(ready[0], until: Date().addingTimeInterval(5)) {
+            case .interrupted:
+                child.terminate(signal: SIGKILL)
+                child.wait()
+                throw Interrupts.Interrupted(signal: Interrupts.pending ?? SIGINT)
+            case .timedOut:
+                try fail("it did not say ready within 5 s")
+            case .ready:
+                if !(read(ready[0], &line, line.count) > 0 && line.starts(with: Array("ready".utf8))) { try fail("it exited before it was ready") }
             }
         }
     }
@@ -240,7 +267,7 @@ public final class Lab: @unchecked Sendable {
 
     func cniRuntime(node: String) throws -> CNIRuntime {
         CNIRuntime(binDir: topology.cni.binDir, runner: NamespaceProcessRunner(namespace: try namespace(node)),
-                   timeout: topology.cni.timeoutSeconds)
+                   timeout: topology.cni.timeoutSeconds, timedOut: timedOutPlugins)
     }
 
     func renderedConflist(node: Node) throws -> CNINetworkConfigList {
@@ -428,7 +455,10 @@ public final class Lab: @unchecked Sendable {
                                        podNamespace: topology.pod(named: pod)?.namespace ?? "default",
                                        podUID: e.containerID ?? LabNames.containerID(lab: name, pod: pod),
                                        capabilityArgs: e.capabilityArgs ?? [:])
-        try cniRuntime(node: node).del(list, attachment, prevResult: prev)
+        let outcome = try cniRuntime(node: node).del(list, attachment, prevResult: prev)
+        for skipped in outcome.skipped {
+            logger.warning("CNI DEL skipped for pod '\(pod)' on node '\(node)': \(skipped)")
+        }
     }
 }
 

@@ -101,6 +101,7 @@ enum OwnedNamespaces {
         }
         var errors: [Error] = [], leftAlone: [String] = []
         var seen: Set<String> = []
+        var ours: [(name: String, path: String)] = []
         for e in entries where e.kind == .namespace {
             guard let p = e.path, seen.insert(p).inserted, let now = NamespaceIdentity.of(path: p) else { continue }
             guard let mine = made[p] else {
@@ -112,8 +113,15 @@ enum OwnedNamespaces {
                 leftAlone.append("namespace \(e.name) is no longer the one netlab made (it was replaced since): left alone")
                 continue
             }
+            ours.append((e.name, p))
+        }
+        // What still runs inside them (a daemon a plugin forked, a server, a user's shell) would
+        // keep them alive after the unmount: it ends with the lab.
+        let ended = NamespaceProcesses.end(inNamespacesAt: ours.map(\.path))
+        if ended > 0 { logger.debug("ended processes left in the lab's namespaces", metadata: ["count": "\(ended)"]) }
+        for (name, p) in ours {
             do { try NetworkNamespace.delete(path: p) } catch {
-                logger.warning("teardown step failed", metadata: ["entry": "namespace \(e.name)", "error": "\(error)"])
+                logger.warning("teardown step failed", metadata: ["entry": "namespace \(name)", "error": "\(error)"])
                 errors.append(error)
             }
         }

@@ -51,11 +51,13 @@ public final class ChildProcess: @unchecked Sendable {
     static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
 
     /// Waits for the exit and reaps the child. With a timeout, the process group is killed when it
-    /// expires and the result is `.timedOut`.
+    /// expires and the result is `.timedOut`. A signal to netlab ends the wait by ending a
+    /// transient child (`Interrupts` kills it), not by leaving it running: a teardown must be
+    /// able to wait for its children to the end.
     @discardableResult
     public func wait(timeout: Double? = nil) -> ProcessOutcome.Termination {
         if let reaped { return reaped }
-        if let timeout, !waitForEvent(pidfd, until: Date().addingTimeInterval(timeout)) {
+        if let timeout, waitForEvent(pidfd, until: Date().addingTimeInterval(timeout), interruptible: false) != .ready {
             terminate(signal: SIGKILL)
             _ = reap()
             reaped = .timedOut(seconds: timeout)
@@ -84,9 +86,20 @@ public final class ChildProcess: @unchecked Sendable {
 
 /// The `ProcessRunner` of the Linux edge: runs a program to completion inside a network namespace,
 /// feeding stdin and collecting stdout/stderr without deadlocks (one poll loop over all pipes and
-/// the pidfd), and killing it after `timeout`.
+/// the pidfd), and killing it after `timeout`. Output is read to the end (so the child never blocks
+/// on a full pipe) but only its head and tail are kept (`BoundedOutput`). Once the program has
+/// exited, whatever is left of its process group is killed, and a grandchild that keeps the pipes
+/// open does not hold netlab up.
 public struct NamespaceProcessRunner: ProcessRunner {
     public let namespace: NetworkNamespace?
+
+    /// stdout carries a CNI result (a few KiB; 1 MiB is far past any real one); stderr is shown in
+    /// error messages, so a few KiB of its start and end.
+    public static let stdoutHead = 1 << 20, stdoutTail = 16 << 10
+    public static let stderrHead = 4 << 10, stderrTail = 4 << 10
+    /// Reads per pipe per poll round: a child that writes without pause must not keep netlab from
+    /// seeing its exit, its timeout or a signal.
+    static let readsPerRound = 16
 
     public init(namespace: NetworkNamespace?) { self.namespace = namespace }
 
@@ -108,16 +121,23 @@ public struct NamespaceProcessRunner: ProcessRunner {
         for fd in [inFD, outFD, errFD] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         if input.isEmpty { close(inFD); inFD = -1 }
 
-        var out = Data(), err = Data()
+        var out = BoundedOutput(headLimit: Self.stdoutHead, tailLimit: Self.stdoutTail)
+        var err = BoundedOutput(headLimit: Self.stderrHead, tailLimit: Self.stderrTail)
         var written = 0
         var exited = false
+        var interrupted = false
         let deadline = timeout.map { Date().addingTimeInterval($0) }
         var buffer = [UInt8](repeating: 0, count: 65536)
 
-        func drain(_ fd: inout Int32, into data: inout Data) {
-            while fd >= 0 {
+        func drain(_ fd: inout Int32, into output: inout BoundedOutput) {
+            var reads = 0
+            while fd >= 0 && reads < Self.readsPerRound {
                 let n = read(fd, &buffer, buffer.count)
-                if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
+                if n > 0 {
+                    reads += 1
+                    buffer.withUnsafeBytes { output.append(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    continue
+                }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && errno == EAGAIN { return }
                 close(fd); fd = -1
@@ -133,10 +153,13 @@ public struct NamespaceProcessRunner: ProcessRunner {
                 if errFD >= 0 { close(errFD); errFD = -1 }
                 break
             }
+            // A signal: the child (transient, so tracked) is killed by Interrupts; the wake
+            // descriptor makes sure of it, then stays out of the poll (it stays readable).
             var fds = [pollfd(fd: child.pidfd, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: outFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: errFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0)]
+                       pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0),
+                       pollfd(fd: interrupted ? -1 : Interrupts.wakeFD, events: Int16(POLLIN), revents: 0)]
             var ms: Int32 = -1
             if let deadline {
                 let left = deadline.timeIntervalSinceNow
@@ -148,8 +171,9 @@ public struct NamespaceProcessRunner: ProcessRunner {
                 }
                 ms = Int32((left * 1000).rounded(.up))
             }
-            let r = poll(&fds, 4, ms)
+            let r = poll(&fds, 5, ms)
             if r < 0 { if errno == EINTR { continue }; break }
+            if fds[4].revents != 0 { interrupted = true; child.terminate(signal: SIGKILL) }
             if fds[3].revents != 0 && inFD >= 0 {
                 let n = input.withUnsafeBytes { raw in write(inFD, raw.baseAddress! + written, raw.count - written) }
                 if n > 0 { written += n }
@@ -160,6 +184,9 @@ public struct NamespaceProcessRunner: ProcessRunner {
             if fds[0].revents != 0 { exited = true }
         }
         if inFD >= 0 { close(inFD) }
+        // Exited but not reaped yet, so its pid still names its process group: what it started
+        // there (a daemon, a helper holding the pipes) goes with it.
+        child.terminate(signal: SIGKILL)
         let termination = child.wait()
         return ProcessOutcome(termination: termination, stdout: out, stderr: err)
     }

@@ -7,12 +7,18 @@ import CNetlabShims
 /// running plugin or proxy is killed so the current step fails at once, and the command notices
 /// (`check()` between steps, or the failed step), tears its lab down and exits 128+signal.
 /// While a lab is being torn down, nothing is killed: the teardown completes first.
+///
+/// Waits that are not for a child (a probe's answer, a server's readiness, a FIFO's writer) put
+/// `wakeFD` in their poll: it becomes readable at the first signal and stays so (never drained).
 public enum Interrupts {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var signal: Int32?
     nonisolated(unsafe) private static var children = Set<pid_t>()
     nonisolated(unsafe) private static var tearingDown = 0
     nonisolated(unsafe) private static var installed = false
+    /// Read end of a pipe the signal thread writes one byte to at the first signal; -1 until installed.
+    nonisolated(unsafe) private static var wakeRead: Int32 = -1
+    nonisolated(unsafe) private static var wakeWrite: Int32 = -1
 
     public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
@@ -22,8 +28,9 @@ public enum Interrupts {
         defer { lock.unlock() }
         if installed { return }
         installed = true
-        var fds: [Int32] = [-1, -1]
+        var fds: [Int32] = [-1, -1], wake: [Int32] = [-1, -1]
         guard netlab_pipe_cloexec(&fds) == 0 else { return }
+        if netlab_pipe_cloexec(&wake) == 0 { wakeRead = wake[0]; wakeWrite = wake[1] }
         let readFD = fds[0]
         let thread = Thread {
             var b: UInt8 = 0
@@ -39,9 +46,11 @@ public enum Interrupts {
 
     static func received(_ sig: Int32) {
         lock.lock()
-        if signal == nil { signal = sig }
+        let first = signal == nil
+        if first { signal = sig }
         let kill = tearingDown == 0 ? children : []
         lock.unlock()
+        if first, wakeWrite >= 0 { var b: UInt8 = 1; _ = write(wakeWrite, &b, 1) }
         // Each transient child leads its own process group: take the group, with what it started.
         for pid in kill { Glibc.kill(-pid, SIGKILL) }
     }
@@ -60,6 +69,14 @@ public enum Interrupts {
             switch signal { case SIGINT: return "SIGINT"; case SIGTERM: return "SIGTERM"; case SIGHUP: return "SIGHUP"; default: return "signal \(signal)" }
         }
         public var description: String { "interrupted by \(name)" }
+    }
+
+    /// A descriptor for `poll` that is readable once a signal has arrived, or -1 (which poll
+    /// ignores) when none can be: Interrupts not installed, or a teardown is running, which a
+    /// signal must not cut short.
+    public static var wakeFD: Int32 {
+        lock.lock(); defer { lock.unlock() }
+        return tearingDown == 0 ? wakeRead : -1
     }
 
     /// Throws `Interrupted` once a signal has arrived: call between steps.

@@ -12,8 +12,23 @@ public enum PodServer {
         JSONValue.object(["pod": .string(pod), "client": .string(client.description), "server": .string(server.description)]).encodedString()
     }
 
-    /// Binds every port, prints `ready` on stdout, then serves until killed.
-    public static func run(pod: String, tcpPorts: [Int], udpPorts: [Int]) throws -> Never {
+    /// Binds every port, prints `ready` on stdout, then serves until killed. With `waitForStart`,
+    /// first reads stdin up to a `start` line, and exits without serving when stdin ends before
+    /// it: netlab journals the server between its start and that line, and a netlab that dies
+    /// meanwhile leaves no server behind.
+    public static func run(pod: String, tcpPorts: [Int], udpPorts: [Int], waitForStart: Bool = false) throws -> Never {
+        if waitForStart {
+            var line = [UInt8]()
+            var b: UInt8 = 0
+            while line.count < 64 {
+                let n = read(0, &b, 1)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 || b == UInt8(ascii: "\n") { break }
+                line.append(b)
+            }
+            if line != Array("start".utf8) { exit(0) }
+            close(0)
+        }
         var listeners: [Int32] = []
         for port in tcpPorts {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

@@ -6,6 +6,9 @@ import NetlabKit
 /// no thread ever changes namespace). Failures are results, not errors: "no answer" is what a
 /// check about a broken datapath expects to see.
 public enum Probe {
+    /// The failure of a probe cut short by SIGINT/SIGTERM: not the datapath's doing.
+    static let interrupted = "netlab was interrupted before an answer came"
+
     public struct HTTPResult: Hashable, Sendable {
         /// The status code of the answer, or nil when none came.
         public var status: Int?
@@ -35,8 +38,10 @@ public enum Probe {
         if withSockaddr(&sa, { connect(fd, $0, $1) }) != 0 && errno != EINPROGRESS {
             result.failure = "connect to \(ip):\(port): \(SystemError.name(of: errno))"; return result
         }
-        guard waitForEvent(fd, events: Int16(POLLOUT), until: deadline) else {
-            result.failure = "no answer to the connection from \(ip):\(port) within \(timeout) s"; return result
+        switch waitForEvent(fd, events: Int16(POLLOUT), until: deadline) {
+        case .ready: break
+        case .timedOut: result.failure = "no answer to the connection from \(ip):\(port) within \(timeout) s"; return result
+        case .interrupted: result.failure = Probe.interrupted; return result
         }
         var err: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
@@ -49,7 +54,10 @@ public enum Probe {
         _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var response = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 16384)
-        while waitForEvent(fd, until: deadline) {
+        while true {
+            let w = waitForEvent(fd, until: deadline)
+            if w == .interrupted { result.failure = Probe.interrupted; return result }
+            if w == .timedOut { break }
             let n = read(fd, &buffer, buffer.count)
             if n > 0 { response += buffer[0..<n]; continue }
             if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
@@ -93,7 +101,10 @@ public enum Probe {
         if sent < 0 { result.failure = "send echo request to \(ip): \(SystemError.name(of: errno)) (\(String(cString: strerror(errno))))"; return result }
         let deadline = Date().addingTimeInterval(timeout)
         var buffer = [UInt8](repeating: 0, count: 2048)
-        while waitForEvent(fd, until: deadline) {
+        while true {
+            let w = waitForEvent(fd, until: deadline)
+            if w == .interrupted { result.failure = Probe.interrupted; return result }
+            if w == .timedOut { break }
             let n = read(fd, &buffer, buffer.count)
             if n <= 0 { continue }
             let ihl = Int(buffer[0] & 0x0f) * 4
@@ -139,7 +150,10 @@ public enum Probe {
         _ = msg.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = Date().addingTimeInterval(timeout)
-        while waitForEvent(fd, until: deadline) {
+        while true {
+            let w = waitForEvent(fd, until: deadline)
+            if w == .interrupted { result.failure = Probe.interrupted; return result }
+            if w == .timedOut { break }
             let n = read(fd, &buffer, buffer.count)
             if n > 0 { result.reply = String(decoding: buffer[0..<n], as: UTF8.self); return result }
             if n < 0 && errno == ECONNREFUSED { result.failure = "\(ip):\(port) refused (ICMP port unreachable)"; return result }
