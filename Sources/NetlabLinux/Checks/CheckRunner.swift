@@ -27,8 +27,9 @@ public final class CheckRunner {
                 // The endpoints change for this check: the proxy programs every node again.
                 try lab.syncServices(readyPods: Set(lab.topology.pods.map(\.name)).subtracting(check.unready))
             }
-            let hops = interfaces(for: check, target: target, facts: facts)
-            try flushNeighbours(in: Set(hops.map(\.member) + [check.from] + lab.topology.nodes.map(\.name) + ["gw"]))
+            let points = CapturePoints(check: check, target: target, plan: lab.plan, topology: lab.topology, pods: lab.record.pods)
+            let hops = points.hops
+            try flushNeighbours(in: points.flush)
             var captures: [Capture] = []
             for h in hops {
                 captures.append(try Capture(namespace: try lab.namespace(h.member), member: h.member, interface: h.interface))
@@ -42,9 +43,9 @@ public final class CheckRunner {
             let formatter = TcpdumpFormatter(includeTimestamp: true, includeHop: true, includeTTL: true)
             result.transcript = packets.map(formatter.format)
             let diagram = PacketPathDiagram.build(result: result, source: check.from, target: target, packets: packets,
-                                                  hops: hops.map(\.hop), geography: LabGeography(topology: lab.topology, pods: lab.record.pods))
+                                                  hops: hops.map(\.label), geography: LabGeography(topology: lab.topology, pods: lab.record.pods))
             diagrams[check.name] = diagram
-            lastCapture = (check.name, packets, hops.map(\.hop), diagram)
+            lastCapture = (check.name, packets, hops.map(\.label), diagram)
         } catch {
             result.error = "\(error)"
             result.passed = false
@@ -59,34 +60,8 @@ public final class CheckRunner {
         return result
     }
 
-    struct Hop: Hashable { var member: String; var interface: String; var hop: String { "\(member)/\(interface)" } }
-
-    /// The interfaces the check names, then the probe's own, the target pod's, and every node's
-    /// eth0: the hops where a packet of this check is rewritten or dies.
-    func interfaces(for check: Check, target: IPv4Address, facts: LabFacts) -> [Hop] {
-        var hops: [Hop] = []
-        func add(_ member: String, _ interface: String) {
-            let h = Hop(member: member, interface: interface)
-            if !hops.contains(h), lab.plan.namespace(member) != nil { hops.append(h) }
-        }
-        for i in check.namedInterfaces {
-            let parts = i.split(separator: "/")
-            if parts.count == 2 { add(String(parts[0]), String(parts[1])) }
-        }
-        add(check.from, "eth0")
-        // From outside, the gateway is a hop too: its 1:1 NAT is one of the rewrites to see.
-        if check.from == "client" {
-            add("gw", "eth1")
-            add("gw", "eth0")
-        }
-        for n in lab.topology.nodes { add(n.name, LabPlan.nodeInterface) }
-        if let pod = lab.record.pods.first(where: { $0.value.address.address == target })?.key { add(pod, "eth0") }
-        if let server = check.expect.serverPod { add(server, "eth0") }
-        return hops
-    }
-
-    func flushNeighbours(in members: Set<String>) throws {
-        for m in members.sorted() {
+    func flushNeighbours(in members: [String]) throws {
+        for m in members {
             guard let ns = try? lab.namespace(m) else { continue }
             let nl = try RouteNetlink(namespaceFD: ns.fd, name: ns.name)
             for link in try nl.listLinks() where link.name != "lo" {
