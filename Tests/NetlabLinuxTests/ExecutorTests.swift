@@ -130,4 +130,42 @@ import Testing
         #expect(stops.allSatisfy { $0.grace == Supervisor.stopGrace })
         #expect(machine.liveChildren.isEmpty)
     }
+
+    /// `--verbose`: one debug line per plan step, with the lab, the namespace and the step.
+    @Test func verboseLogsEveryStepWithLabNetnsAndStep() throws {
+        let machine = try FakeMachine()
+        let lines = LogLines()
+        var logger = Logger(label: "netlab-test") { _ in lines }
+        logger.logLevel = .debug
+        let lab = try Lab.up(name: "exec-log", topology: try machine.topology(), persistent: false, logger: logger,
+                             tools: machine.tools, edges: machine.edges)
+        try lab.down()
+        let steps = lines.records.filter { $0.metadata["step"] != nil }
+        #expect(steps.allSatisfy { $0.metadata["lab"] == "exec-log" })
+        let created = steps.filter { $0.metadata["step"] == "create namespace" }.compactMap { $0.metadata["netns"] }
+        #expect(created == lab.plan.namespaces.map(\.name))
+        for step in ["create bridge", "create veths", "configure links, addresses, routes", "cni add", "start server", "proxy sync",
+                     "stop process", "cni del", "delete namespace"] {
+            #expect(steps.contains { $0.metadata["step"] == step }, "no line for \(step)")
+        }
+        #expect(steps.filter { $0.metadata["step"] == "cni add" }.allSatisfy { $0.metadata["netns"] != nil })
+    }
+}
+
+/// Collects log records (message and metadata as text).
+final class LogLines: LogHandler, @unchecked Sendable {
+    struct Record { var message: String; var metadata: [String: String] }
+    private let lock = NSLock()
+    private var _records: [Record] = []
+    var records: [Record] { lock.lock(); defer { lock.unlock() }; return _records }
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let all = self.metadata.merging(extra ?? [:]) { $1 }.mapValues { "\($0)" }
+        lock.lock(); _records.append(Record(message: "\(message)", metadata: all)); lock.unlock()
+    }
 }
