@@ -42,7 +42,8 @@ let package = Package(
             ]
         ),
         // The reference service proxy: a separate binary behind the same contract as a user's proxy.
-        .executableTarget(name: "netlab-proxy", dependencies: ["NetlabKit"]),
+        // It shares netlab's process runner (NetlabLinux), so "spawn, feed, collect, time out" has one implementation.
+        .executableTarget(name: "netlab-proxy", dependencies: ["NetlabKit", "NetlabLinux"]),
         .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
         // Fixtures (fake plugins and proxies, a JUnit schema) are read from the source tree.
         .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"], exclude: ["Fixtures"]),

@@ -4,6 +4,7 @@
 // from NetlabKit's IPTablesProxier; this file only reads the inputs and carries the rules out.
 import Foundation
 import NetlabKit
+import NetlabLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,8 +23,7 @@ let usage = """
 usage: netlab-proxy [--detect-local-mode ClusterCIDR|NodeCIDR] [--dry-run]
 
 Programs the current network namespace's iptables like kube-proxy (iptables mode) from the
-Services and EndpointSlices in $NETLAB_SERVICES. Reads NETLAB_NODE_NAME, NETLAB_NODE_IP,
-NETLAB_POD_CIDR, NETLAB_CLUSTER_CIDR, NETLAB_SERVICE_CIDR and NETLAB_SERVICES.
+Services and EndpointSlices in $\(ProxyContract.services). Reads \(ProxyContract.variables.joined(separator: ", ")).
   --detect-local-mode  which sources are local pods: the cluster CIDR (default) or this node's pod CIDR
   --dry-run            print the iptables-restore input (and the jumps, as comments) instead of applying
 """
@@ -75,76 +75,18 @@ func locate(_ program: String) throws -> String {
     throw Failure("\(program) not found on PATH (\(path)); install iptables")
 }
 
-/// Runs argv with posix_spawn and collects its output. Not Foundation.Process: its first use opens
-/// sockets on 127.0.0.1, which hangs in a namespace whose lo is down.
+/// Runs argv to completion with netlab's own runner (the one CNI plugins and proxies run under):
+/// stdin fed, stdout and stderr collected without deadlock and bounded, what the child leaves in
+/// its process group killed, a timeout. Not Foundation.Process: its first use opens sockets on
+/// 127.0.0.1, which hangs in a namespace whose lo is down.
 func run(_ argv: [String], stdin input: String = "") throws -> ProcessOutcome {
-    let path = argv[0]
-    var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-    guard pipe(&inPipe) == 0, pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
-        throw Failure("pipe() failed: \(String(cString: strerror(errno)))")
-    }
-    // Only the dup2'd copies may reach the child.
-    for fd in inPipe + outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-    posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-    posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-
-    let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-    let cEnv: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (cArgs + cEnv).forEach { free($0) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, nil, cArgs, cEnv)
-    close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
-    guard rc == 0 else {
-        close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
-        throw Failure("could not start \(path): \(String(cString: strerror(rc)))")
-    }
-
-    // Feed stdin and drain stdout/stderr together so no pipe fills up and blocks the child.
-    _ = fcntl(inPipe[1], F_SETFL, fcntl(inPipe[1], F_GETFL) | O_NONBLOCK)
-    let bytes = Array(input.utf8)
-    var written = 0
-    var stdinOpen = true
-    if bytes.isEmpty { close(inPipe[1]); stdinOpen = false }
-    var out = Data(), err = Data()
-    var outOpen = true, errOpen = true
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while outOpen || errOpen || stdinOpen {
-        var fds: [pollfd] = []
-        if stdinOpen { fds.append(pollfd(fd: inPipe[1], events: Int16(POLLOUT), revents: 0)) }
-        if outOpen { fds.append(pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0)) }
-        if errOpen { fds.append(pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)) }
-        if poll(&fds, nfds_t(fds.count), -1) < 0 {
-            if errno == EINTR { continue }
-            throw Failure("poll() failed: \(String(cString: strerror(errno)))")
-        }
-        for p in fds where p.revents != 0 {
-            if p.fd == inPipe[1] {
-                let n = bytes[written...].withUnsafeBytes { write(p.fd, $0.baseAddress, $0.count) }
-                if n > 0 { written += n }
-                if n < 0 && errno != EAGAIN && errno != EINTR || written == bytes.count {
-                    close(p.fd); stdinOpen = false   // EPIPE: the child stopped reading; its exit status tells why
-                }
-            } else {
-                let n = read(p.fd, &buffer, buffer.count)
-                if n > 0 {
-                    if p.fd == outPipe[0] { out.append(contentsOf: buffer[0..<n]) } else { err.append(contentsOf: buffer[0..<n]) }
-                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
-                    close(p.fd)
-                    if p.fd == outPipe[0] { outOpen = false } else { errOpen = false }
-                }
-            }
-        }
-    }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    // WIFEXITED/WEXITSTATUS are macros Swift does not import.
-    let termination: ProcessOutcome.Termination = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
-    return ProcessOutcome(termination: termination, stdout: out, stderr: err)
+    try NamespaceProcessRunner(namespace: nil).run(argv: argv, environment: ProcessInfo.processInfo.environment,
+                                                   stdin: Data(input.utf8), timeout: commandTimeout)
 }
+
+/// iptables-save and iptables-restore wait at most 5 s for the xtables lock; far past that, a
+/// hung one fails the sync instead of holding netlab's proxy step forever.
+let commandTimeout = 120.0
 
 func describe(_ argv: [String]) -> String {
     argv.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
@@ -178,18 +120,18 @@ func main() throws {
     signal(SIGPIPE, SIG_IGN)
     let options = try parseOptions(Array(CommandLine.arguments.dropFirst()))
 
-    let nodeName = try env("NETLAB_NODE_NAME")
-    let nodeIPText = try env("NETLAB_NODE_IP")
-    guard let nodeIP = IPv4Address(nodeIPText) else { throw Failure("NETLAB_NODE_IP=\(nodeIPText) is not an IPv4 address") }
-    let node = ProxyNode(name: nodeName, ip: nodeIP, podCIDR: try prefixEnv("NETLAB_POD_CIDR"),
-                         clusterCIDR: try prefixEnv("NETLAB_CLUSTER_CIDR"))
-    _ = try prefixEnv("NETLAB_SERVICE_CIDR")   // part of the contract; kube-proxy's iptables mode does not need it
-    let servicesPath = try env("NETLAB_SERVICES")
+    let nodeName = try env(ProxyContract.nodeName)
+    let nodeIPText = try env(ProxyContract.nodeIP)
+    guard let nodeIP = IPv4Address(nodeIPText) else { throw Failure("\(ProxyContract.nodeIP)=\(nodeIPText) is not an IPv4 address") }
+    let node = ProxyNode(name: nodeName, ip: nodeIP, podCIDR: try prefixEnv(ProxyContract.podCIDR),
+                         clusterCIDR: try prefixEnv(ProxyContract.clusterCIDR))
+    _ = try prefixEnv(ProxyContract.serviceCIDR)   // part of the contract; kube-proxy's iptables mode does not need it
+    let servicesPath = try env(ProxyContract.services)
     let list: KubeList
     do {
         list = try KubeList.decode(try Data(contentsOf: URL(fileURLWithPath: servicesPath)))
     } catch {
-        throw Failure("cannot read the Services/EndpointSlices List in NETLAB_SERVICES=\(servicesPath): \(error)")
+        throw Failure("cannot read the Services/EndpointSlices List in \(ProxyContract.services)=\(servicesPath): \(error)")
     }
     let detectLocal = LocalDetection(mode: options.detectLocalMode, node: node)!
 

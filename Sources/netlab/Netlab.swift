@@ -294,7 +294,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Write a Markdown summary (checks, failed expectations, Mermaid packet paths) to this file.",
                                discussion: "Without it, the summary is appended to $GITHUB_STEP_SUMMARY when that is set (GitHub Actions).")) var summary: String?
     @Flag(help: "Leave the lab up afterwards (take it down with netlab down --name ...).") var keep = false
-    @Flag(name: .shortAndLong, help: "Show every expectation and transcript, also of passing checks.") var verbose = false
+    @Flag(name: .shortAndLong, help: "Show every expectation and transcript, also of passing checks, and log each step.") var verbose = false
     @Flag(help: "Print the time of each phase.") var timings = false
     @Flag(help: "Tear down without CNI DEL: the kernel drops the namespaces' objects (faster for big labs).") var skipCniDel = false
 
@@ -316,7 +316,7 @@ struct Run: ParsableCommand {
             return
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let lab = try Lab.up(name: labName, topology: t, persistent: keep, logger: netlabLogger(verbose: false))
+        let lab = try Lab.up(name: labName, topology: t, persistent: keep, logger: netlabLogger(verbose: verbose))
         lab.skipCNIDel = skipCniDel
         let runner = CheckRunner(lab: lab)
         var results: [CheckResult] = []

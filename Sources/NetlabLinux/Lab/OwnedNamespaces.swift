@@ -65,19 +65,19 @@ enum OwnedNamespaces {
     /// `NamespaceTaken` naming whose it is; the journal then holds no `created` line for it, so no
     /// undo ever deletes it.
     static func create(name: String, directory: String = LabNames.netnsDirectory, in store: LabStore,
-                       stateRoot: String = LabNames.stateRoot) throws -> NetworkNamespace {
+                       stateRoot: String = LabNames.stateRoot, edge: any NamespaceEdge = HostNamespaces()) throws -> NetworkNamespace {
         let path = "\(directory)/\(name)"
         try store.append(.namespace(name: name, path: path))
         let ns: NetworkNamespace
         do {
-            ns = try NetworkNamespace.create(name: name, directory: directory)
+            ns = try edge.create(name: name, directory: directory)
         } catch let e as SystemError where e.errno == EEXIST {
-            throw NamespaceTaken(namespace: name, path: path, owner: owner(of: path, stateRoot: stateRoot))
+            throw NamespaceTaken(namespace: name, path: path, owner: owner(of: path, stateRoot: stateRoot, edge: edge))
         }
-        guard let id = NamespaceIdentity.of(path: path) else {
+        guard let id = edge.identity(path: path) else {
             let e = errno
             ns.close()
-            try? NetworkNamespace.delete(path: path)
+            try? edge.delete(path: path)
             throw SystemError("stat network namespace \(path) just made", errno: e)
         }
         do {
@@ -85,7 +85,7 @@ enum OwnedNamespaces {
         } catch {
             // Unrecorded, it could never be undone: undo it now, while it is provably ours.
             ns.close()
-            try? NetworkNamespace.delete(path: path)
+            try? edge.delete(path: path)
             throw error
         }
         return ns
@@ -94,7 +94,7 @@ enum OwnedNamespaces {
     /// Deletes the namespaces of `entries` (in the order given) that the journal proves were made
     /// by it and that are still the object it made. Returns what failed, and notes on namespaces
     /// that exist but are not provably its own (left alone).
-    static func delete(_ entries: [JournalEntry], logger: Logger) -> (errors: [Error], leftAlone: [String]) {
+    static func delete(_ entries: [JournalEntry], logger: Logger, edge: any NamespaceEdge = HostNamespaces()) -> (errors: [Error], leftAlone: [String]) {
         var made: [String: NamespaceIdentity] = [:]
         for e in entries where e.kind == .created {
             if let p = e.path, let d = e.device, let i = e.inode { made[p] = NamespaceIdentity(device: d, inode: i, cookie: e.cookie) }
@@ -103,7 +103,7 @@ enum OwnedNamespaces {
         var seen: Set<String> = []
         var ours: [(name: String, path: String)] = []
         for e in entries where e.kind == .namespace {
-            guard let p = e.path, seen.insert(p).inserted, let now = NamespaceIdentity.of(path: p) else { continue }
+            guard let p = e.path, seen.insert(p).inserted, let now = edge.identity(path: p) else { continue }
             guard let mine = made[p] else {
                 leftAlone.append("namespace \(e.name): the journal does not show that netlab made it (the name was taken, "
                                  + "or netlab stopped while making it): left alone; `ip netns del \(e.name)` if it is yours")
@@ -117,10 +117,11 @@ enum OwnedNamespaces {
         }
         // What still runs inside them (a daemon a plugin forked, a server, a user's shell) would
         // keep them alive after the unmount: it ends with the lab.
-        let ended = NamespaceProcesses.end(inNamespacesAt: ours.map(\.path))
+        let ended = edge.endProcesses(inNamespacesAt: ours.map(\.path))
         if ended > 0 { logger.debug("ended processes left in the lab's namespaces", metadata: ["count": "\(ended)"]) }
         for (name, p) in ours {
-            do { try NetworkNamespace.delete(path: p) } catch {
+            logger.debug("delete namespace", metadata: ["step": "delete namespace", "netns": "\(name)"])
+            do { try edge.delete(path: p) } catch {
                 logger.warning("teardown step failed", metadata: ["entry": "namespace \(name)", "error": "\(error)"])
                 errors.append(error)
             }
@@ -130,8 +131,8 @@ enum OwnedNamespaces {
 
     /// The state directories under `stateRoot` (labs and doctor runs) whose journal proves it made
     /// the namespace now at `path`.
-    static func owner(of path: String, stateRoot: String = LabNames.stateRoot) -> String? {
-        guard let now = NamespaceIdentity.of(path: path) else { return nil }
+    static func owner(of path: String, stateRoot: String = LabNames.stateRoot, edge: any NamespaceEdge = HostNamespaces()) -> String? {
+        guard let now = edge.identity(path: path) else { return nil }
         for id in journaled(stateRoot: stateRoot) {
             let made = LabStore(lab: id, root: stateRoot).readJournal().contains {
                 guard $0.kind == .created, $0.path == path, let d = $0.device, let i = $0.inode else { return false }

@@ -3,17 +3,26 @@ import CNetlabShims
 
 /// A named network namespace mounted under /run/netns, as iproute2 makes them (so `ip netns exec`
 /// works on it). Holding one keeps an open descriptor, which sockets and children are created from.
+// @unchecked: `fd` changes only in `close()`, which the owner calls once no one uses it (teardown).
 public final class NetworkNamespace: @unchecked Sendable {
     public let name: String
     public let path: String
     /// O_RDONLY descriptor of the namespace file; valid until `close()`.
     public private(set) var fd: Int32
+    /// False for a stand-in (`NamespaceEdge` fakes): its number is a label, never closed.
+    private let ownsFD: Bool
 
-    private init(name: String, path: String, fd: Int32) { self.name = name; self.path = path; self.fd = fd }
+    private init(name: String, path: String, fd: Int32) { self.name = name; self.path = path; self.fd = fd; ownsFD = true }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    /// A namespace whose `fd` is only a label, for a fake `NamespaceEdge`: nothing is opened or closed.
+    public init(standIn name: String, path: String, label: Int32) { self.name = name; self.path = path; fd = label; ownsFD = false }
 
-    public func close() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
+    deinit { if fd >= 0 && ownsFD { Glibc.close(fd) } }
+
+    public func close() {
+        if fd >= 0 && ownsFD { Glibc.close(fd) }
+        fd = -1
+    }
 
     /// Makes /run/netns a shared mount, as `ip netns add` does the first time.
     public static func prepareDirectory(_ dir: String = "/run/netns") throws {

@@ -4,15 +4,19 @@ import CNetlabShims
 import NetlabKit
 
 /// A child process netlab started: argv array (never a shell string), explicit environment, network
-/// namespace chosen at spawn time (fork + setns in the child, so no thread of netlab switches).
-public final class ChildProcess: @unchecked Sendable {
+/// namespace chosen at spawn time (vfork + setns in the child before exec, so no thread of netlab
+/// switches), leader of its own process group.
+// @unchecked: `reaped` is only touched by the one thread that waits for the child (its owner).
+public final class ChildProcess: SupervisedChild, @unchecked Sendable {
     public let pid: pid_t
     public let argv: [String]
+    /// Read once at spawn: with the pid it names this process for good (journal entries).
+    public let startTime: UInt64?
     /// Readable when the process has exited (pidfd).
     let pidfd: Int32
     private var reaped: ProcessOutcome.Termination?
 
-    init(pid: pid_t, argv: [String], pidfd: Int32) { self.pid = pid; self.argv = argv; self.pidfd = pidfd }
+    init(pid: pid_t, argv: [String], pidfd: Int32) { self.pid = pid; self.argv = argv; self.pidfd = pidfd; startTime = processStartTime(pid) }
     deinit { Glibc.close(pidfd) }
 
     /// Starts `argv[0]` (an absolute path) in `namespace` (nil: netlab's own), with its standard
@@ -45,6 +49,27 @@ public final class ChildProcess: @unchecked Sendable {
         let child = ChildProcess(pid: pid, argv: argv, pidfd: pfd)
         if transient { Interrupts.track(pid) }
         return child
+    }
+
+    /// Ends the process `pid` if it is still the one that started at `startTime` (a recycled pid
+    /// is left alone): SIGTERM to its process group, SIGKILL to the group when it has not exited
+    /// after `grace` seconds, then reaped when it is netlab's child (ECHILD at once otherwise).
+    public static func stop(pid: pid_t, startTime: UInt64, grace: Double) {
+        let pfd = netlab_pidfd_open(pid)
+        guard pfd >= 0 else { return }
+        defer { Glibc.close(pfd) }
+        guard processStartTime(pid) == startTime else { return }
+        // It leads its group (netlab_spawn made it so); a process that is not a group leader
+        // any more (it called setsid) is signalled itself.
+        if kill(-pid, SIGTERM) != 0 { _ = netlab_pidfd_send_signal(pfd, SIGTERM) }
+        var exited = waitForEvent(pfd, until: Date().addingTimeInterval(grace), interruptible: false) == .ready
+        if !exited {
+            if kill(-pid, SIGKILL) != 0 { _ = netlab_pidfd_send_signal(pfd, SIGKILL) }
+            exited = waitForEvent(pfd, until: Date().addingTimeInterval(grace), interruptible: false) == .ready
+        }
+        // One stuck in the kernel past KILL is not waited for: the teardown goes on.
+        var status: Int32 = 0
+        while waitpid(pid, &status, exited ? 0 : WNOHANG) < 0 && errno == EINTR {}
     }
 
     /// Writes to a closed pipe must be errors (EPIPE), not a signal that kills netlab.

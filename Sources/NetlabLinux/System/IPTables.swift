@@ -20,13 +20,15 @@ public enum IPTables {
     }
 
     /// Equivalent to: `ip netns exec <ns> iptables-restore --noflush -w < rules`.
-    public static func restore(_ rules: String, in ns: NetworkNamespace, what: String, noflush: Bool = true) throws {
+    /// `runner` and `which` are the lab's process edge (tests hand in fakes).
+    public static func restore(_ rules: String, in ns: NetworkNamespace, what: String, noflush: Bool = true,
+                               runner: (any ProcessRunner)? = nil, which: (String) -> String? = IPTables.which) throws {
         guard let bin = which("iptables-restore") else {
             throw EnvironmentProblem(what: "iptables-restore is not installed", fix: "apt-get install iptables")
         }
         var argv = [bin, "-w", "5"]
         if noflush { argv.append("--noflush") }
-        let outcome = try NamespaceProcessRunner(namespace: ns).run(
+        let outcome = try (runner ?? NamespaceProcessRunner(namespace: ns)).run(
             argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], stdin: Data(rules.utf8), timeout: 30)
         if !outcome.succeeded { throw Failed(what: what, namespace: ns.name, outcome: outcome) }
     }

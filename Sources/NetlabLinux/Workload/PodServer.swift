@@ -12,6 +12,9 @@ public enum PodServer {
         JSONValue.object(["pod": .string(pod), "client": .string(client.description), "server": .string(server.description)]).encodedString()
     }
 
+    /// The line the server prints on stdout once every port is bound (its Supervisor readiness).
+    public static let readyLine = "ready"
+
     /// Binds every port, prints `ready` on stdout, then serves until killed. With `waitForStart`,
     /// first reads stdin up to a `start` line, and exits without serving when stdin ends before
     /// it: netlab journals the server between its start and that line, and a netlab that dies
@@ -26,7 +29,7 @@ public enum PodServer {
                 if n <= 0 || b == UInt8(ascii: "\n") { break }
                 line.append(b)
             }
-            if line != Array("start".utf8) { exit(0) }
+            if line != Array(Supervisor.startLine.utf8) { exit(0) }
             close(0)
         }
         var listeners: [Int32] = []
@@ -50,7 +53,7 @@ public enum PodServer {
         }
         for fd in listeners { Thread.detachNewThread { serveTCP(fd, pod: pod) } }
         for fd in udp { Thread.detachNewThread { serveUDP(fd, pod: pod) } }
-        FileHandle.standardOutput.write(Data("ready\n".utf8))
+        FileHandle.standardOutput.write(Data((readyLine + "\n").utf8))
         // stdout is the readiness pipe; nothing more goes there.
         close(1)
         while true { pause() }

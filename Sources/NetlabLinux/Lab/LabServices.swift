@@ -1,0 +1,37 @@
+import Foundation
+import NetlabKit
+
+/// Service sync: the producer's side of the proxy contract (docs/proxy-contract.md, names in
+/// NetlabKit's ProxyContract).
+extension Lab {
+    public var servicesPath: String { store.directory + "/services.json" }
+
+    /// The proxy contract (docs/proxy-contract.md): write the Services and EndpointSlices the API
+    /// server would serve, then run the proxy once per node, in the node's namespace, with the
+    /// environment of ProxyContract. `readyPods` lets a check take endpoints out of service.
+    public func syncServices(readyPods: Set<String>? = nil) throws {
+        let podIPs = record.pods.mapValues { $0.address.address }
+        let list = ServiceState.list(topology: topology, podIPs: podIPs, readyPods: readyPods)
+        try store.writeStateFile("services.json", Data(list.encodedJSON().utf8))
+        let settings = topology.proxy
+        let argv = [try Preflight.proxyProgram(topology, tools: tools).get()] + settings.command.dropFirst()
+        try forEachConcurrently(topology.nodes) { node in
+            try Interrupts.check()
+            var env = ProxyContract.environment(node: node.name, nodeIP: node.ip, podCIDR: node.podCIDR, clusterCIDR: topology.clusterCIDR,
+                                                serviceCIDR: topology.serviceCIDR, servicesPath: servicesPath)
+            // The system's tools first; then netlab's own, so a wrapper can run netlab-proxy.
+            env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin:\(tools.directory)"
+            logStep("proxy sync", member: node.name, ["ready": "\(readyPods.map { "\($0.count) pods" } ?? "all")"])
+            let started = DispatchTime.now().uptimeNanoseconds
+            defer { let took = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9; withState { proxySeconds.append(took) } }
+            let outcome = try edges.processes.runner(in: try namespace(node.name))
+                .run(argv: argv, environment: env, stdin: Data(), timeout: settings.timeoutSeconds)
+            try? store.writeStateFile("proxy-\(node.name).log", outcome.stdout + outcome.stderr)
+            if !outcome.succeeded {
+                let err = outcome.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
+                throw LabError.proxy("the service proxy \(argv.joined(separator: " ")) \(outcome.terminationDescription) on node '\(node.name)'"
+                                     + (err.isEmpty ? " (it printed nothing on stderr)" : ":\n" + err))
+            }
+        }
+    }
+}

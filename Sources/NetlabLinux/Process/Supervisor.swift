@@ -1,0 +1,174 @@
+import Foundation
+import Glibc
+import CNetlabShims
+import NetlabKit
+
+/// A long-running child of a lab (a pod's server today; node agents and the lab's API server
+/// next), as the supervisor starts it.
+public struct SupervisedProcess: Sendable {
+    /// How netlab knows the child is serving.
+    public enum Readiness: Sendable, Equatable {
+        /// It prints a line starting with `prefix` on stdout (a pipe; nothing else may go there).
+        case line(String)
+        /// A TCP connection to `address:port` from inside its namespace succeeds.
+        case tcp(IPv4Address, port: Int)
+        /// An HTTP GET of `/` on `address:port` from inside its namespace answers 2xx.
+        case http(IPv4Address, port: Int)
+        /// Started is ready.
+        case started
+    }
+
+    /// The journal's name for it (`serve webpod1`).
+    public var name: String
+    public var argv: [String]
+    /// Exactly this environment; nothing is inherited.
+    public var environment: [String: String]
+    /// The network namespace it runs in (nil: netlab's own).
+    public var namespace: NetworkNamespace?
+    public var readiness: Readiness
+    public var readinessTimeout: Double
+    /// Its stderr (and stdout, unless that is the readiness pipe) go to this file of the lab's state
+    /// directory, 0600, opened without following a symlink.
+    public var logFile: String
+    /// It dies with netlab (PR_SET_PDEATHSIG on the spawning thread) and with an interrupt: a
+    /// `run` lab's children. A lab left up keeps its children after netlab exits.
+    public var diesWithNetlab: Bool
+    /// It waits for a `start` line on stdin before it serves and exits when stdin ends first: it
+    /// is journaled in between, so a netlab that dies before the journal line leaves nothing running.
+    public var waitsForStart: Bool
+
+    public init(name: String, argv: [String], environment: [String: String], namespace: NetworkNamespace?,
+                readiness: Readiness, readinessTimeout: Double = 5, logFile: String, diesWithNetlab: Bool, waitsForStart: Bool) {
+        self.name = name; self.argv = argv; self.environment = environment; self.namespace = namespace
+        self.readiness = readiness; self.readinessTimeout = readinessTimeout; self.logFile = logFile
+        self.diesWithNetlab = diesWithNetlab; self.waitsForStart = waitsForStart
+    }
+}
+
+/// Starts and stops a lab's long-running children. Every child is in the lab's journal (pid and
+/// start time) before it serves, so `down` and `clean` find it whatever happens to netlab; it
+/// leads its own process group, so stopping it stops what it started; `stop` sends TERM, then
+/// KILL after a bounded wait.
+public struct Supervisor: Sendable {
+    public let store: LabStore
+    public let processes: any ProcessEdge
+    /// What a child that `waitsForStart` reads on stdin once it is journaled.
+    public static let startLine = "start"
+    /// How long a child has after TERM before KILL.
+    public static let stopGrace = 2.0
+
+    public init(store: LabStore, processes: any ProcessEdge = HostProcesses()) { self.store = store; self.processes = processes }
+
+    public struct StartFailure: Error, CustomStringConvertible {
+        public var name: String
+        public var why: String
+        /// The end of its log, which usually says why.
+        public var log: String
+        public var description: String {
+            "\(name) did not start: \(why)" + (log.isEmpty ? "" : ": " + log)
+        }
+    }
+
+    /// Spawns, journals, releases (`waitsForStart`) and waits until ready. On any failure the
+    /// child is killed and reaped, and the error says why with the end of its log.
+    @discardableResult
+    public func start(_ p: SupervisedProcess) throws -> any SupervisedChild {
+        let log = try store.stateDirectory().openForAppending(p.logFile, mode: LabStore.fileMode)
+        defer { close(log) }
+        var ready: [Int32] = [-1, -1], gate: [Int32] = [-1, -1]
+        var mine: [Int32] = []
+        defer { for fd in mine where fd >= 0 { close(fd) } }
+        if case .line = p.readiness { try pipe(&ready); mine += ready }
+        if p.waitsForStart { try pipe(&gate); mine += gate }
+        let child = try processes.spawn(argv: p.argv, environment: p.environment, namespace: p.namespace,
+                                        stdin: p.waitsForStart ? gate[0] : nil,
+                                        stdout: ready[1] >= 0 ? ready[1] : log, stderr: log, transient: p.diesWithNetlab)
+        // The child's ends are its own now; holding ours would keep its pipes from ending.
+        for fd in [ready[1], gate[0]] where fd >= 0 { close(fd) }
+        mine = [ready[0], gate[1]]
+
+        func fail(_ why: String) throws -> Never {
+            child.terminate(signal: SIGKILL)
+            child.wait(timeout: nil)
+            throw StartFailure(name: p.name, why: why, log: tail(of: p.logFile))
+        }
+        do {
+            try store.append(.process(name: p.name, pid: child.pid, startTime: child.startTime ?? 0, namespace: p.namespace?.name))
+        } catch { try fail("it could not be journaled (\(error))") }
+        if p.waitsForStart {
+            let go = Array((Self.startLine + "\n").utf8)
+            if go.withUnsafeBytes({ write(gate[1], $0.baseAddress, $0.count) }) != go.count {
+                try fail("it did not take its start line (\(SystemError.name(of: errno)))")
+            }
+            close(gate[1]); mine[1] = -1
+        }
+        let deadline = Date().addingTimeInterval(p.readinessTimeout)
+        switch p.readiness {
+        case .started:
+            break
+        case .line(let prefix):
+            var line = [UInt8](repeating: 0, count: 256)
+            switch waitForEvent(ready[0], until: deadline) {
+            case .interrupted:
+                child.terminate(signal: SIGKILL)
+                child.wait(timeout: nil)
+                throw Interrupts.Interrupted(signal: Interrupts.pending ?? SIGINT)
+            case .timedOut:
+                try fail("it did not say \(prefix) within \(p.readinessTimeout) s")
+            case .ready:
+                let n = read(ready[0], &line, line.count)
+                if !(n > 0 && line[0..<n].starts(with: Array(prefix.utf8))) { try fail("it exited before it was ready") }
+            }
+        case .tcp(let address, let port), .http(let address, let port):
+            guard let ns = p.namespace else { try fail("a TCP or HTTP readiness probe needs the child's namespace") }
+            let http = { if case .http = p.readiness { return true } else { return false } }()
+            while true {
+                if Interrupts.pending != nil {
+                    child.terminate(signal: SIGKILL)
+                    child.wait(timeout: nil)
+                    throw Interrupts.Interrupted(signal: Interrupts.pending ?? SIGINT)
+                }
+                let left = deadline.timeIntervalSinceNow
+                if left <= 0 { try fail("\(address):\(port) did not answer within \(p.readinessTimeout) s") }
+                if http {
+                    if let s = Probe.http(from: ns, to: address, port: port, timeout: min(1, left)).status, (200..<300).contains(s) { break }
+                } else if Self.connects(from: ns, to: address, port: port, until: Date().addingTimeInterval(min(1, left))) {
+                    break
+                }
+                // Not listening yet: the next try after a short pause (a refused connect returns at once).
+                usleep(50_000)
+            }
+        }
+        return child
+    }
+
+    /// Stops a journaled child: TERM to its group, KILL after `stopGrace`; a recycled pid is left alone.
+    public func stop(_ entry: JournalEntry) {
+        guard let pid = entry.pid, let start = entry.startTime else { return }
+        processes.stop(pid: pid, startTime: start, grace: Self.stopGrace)
+    }
+
+    private func pipe(_ fds: inout [Int32]) throws {
+        try shimCall("create a pipe") { netlab_pipe_cloexec(&fds) }
+    }
+
+    /// The last KiB of a log of the state directory, trimmed.
+    func tail(of name: String) -> String {
+        guard let data = FileManager.default.contents(atPath: store.directory + "/" + name) else { return "" }
+        return String(decoding: data.suffix(1024), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A TCP connect from inside `ns` completes before `deadline`.
+    static func connects(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, until deadline: Date) -> Bool {
+        guard let fd = try? ns.socket(domain: AF_INET, type: Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), protocol: 0) else {
+            return false
+        }
+        defer { close(fd) }
+        var sa = socketAddress(ip, port)
+        if withSockaddr(&sa, { connect(fd, $0, $1) }) != 0 && errno != EINPROGRESS { return false }
+        guard waitForEvent(fd, events: Int16(POLLOUT), until: deadline) == .ready else { return false }
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Glibc
+import Testing
+@testable import NetlabKit
+@testable import NetlabLinux
+
+/// The Supervisor with real processes in netlab's own namespace (no root needed).
+@Suite struct SupervisorTests {
+    func store() throws -> (LabStore, String) {
+        var template = Array("\(NSTemporaryDirectory())/netlab-supervisor-XXXXXX".utf8CString)
+        guard let dir = mkdtemp(&template) else { throw SystemError("mkdtemp", errno: errno) }
+        let root = String(cString: dir)
+        let store = LabStore(lab: "sup", root: root)
+        try store.create(root: root)
+        return (store, root)
+    }
+
+    /// Journaled before its start line, ready on its line, logging to a 0600 file; a child that
+    /// ignores TERM is killed after the grace.
+    @Test func startWaitsForTheLineAndStopEndsAChildThatIgnoresTERM() throws {
+        let (store, root) = try store()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let script = """
+        read line; [ "$line" = start ] || exit 3
+        trap '' TERM; echo starting >&2; echo ready; sleep 1000 & wait
+        """
+        let child = try Supervisor(store: store).start(SupervisedProcess(
+            name: "stubborn", argv: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"], namespace: nil,
+            readiness: .line("ready"), logFile: "stubborn.log", diesWithNetlab: true, waitsForStart: true))
+        let entry = try #require(store.readJournal().first { $0.name == "stubborn" })
+        #expect(entry.kind == .process && entry.pid == child.pid && entry.startTime == processStartTime(child.pid))
+        var st = stat()
+        #expect(lstat(store.directory + "/stubborn.log", &st) == 0 && st.st_mode & 0o777 == 0o600)
+        Supervisor(store: store).stop(entry)
+        #expect(kill(child.pid, 0) != 0 && errno == ESRCH)
+        #expect((try? String(contentsOfFile: store.directory + "/stubborn.log", encoding: .utf8))?.contains("starting") == true)
+    }
+
+    /// A child that exits before its readiness line fails the start with its log's words.
+    @Test func aChildThatDiesBeforeReadyFailsWithItsLog() throws {
+        let (store, root) = try store()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect {
+            try Supervisor(store: store).start(SupervisedProcess(
+                name: "quitter", argv: ["/bin/sh", "-c", "echo cannot bind port 80 >&2; exit 1"], environment: [:], namespace: nil,
+                readiness: .line("ready"), logFile: "quitter.log", diesWithNetlab: true, waitsForStart: false))
+        } throws: { error in
+            "\(error)".contains("exited before it was ready") && "\(error)".contains("cannot bind port 80")
+        }
+    }
+}
