@@ -51,7 +51,9 @@ public enum Probe {
             result.failure = "connect to \(ip):\(port): \(SystemError.name(of: err)) (\(String(cString: strerror(err))))"; return result
         }
         let request = Array("GET / HTTP/1.1\r\nHost: \(ip):\(port)\r\nUser-Agent: netlab\r\nConnection: close\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        do { try request.withUnsafeBytes { b in try syscallRetrying("send the request to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
+            result.failure = "\(error)"; return result
+        }
         var response = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
@@ -83,6 +85,9 @@ public enum Probe {
         public var failure: String?
     }
 
+    /// The echo request's data: 56 bytes, as ping sends.
+    static let echoPayload = Array("netlab echo 0123456789abcdefghijklmnopqrstuvwxyz0123456789".utf8).prefix(56)
+
     /// One ICMP echo from `ns` to `ip` over a raw socket, which hands back the reply's IP header
     /// and so its TTL.
     public static func echo(from ns: NetworkNamespace, to ip: IPv4Address, timeout: Double = 2, id: UInt16 = UInt16(truncatingIfNeeded: getpid()), seq: UInt16 = 1) -> EchoResult {
@@ -92,13 +97,13 @@ public enum Probe {
             result.failure = "\(error)"; return result
         }
         defer { close(fd) }
-        var packet: [UInt8] = [8, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xff), UInt8(seq >> 8), UInt8(seq & 0xff)]
-        packet += Array("netlab echo 0123456789abcdefghijklmnopqrstuvwxyz0123456789".utf8).prefix(56)
-        let sum = internetChecksum(packet)
-        packet[2] = UInt8(sum >> 8); packet[3] = UInt8(sum & 0xff)
+        let packet = PacketBuilder.icmpEcho(reply: false, identifier: id, sequence: seq, data: Array(echoPayload))
         var sa = socketAddress(ip, 0)
-        let sent = withSockaddr(&sa) { a, l in packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, a, l) } }
-        if sent < 0 { result.failure = "send echo request to \(ip): \(SystemError.name(of: errno)) (\(String(cString: strerror(errno))))"; return result }
+        do {
+            try withSockaddr(&sa) { a, l in
+                try packet.withUnsafeBytes { b in try syscallRetrying("send echo request to \(ip)") { sendto(fd, b.baseAddress, b.count, 0, a, l) } }
+            }
+        } catch { result.failure = "\(error)"; return result }
         let deadline = Date().addingTimeInterval(timeout)
         var buffer = [UInt8](repeating: 0, count: 2048)
         while true {
@@ -107,26 +112,28 @@ public enum Probe {
             if w == .timedOut { break }
             let n = read(fd, &buffer, buffer.count)
             if n <= 0 { continue }
-            let ihl = Int(buffer[0] & 0x0f) * 4
-            guard n >= ihl + 8 else { continue }
-            let type = buffer[ihl], rid = UInt16(buffer[ihl + 4]) << 8 | UInt16(buffer[ihl + 5])
-            let src = IPv4Address(UInt32(buffer[12]) << 24 | UInt32(buffer[13]) << 16 | UInt32(buffer[14]) << 8 | UInt32(buffer[15]))
-            if type == 0 && rid == id && src == ip {
-                result.ttl = Int(buffer[8]); result.from = src; return result
-            }
-            if type == 3 || type == 11 {
-                // Destination unreachable / time exceeded about our request: say so.
-                let inner = ihl + 8
-                if n >= inner + 28, buffer[inner + 9] == 1,
-                   UInt16(buffer[inner + 24]) << 8 | UInt16(buffer[inner + 25]) == id {
-                    result.failure = "\(src) answered ICMP \(type == 3 ? "destination unreachable" : "time exceeded") (code \(buffer[ihl + 1]))"
-                    result.from = src
-                    return result
-                }
-            }
+            if let answer = echoAnswer(buffer[0..<n], id: id, target: ip) { return answer }
         }
         result.failure = "no echo reply from \(ip) within \(timeout) s"
         return result
+    }
+
+    /// What one packet read from the raw ICMP socket says about our echo request `id` to
+    /// `target`: its reply, an ICMP error about it, or nil for anything else (other pings, other
+    /// errors, garbage).
+    static func echoAnswer(_ bytes: some Collection<UInt8>, id: UInt16, target: IPv4Address) -> EchoResult? {
+        let reply = Packet.decodeIPv4(bytes)
+        guard let header = reply.ipv4, reply.hasUsableIPv4Header, let icmp = reply.icmp else { return nil }
+        let src = header.source
+        if icmp.type == ICMPMessage.echoReply && icmp.identifier == id && src == target {
+            return EchoResult(ttl: Int(header.ttl), from: src)
+        }
+        // Destination unreachable / time exceeded about our request: say so.
+        if icmp.type == ICMPMessage.destinationUnreachable || icmp.type == ICMPMessage.timeExceeded, icmp.quoted?.echoIdentifier == id {
+            let what = icmp.type == ICMPMessage.destinationUnreachable ? "destination unreachable" : "time exceeded"
+            return EchoResult(from: src, failure: "\(src) answered ICMP \(what) (code \(icmp.code))")
+        }
+        return nil
     }
 
     public struct UDPResult: Hashable, Sendable {
@@ -147,7 +154,9 @@ public enum Probe {
         if withSockaddr(&sa, { connect(fd, $0, $1) }) != 0 { result.failure = "connect UDP to \(ip):\(port): \(SystemError.name(of: errno))"; return result }
         result.local = localEndpoint(fd)
         let msg = Array("netlab".utf8)
-        _ = msg.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        do { try msg.withUnsafeBytes { b in try syscallRetrying("send UDP to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
+            result.failure = "\(error)"; return result
+        }
         var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = Date().addingTimeInterval(timeout)
         while true {
