@@ -55,17 +55,13 @@ public enum Probe {
             result.failure = "\(error)"; return result
         }
         var response = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let w = waitForEvent(fd, until: deadline)
-            if w == .interrupted { result.failure = Probe.interrupted; return result }
-            if w == .timedOut { break }
-            let n = read(fd, &buffer, buffer.count)
-            if n > 0 { response += buffer[0..<n]; continue }
-            if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
-            if n < 0 { result.failure = "read from \(ip):\(port): \(SystemError.name(of: errno))" }
-            break
+        let end = readUntil(fd, deadline, bufferSize: 16384) { read in
+            switch read {
+            case .bytes(let bytes): response += bytes; return !bytes.isEmpty
+            case .failed(let e): result.failure = "read from \(ip):\(port): \(SystemError.name(of: e))"; return false
+            }
         }
+        if end == .interrupted { result.failure = Probe.interrupted; return result }
         let text = String(decoding: response, as: UTF8.self)
         guard let headEnd = text.range(of: "\r\n\r\n") else {
             if result.failure == nil { result.failure = response.isEmpty ? "the connection closed without an answer" : "the answer was not HTTP" }
@@ -105,15 +101,14 @@ public enum Probe {
             }
         } catch { result.failure = "\(error)"; return result }
         let deadline = Date().addingTimeInterval(timeout)
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        while true {
-            let w = waitForEvent(fd, until: deadline)
-            if w == .interrupted { result.failure = Probe.interrupted; return result }
-            if w == .timedOut { break }
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { continue }
-            if let answer = echoAnswer(buffer[0..<n], id: id, target: ip) { return answer }
+        var answer: EchoResult?
+        let end = readUntil(fd, deadline, bufferSize: 2048) { read in
+            guard case .bytes(let bytes) = read else { return true }
+            answer = echoAnswer(bytes, id: id, target: ip)
+            return answer == nil
         }
+        if end == .interrupted { result.failure = Probe.interrupted; return result }
+        if let answer { return answer }
         result.failure = "no echo reply from \(ip) within \(timeout) s"
         return result
     }
@@ -157,17 +152,40 @@ public enum Probe {
         do { try msg.withUnsafeBytes { b in try syscallRetrying("send UDP to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
             result.failure = "\(error)"; return result
         }
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            let w = waitForEvent(fd, until: deadline)
-            if w == .interrupted { result.failure = Probe.interrupted; return result }
-            if w == .timedOut { break }
-            let n = read(fd, &buffer, buffer.count)
-            if n > 0 { result.reply = String(decoding: buffer[0..<n], as: UTF8.self); return result }
-            if n < 0 && errno == ECONNREFUSED { result.failure = "\(ip):\(port) refused (ICMP port unreachable)"; return result }
+        let end = readUntil(fd, Date().addingTimeInterval(timeout), bufferSize: 65536) { read in
+            switch read {
+            case .bytes(let bytes) where !bytes.isEmpty: result.reply = String(decoding: bytes, as: UTF8.self); return false
+            case .bytes: return true
+            case .failed(ECONNREFUSED): result.failure = "\(ip):\(port) refused (ICMP port unreachable)"; return false
+            case .failed: return true
+            }
         }
+        if end == .interrupted { result.failure = Probe.interrupted; return result }
+        if result.reply != nil || result.failure != nil { return result }
         result.failure = "no UDP answer from \(ip):\(port) within \(timeout) s"
         return result
     }
+
+    enum ReadEnd { case stopped, timedOut, interrupted }
+    /// One read: its bytes (none at the end of a stream) or its errno.
+    enum Read { case bytes(ArraySlice<UInt8>), failed(Int32) }
+
+    /// Reads non-blocking `fd` as data comes, until `deadline`: each read (its bytes, empty at
+    /// the end of the stream, or its errno) goes to `take`, which says whether to read on.
+    /// EAGAIN and EINTR are retried here.
+    static func readUntil(_ fd: Int32, _ deadline: Date, bufferSize: Int,
+                          _ take: (Read) -> Bool) -> ReadEnd {
+        var buffer = [UInt8](repeating: 0, count: bufferSize)
+        while true {
+            switch waitForEvent(fd, until: deadline) {
+            case .interrupted: return .interrupted
+            case .timedOut: return .timedOut
+            case .ready: break
+            }
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+            if !take(n < 0 ? .failed(errno) : .bytes(buffer[0..<n])) { return .stopped }
+        }
+    }
+
 }
