@@ -34,3 +34,22 @@ import Testing
         #expect(Probe.echoAnswer(error, id: 0x9999, target: Self.pod) == nil)
     }
 }
+
+/// The UDP probe against netlab's pod server, for real: an answer, and a port nobody serves.
+extension Labs { @Suite struct UDPProbeTests {
+    @Test func answerAndRefusal() throws {
+        let labName = uniqueLab("t-udp")
+        let tcp80 = "      - containerPort: 80\n        protocol: TCP\n"
+        let yaml = DefaultTopology.yaml.replacingOccurrences(of: tcp80, with: tcp80 + "      - containerPort: 5353\n        protocol: UDP\n")
+        #expect(yaml != DefaultTopology.yaml)
+        let t = try TopologyLoader.parse(yaml: yaml, source: "udp.yaml")
+        let lab = try Lab.up(name: labName, topology: t, persistent: false)
+        defer { try? lab.down() }
+        let pod2 = try lab.namespace("pod2")
+        let webpod1IP = try #require(lab.record.pods["webpod1"]?.address.address)
+        let answer = Probe.udp(from: pod2, to: webpod1IP, port: 5353)
+        #expect(answer.reply?.contains("webpod1") == true, "\(answer.failure ?? "") \(answer.reply ?? "")")
+        let refused = Probe.udp(from: pod2, to: webpod1IP, port: 5354)
+        #expect(refused.reply == nil && refused.failure == "\(webpod1IP):5354 refused (ICMP port unreachable)", "\(refused)")
+    }
+} }
