@@ -9,19 +9,17 @@ struct Doctor: ParsableCommand {
 
     func run() throws {
         let t = try topo.load()
-        let results = Doctor.checks(topology: t)
+        let results = DoctorResult.all(topology: t)
         if json {
             print(JSONValue.array(results.map { r in
                 .object(["what": .string(r.what), "ok": .bool(r.ok), "fix": r.ok ? .null : .string(r.fix)])
             }).encodedString(pretty: true))
-            if results.contains(where: { !$0.ok }) { throw ExitCode(3) }
+            if results.contains(where: { !$0.ok }) { throw ExitCode(ExitCategory.environment.exitCode) }
             return
         }
         for r in results { printEscaped("\(r.ok ? "ok  " : "FAIL") \(r.what)" + (r.ok ? "" : "\n     \(r.fix)")) }
-        if results.contains(where: { !$0.ok }) { throw ExitCode(3) }
+        if results.contains(where: { !$0.ok }) { throw ExitCode(ExitCategory.environment.exitCode) }
         printEscaped("netlab can run \(t.source) on this machine")
     }
-
-    static func checks(topology t: Topology) -> [DoctorResult] { DoctorResult.all(topology: t) }
 }
 

@@ -46,7 +46,7 @@ struct Status: ParsableCommand {
     func run() throws {
         let out = try LabStatus.render(names: lab.name.map { [$0] })
         if json { print(out.json.encodedString(pretty: true)) } else { printEscaped(out.text) }
-        if !out.broken.isEmpty { throw ExitCode(1) }
+        if !out.broken.isEmpty { throw ExitCode(ExitCategory.failure.exitCode) }
     }
 }
 

@@ -56,7 +56,7 @@ struct Run: ParsableCommand {
         if outcome.keptUp { printError("lab \(name) is left up: netlab status --name \(name); netlab down --name \(name)") }
         if json { print(report.json()) } else { printEscaped(report.summaryLine) }
         if timings && !json && !selected.isEmpty { printTimings(report) }
-        if !report.passed { throw ExitCode(1) }
+        if !report.passed { throw ExitCode(ExitCategory.failure.exitCode) }
     }
 
     func printTimings(_ report: RunReport) {
