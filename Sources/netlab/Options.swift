@@ -29,7 +29,7 @@ struct OptionalLabName: ParsableArguments {
 
 /// `-v`: say more.
 struct Verbosity: ParsableArguments {
-    @Flag(name: .shortAndLong, help: "Log each step (run: also show every expectation and transcript of passing checks).")
+    @Flag(name: .shortAndLong, help: "Say more: up, down and clean log each step; run shows every expectation and transcript, also of passing checks.")
     var verbose = false
 
     var logger: Logger { netlabLogger(verbose: verbose) }
