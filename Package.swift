@@ -46,6 +46,9 @@ let package = Package(
         .executableTarget(name: "netlab-proxy", dependencies: ["NetlabKit", "NetlabLinux"]),
         .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
         // Fixtures (fake plugins and proxies, a JUnit schema) are read from the source tree.
+        // The CLI's parsing, help text, option validation and exit categories, without root.
+        .testTarget(name: "NetlabCLITests", dependencies: ["netlab", "NetlabKit", "NetlabLinux", .product(name: "Logging", package: "swift-log"),
+                                                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

@@ -174,3 +174,34 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+/// Packets as a raw IP socket reads them: no link header (the ICMP probe's replies).
+@Suite struct RawIPv4DecodeTests {
+    typealias B = PacketBuilder
+    typealias F = PacketFixtures
+
+    @Test func anEchoReplyWithoutALinkHeader() throws {
+        let frame = B.icmpEchoFrame(F.path.reversed, reply: true, identifier: 0x1234, sequence: 7, ip: .init(ttl: 61))
+        let d = Packet.decodeIPv4(frame.dropFirst(14))
+        #expect(d.ethernet == nil && d.hasUsableIPv4Header && d.issues.isEmpty)
+        #expect(d.ipv4?.source == F.peer && d.ipv4?.ttl == 61)
+        #expect(d.icmp?.type == ICMPMessage.echoReply && d.icmp?.identifier == 0x1234 && d.icmp?.sequence == 7)
+    }
+
+    @Test func anErrorQuotingAnEchoNamesItsIdentifier() throws {
+        let ping = Array(B.icmpEchoFrame(F.path, identifier: 0xbeef, sequence: 1).dropFirst(14))
+        let unreachable = B.icmpErrorFrame(.init(sourceMAC: F.peerMAC, destinationMAC: F.podMAC, source: F.gateway, destination: F.pod),
+                                           type: 3, code: 1, original: ping)
+        let d = Packet.decodeIPv4(unreachable.dropFirst(14))
+        #expect(d.icmp?.quoted?.echoIdentifier == 0xbeef)
+        // A quoted UDP datagram has ports, not an echo identifier.
+        let udp = Array(B.udpFrame(F.path, sourcePort: 1, destinationPort: 2, payload: []).dropFirst(14))
+        let e = Packet.decodeIPv4(B.icmpErrorFrame(F.path.reversed, type: 3, code: 3, original: udp).dropFirst(14))
+        #expect(e.icmp?.quoted?.echoIdentifier == nil && e.icmp?.quoted?.destinationPort == 2)
+    }
+
+    @Test func garbageIsNotAPacket() {
+        let d = Packet.decodeIPv4([0x45, 0, 0])
+        #expect(d.ipv4 == nil && !d.hasUsableIPv4Header && d.icmp == nil)
+    }
+}

@@ -55,6 +55,12 @@ import Testing
         (PacketFilter(.arp), ["who-has", "is-at"]),
         (PacketFilter(source: F.peer), ["pong", "unreach", "is-at"]),
         (PacketFilter(tcpFlagsSet: [.syn, .ack]), ["synack"]),
+        (PacketFilter(tcpFlags: .syn), ["syn", "syn-8080"]),
+        (PacketFilter(tcpFlags: [.syn, .ack]), ["synack"]),
+        (PacketFilter(.tcp, ttl: 64), ["syn", "synack", "ack", "syn-8080", "rst"]),
+        (PacketFilter(ttl: 63), []),
+        (PacketFilter(whoHas: F.peer), ["who-has"]),
+        (PacketFilter(tell: F.peer), ["is-at"]),
         (PacketFilter(), frames().map(\.0)),
     ]
 
@@ -62,6 +68,17 @@ import Testing
         for (f, want) in Self.cases {
             #expect(Self.matching(f) == want, "\(f)")
         }
+    }
+
+    /// What a check's failure message says about the closest packet.
+    @Test func mismatchesNameEachWrongField() {
+        let syn = Packet.decode(Self.frames()[0].1)
+        #expect(PacketFilter.tcpSYN(to: Self.service, port: 80).mismatches(syn).isEmpty)
+        #expect(PacketFilter(.tcp, source: Self.service, destinationPort: 8080, tcpFlags: [.syn, .ack], ttl: 61).mismatches(syn)
+                == ["src is 10.0.0.38, not 10.32.0.3", "dport is 80, not 8080", "ttl is 64, not 61", "flags [S], not [S.]"])
+        #expect(PacketFilter(.udp, icmpType: 8).mismatches(syn) == ["it is tcp, not udp", "ICMP type none, not echo-request"])
+        #expect(PacketFilter(arpOperation: .reply, whoHas: F.peer).mismatches(syn) == ["ARP none, not reply", "who-has -, not 10.32.1.13"])
+        #expect(PacketFilter(host: F.peer, port: 443).mismatches(syn) == ["neither src nor dst is 10.32.1.13", "neither port is 443"])
     }
 
     @Test func descriptionsReadLikeTcpdumpFilters() {

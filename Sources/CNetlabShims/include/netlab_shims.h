@@ -2,6 +2,19 @@
 #define NETLAB_SHIMS_H
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/socket.h>
+
+/* The socket types, for Swift. Glibc's `enum __socket_type` reaches Swift as SOCK_STREAM etc., but
+ * a module that also imports libmnl's <linux/...> headers sees the kernel's `enum sock_type` too,
+ * and depending on how the compiler batches files it then finds neither ("cannot find
+ * 'SOCK_STREAM' in scope", seen here). These names are netlab's alone. */
+enum {
+    NETLAB_SOCK_STREAM = SOCK_STREAM,
+    NETLAB_SOCK_DGRAM = SOCK_DGRAM,
+    NETLAB_SOCK_RAW = SOCK_RAW,
+    NETLAB_SOCK_NONBLOCK = SOCK_NONBLOCK,
+    NETLAB_SOCK_CLOEXEC = SOCK_CLOEXEC,
+};
 
 /* Glibc's Swift overlay does not expose setns/unshare/CLONE_NEWNET; these wrappers are netlab's
  * only way to them. Every function returns 0 (or a descriptor/pid) on success and -errno on failure. */

@@ -118,73 +118,53 @@ public struct CheckEvaluator {
     }
 }
 
-/// A pattern with its references resolved, able to say which fields a packet gets wrong.
+/// A check's packet pattern with its references resolved into the packet matcher
+/// (`PacketFilter`, which also says which fields a packet gets wrong), and how messages show it.
 public struct ResolvedPattern {
-    public var proto: PacketFilter.ProtocolKind?
-    public var src: IPv4Address?, dst: IPv4Address?
-    public var sport: Int?, dport: Int?
-    public var ttl: Int?
-    public var icmp: PacketPattern.ICMPKind?
-    public var tcpFlags: TCPFlags?
-    public var arp: PacketPattern.ARPKind?
-    public var whoHas: IPv4Address?, tell: IPv4Address?
+    public var filter: PacketFilter
     /// "tcp [S] 10.0.0.38 > 10.32.0.3.80", for messages.
     public var text: String
 
     public init(_ p: PacketPattern, facts: LabFacts) throws {
-        proto = p.impliedProtocol
-        src = try p.src.map(facts.address); dst = try p.dst.map(facts.address)
-        sport = try p.sport.map(facts.port); dport = try p.dport.map(facts.port)
-        ttl = p.ttl; icmp = p.icmp; arp = p.arp
-        whoHas = try p.whoHas.map(facts.address); tell = try p.tell.map(facts.address)
-        tcpFlags = try p.tcpFlags.map { s in
-            guard let f = TCPFlags(tcpdumpLetters: s) else { throw LabFacts.Unresolved(ref: Ref(s), reason: "not tcpdump flag letters (F S R P . U E W)") }
-            return f
+        func port(_ r: Ref) throws -> UInt16 {
+            let n = try facts.port(r)
+            guard let p = UInt16(exactly: n) else { throw LabFacts.Unresolved(ref: r, reason: "\(n) is not a port (1-65535)") }
+            return p
         }
+        var f = PacketFilter(p.impliedProtocol)
+        f.source = try p.src.map(facts.address); f.destination = try p.dst.map(facts.address)
+        f.sourcePort = try p.sport.map(port); f.destinationPort = try p.dport.map(port)
+        // A TTL above 255 matches nothing, as no packet carries one.
+        f.ttl = try p.ttl.map { t in
+            guard let v = UInt8(exactly: t) else { throw LabFacts.Unresolved(ref: Ref(String(t)), reason: "not a TTL (0-255)") }
+            return v
+        }
+        f.icmpType = p.icmp?.type
+        f.arpOperation = p.arp.map { $0 == .request ? .request : .reply }
+        f.whoHas = try p.whoHas.map(facts.address); f.tell = try p.tell.map(facts.address)
+        f.tcpFlags = try p.tcpFlags.map { s in
+            guard let flags = TCPFlags(tcpdumpLetters: s) else { throw LabFacts.Unresolved(ref: Ref(s), reason: "not tcpdump flag letters (F S R P . U E W)") }
+            return flags
+        }
+        filter = f
         var words: [String] = []
-        if let proto { words.append(proto.rawValue) }
-        if let icmp { words.append(icmp.rawValue) }
-        if let arp { words.append(arp.rawValue) }
-        if let whoHas { words.append("who-has \(whoHas)") }
-        if let tell { words.append("tell \(tell)") }
-        if let f = p.tcpFlags { words.append("[\(f)]") }
-        if src != nil || sport != nil || dst != nil || dport != nil {
-            let s = (src.map { "\($0)" } ?? "*") + (sport.map { ".\($0)" } ?? "")
-            let d = (dst.map { "\($0)" } ?? "*") + (dport.map { ".\($0)" } ?? "")
+        if let proto = f.protocolMatch { words.append(proto.rawValue) }
+        if let icmp = p.icmp { words.append(icmp.rawValue) }
+        if let arp = p.arp { words.append(arp.rawValue) }
+        if let whoHas = f.whoHas { words.append("who-has \(whoHas)") }
+        if let tell = f.tell { words.append("tell \(tell)") }
+        if let flags = p.tcpFlags { words.append("[\(flags)]") }
+        if f.source != nil || f.sourcePort != nil || f.destination != nil || f.destinationPort != nil {
+            let s = (f.source.map { "\($0)" } ?? "*") + (f.sourcePort.map { ".\($0)" } ?? "")
+            let d = (f.destination.map { "\($0)" } ?? "*") + (f.destinationPort.map { ".\($0)" } ?? "")
             words.append("\(s) > \(d)")
         }
-        if let ttl { words.append("ttl \(ttl)") }
+        if let ttl = p.ttl { words.append("ttl \(ttl)") }
         text = words.joined(separator: " ")
     }
 
-    /// The fields that differ, e.g. "src is 198.51.100.10, not 10.0.0.38"; empty when it matches.
-    public func mismatches(_ d: DecodedPacket) -> [String] {
-        var out: [String] = []
-        let kind: PacketFilter.ProtocolKind? = d.arp != nil ? .arp : d.icmp != nil ? .icmp : d.tcp != nil ? .tcp : d.udp != nil ? .udp : nil
-        if let proto, kind != proto { out.append("it is \(kind?.rawValue ?? "not IPv4/ARP"), not \(proto.rawValue)") }
-        if let arpWant = arp {
-            let op = d.arp.map { $0.operation.description }
-            if op != arpWant.rawValue { out.append("ARP \(op ?? "none"), not \(arpWant.rawValue)") }
-        }
-        if let whoHas, d.arp?.targetIP != whoHas { out.append("who-has \(d.arp.map { "\($0.targetIP)" } ?? "-"), not \(whoHas)") }
-        if let tell, d.arp?.senderIP != tell { out.append("tell \(d.arp.map { "\($0.senderIP)" } ?? "-"), not \(tell)") }
-        if let src {
-            let have = d.ipv4?.source ?? d.arp?.senderIP
-            if have != src { out.append("src is \(have.map { "\($0)" } ?? "none"), not \(src)") }
-        }
-        if let dst {
-            let have = d.ipv4?.destination ?? d.arp?.targetIP
-            if have != dst { out.append("dst is \(have.map { "\($0)" } ?? "none"), not \(dst)") }
-        }
-        if let sport, d.sourcePort.map(Int.init) != sport { out.append("sport is \(d.sourcePort.map { "\($0)" } ?? "none"), not \(sport)") }
-        if let dport, d.destinationPort.map(Int.init) != dport { out.append("dport is \(d.destinationPort.map { "\($0)" } ?? "none"), not \(dport)") }
-        if let ttl, d.ipv4.map({ Int($0.ttl) }) != ttl { out.append("ttl is \(d.ipv4.map { "\($0.ttl)" } ?? "none"), not \(ttl)") }
-        if let icmp, d.icmp?.type != icmp.type { out.append("ICMP type \(d.icmp.map { "\($0.type)" } ?? "none"), not \(icmp.rawValue)") }
-        if let tcpFlags, d.tcp?.flags != tcpFlags {
-            out.append("flags [\(d.tcp.map { $0.flags.tcpdumpLetters } ?? "none")], not [\(tcpFlags.tcpdumpLetters)]")
-        }
-        return out
-    }
+    /// The fields that differ; empty when the packet matches.
+    public func mismatches(_ d: DecodedPacket) -> [String] { filter.mismatches(d) }
 }
 
 extension TCPFlags {

@@ -51,6 +51,14 @@ public enum Packet {
     public static func decode(_ data: Data, originalLength: Int? = nil) -> DecodedPacket {
         decode([UInt8](data), originalLength: originalLength)
     }
+
+    /// Decodes an IPv4 packet without a link header, as a raw IP socket reads it (the ICMP
+    /// probe's replies). Never traps; problems land in `issues`.
+    public static func decodeIPv4(_ bytes: some Collection<UInt8>) -> DecodedPacket {
+        let b = Array(bytes)
+        var d = Decoder(r: ByteReader(bytes: b), wireLength: b.count)
+        return d.runIPv4()
+    }
 }
 
 private struct Decoder {
@@ -94,6 +102,13 @@ private struct Decoder {
         case EtherType.ipv4: decodeIPv4(at: offset)
         default: break  // other EtherTypes (IPv6, LLDP, ...) are not decoded; not an error
         }
+        return out
+    }
+
+    mutating func runIPv4() -> DecodedPacket {
+        out.capturedLength = r.bytes.count
+        out.linkPayloadLength = wireLength
+        decodeIPv4(at: 0)
         return out
     }
 

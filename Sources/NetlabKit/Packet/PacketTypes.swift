@@ -146,6 +146,13 @@ public struct QuotedDatagram: Sendable, Hashable {
     /// Ports, for quoted TCP and UDP only.
     public var sourcePort: UInt16?
     public var destinationPort: UInt16?
+
+    /// The identifier of a quoted ICMP echo request or reply (an error about a ping).
+    public var echoIdentifier: UInt16? {
+        guard header.protocolNumber == IPProtocolNumber.icmp, transportPrefix.count >= 6,
+              transportPrefix[0] == ICMPMessage.echoRequest || transportPrefix[0] == ICMPMessage.echoReply else { return nil }
+        return UInt16(transportPrefix[4]) << 8 | UInt16(transportPrefix[5])
+    }
 }
 
 public struct TCPFlags: OptionSet, Sendable, Hashable, CustomStringConvertible {
@@ -280,8 +287,9 @@ public struct DecodedPacket: Sendable, Hashable {
     /// The IPv4 header is present, complete and sane enough to trust its addresses and
     /// protocol (a bad checksum alone does not disqualify it).
     public var hasUsableIPv4Header: Bool {
-        guard let ip = ipv4, let eth = ethernet else { return false }
-        return capturedLength >= eth.headerLength + ip.headerLength
+        guard let ip = ipv4 else { return false }
+        // No link header when decoded from a raw IP socket (Packet.decodeIPv4).
+        return capturedLength >= (ethernet?.headerLength ?? 0) + ip.headerLength
             && !issues.contains { $0.layer == .ipv4 && $0.kind == .invalid }
     }
 

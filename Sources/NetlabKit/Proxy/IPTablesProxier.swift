@@ -3,129 +3,19 @@ import Foundation
 // A pure re-implementation of what kube-proxy 1.30's iptables mode writes (pkg/proxy/iptables,
 // syncProxyRules): the same chains, chain-name hashes, rule order, comments and argument spelling,
 // so that `iptables-save` in a netlab node reads like a real node's. Only the input differs: the
-// Service/EndpointSlice objects come from a file instead of an informer.
+// Service/EndpointSlice objects come from a file instead of an informer. Which endpoints a service
+// port uses and what its traffic policies decide come from the shared model (ServicePorts.swift);
+// this file only renders those decisions as iptables rules.
 //
 // Deliberately not covered (netlab topologies have none of them): LoadBalancer VIPs and
 // loadBalancerSourceRanges (KUBE-FW-*), externalIPs, health-check node ports, topology-aware
 // hints, IPv6, --nodeport-addresses (NodePorts match every local address, as by default), and the
 // nfacct counters kube-proxy 1.31 added.
 
-/// The node the rules are generated for.
-public struct ProxyNode: Hashable, Sendable {
-    public var name: String
-    public var ip: IPv4Address
-    public var podCIDR: IPv4Prefix
-    public var clusterCIDR: IPv4Prefix
-    public init(name: String, ip: IPv4Address, podCIDR: IPv4Prefix, clusterCIDR: IPv4Prefix) {
-        self.name = name; self.ip = ip; self.podCIDR = podCIDR; self.clusterCIDR = clusterCIDR
-    }
-}
-
-/// kube-proxy's `--detect-local-mode`: which sources count as "pod traffic from this cluster/node".
-public enum LocalDetection: Hashable, Sendable {
-    case clusterCIDR(IPv4Prefix)
-    case nodeCIDR(IPv4Prefix)
-
-    /// Parses the flag's value ("ClusterCIDR" or "NodeCIDR") for `node`.
-    public init?(mode: String, node: ProxyNode) {
-        switch mode {
-        case "ClusterCIDR": self = .clusterCIDR(node.clusterCIDR)
-        case "NodeCIDR": self = .nodeCIDR(node.podCIDR)
-        default: return nil
-        }
-    }
-
-    public var cidr: IPv4Prefix {
-        switch self { case .clusterCIDR(let p), .nodeCIDR(let p): return p.network }
-    }
+extension LocalDetection {
     var ifLocal: [String] { ["-s", cidr.description] }
     var ifNotLocal: [String] { ["!", "-s", cidr.description] }
 }
-
-public enum IPTablesTable: String, Hashable, Sendable, CaseIterable {
-    case filter, nat, mangle
-}
-
-public struct TableChain: Hashable, Sendable {
-    public var table: IPTablesTable
-    public var chain: String
-    public init(_ table: IPTablesTable, _ chain: String) { self.table = table; self.chain = chain }
-}
-
-/// A rule in a built-in chain that jumps to one of ours. The built-in chains are not ours to
-/// declare (which would flush them), so, like kube-proxy's EnsureRule(Prepend, …), a jump is
-/// inserted at the top only when `iptables-save` does not show it yet (`RuleSet.restoreInput(existing:)`).
-public struct ChainJump: Hashable, Sendable {
-    public var table: IPTablesTable
-    /// The built-in chain holding the jump (INPUT, PREROUTING, …).
-    public var chain: String
-    /// The rule specification as argv words, ending in `-j <target>`.
-    public var rule: [String]
-    public init(table: IPTablesTable, chain: String, rule: [String]) { self.table = table; self.chain = chain; self.rule = rule }
-
-    public var target: String { rule.last ?? "" }
-    /// The rule's words as iptables-save spells them (quoted where a word has spaces).
-    var ruleText: String { rule.map(shellQuotedIfNeeded).joined(separator: " ") }
-    /// The rule as `iptables-save` prints it in its table: `-A INPUT … -j KUBE-…`.
-    public var saveLine: String { "-A \(chain) \(ruleText)" }
-    /// The `iptables-restore` line that puts it at the top of its chain.
-    public var insertLine: String { "-I \(chain) 1 \(ruleText)" }
-    /// The rule with its table, for messages and the dry run.
-    public var text: String { "-t \(table.rawValue) \(saveLine)" }
-}
-
-func shellQuotedIfNeeded(_ word: String) -> String { word.contains(" ") ? "\"\(word)\"" : word }
-
-/// Everything one sync writes.
-public struct RuleSet: Hashable, Sendable {
-    /// `*filter … COMMIT` for `iptables-restore --noflush`.
-    public var filter: String
-    /// `*nat … COMMIT` for `iptables-restore --noflush`.
-    public var nat: String
-    /// Chains that must exist before the jumps are ensured, in order.
-    public var ensureChains: [TableChain]
-    /// Jumps from built-in chains, in kube-proxy's order (each inserted at position 1 when missing).
-    public var jumps: [ChainJump]
-    /// Stale service chains this sync flushes and deletes (`-X`), sorted.
-    public var deletedChains: [String]
-
-    /// The complete restore input, filter first, as kube-proxy writes it.
-    public var restoreInput: String { filter + nat }
-
-    /// One `iptables-restore --noflush` input that does the whole sync, given what the node has
-    /// now (`iptables-save` of every table): the chains to ensure that are missing are declared,
-    /// and the jumps from built-in chains that are missing are inserted at the top (`-I … 1`, in
-    /// the order kube-proxy's EnsureRule(Prepend) leaves them), so one save and one restore replace
-    /// a `-N`/`-C`/`-I` process per chain and jump. Jumps already present are left alone, so a
-    /// re-sync never duplicates them.
-    public func restoreInput(existing save: String) -> String {
-        let rules = IPTablesSave.rules(save)
-        let chains = IPTablesSave.chains(save)
-        var sections: [(IPTablesTable, String)] = [(.filter, filter), (.nat, nat)]
-        for table in [IPTablesTable.mangle] where ensureChains.contains(where: { $0.table == table }) {
-            sections.insert((table, "*\(table.rawValue)\nCOMMIT\n"), at: 0)
-        }
-        var out = ""
-        for (table, section) in sections {
-            var lines = section.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            if lines.last == "" { lines.removeLast() }
-            guard let commit = lines.lastIndex(of: "COMMIT") else { out += section; continue }
-            let declared = Set(lines.filter { $0.hasPrefix(":") }.compactMap { $0.dropFirst().split(separator: " ").first.map(String.init) })
-            var declare: [String] = []
-            for c in ensureChains where c.table == table && !declared.contains(c.chain) && !(chains[table]?.contains(c.chain) ?? false) {
-                declare.append(":\(c.chain) - [0:0]")
-            }
-            let present = rules[table] ?? []
-            let insert = jumps.filter { $0.table == table && !present.contains($0.saveLine) }.map(\.insertLine)
-            let header = lines.firstIndex { !$0.hasPrefix("*") && !$0.hasPrefix(":") } ?? commit
-            lines.insert(contentsOf: insert, at: commit)
-            lines.insert(contentsOf: declare, at: header)
-            out += lines.joined(separator: "\n") + "\n"
-        }
-        return out
-    }
-}
-
 
 public struct IPTablesProxier: Sendable {
     /// kube-proxy's --iptables-masquerade-bit (default 14 → mark 0x4000).
@@ -234,41 +124,23 @@ public struct IPTablesProxier: Sendable {
                             "RELATED,ESTABLISHED,DNAT", "-j", "DROP")
         }
 
-        let ports = servicePorts(list)
-        let endpointsByPort = endpoints(list, node: node)
-        let totalEndpoints = ports.reduce(0) { $0 + (endpointsByPort[$1.key]?.count ?? 0) }
-        let largeCluster = totalEndpoints > S.largeClusterEndpointsThreshold
+        let services = ProxyServices(list, node: node)
+        let largeCluster = services.totalEndpoints > S.largeClusterEndpointsThreshold
         func serviceComment(_ c: String) -> [String] { largeCluster ? [] : ["-m", "comment", "--comment", c] }
 
         var activeNATChains = Set<String>()
 
-        for svc in ports {
+        for svc in services.ports {
             let name = svc.nameString
             let proto = svc.proto
-            let all = endpointsByPort[svc.key] ?? []
-            let cat = categorize(all, svc)
+            let cat = ServicePortRouting(svc, endpoints: services.endpoints(of: svc))
 
             let clusterPolicyChain = svc.chain("KUBE-SVC-")
-            let usesClusterPolicyChain = !cat.cluster.isEmpty && svc.usesClusterEndpoints
             let localPolicyChain = svc.chain("KUBE-SVL-")
-            let usesLocalPolicyChain = !cat.local.isEmpty && svc.usesLocalEndpoints
-
-            var internalPolicyChain = clusterPolicyChain
-            var hasInternalEndpoints = cat.hasAny
-            if svc.internalPolicyLocal {
-                internalPolicyChain = localPolicyChain
-                if cat.local.isEmpty { hasInternalEndpoints = false }
-            }
-            var externalPolicyChain = clusterPolicyChain
-            var hasExternalEndpoints = cat.hasAny
-            if svc.externalPolicyLocal {
-                externalPolicyChain = localPolicyChain
-                if cat.local.isEmpty { hasExternalEndpoints = false }
-            }
+            let internalPolicyChain = cat.internalUsesLocal ? localPolicyChain : clusterPolicyChain
+            let externalPolicyChain = cat.externalUsesLocal ? localPolicyChain : clusterPolicyChain
             let externalTrafficChain = svc.chain("KUBE-EXT-")
-            // Built even without externally usable endpoints: the short-circuit rules for local
-            // sources still apply.
-            let usesExternalTrafficChain = cat.hasAny && svc.externallyAccessible
+            let hasInternalEndpoints = cat.hasInternalEndpoints, hasExternalEndpoints = cat.hasExternalEndpoints
 
             var internalFilterTarget = "", internalFilterComment = ""
             var externalFilterTarget = "", externalFilterComment = ""
@@ -316,10 +188,10 @@ public struct IPTablesProxier: Sendable {
                              + detectLocal.ifNotLocal + ["-j", S.markMasqChain])
             }
 
-            if usesExternalTrafficChain {
+            if cat.usesExternalTraffic {
                 natChains.chain(externalTrafficChain)
                 activeNATChains.insert(externalTrafficChain)
-                if !svc.externalPolicyLocal {
+                if !cat.externalUsesLocal {
                     // Endpoints may be on another node: masquerade so the reply comes back here.
                     natRules.add("-A", externalTrafficChain, "-m", "comment", "--comment",
                                  q("masquerade traffic for \(name) external destinations"), "-j", S.markMasqChain)
@@ -342,12 +214,12 @@ public struct IPTablesProxier: Sendable {
                 }
             }
 
-            if usesClusterPolicyChain {
+            if cat.usesClusterPolicy {
                 natChains.chain(clusterPolicyChain)
                 activeNATChains.insert(clusterPolicyChain)
                 writeServiceToEndpointRules(&natRules, svc, clusterPolicyChain, cat.cluster, serviceComment)
             }
-            if usesLocalPolicyChain {
+            if cat.usesLocalPolicy {
                 natChains.chain(localPolicyChain)
                 activeNATChains.insert(localPolicyChain)
                 writeServiceToEndpointRules(&natRules, svc, localPolicyChain, cat.local, serviceComment)
@@ -395,8 +267,8 @@ public struct IPTablesProxier: Sendable {
             ensureChains: S.ensureChains, jumps: S.jumps, deletedChains: stale)
     }
 
-    private func writeServiceToEndpointRules(_ rules: inout Lines, _ svc: ServicePortInfo, _ chain: String,
-                                             _ endpoints: [EndpointInfo], _ comment: (String) -> [String]) {
+    private func writeServiceToEndpointRules(_ rules: inout Lines, _ svc: ProxyServicePort, _ chain: String,
+                                             _ endpoints: [ProxyEndpoint], _ comment: (String) -> [String]) {
         if let seconds = svc.affinitySeconds, seconds > 0 {
             for ep in endpoints {
                 let sep = ep.chain(svc)
@@ -434,137 +306,17 @@ public struct IPTablesProxier: Sendable {
     public static func endpointChainName(servicePortName: String, protocol: String, endpoint: String) -> String {
         "KUBE-SEP-" + String(Base32.encode(SHA256.hash(servicePortName + `protocol` + endpoint)).prefix(16))
     }
+}
 
-    // MARK: - Services and endpoints as kube-proxy sees them
+extension ProxyServicePort {
+    /// This port's chain with `prefix` (KUBE-SVC-, KUBE-SVL-, KUBE-EXT-, KUBE-FW-).
+    func chain(_ prefix: String) -> String { prefix + IPTablesProxier.portProtoHash(servicePortName: nameString, protocol: proto) }
+}
 
-    struct PortKey: Hashable { var namespace, name, port, proto: String }
-
-    struct ServicePortInfo {
-        var key: PortKey
-        /// ServicePortName.String(): "ns/name" or "ns/name:port".
-        var nameString: String
-        /// Lower-case protocol, as used in chain hashes and `-m tcp -p tcp`.
-        var proto: String
-        var clusterIP: String
-        var port: Int
-        var nodePort: Int
-        var externalPolicyLocal: Bool
-        var internalPolicyLocal: Bool
-        var affinitySeconds: Int?
-
-        var externallyAccessible: Bool { nodePort != 0 }
-        /// Even with externalTrafficPolicy Local, Cluster endpoints serve the short-circuit paths.
-        var usesClusterEndpoints: Bool { !internalPolicyLocal || externallyAccessible }
-        var usesLocalEndpoints: Bool { internalPolicyLocal || (externalPolicyLocal && externallyAccessible) }
-        func chain(_ prefix: String) -> String { prefix + IPTablesProxier.portProtoHash(servicePortName: nameString, protocol: proto) }
-    }
-
-    struct EndpointInfo {
-        var ip: String
-        var port: Int
-        var isLocal, ready, serving, terminating: Bool
-        var hostPort: String { "\(ip):\(port)" }
-        func chain(_ svc: ServicePortInfo) -> String {
-            IPTablesProxier.endpointChainName(servicePortName: svc.nameString, protocol: svc.proto, endpoint: hostPort)
-        }
-    }
-
-    /// Service ports in ServicePortName order (kube-proxy walks a Go map, i.e. in random order;
-    /// sorting keeps the output stable).
-    func servicePorts(_ list: KubeList) -> [ServicePortInfo] {
-        var out: [ServicePortInfo] = []
-        for s in list.services {
-            let type = s.spec.type ?? "ClusterIP"
-            guard type != "ExternalName" else { continue }
-            // Headless ("None") and dual-stack services without an IPv4 cluster IP are not proxied.
-            let ips = (s.spec.clusterIPs ?? []) + [s.spec.clusterIP].compactMap { $0 }
-            guard let clusterIP = ips.first(where: { IPv4Address($0) != nil }) else { continue }
-            let externallyReachableType = type == "NodePort" || type == "LoadBalancer"
-            let affinity: Int? = s.spec.sessionAffinity == "ClientIP" ? (s.spec.sessionAffinityTimeout ?? 10800) : nil
-            for p in s.spec.ports ?? [] {
-                let proto = (p.protocol ?? "TCP")
-                let portName = p.name ?? ""
-                let nameString = "\(s.namespace)/\(s.metadata.name)" + (portName.isEmpty ? "" : ":\(portName)")
-                out.append(ServicePortInfo(
-                    key: PortKey(namespace: s.namespace, name: s.metadata.name, port: portName, proto: proto.uppercased()),
-                    nameString: nameString, proto: proto.lowercased(), clusterIP: clusterIP, port: p.port,
-                    nodePort: p.nodePort ?? 0,
-                    externalPolicyLocal: externallyReachableType && s.spec.externalTrafficPolicy == "Local",
-                    internalPolicyLocal: s.spec.internalTrafficPolicy == "Local",
-                    affinitySeconds: affinity))
-            }
-        }
-        return out.sorted { $0.nameString < $1.nameString || ($0.nameString == $1.nameString && $0.proto < $1.proto) }
-    }
-
-    /// Endpoints per service port, merged over all of a service's IPv4 slices, deduplicated by
-    /// "ip:port" (a local copy wins) and sorted by that string, as kube-proxy's EndpointSliceCache does.
-    func endpoints(_ list: KubeList, node: ProxyNode) -> [PortKey: [EndpointInfo]] {
-        var sets: [PortKey: [String: EndpointInfo]] = [:]
-        for slice in list.endpointSlices where slice.addressType == "IPv4" {
-            guard let service = slice.serviceName else { continue }
-            for port in slice.ports ?? [] {
-                // kube-proxy ignores ports without a name field or a usable number.
-                guard let portName = port.name, let number = port.port, number != 0 else { continue }
-                let key = PortKey(namespace: slice.namespace, name: service, port: portName,
-                                  proto: (port.protocol ?? "TCP").uppercased())
-                for ep in slice.endpoints {
-                    guard let first = ep.addresses.first, let ip = IPv4Address(first) else { continue }
-                    let isLocal = ep.nodeName == node.name
-                    let info = EndpointInfo(ip: ip.description, port: number, isLocal: isLocal,
-                                            ready: ep.conditions?.ready ?? true,
-                                            serving: ep.conditions?.serving ?? true,
-                                            terminating: ep.conditions?.terminating ?? false)
-                    if sets[key]?[info.hostPort] == nil || isLocal { sets[key, default: [:]][info.hostPort] = info }
-                }
-            }
-        }
-        return sets.mapValues { $0.values.sorted { $0.hostPort < $1.hostPort } }
-    }
-
-    struct Categorized {
-        var cluster: [EndpointInfo] = []
-        var local: [EndpointInfo] = []
-        var reachable: [EndpointInfo] = []
-        var hasAny = false
-    }
-
-    /// kube-proxy's CategorizeEndpoints without topology hints: ready endpoints, falling back to
-    /// serving-and-terminating ones when none is ready.
-    func categorize(_ endpoints: [EndpointInfo], _ svc: ServicePortInfo) -> Categorized {
-        var c = Categorized()
-        if svc.usesClusterEndpoints {
-            c.cluster = endpoints.filter(\.ready)
-            if c.cluster.isEmpty { c.cluster = endpoints.filter { $0.serving && $0.terminating } }
-            if !c.cluster.isEmpty { c.hasAny = true }
-        }
-        guard svc.usesLocalEndpoints else { c.reachable = c.cluster; return c }
-
-        var hasLocalReady = false, hasLocalServingTerminating = false
-        for ep in endpoints {
-            if ep.ready {
-                c.hasAny = true
-                if ep.isLocal { hasLocalReady = true }
-            } else if ep.serving && ep.terminating {
-                c.hasAny = true
-                if ep.isLocal { hasLocalServingTerminating = true }
-            }
-        }
-        var useServingTerminating = false
-        if hasLocalReady {
-            c.local = endpoints.filter { $0.isLocal && $0.ready }
-        } else if hasLocalServingTerminating {
-            useServingTerminating = true
-            c.local = endpoints.filter { $0.isLocal && $0.serving && $0.terminating }
-        }
-        guard svc.usesClusterEndpoints else { c.reachable = c.local; return c }
-        if !useServingTerminating { c.reachable = c.cluster; return c }
-        // Local terminating endpoints are not in the cluster list: merge (kube-proxy merges through
-        // a map, so its order is random there; ours is sorted).
-        var merged: [String: EndpointInfo] = [:]
-        for ep in c.cluster + c.local { merged[ep.hostPort] = ep }
-        c.reachable = merged.values.sorted { $0.hostPort < $1.hostPort }
-        return c
+extension ProxyEndpoint {
+    /// This endpoint's KUBE-SEP- chain for `svc`.
+    func chain(_ svc: ProxyServicePort) -> String {
+        IPTablesProxier.endpointChainName(servicePortName: svc.nameString, protocol: svc.proto, endpoint: hostPort)
     }
 }
 
@@ -578,32 +330,3 @@ struct Lines {
 }
 
 private func q(_ s: String) -> String { "\"\(s)\"" }
-
-/// Reading `iptables-save` output.
-public enum IPTablesSave {
-    /// The `-A` rule lines per table, as printed.
-    public static func rules(_ text: String) -> [IPTablesTable: Set<String>] {
-        var out: [IPTablesTable: Set<String>] = [:]
-        var table: IPTablesTable?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            if line.hasPrefix("*") { table = IPTablesTable(rawValue: String(line.dropFirst())) }
-            else if line.hasPrefix("-A "), let t = table { out[t, default: []].insert(String(line)) }
-        }
-        return out
-    }
-
-    /// Chain names per table (`*nat` … `:KUBE-SERVICES - [0:0]` …), built-in ones included.
-    public static func chains(_ text: String) -> [IPTablesTable: Set<String>] {
-        var out: [IPTablesTable: Set<String>] = [:]
-        var table: IPTablesTable?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            if line.hasPrefix("*") {
-                table = IPTablesTable(rawValue: String(line.dropFirst()))
-                if let t = table, out[t] == nil { out[t] = [] }
-            } else if line.hasPrefix(":"), let t = table, let name = line.dropFirst().split(separator: " ").first {
-                out[t, default: []].insert(String(name))
-            }
-        }
-        return out
-    }
-}

@@ -20,7 +20,7 @@ public final class Capture: @unchecked Sendable {
         interfaceName = interface
         let index = try RouteNetlink(namespaceFD: ns.fd, name: ns.name).linkIndex(name: interface)
         // Protocol 0 at socket() time: nothing is queued until bind names the interface and ETH_P_ALL.
-        fd = try ns.socket(domain: AF_PACKET, type: Int32(SOCK_RAW.rawValue), protocol: 0)
+        fd = try ns.socket(domain: AF_PACKET, type: Int32(NETLAB_SOCK_RAW), protocol: 0)
         let r = netlab_packet_bind(fd, index, 8 << 20)
         if r < 0 {
             close(fd)

@@ -128,7 +128,7 @@ public final class Lab: @unchecked Sendable {
     func namespace(_ member: String) throws -> NetworkNamespace {
         try withState {
             if let ns = namespaces[member] { return ns }
-            guard let p = plan.namespace(member) else { throw LabError.usage("lab '\(name)' has no member '\(member)'") }
+            guard let p = plan.namespace(member) else { throw LabError.broken(name, "it has no member '\(member)' (netlab asked for one its plan does not have; please report this)") }
             let ns = try edges.namespaces.open(name: p.name, path: p.path)
             namespaces[member] = ns
             return ns

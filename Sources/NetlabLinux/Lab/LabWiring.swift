@@ -54,7 +54,7 @@ extension Lab {
             var index: [String: Int32] = [:]
             if needsIndexes { for l in try RouteNetlink(socket: socket).listLinks() { index[l.name] = l.index } }
             func idx(_ name: String) throws -> Int32 {
-                guard let i = index[name] else { throw LabError.usage("lab '\(self.name)': no link \(name) in \(member) after creating it") }
+                guard let i = index[name] else { throw LabError.broken(self.name, "no link \(name) in \(member) right after creating it") }
                 return i
             }
             var batch: [NetlinkRequest] = []

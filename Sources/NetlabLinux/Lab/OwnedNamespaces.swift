@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import CNetlabShims
 import Logging
 import NetlabKit
 
@@ -24,7 +25,7 @@ public struct NamespaceIdentity: Hashable, Sendable {
     static func cookie(path: String) -> UInt64? {
         guard let ns = try? NetworkNamespace.open(name: path, path: path) else { return nil }
         defer { ns.close() }
-        guard let fd = try? ns.socket(domain: AF_UNIX, type: Int32(SOCK_DGRAM.rawValue), protocol: 0) else { return nil }
+        guard let fd = try? ns.socket(domain: AF_UNIX, type: Int32(NETLAB_SOCK_DGRAM), protocol: 0) else { return nil }
         defer { close(fd) }
         var value: UInt64 = 0
         var len = socklen_t(MemoryLayout<UInt64>.size)

@@ -50,7 +50,7 @@ public final class MnlNetlinkSocket: NetlinkSocket {
     /// Opens the socket inside the namespace `namespaceFD` (the descriptor stays the caller's),
     /// on a short-lived thread, so no thread of ours ever changes namespace.
     public convenience init(namespaceFD: Int32, namespaceName: String, replyTimeoutSeconds: Int = 10) throws {
-        let fd = netlab_socket_in_netns(namespaceFD, AF_NETLINK, Int32(SOCK_RAW.rawValue), NETLINK_ROUTE)
+        let fd = netlab_socket_in_netns(namespaceFD, AF_NETLINK, Int32(NETLAB_SOCK_RAW), NETLINK_ROUTE)
         guard fd >= 0 else {
             throw NetlinkError(operation: "open netlink socket", namespace: namespaceName, code: -fd)
         }
@@ -60,7 +60,7 @@ public final class MnlNetlinkSocket: NetlinkSocket {
     /// A socket in the calling thread's namespace. For tests and read-only inspection only: netlab
     /// never changes the namespace it runs in.
     public static func inCallersNamespace(label: String = "of the caller", replyTimeoutSeconds: Int = 10) throws -> MnlNetlinkSocket {
-        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_ROUTE)
+        let fd = socket(AF_NETLINK, Int32(NETLAB_SOCK_RAW) | Int32(NETLAB_SOCK_CLOEXEC), NETLINK_ROUTE)
         guard fd >= 0 else { throw NetlinkError(operation: "open netlink socket", namespace: label, code: errno) }
         return try MnlNetlinkSocket(fd: fd, namespaceName: label, replyTimeoutSeconds: replyTimeoutSeconds)
     }

@@ -160,7 +160,7 @@ public struct Supervisor: Sendable {
 
     /// A TCP connect from inside `ns` completes before `deadline`.
     static func connects(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, until deadline: Date) -> Bool {
-        guard let fd = try? ns.socket(domain: AF_INET, type: Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), protocol: 0) else {
+        guard let fd = try? ns.socket(domain: AF_INET, type: Int32(NETLAB_SOCK_STREAM) | Int32(NETLAB_SOCK_NONBLOCK), protocol: 0) else {
             return false
         }
         defer { close(fd) }

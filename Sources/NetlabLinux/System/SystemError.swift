@@ -39,9 +39,9 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
     ]
 }
 
-/// Runs a call that returns -1 and sets errno, retrying EINTR.
+/// Runs a call that returns -1 and sets errno (an Int32 or a byte count), retrying EINTR.
 @discardableResult
-func syscallRetrying(_ operation: @autoclosure () -> String, _ body: () -> Int32) throws -> Int32 {
+func syscallRetrying<R: BinaryInteger>(_ operation: @autoclosure () -> String, _ body: () -> R) throws -> R {
     while true {
         let r = body()
         if r >= 0 { return r }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import CNetlabShims
 import NetlabKit
 
 /// netlab's own workload: what a pod serves on its declared ports. Like agnhost's /clientip, every
@@ -34,7 +35,7 @@ public enum PodServer {
         }
         var listeners: [Int32] = []
         for port in tcpPorts {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = socket(AF_INET, Int32(NETLAB_SOCK_STREAM) | Int32(NETLAB_SOCK_CLOEXEC), 0)
             if fd < 0 { throw SystemError("socket for TCP port \(port)", errno: errno) }
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -45,7 +46,7 @@ public enum PodServer {
         }
         var udp: [Int32] = []
         for port in udpPorts {
-            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = socket(AF_INET, Int32(NETLAB_SOCK_DGRAM) | Int32(NETLAB_SOCK_CLOEXEC), 0)
             if fd < 0 { throw SystemError("socket for UDP port \(port)", errno: errno) }
             var sa = socketAddress(IPv4Address(0), port)
             if withSockaddr(&sa, { bind(fd, $0, $1) }) != 0 { throw SystemError("bind UDP port \(port) in pod \(pod)", errno: errno) }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import CNetlabShims
 import NetlabKit
 
 /// netlab's own clients, run from a socket opened inside a namespace (no ping, curl or nc needed;
@@ -29,7 +30,7 @@ public enum Probe {
     public static func http(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, timeout: Double = 2) -> HTTPResult {
         var result = HTTPResult(status: nil, body: "", local: nil, failure: nil)
         let fd: Int32
-        do { fd = try ns.socket(domain: AF_INET, type: Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), protocol: 0) } catch {
+        do { fd = try ns.socket(domain: AF_INET, type: Int32(NETLAB_SOCK_STREAM) | Int32(NETLAB_SOCK_NONBLOCK), protocol: 0) } catch {
             result.failure = "\(error)"; return result
         }
         defer { close(fd) }
@@ -51,19 +52,17 @@ public enum Probe {
             result.failure = "connect to \(ip):\(port): \(SystemError.name(of: err)) (\(String(cString: strerror(err))))"; return result
         }
         let request = Array("GET / HTTP/1.1\r\nHost: \(ip):\(port)\r\nUser-Agent: netlab\r\nConnection: close\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        var response = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let w = waitForEvent(fd, until: deadline)
-            if w == .interrupted { result.failure = Probe.interrupted; return result }
-            if w == .timedOut { break }
-            let n = read(fd, &buffer, buffer.count)
-            if n > 0 { response += buffer[0..<n]; continue }
-            if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
-            if n < 0 { result.failure = "read from \(ip):\(port): \(SystemError.name(of: errno))" }
-            break
+        do { try request.withUnsafeBytes { b in try syscallRetrying("send the request to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
+            result.failure = "\(error)"; return result
         }
+        var response = [UInt8]()
+        let end = readUntil(fd, deadline, bufferSize: 16384) { read in
+            switch read {
+            case .bytes(let bytes): response += bytes; return !bytes.isEmpty
+            case .failed(let e): result.failure = "read from \(ip):\(port): \(SystemError.name(of: e))"; return false
+            }
+        }
+        if end == .interrupted { result.failure = Probe.interrupted; return result }
         let text = String(decoding: response, as: UTF8.self)
         guard let headEnd = text.range(of: "\r\n\r\n") else {
             if result.failure == nil { result.failure = response.isEmpty ? "the connection closed without an answer" : "the answer was not HTTP" }
@@ -83,50 +82,54 @@ public enum Probe {
         public var failure: String?
     }
 
+    /// The echo request's data: 56 bytes, as ping sends.
+    static let echoPayload = Array("netlab echo 0123456789abcdefghijklmnopqrstuvwxyz0123456789".utf8).prefix(56)
+
     /// One ICMP echo from `ns` to `ip` over a raw socket, which hands back the reply's IP header
     /// and so its TTL.
     public static func echo(from ns: NetworkNamespace, to ip: IPv4Address, timeout: Double = 2, id: UInt16 = UInt16(truncatingIfNeeded: getpid()), seq: UInt16 = 1) -> EchoResult {
         var result = EchoResult()
         let fd: Int32
-        do { fd = try ns.socket(domain: AF_INET, type: Int32(SOCK_RAW.rawValue) | Int32(SOCK_NONBLOCK.rawValue), protocol: Int32(IPPROTO_ICMP)) } catch {
+        do { fd = try ns.socket(domain: AF_INET, type: Int32(NETLAB_SOCK_RAW) | Int32(NETLAB_SOCK_NONBLOCK), protocol: Int32(IPPROTO_ICMP)) } catch {
             result.failure = "\(error)"; return result
         }
         defer { close(fd) }
-        var packet: [UInt8] = [8, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xff), UInt8(seq >> 8), UInt8(seq & 0xff)]
-        packet += Array("netlab echo 0123456789abcdefghijklmnopqrstuvwxyz0123456789".utf8).prefix(56)
-        let sum = internetChecksum(packet)
-        packet[2] = UInt8(sum >> 8); packet[3] = UInt8(sum & 0xff)
+        let packet = PacketBuilder.icmpEcho(reply: false, identifier: id, sequence: seq, data: Array(echoPayload))
         var sa = socketAddress(ip, 0)
-        let sent = withSockaddr(&sa) { a, l in packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, a, l) } }
-        if sent < 0 { result.failure = "send echo request to \(ip): \(SystemError.name(of: errno)) (\(String(cString: strerror(errno))))"; return result }
+        do {
+            try withSockaddr(&sa) { a, l in
+                try packet.withUnsafeBytes { b in try syscallRetrying("send echo request to \(ip)") { sendto(fd, b.baseAddress, b.count, 0, a, l) } }
+            }
+        } catch { result.failure = "\(error)"; return result }
         let deadline = Date().addingTimeInterval(timeout)
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        while true {
-            let w = waitForEvent(fd, until: deadline)
-            if w == .interrupted { result.failure = Probe.interrupted; return result }
-            if w == .timedOut { break }
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { continue }
-            let ihl = Int(buffer[0] & 0x0f) * 4
-            guard n >= ihl + 8 else { continue }
-            let type = buffer[ihl], rid = UInt16(buffer[ihl + 4]) << 8 | UInt16(buffer[ihl + 5])
-            let src = IPv4Address(UInt32(buffer[12]) << 24 | UInt32(buffer[13]) << 16 | UInt32(buffer[14]) << 8 | UInt32(buffer[15]))
-            if type == 0 && rid == id && src == ip {
-                result.ttl = Int(buffer[8]); result.from = src; return result
-            }
-            if type == 3 || type == 11 {
-                // Destination unreachable / time exceeded about our request: say so.
-                let inner = ihl + 8
-                if n >= inner + 28, buffer[inner + 9] == 1,
-                   UInt16(buffer[inner + 24]) << 8 | UInt16(buffer[inner + 25]) == id {
-                    result.failure = "\(src) answered ICMP \(type == 3 ? "destination unreachable" : "time exceeded") (code \(buffer[ihl + 1]))"
-                    result.from = src
-                    return result
-                }
-            }
+        var answer: EchoResult?
+        let end = readUntil(fd, deadline, bufferSize: 2048) { read in
+            guard case .bytes(let bytes) = read else { return true }
+            answer = echoAnswer(bytes, id: id, target: ip)
+            return answer == nil
         }
+        if end == .interrupted { result.failure = Probe.interrupted; return result }
+        if let answer { return answer }
         result.failure = "no echo reply from \(ip) within \(timeout) s"
         return result
+    }
+
+    /// What one packet read from the raw ICMP socket says about our echo request `id` to
+    /// `target`: its reply, an ICMP error about it, or nil for anything else (other pings, other
+    /// errors, garbage).
+    static func echoAnswer(_ bytes: some Collection<UInt8>, id: UInt16, target: IPv4Address) -> EchoResult? {
+        let reply = Packet.decodeIPv4(bytes)
+        guard let header = reply.ipv4, reply.hasUsableIPv4Header, let icmp = reply.icmp else { return nil }
+        let src = header.source
+        if icmp.type == ICMPMessage.echoReply && icmp.identifier == id && src == target {
+            return EchoResult(ttl: Int(header.ttl), from: src)
+        }
+        // Destination unreachable / time exceeded about our request: say so.
+        if icmp.type == ICMPMessage.destinationUnreachable || icmp.type == ICMPMessage.timeExceeded, icmp.quoted?.echoIdentifier == id {
+            let what = icmp.type == ICMPMessage.destinationUnreachable ? "destination unreachable" : "time exceeded"
+            return EchoResult(from: src, failure: "\(src) answered ICMP \(what) (code \(icmp.code))")
+        }
+        return nil
     }
 
     public struct UDPResult: Hashable, Sendable {
@@ -139,7 +142,7 @@ public enum Probe {
     public static func udp(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, timeout: Double = 2) -> UDPResult {
         var result = UDPResult()
         let fd: Int32
-        do { fd = try ns.socket(domain: AF_INET, type: Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), protocol: 0) } catch {
+        do { fd = try ns.socket(domain: AF_INET, type: Int32(NETLAB_SOCK_DGRAM) | Int32(NETLAB_SOCK_NONBLOCK), protocol: 0) } catch {
             result.failure = "\(error)"; return result
         }
         defer { close(fd) }
@@ -147,18 +150,43 @@ public enum Probe {
         if withSockaddr(&sa, { connect(fd, $0, $1) }) != 0 { result.failure = "connect UDP to \(ip):\(port): \(SystemError.name(of: errno))"; return result }
         result.local = localEndpoint(fd)
         let msg = Array("netlab".utf8)
-        _ = msg.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            let w = waitForEvent(fd, until: deadline)
-            if w == .interrupted { result.failure = Probe.interrupted; return result }
-            if w == .timedOut { break }
-            let n = read(fd, &buffer, buffer.count)
-            if n > 0 { result.reply = String(decoding: buffer[0..<n], as: UTF8.self); return result }
-            if n < 0 && errno == ECONNREFUSED { result.failure = "\(ip):\(port) refused (ICMP port unreachable)"; return result }
+        do { try msg.withUnsafeBytes { b in try syscallRetrying("send UDP to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
+            result.failure = "\(error)"; return result
         }
+        let end = readUntil(fd, Date().addingTimeInterval(timeout), bufferSize: 65536) { read in
+            switch read {
+            case .bytes(let bytes) where !bytes.isEmpty: result.reply = String(decoding: bytes, as: UTF8.self); return false
+            case .bytes: return true
+            case .failed(ECONNREFUSED): result.failure = "\(ip):\(port) refused (ICMP port unreachable)"; return false
+            case .failed: return true
+            }
+        }
+        if end == .interrupted { result.failure = Probe.interrupted; return result }
+        if result.reply != nil || result.failure != nil { return result }
         result.failure = "no UDP answer from \(ip):\(port) within \(timeout) s"
         return result
     }
+
+    enum ReadEnd { case stopped, timedOut, interrupted }
+    /// One read: its bytes (none at the end of a stream) or its errno.
+    enum Read { case bytes(ArraySlice<UInt8>), failed(Int32) }
+
+    /// Reads non-blocking `fd` as data comes, until `deadline`: each read (its bytes, empty at
+    /// the end of the stream, or its errno) goes to `take`, which says whether to read on.
+    /// EAGAIN and EINTR are retried here.
+    static func readUntil(_ fd: Int32, _ deadline: Date, bufferSize: Int,
+                          _ take: (Read) -> Bool) -> ReadEnd {
+        var buffer = [UInt8](repeating: 0, count: bufferSize)
+        while true {
+            switch waitForEvent(fd, until: deadline) {
+            case .interrupted: return .interrupted
+            case .timedOut: return .timedOut
+            case .ready: break
+            }
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+            if !take(n < 0 ? .failed(errno) : .bytes(buffer[0..<n])) { return .stopped }
+        }
+    }
+
 }

@@ -14,9 +14,9 @@ func endpoint(of sa: sockaddr_in) -> (IPv4Address, Int) {
     (IPv4Address(UInt32(bigEndian: sa.sin_addr.s_addr)), Int(UInt16(bigEndian: sa.sin_port)))
 }
 
-func withSockaddr<R>(_ sa: inout sockaddr_in, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
-    withUnsafePointer(to: &sa) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+func withSockaddr<R>(_ sa: inout sockaddr_in, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) rethrows -> R {
+    try withUnsafePointer(to: &sa) { p in
+        try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
 }
 
