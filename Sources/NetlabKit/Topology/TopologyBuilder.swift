@@ -55,6 +55,23 @@ private struct PartialService {
     var ports: [PartialServicePort]
 }
 
+/// A member a check names, and what for: what it must be depends on that, not on the message.
+struct CheckMember {
+    enum Use: Hashable {
+        /// `from`: the probe starts there.
+        case source
+        /// `capture`, `expect.packets[].at`: one of its interfaces.
+        case interface(String)
+        /// `expect.serverPod`, `unready`: it must be a pod.
+        case pod
+    }
+    var member: String
+    var use: Use
+    var loc: YAMLLocation
+    /// "check 'c' capture", for messages.
+    var what: String
+}
+
 final class TopologyBuilder {
     private let r: YAMLReader
     private let source: String
@@ -84,7 +101,7 @@ final class TopologyBuilder {
     /// Every reference and member name in the checks, with its place, checked once the topology
     /// is assembled (references need the nodes, pods and services).
     private var checkRefs: [(ref: Ref, loc: YAMLLocation, kind: LabFacts.ValueKind, what: String)] = []
-    private var checkMembers: [(member: String, interface: String?, loc: YAMLLocation, what: String)] = []
+    private var checkMembers: [CheckMember] = []
 
     func build(_ root: YNode) -> Topology? {
         guard let top = r.fields(root, "the topology file", allowed: keys[""]!) else { return nil }
@@ -731,7 +748,7 @@ final class TopologyBuilder {
             if let n = f.required("from", expected: "where the probe starts: a pod, a node, client or gw"),
                let s = r.string(n, "\(label) from", example: "pod1") {
                 from = s.value
-                checkMembers.append((s.value, nil, s.loc, "\(label) from"))
+                checkMembers.append(CheckMember(member: s.value, use: .source, loc: s.loc, what: "\(label) from"))
             } else { ok = false }
             var kind = Check.Kind.icmp
             if let n = f.required("protocol", expected: "icmp, http or udp"), let k = r.enumeration(n, "\(label) protocol", Check.Kind.self) {
@@ -759,7 +776,10 @@ final class TopologyBuilder {
             if let n = f.optional("capture"), let list = r.sequence(n, "\(label) capture", itemExample: "an interface like node1/eth0") {
                 for c in list {
                     guard let s = r.string(c, "an item of \(label) capture", example: "node1/eth0") else { ok = false; continue }
-                    if let m = splitInterface(s, what: "\(label) capture") { capture.append(s.value); checkMembers.append((m.0, m.1, s.loc, "\(label) capture")) } else { ok = false }
+                    if let m = interfaceRef(s, what: "\(label) capture") {
+                        capture.append(s.value)
+                        checkMembers.append(CheckMember(member: m.member, use: .interface(m.interface), loc: s.loc, what: "\(label) capture"))
+                    } else { ok = false }
                 }
             }
             var unready: [String] = []
@@ -767,7 +787,7 @@ final class TopologyBuilder {
                 for item in list {
                     guard let s = r.string(item, "an item of \(label) unready", example: "webpod1") else { ok = false; continue }
                     unready.append(s.value)
-                    checkMembers.append((s.value, nil, s.loc, "\(label) unready"))
+                    checkMembers.append(CheckMember(member: s.value, use: .pod, loc: s.loc, what: "\(label) unready"))
                 }
             }
             var timeout = Check.defaultTimeout
@@ -799,14 +819,12 @@ final class TopologyBuilder {
         return ref
     }
 
-    /// "node1/eth0" → ("node1", "eth0").
-    private func splitInterface(_ s: Located<String>, what: String) -> (String, String)? {
-        let parts = s.value.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, parts[1].count <= 15 else {
+    private func interfaceRef(_ s: Located<String>, what: String) -> InterfaceRef? {
+        guard let ref = InterfaceRef(s.value) else {
             r.error(s.loc, "\(what) '\(s.value)' must name an interface as member/interface, like node1/eth0 or webpod1/eth0")
             return nil
         }
-        return (String(parts[0]), String(parts[1]))
+        return ref
     }
 
     private func readExpectations(_ node: YNode, label: String, kind: Check.Kind) -> Expectations? {
@@ -830,7 +848,7 @@ final class TopologyBuilder {
             if kind == .icmp { r.error(n.location, "\(label) expect.serverPod needs netlab's server: use protocol http or udp"); ok = false }
             else if let s = r.string(n, "\(label) expect.serverPod", example: "webpod1") {
                 e.serverPod = s.value
-                checkMembers.append((s.value, nil, s.loc, "\(label) expect.serverPod"))
+                checkMembers.append(CheckMember(member: s.value, use: .pod, loc: s.loc, what: "\(label) expect.serverPod"))
             } else { ok = false }
         }
         if let n = f.optional("serverSaw") {
@@ -843,9 +861,9 @@ final class TopologyBuilder {
                 guard let pf = r.fields(item, what, allowed: keys["checks[].expect.packets[]"]!) else { ok = false; continue }
                 var at = ""
                 if let an = pf.required("at", expected: "the interface, like node1/eth0"), let s = r.string(an, "\(what) at", example: "node1/eth0"),
-                   let m = splitInterface(s, what: "\(what) at") {
+                   let m = interfaceRef(s, what: "\(what) at") {
                     at = s.value
-                    checkMembers.append((m.0, m.1, s.loc, "\(what) at"))
+                    checkMembers.append(CheckMember(member: m.member, use: .interface(m.interface), loc: s.loc, what: "\(what) at"))
                 } else { ok = false }
                 var absent = false
                 if let an = pf.optional("absent") {
@@ -890,31 +908,37 @@ final class TopologyBuilder {
     }
 
     private func validateChecks(in t: Topology) {
-        let members = ["client", "gw", "vpc"] + t.nodes.map(\.name) + t.pods.map(\.name)
-        let plan = LabPlan(lab: LabNames.defaultLab, topology: t)
+        let datapath = Datapath(topology: t)
+        // The shape's own members outermost first (the client, the gateway, the VPC), then the
+        // nodes and pods, as these messages have always listed them.
+        let members = datapath.ownMembers.reversed().map(\.name) + t.nodes.map(\.name) + t.pods.map(\.name)
         for m in checkMembers {
-            guard members.contains(m.member), !(m.member == "client" && t.external == nil) else {
-                var message = "\(m.what) names '\(m.member)', which is not a member of this lab (\(members.filter { $0 != "client" || t.external != nil }.joined(separator: ", ")))"
+            guard let member = datapath.member(named: m.member) else {
+                var message = "\(m.what) names '\(m.member)', which is not a member of this lab (\(members.filter { datapath.member(named: $0) != nil }.joined(separator: ", ")))"
                 if let c = closestMatch(m.member, among: members) { message += "; did you mean '\(c)'?" }
                 r.error(m.loc, message)
                 continue
             }
-            // An interface the lab will not have would only fail when the capture opens, after
-            // the whole lab was built: say so now. A node may have links its CNI plugins make.
-            if let interface = m.interface, let have = plan.interfaces(of: m.member), !have.known.contains(interface) {
+            switch m.use {
+            case .interface(let interface):
+                // An interface the lab will not have would only fail when the capture opens, after
+                // the whole lab was built: say so now. A node may have links its CNI plugins make.
+                guard let have = datapath.interfaces(of: m.member), !have.known.contains(interface) else { break }
                 if !have.open {
                     var message = "\(m.what) names interface '\(interface)' of '\(m.member)', which it will not have (its interfaces: \(have.known.joined(separator: ", ")))"
-                    if let c = closestMatch(interface, among: have.known) { message += "; did you mean '\(m.member)/\(c)'?" }
+                    if let c = closestMatch(interface, among: have.known) { message += "; did you mean '\(InterfaceRef(member: m.member, interface: c))'?" }
                     r.error(m.loc, message)
                 } else if let problem = CNIAttachment.interfaceNameProblem(interface) {
                     r.error(m.loc, "\(m.what) names interface '\(interface)' of node '\(m.member)': \(problem)")
                 }
-            }
-            if m.what.hasSuffix("serverPod") || m.what.hasSuffix("unready"), t.pod(named: m.member) == nil {
-                r.error(m.loc, "\(m.what) names '\(m.member)', which is not a pod")
-            }
-            if m.what.hasSuffix(" from"), m.member == "vpc" {
-                r.error(m.loc, "\(m.what) cannot be vpc: the VPC is a bridge without addresses; start from a pod, a node, client or gw")
+            case .pod:
+                if member.role != .pod { r.error(m.loc, "\(m.what) names '\(m.member)', which is not a pod") }
+            case .source:
+                // A probe needs an address to start from; the VPC is L2 only.
+                if member.role == .vpc {
+                    let starts = [Member.Role.client, .gateway].compactMap(datapath.ownName).joined(separator: " or ")
+                    r.error(m.loc, "\(m.what) cannot be \(m.member): the VPC is a bridge without addresses; start from a pod, a node, \(starts)")
+                }
             }
         }
         for c in checkRefs {

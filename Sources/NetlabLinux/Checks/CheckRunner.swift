@@ -27,7 +27,7 @@ public final class CheckRunner {
                 // The endpoints change for this check: the proxy programs every node again.
                 try lab.syncServices(readyPods: Set(lab.topology.pods.map(\.name)).subtracting(check.unready))
             }
-            let points = CapturePoints(check: check, target: target, plan: lab.plan, topology: lab.topology, pods: lab.record.pods)
+            let points = CapturePoints(check: check, target: target, datapath: Datapath(topology: lab.topology), pods: lab.record.pods)
             let hops = points.hops
             try flushNeighbours(in: points.flush)
             var captures: [Capture] = []
