@@ -4,6 +4,8 @@
 public protocol DatapathShape: Sendable {
     /// The members the shape adds itself, in creation order; nodes and pods cannot take their names.
     var ownMembers: [Member] { get }
+    /// The interface a pod's CNI ADD is asked to create (CNI_IFNAME).
+    var podInterface: String { get }
     func datapath(for topology: Topology) -> Datapath
 }
 

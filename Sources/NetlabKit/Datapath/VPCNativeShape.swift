@@ -15,6 +15,8 @@ public struct VPCNativeShape: DatapathShape {
 
     public init() {}
 
+    public var podInterface: String { Self.eth0 }
+
     public var ownMembers: [Member] {
         [Member(name: Self.vpc, role: .vpc), Member(name: Self.gateway, role: .gateway), Member(name: Self.client, role: .client)]
     }
@@ -83,6 +85,6 @@ public struct VPCNativeShape: DatapathShape {
 
         let links = [Datapath.Link.bridge(.init(at: at(vpc, Self.bridge), mtu: mtu, ports: ports))] + veths.map(Datapath.Link.veth)
         return Datapath(members: members, ownMembers: ownMembers, links: links, addresses: addresses, routes: routes,
-                        sysctls: sysctls, nat: nat, podInterface: eth0)
+                        sysctls: sysctls, nat: nat, podInterface: podInterface)
     }
 }

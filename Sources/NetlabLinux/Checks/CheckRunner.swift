@@ -81,9 +81,9 @@ public final class CheckRunner {
                                     serverSaw: r.clientSeenByServer, local: r.local, failure: r.failure)
         case .udp:
             let r = Probe.udp(from: ns, to: ip, port: port ?? 53, timeout: timeout)
-            let json = r.reply.flatMap { try? JSONValue.decode(Data($0.utf8)) }
-            return ProbeObservation(target: "\(ip):\(port ?? 53)", replied: r.reply != nil, serverPod: json?["pod"]?.stringValue,
-                                    serverSaw: json?["client"]?.stringValue.flatMap(SocketEndpoint.init), local: r.local, failure: r.failure)
+            let answer = r.reply.flatMap(ServerAnswer.init(decoding:))
+            return ProbeObservation(target: "\(ip):\(port ?? 53)", replied: r.reply != nil, serverPod: answer?.pod,
+                                    serverSaw: answer?.client, local: r.local, failure: r.failure)
         }
     }
 

@@ -451,7 +451,7 @@ public final class Lab: @unchecked Sendable {
         let prev = try cached.map { try CNIResult(json: $0) }
         let attachment = CNIAttachment(containerID: e.containerID ?? LabNames.containerID(lab: name, pod: pod),
                                        netnsPath: NetworkNamespace.exists(path: netns) ? netns : "",
-                                       ifName: e.ifName ?? "eth0", podName: pod,
+                                       ifName: e.ifName ?? Datapath.shape.podInterface, podName: pod,
                                        podNamespace: topology.pod(named: pod)?.namespace ?? "default",
                                        podUID: e.containerID ?? LabNames.containerID(lab: name, pod: pod),
                                        capabilityArgs: e.capabilityArgs ?? [:])
