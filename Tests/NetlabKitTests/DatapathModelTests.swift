@@ -98,6 +98,19 @@ import Testing
         #expect(g.place(ofMember: "vpc") == .elsewhere, "the VPC has no addresses")
     }
 
+    @Test func referencesToTheShapesMembersResolveToTheirPlanAddresses() throws {
+        let f = LabFacts(topology: F.topology, pods: F.pods)
+        #expect(try f.address("gw.ip") == Self.ip("10.0.0.1"))
+        #expect(try f.address("gw.clientSideIP") == Self.ip("198.51.100.1"))
+        #expect(try f.address("client.ip") == Self.ip("198.51.100.10"))
+        #expect(LabFacts.kind(of: "gw", in: F.topology) == .member(.gateway))
+        #expect(LabFacts.kind(of: "vpc", in: F.topology) == nil, "the VPC has nothing to refer to")
+        #expect(LabFacts.problem(with: "gw.mac", in: F.topology, expecting: .address)
+                == "'gw.mac': a gw has no 'mac'; use one of gw.ip, gw.clientSideIP")
+        #expect(LabFacts.problem(with: "nobody.ip", in: F.topology, expecting: .address)
+                == "'nobody.ip' refers to 'nobody', which is not a node, pod, service, client or gw of this topology")
+    }
+
     // MARK: The hops from A to B
 
     @Test func hopsBetweenEveryPairOfMemberKinds() {
