@@ -11,6 +11,7 @@ import Testing
     static let table: [(any Error, ExitCategory)] = [
         // NetlabKit
         (TopologyError(file: "t.yaml", line: 1, column: 1, "bad"), .usage),
+        (InterfaceRef.ParseError.noSlash, .usage),
         (CheckSelection.NoMatch(pattern: "x", available: []), .usage),
         (LabFacts.Unresolved(ref: Ref("pod9.ip"), reason: "no such pod"), .usage),
         (PcapError.tooShort, .failure),

@@ -15,7 +15,8 @@ import Testing
     ]
 
     static func render(_ t: Topology, lab: String) throws -> String {
-        let plan = LabPlan(lab: lab, topology: t)
+        let datapath = Datapath(topology: t)
+        let plan = LabPlan(lab: lab, datapath: datapath)
         var o: [String] = ["lab \(lab), topology \(t.name)", "", "members:"]
         for ns in plan.namespaces { o.append("  \(ns.member) (\(ns.role.rawValue)) \(ns.name) \(ns.path)") }
         o.append("bridges:")
@@ -36,15 +37,15 @@ import Testing
             o += plan.firewall[m]!.split(separator: "\n").map { "    \($0)" }
         }
         let facts = LabFacts(topology: t, pods: pods)
-        let geography = LabGeography(topology: t, pods: pods)
+        let geography = LabGeography(datapath: datapath, pods: pods)
         for c in t.checks {
             let target = try facts.address(c.to)
-            let points = CapturePoints(check: c, target: target, plan: plan, topology: t, pods: pods)
+            let points = CapturePoints(check: c, target: target, datapath: datapath, pods: pods)
             o.append("")
             o.append("check \(c.name): \(c.kind.rawValue) from \(c.from) to \(target)")
             o.append("  capture: \(points.hops.map(\.label).joined(separator: " "))")
             o.append("  flush: \(points.flush.joined(separator: " "))")
-            let start = "\(c.from)/eth0"
+            let start = datapath.primaryInterface(of: c.from)!.description
             o.append("  there: \(start) -> \(geography.path(from: start, leaving: true, to: target).joined(separator: " -> "))")
             let source = try facts.address(Ref(c.from + ".ip"))
             for hop in points.hops {

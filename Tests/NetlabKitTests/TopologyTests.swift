@@ -573,6 +573,32 @@ extension TopologyLoader {
         #expect(diagnostics(tooLong).first == "t.yaml:21:48: check 'c' capture 'node1/this-is-far-too-long' must name an interface as member/interface, like node1/eth0 or webpod1/eth0")
     }
 
+    /// What a check's member must be depends on where the check names it: a probe cannot start
+    /// in the VPC, serverPod and unready name pods, and an interface's member may be any member.
+    @Test func checkMembersAreJudgedByWhatTheyAreFor() {
+        let check = """
+        pods:
+          - {name: pod1, node: node1}
+        external: {client: 198.51.100.10/24}
+        checks:
+          - name: c
+            from: vpc
+            to: node2.ip
+            protocol: http
+            port: 80
+            capture: [vpc/br0]
+            unready: [gw]
+            expect:
+              serverPod: node1
+
+        """
+        #expect(diagnostics(baseTopology + check) == [
+            "t.yaml:18:11: check 'c' from cannot be vpc: the VPC is a bridge without addresses; start from a pod, a node, client or gw",
+            "t.yaml:23:15: check 'c' unready names 'gw', which is not a pod",
+            "t.yaml:25:18: check 'c' expect.serverPod names 'node1', which is not a pod",
+        ])
+    }
+
     @Test func conflistFileIsResolvedNextToTheTopologyFile() throws {
         let yaml = baseTopology.replacingOccurrences(of: "  conflist: {cniVersion: 0.3.1, name: net, plugins: [{type: ptp}]}\n",
                                                      with: "  conflistFile: cni/gke.conflist\n")

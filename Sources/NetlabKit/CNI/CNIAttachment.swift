@@ -14,14 +14,15 @@ public struct CNIAttachment: Hashable, Sendable {
     /// declare the capability, inside their "runtimeConfig".
     public var capabilityArgs: [String: JSONValue]
 
-    public init(containerID: String, netnsPath: String, ifName: String = "eth0", podName: String, podNamespace: String = "default",
+    /// `ifName` defaults to the pod interface of the datapath every lab has (CNI_IFNAME).
+    public init(containerID: String, netnsPath: String, ifName: String = Datapath.shape.podInterface, podName: String, podNamespace: String = "default",
                 podUID: String, capabilityArgs: [String: JSONValue] = [:]) {
         self.containerID = containerID; self.netnsPath = netnsPath; self.ifName = ifName; self.podName = podName
         self.podNamespace = podNamespace; self.podUID = podUID; self.capabilityArgs = capabilityArgs
     }
 
     /// The attachment for a topology pod; its host ports become the "portMappings" capability argument.
-    public init(pod: Pod, containerID: String, netnsPath: String, podUID: String, ifName: String = "eth0") {
+    public init(pod: Pod, containerID: String, netnsPath: String, podUID: String, ifName: String = Datapath.shape.podInterface) {
         var caps: [String: JSONValue] = [:]
         if let pm = CNIAttachment.portMappings(pod.ports) { caps["portMappings"] = pm }
         self.init(containerID: containerID, netnsPath: netnsPath, ifName: ifName, podName: pod.name,

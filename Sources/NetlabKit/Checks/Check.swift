@@ -39,10 +39,11 @@ public struct Check: Hashable, Sendable, Codable {
         self.timeoutSeconds = timeoutSeconds
     }
 
-    /// Every `member/interface` this check names.
-    public var namedInterfaces: [String] {
-        var seen: [String] = []
-        for i in expect.packets.map(\.at) + capture where !seen.contains(i) { seen.append(i) }
+    /// Every interface this check names (packet expectations first, then `capture`), once each.
+    /// The topology loader rejected any that is not `member/interface`.
+    public var namedInterfaces: [InterfaceRef] {
+        var seen: [InterfaceRef] = []
+        for i in (expect.packets.map(\.at) + capture).compactMap(InterfaceRef.init) where !seen.contains(i) { seen.append(i) }
         return seen
     }
 }

@@ -13,33 +13,60 @@ public struct LabFacts: Sendable {
 
     public enum ValueKind: String, Sendable { case address, port }
 
-    /// Attributes by kind of object, with what they are; the check docs are generated from this.
-    public static let attributes: [String: [(name: String, kind: ValueKind, meaning: String)]] = [
-        "node": [("ip", .address, "the node's internal (VPC) address"),
-                 ("externalIP", .address, "the node's external address, mapped 1:1 by gw")],
-        "pod": [("ip", .address, "the pod's address on eth0, from its CNI result"),
-                ("gateway", .address, "the pod's gateway from its CNI result (ptp: the node side of its veth)")],
-        "service": [("clusterIP", .address, "the service's cluster IP"),
-                    ("port", .port, "the service's (first) port"),
-                    ("targetPort", .port, "the (first) port's target port on the pods"),
-                    ("nodePort", .port, "the (first) port's node port")],
-        "client": [("ip", .address, "the external client's address")],
-        "gw": [("ip", .address, "the VPC gateway's address"),
-               ("clientSideIP", .address, "the gateway's address on the client's side")],
+    /// What a reference's object is: a node, a pod, a service, or a member the datapath's shape
+    /// adds (the client, the gateway), which messages call by its name.
+    public enum ObjectKind: Hashable, Sendable {
+        case node, pod, service
+        case member(Member.Role)
+
+        func name(of object: String) -> String {
+            switch self {
+            case .node: return "node"
+            case .pod: return "pod"
+            case .service: return "service"
+            case .member: return object
+            }
+        }
+    }
+
+    /// Attributes by kind of object, with what they are.
+    public static let attributes: [ObjectKind: [(name: String, kind: ValueKind, meaning: String)]] = [
+        .node: [("ip", .address, "the node's internal (VPC) address"),
+                ("externalIP", .address, "the node's external address, mapped 1:1 by the gateway")],
+        .pod: [("ip", .address, "the pod's address on its interface, from its CNI result"),
+               ("gateway", .address, "the pod's gateway from its CNI result (ptp: the node side of its veth)")],
+        .service: [("clusterIP", .address, "the service's cluster IP"),
+                   ("port", .port, "the service's (first) port"),
+                   ("targetPort", .port, "the (first) port's target port on the pods"),
+                   ("nodePort", .port, "the (first) port's node port")],
+        .member(.client): [("ip", .address, "the external client's address")],
+        .member(.gateway): [("ip", .address, "the VPC gateway's address"),
+                            ("clientSideIP", .address, "the gateway's address on the client's side")],
     ]
 
     public let topology: Topology
     public let pods: [String: LabRecord.PodAddress]
+    let datapath: Datapath
 
-    public init(topology: Topology, pods: [String: LabRecord.PodAddress]) { self.topology = topology; self.pods = pods }
+    public init(topology: Topology, pods: [String: LabRecord.PodAddress]) {
+        self.topology = topology; self.pods = pods; self.datapath = Datapath(topology: topology)
+    }
 
     /// The kind of object a name refers to in `t`, or nil.
-    public static func kind(of object: String, in t: Topology) -> String? {
-        if object == "client" { return t.external == nil ? nil : "client" }
-        if object == "gw" { return "gw" }
-        if t.node(named: object) != nil { return "node" }
-        if t.pod(named: object) != nil { return "pod" }
-        if t.services.contains(where: { $0.name == object }) { return "service" }
+    public static func kind(of object: String, in t: Topology) -> ObjectKind? { kind(of: object, in: t, datapath: Datapath(topology: t)) }
+
+    static func kind(of object: String, in t: Topology, datapath d: Datapath) -> ObjectKind? {
+        if let m = d.member(named: object) {
+            switch m.role {
+            case .node: return .node
+            case .pod: return .pod
+            case .vpc: return nil
+            case let role: return attributes[.member(role)] == nil ? nil : .member(role)
+            }
+        }
+        // The client's name means the client, also in a lab without one.
+        if d.ownMembers.contains(where: { $0.name == object && attributes[.member($0.role)] != nil }) { return nil }
+        if t.services.contains(where: { $0.name == object }) { return .service }
         return nil
     }
 
@@ -51,21 +78,24 @@ public struct LabFacts: Sendable {
             case .port: return Int(ref.text).map { (1...65535).contains($0) ? nil : "port \($0) is outside 1-65535" } ?? "'\(ref)' is neither a port number nor a reference like svc-webport.nodePort"
             }
         }
-        guard let k = Self.kind(of: object, in: t) else {
-            let names = ["client", "gw"] + t.nodes.map(\.name) + t.pods.map(\.name) + t.services.map(\.name)
-            var m = "'\(ref)' refers to '\(object)', which is not a node, pod, service, client or gw of this topology"
+        let d = Datapath(topology: t)
+        guard let k = Self.kind(of: object, in: t, datapath: d) else {
+            // The shape's members that have attributes, outermost first (client, gateway).
+            let own = d.ownMembers.reversed().filter { attributes[.member($0.role)] != nil }.map(\.name)
+            let names = own + t.nodes.map(\.name) + t.pods.map(\.name) + t.services.map(\.name)
+            var m = "'\(ref)' refers to '\(object)', which is not a node, pod, service, \(own.joined(separator: " or ")) of this topology"
             if let c = closestMatch(object, among: names) { m += " (did you mean '\(c)'?)" }
             return m
         }
         let attrs = attributes[k]!
         guard let a = attrs.first(where: { $0.name == attribute }) else {
-            return "'\(ref)': a \(k) has no '\(attribute)'; use one of \(attrs.map { "\(object).\($0.name)" }.joined(separator: ", "))"
+            return "'\(ref)': a \(k.name(of: object)) has no '\(attribute)'; use one of \(attrs.map { "\(object).\($0.name)" }.joined(separator: ", "))"
         }
         if a.kind != kind { return "'\(ref)' is \(a.kind == .port ? "a port" : "an address"), but \(kind == .port ? "a port" : "an address") is needed here" }
-        if k == "node", attribute == "externalIP", t.node(named: object)?.externalIP == nil {
+        if k == .node, attribute == "externalIP", t.node(named: object)?.externalIP == nil {
             return "'\(ref)': node '\(object)' has no externalIP"
         }
-        if k == "service", let s = t.services.first(where: { $0.name == object }), attribute == "nodePort", s.ports.first?.nodePort == nil {
+        if k == .service, let s = t.services.first(where: { $0.name == object }), attribute == "nodePort", s.ports.first?.nodePort == nil {
             return "'\(ref)': service '\(object)' is \(s.type.rawValue), it has no nodePort"
         }
         return nil
@@ -83,10 +113,17 @@ public struct LabFacts: Sendable {
             throw Unresolved(ref: ref, reason: "not an address, a port or a reference")
         }
         let t = topology
-        if object == "client", attribute == "ip", let e = t.external { return .address(e.clientIP.address) }
-        if object == "gw" {
-            if attribute == "ip" { return .address(t.vpc.gateway) }
-            if attribute == "clientSideIP", let e = t.external { return .address(e.gatewayIP) }
+        if let m = datapath.member(named: object), m.role == .client || m.role == .gateway {
+            // A shape member's addresses are the plan's: the client's on its link, the gateway's
+            // on its VPC side (ip) and on its client side (clientSideIP).
+            let at: InterfaceRef?
+            switch (m.role, attribute) {
+            case (.client, "ip"): at = datapath.primaryInterface(of: object)
+            case (.gateway, "ip"): at = datapath.interface(of: object, toward: .vpc).map { InterfaceRef(member: object, interface: $0) }
+            case (.gateway, "clientSideIP"): at = datapath.interface(of: object, toward: .client).map { InterfaceRef(member: object, interface: $0) }
+            default: at = nil
+            }
+            if let at, let a = datapath.addresses.first(where: { $0.at == at })?.prefix.address.v4 { return .address(a) }
         }
         if let n = t.node(named: object) {
             if attribute == "ip" { return .address(n.ip) }

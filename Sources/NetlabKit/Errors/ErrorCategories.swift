@@ -2,6 +2,8 @@
 // that do their own job; ExitCategoryTests lists them all).
 
 extension TopologyError: NetlabError { public var exitCategory: ExitCategory { .usage } }
+/// A member/interface reference that does not parse: bad input (references are checked when the topology is read).
+extension InterfaceRef.ParseError: NetlabError { public var exitCategory: ExitCategory { .usage } }
 extension CheckSelection.NoMatch: NetlabError { public var exitCategory: ExitCategory { .usage } }
 /// A check reference that names nothing in the lab: the topology is wrong.
 extension LabFacts.Unresolved: NetlabError { public var exitCategory: ExitCategory { .usage } }

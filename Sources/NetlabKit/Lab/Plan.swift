@@ -1,11 +1,12 @@
-/// What a lab is made of, decided from the topology alone: namespaces, links, addresses, routes,
-/// sysctls and firewall rules. The Linux edge carries it out step by step; nothing here touches
-/// the kernel, so the whole wiring is unit-tested without root.
+/// What a lab is made of, as the Linux edge carries it out step by step: its datapath's namespaces,
+/// links, addresses, routes, sysctls and firewall rules, named for one lab. Derived from the
+/// `Datapath` alone; nothing here touches the kernel, so the whole wiring is unit-tested without root.
 public struct LabPlan: Hashable, Sendable, Codable {
+    /// The member's role as the lab's record and status spell it (Member.Role's `gateway` is `gw`).
     public enum Role: String, Hashable, Sendable, Codable { case vpc, gw, client, node, pod }
 
     public struct Namespace: Hashable, Sendable, Codable {
-        /// The member name: `vpc`, `gw`, `client`, a node's or a pod's name.
+        /// The member's name (Datapath.members).
         public var member: String
         public var role: Role
         /// `netlab-<lab>.<member>` (LabNames.namespace)
@@ -60,127 +61,52 @@ public struct LabPlan: Hashable, Sendable, Codable {
 }
 
 extension LabPlan {
-    public static let bridgeName = "br0"
-    public static let nodeInterface = "eth0"
+    /// The plan of `topology`'s datapath in the lab `lab`, in the shape every lab has today.
+    public init(lab: String, topology t: Topology) { self.init(lab: lab, datapath: Datapath(topology: t)) }
 
-    /// Plans the VPC-native datapath: a bridge in the `vpc` namespace is the VPC's L2; each node's
-    /// eth0 is a port of it; the `gw` namespace is the subnet's gateway (and, with `external`, the
-    /// 1:1 NAT between public and internal node IPs). Each node routes the other nodes' pod ranges via
-    /// their IP, so pod IPs cross the VPC unchanged (no overlay, no NAT) and TTL drops once per node.
-    public init(lab: String, topology t: Topology) {
+    /// The datapath's members as namespaces named after the lab, its links, addresses and routes
+    /// as the executor's steps, and its static NAT as iptables-restore input.
+    public init(lab: String, datapath d: Datapath) {
         self.lab = lab
-        func ns(_ member: String, _ role: Role) -> Namespace {
-            Namespace(member: member, role: role, name: LabNames.namespace(lab: lab, member: member),
-                      path: LabNames.namespacePath(lab: lab, member: member))
+        namespaces = d.members.map { m in
+            Namespace(member: m.name, role: Role(m.role), name: LabNames.namespace(lab: lab, member: m.name),
+                      path: LabNames.namespacePath(lab: lab, member: m.name))
         }
-        var spaces = [ns("vpc", .vpc), ns("gw", .gw)]
-        if t.external != nil { spaces.append(ns("client", .client)) }
-        spaces += t.nodes.map { ns($0.name, .node) }
-        spaces += t.pods.map { ns($0.name, .pod) }
-        namespaces = spaces
-
-        let mtu = t.vpc.mtu
-        let len = t.vpc.subnet.length
-        var veths: [Veth] = []
-        var addresses: [Address] = []
-        var routes: [Route] = []
-        var sysctls: [Sysctl] = []
-        var up: [String: [String]] = [:]
-        var ports: [String] = []
-
-        // IPv4 only, like the field report's VPC: IPv6 link-local chatter (DAD, router and MLD
-        // solicitations on every new link) would only add noise to the captures.
-        for n in spaces {
-            sysctls.append(Sysctl(namespace: n.member, key: "net/ipv6/conf/all/disable_ipv6", value: "1"))
-            sysctls.append(Sysctl(namespace: n.member, key: "net/ipv6/conf/default/disable_ipv6", value: "1"))
+        bridges = d.bridges.map { Bridge(namespace: $0.at.member, name: $0.at.interface, mtu: $0.mtu, ports: $0.ports) }
+        veths = d.veths.map { Veth(namespaceA: $0.a.member, nameA: $0.a.interface, namespaceB: $0.b.member, nameB: $0.b.interface, mtu: $0.mtu) }
+        // IPv4 is all the executor wires yet; an IPv6 address or route waits for its family there.
+        addresses = d.addresses.compactMap { a in a.prefix.v4.map { Address(namespace: a.at.member, device: a.at.interface, prefix: $0) } }
+        routes = d.routes.compactMap { r in
+            r.destination.v4.map { Route(namespace: r.member, destination: $0, gateway: r.gateway?.v4, device: r.device) }
         }
-        // The VPC is pure L2: no address, and bridged frames must not traverse the VPC's iptables.
-        sysctls.append(Sysctl(namespace: "vpc", key: "net/bridge/bridge-nf-call-iptables", value: "0"))
-        sysctls.append(Sysctl(namespace: "vpc", key: "net/bridge/bridge-nf-call-ip6tables", value: "0"))
-        sysctls.append(Sysctl(namespace: "vpc", key: "net/bridge/bridge-nf-call-arptables", value: "0"))
-
-        // The gateway of the VPC subnet; the cloud's router for the pod ranges too.
-        veths.append(Veth(namespaceA: "gw", nameA: "eth0", namespaceB: "vpc", nameB: "gw", mtu: mtu))
-        ports.append("gw")
-        addresses.append(Address(namespace: "gw", device: "eth0", prefix: IPv4Prefix(address: t.vpc.gateway, length: len)))
-        for n in t.nodes {
-            routes.append(Route(namespace: "gw", destination: n.podCIDR, gateway: n.ip, device: "eth0"))
-        }
-        sysctls.append(Sysctl(namespace: "gw", key: "net/ipv4/ip_forward", value: "1"))
-        up["gw"] = ["lo", "eth0"]
-
-        if let ext = t.external {
-            veths.append(Veth(namespaceA: "gw", nameA: "eth1", namespaceB: "client", nameB: "eth0", mtu: mtu))
-            addresses.append(Address(namespace: "gw", device: "eth1",
-                                     prefix: IPv4Prefix(address: ext.gatewayIP, length: ext.clientIP.length)))
-            addresses.append(Address(namespace: "client", device: "eth0", prefix: ext.clientIP))
-            routes.append(Route(namespace: "client", destination: IPv4Prefix("0.0.0.0/0")!, gateway: ext.gatewayIP, device: "eth0"))
-            up["gw"]!.append("eth1")
-            up["client"] = ["lo", "eth0"]
-        }
-
-        for n in t.nodes {
-            veths.append(Veth(namespaceA: n.name, nameA: Self.nodeInterface, namespaceB: "vpc", nameB: n.name, mtu: mtu))
-            ports.append(n.name)
-            addresses.append(Address(namespace: n.name, device: Self.nodeInterface, prefix: IPv4Prefix(address: n.ip, length: len)))
-            routes.append(Route(namespace: n.name, destination: IPv4Prefix("0.0.0.0/0")!, gateway: t.vpc.gateway, device: Self.nodeInterface))
-            for other in t.nodes where other.name != n.name {
-                routes.append(Route(namespace: n.name, destination: other.podCIDR, gateway: other.ip, device: Self.nodeInterface))
-            }
-            // A node forwards for its pods. rp_filter is set explicitly so the datapath does not
-            // depend on what the host's sysctl.d gave new namespaces to inherit.
-            sysctls.append(Sysctl(namespace: n.name, key: "net/ipv4/ip_forward", value: "1"))
-            sysctls.append(Sysctl(namespace: n.name, key: "net/ipv4/conf/all/rp_filter", value: "0"))
-            sysctls.append(Sysctl(namespace: n.name, key: "net/ipv4/conf/default/rp_filter", value: "0"))
-            up[n.name] = ["lo", Self.nodeInterface]
-        }
-        // A pod's eth0 is the CNI plugin's to make; its loopback is the runtime's, as containerd does.
-        for p in t.pods { up[p.name] = ["lo"] }
-        up["vpc"] = ["lo", Self.bridgeName] + ports
-
-        self.bridges = [Bridge(namespace: "vpc", name: Self.bridgeName, mtu: mtu, ports: ports)]
-        self.veths = veths
-        self.addresses = addresses
-        self.routes = routes
-        self.sysctls = sysctls
-        self.linksUp = up
+        sysctls = d.sysctls.map { Sysctl(namespace: $0.member, key: $0.key, value: $0.value) }
+        linksUp = Dictionary(uniqueKeysWithValues: d.members.map { ($0.name, d.linksUp(of: $0.name)) })
 
         var firewall: [String: String] = [:]
-        if t.external != nil {
-            let mapped = t.nodes.compactMap { n in n.externalIP.map { (n, $0) } }
-            if !mapped.isEmpty {
-                var rules = ["*nat"]
-                for (n, ext) in mapped {
-                    rules.append("-A PREROUTING -d \(ext)/32 -m comment --comment \"netlab \(lab): \(n.name) external IP\" -j DNAT --to-destination \(n.ip)")
-                }
-                for (n, ext) in mapped {
-                    rules.append("-A POSTROUTING -s \(n.ip)/32 -o eth1 -m comment --comment \"netlab \(lab): \(n.name) external IP\" -j SNAT --to-source \(ext)")
-                }
-                rules.append("COMMIT")
-                firewall["gw"] = rules.joined(separator: "\n") + "\n"
+        for gateway in Set(d.nat.map(\.at)).sorted() {
+            let mapped = d.nat.filter { $0.at == gateway }
+            var rules = ["*nat"]
+            for n in mapped {
+                rules.append("-A PREROUTING -d \(n.external)/32 -m comment --comment \"netlab \(lab): \(n.owner) external IP\" -j DNAT --to-destination \(n.internalAddress)")
             }
+            for n in mapped {
+                rules.append("-A POSTROUTING -s \(n.internalAddress)/32 -o \(n.outside) -m comment --comment \"netlab \(lab): \(n.owner) external IP\" -j SNAT --to-source \(n.external)")
+            }
+            rules.append("COMMIT")
+            firewall[gateway] = rules.joined(separator: "\n") + "\n"
         }
         self.firewall = firewall
     }
 }
 
-extension LabPlan {
-    /// The interface a pod's CNI ADD is asked to create (CNI_IFNAME), as a kubelet names it.
-    public static let podInterface = "eth0"
-
-    /// The interfaces `member` will have once the lab is up, and whether it may have more that
-    /// nobody can know in advance: a node's CNI plugins make links of their own there (ptp's host
-    /// veths, the bridge plugin's cni0, an overlay's VTEP). Nil when the lab has no such member.
-    public func interfaces(of member: String) -> (known: [String], open: Bool)? {
-        guard let ns = namespace(member) else { return nil }
-        var names = ["lo"]
-        func add(_ n: String) { if !names.contains(n) { names.append(n) } }
-        for b in bridges where b.namespace == member { add(b.name) }
-        for v in veths {
-            if v.namespaceA == member { add(v.nameA) }
-            if v.namespaceB == member { add(v.nameB) }
+extension LabPlan.Role {
+    init(_ role: Member.Role) {
+        switch role {
+        case .vpc: self = .vpc
+        case .gateway: self = .gw
+        case .client: self = .client
+        case .node: self = .node
+        case .pod: self = .pod
         }
-        if ns.role == .pod { add(Self.podInterface) }
-        return (names, ns.role == .node)
     }
 }

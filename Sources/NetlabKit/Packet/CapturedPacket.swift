@@ -74,7 +74,7 @@ public enum LinkPacketType: UInt8, Sendable, Hashable, Codable {
 public struct CapturedPacket: Sendable, Hashable {
     /// Nanoseconds since the Unix epoch (SO_TIMESTAMPNS).
     public var timestampNanoseconds: UInt64
-    /// Kernel interface name inside its namespace, e.g. "eth0".
+    /// Kernel interface name inside its namespace.
     public var interfaceName: String
     /// Where in the lab this was seen, e.g. "node1/eth0"; names the pcapng interface.
     public var hopLabel: String

@@ -3,20 +3,24 @@ public enum LabMap {
     public static func render(lab: String, topology t: Topology, pods: [String: LabRecord.PodAddress]) -> String {
         var lines: [String] = []
         let ns = { (m: String) in LabNames.namespace(lab: lab, member: m) }
-        if let ext = t.external {
+        let d = Datapath(topology: t)
+        let gw = d.the(.gateway)?.name ?? ""
+        if let ext = t.external, let client = d.the(.client) {
             let nat = t.nodes.compactMap { n in n.externalIP.map { "\($0)→\(n.ip)" } }.joined(separator: ", ")
-            lines.append("client  \(ext.clientIP)  via gw \(ext.gatewayIP)" + (nat.isEmpty ? "" : "   (gw maps \(nat) 1:1)"))
+            lines.append(pad(client.name, 8) + "\(ext.clientIP)  via \(gw) \(ext.gatewayIP)" + (nat.isEmpty ? "" : "   (\(gw) maps \(nat) 1:1)"))
         }
-        lines.append("gw      \(t.vpc.gateway)/\(t.vpc.subnet.length) on the VPC, routes each pod range to its node")
-        lines.append("vpc     bridge \(LabPlan.bridgeName), subnet \(t.vpc.subnet), mtu \(t.vpc.mtu), L2 only")
+        lines.append(pad(gw, 8) + "\(t.vpc.gateway)/\(t.vpc.subnet.length) on the VPC, routes each pod range to its node")
+        if let vpc = d.the(.vpc), let bridge = d.bridges.first(where: { $0.at.member == vpc.name }) {
+            lines.append(pad(vpc.name, 8) + "bridge \(bridge.at.interface), subnet \(t.vpc.subnet), mtu \(t.vpc.mtu), L2 only")
+        }
         let width = max(8, (t.pods.map(\.name.count) + t.nodes.map(\.name.count)).max() ?? 0) + 2
         for n in t.nodes {
             let ext = n.externalIP.map { ", external \($0)" } ?? ""
-            lines.append(pad(n.name, width) + "eth0 \(n.ip)\(ext), pods \(n.podCIDR)")
+            lines.append(pad(n.name, width) + "\(d.uplink(of: n.name)?.interface ?? "") \(n.ip)\(ext), pods \(n.podCIDR)")
             for p in t.pods(on: n.name) {
                 let addr = pods[p.name].map { a in "\(a.address.address)" + (a.gateway.map { " via \($0)" } ?? "") } ?? "(no address yet)"
                 let labels = p.labels.isEmpty ? "" : "  " + p.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-                lines.append("  " + pad(p.name, width - 2) + "eth0 \(addr)\(labels)")
+                lines.append("  " + pad(p.name, width - 2) + "\(d.podInterface) \(addr)\(labels)")
             }
         }
         for s in t.services {
@@ -24,7 +28,7 @@ public enum LabMap {
             let selector = s.selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
             lines.append("service \(s.name) \(s.type.rawValue) \(s.clusterIP) \(ports.joined(separator: ", ")) selector \(selector)")
         }
-        lines.append("namespaces: \(ns("*"))   e.g. sudo netlab exec \(t.pods.first?.name ?? t.nodes.first?.name ?? "gw")\(lab == LabNames.defaultLab ? "" : " --name \(lab)") -- ip addr")
+        lines.append("namespaces: \(ns("*"))   e.g. sudo netlab exec \(t.pods.first?.name ?? t.nodes.first?.name ?? gw)\(lab == LabNames.defaultLab ? "" : " --name \(lab)") -- ip addr")
         return lines.joined(separator: "\n")
     }
 

@@ -30,14 +30,13 @@ struct PathDiagramBuilder {
 
     mutating func add(_ l: String) { if !lifelines.contains(l) { lifelines.append(l) } }
 
-    func isSource(_ hop: String) -> Bool { PacketPathDiagram.split(hop).member == source }
+    func isSource(_ hop: String) -> Bool { InterfaceRef.member(ofHop: hop) == source }
 
     /// The lifelines between two different capture points: gw when one is outside the VPC and
     /// the other inside it, and gw itself was not captured.
     func between(_ a: String, _ b: String) -> [String] {
-        let ma = PacketPathDiagram.split(a).member, mb = PacketPathDiagram.split(b).member
-        if ma == "gw" || mb == "gw" { return [] }
-        return geography.isExternal(hop: a) != geography.isExternal(hop: b) ? [PacketPathDiagram.gatewayLifeline] : []
+        if geography.isGateway(InterfaceRef.member(ofHop: a)) || geography.isGateway(InterfaceRef.member(ofHop: b)) { return [] }
+        return geography.isExternal(hop: a) != geography.isExternal(hop: b) ? [geography.gatewayLifeline] : []
     }
 
     mutating func run(_ packets: [CapturedPacket], result: CheckResult) {
@@ -48,7 +47,7 @@ struct PathDiagramBuilder {
     mutating func finish(result: CheckResult, flow: [[Observation]], original: Observation?, arps: [(p: CapturedPacket, arp: ARPPacket)]) {
         // Lifelines: the probe's source, then the hops in the order its first packet reached
         // them, then any others the flow reached.
-        if let original { add(original.hop) } else { add("\(source)/eth0") }
+        if let original { add(original.hop) } else { add(geography.datapath.primaryInterface(of: source)?.description ?? source) }
         for g in flow {
             for (o1, o2) in zip(g, g.dropFirst()) where o1.hop != o2.hop {
                 for l in [o1.hop] + between(o1.hop, o2.hop) + [o2.hop] { add(l) }
@@ -92,7 +91,7 @@ struct PathDiagramBuilder {
         // that rewrote it): gw in between, the first hop if the packet came in there, the second
         // if it went out there; none when both sightings are the two ends of one wire.
         let router: Int? = !mid.isEmpty ? 1 : (!o1.outgoing ? 0 : (o2.outgoing ? chain.count - 1 : nil))
-        let atGateway = router.map { chain[$0] == PacketPathDiagram.gatewayLifeline || PacketPathDiagram.split(chain[$0]).member == "gw" } ?? false
+        let atGateway = router.map { geography.isGateway(InterfaceRef.member(ofHop: chain[$0])) } ?? false
         var changes: [PacketPathDiagram.Rewrite.Change] = []
         func change(_ field: String, _ a: Endpoint, _ b: Endpoint, forward: String, back: String) {
             guard a != b else { return }
@@ -154,7 +153,7 @@ struct PathDiagramBuilder {
                 guard let missing = next.first(where: { $0 == last.hop ? !last.outgoing : captured.contains($0) }) else { continue }
                 add(missing)
                 for l in between(last.hop, missing) where !lifelines.contains(l) { lifelines.insert(l, at: lifelines.firstIndex(of: missing)!) }
-                let text = missing == last.hop ? "✗ dropped in \(PacketPathDiagram.split(last.hop).member): never left \(missing)"
+                let text = missing == last.hop ? "✗ dropped in \(InterfaceRef.member(ofHop: last.hop)): never left \(missing)"
                     : "✗ not seen at \(missing)"
                 steps.append(.stop(.init(from: last.hop, missing: missing, label: text)))
             }

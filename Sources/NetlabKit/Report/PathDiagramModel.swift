@@ -5,12 +5,10 @@
 /// lifelines, each packet as arrows between the hops it crossed, every address rewrite where it
 /// happened, ARP exchanges, and for a failing check where the packet stopped.
 public struct PacketPathDiagram: Hashable, Sendable {
-    /// The VPC gateway, drawn between the client and the VPC although netlab does not capture
-    /// there: the 1:1 NAT happens in it.
-    public static let gatewayLifeline = "gw"
-
     public struct Lifeline: Hashable, Sendable {
-        /// "node2/eth0", or "gw" for the gateway nothing was captured on.
+        /// "node2/eth0", or the gateway's name (LabGeography.gatewayLifeline) where nothing is
+        /// captured: the VPC gateway is drawn between the client and the VPC because its 1:1 NAT
+        /// happens in it.
         public var id: String
         public var captured: Bool
     }
@@ -71,10 +69,5 @@ public struct PacketPathDiagram: Hashable, Sendable {
                 failedExpectations: [ExpectationResult] = [], error: String? = nil) {
         self.check = check; self.description = description; self.passed = passed; self.lifelines = lifelines
         self.steps = steps; self.failedExpectations = failedExpectations; self.error = error
-    }
-
-    static func split(_ hop: String) -> (member: String, interface: String) {
-        guard let slash = hop.firstIndex(of: "/") else { return (hop, "") }
-        return (String(hop[..<slash]), String(hop[hop.index(after: slash)...]))
     }
 }

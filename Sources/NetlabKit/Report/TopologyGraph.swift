@@ -1,10 +1,11 @@
 import Foundation
 
-/// `netlab graph`: the lab drawn as boxes and links — client, gw, the VPC bridge, nodes and
+/// `netlab graph`: the lab drawn as boxes and links — the client, the gateway, the VPC bridge, nodes and
 /// their pods with addresses and pod ranges — as a Mermaid flowchart and as an SVG. Pod
 /// addresses come from a lab that is up; without one each pod shows its node's range.
 public struct TopologyGraph: Sendable {
     public struct Box: Hashable, Sendable {
+        /// `gw`: the datapath's gateway.
         public enum Kind: Hashable, Sendable { case client, gw, bridge, node, pod, service }
         public var id: String
         public var kind: Kind
@@ -23,40 +24,48 @@ public struct TopologyGraph: Sendable {
     public var boxes: [Box]
     public var links: [Link]
 
-    public init(topology t: Topology, plan: LabPlan, pods: [String: LabRecord.PodAddress] = [:]) {
+    /// `plan` is the lab's; a graph is the same for every lab of a topology, so it is drawn from
+    /// the topology's datapath.
+    public init(topology t: Topology, plan _: LabPlan, pods: [String: LabRecord.PodAddress] = [:]) {
+        self.init(topology: t, datapath: Datapath(topology: t), pods: pods)
+    }
+
+    public init(topology t: Topology, datapath d: Datapath, pods: [String: LabRecord.PodAddress] = [:]) {
         name = t.name
         var boxes: [Box] = []
         var links: [Link] = []
-        let ns = Set(plan.namespaces.map(\.member))
         func addresses(_ member: String) -> [String] {
-            plan.addresses.filter { $0.namespace == member }.map { "\($0.device) \($0.prefix)" }
+            d.addresses.filter { $0.at.member == member }.map { "\($0.at.interface) \($0.prefix)" }
         }
-        if let e = t.external, ns.contains("client") {
-            boxes.append(Box(id: "client", kind: .client, title: "client", lines: addresses("client") + ["default via \(e.gatewayIP)"]))
+        if let e = t.external, let client = d.the(.client) {
+            boxes.append(Box(id: client.name, kind: .client, title: client.name, lines: addresses(client.name) + ["default via \(e.gatewayIP)"]))
         }
-        var gwLines = addresses("gw")
-        gwLines += t.nodes.compactMap { n in n.externalIP.map { "1:1 NAT \($0) ↔ \(n.ip)" } }
-        boxes.append(Box(id: "gw", kind: .gw, title: "gw (VPC gateway)", lines: gwLines))
-        for br in plan.bridges {
-            boxes.append(Box(id: "vpc", kind: .bridge, title: "vpc: bridge \(br.name)",
+        if let gw = d.the(.gateway) {
+            var gwLines = addresses(gw.name)
+            gwLines += d.nat.filter { $0.at == gw.name }.map { "1:1 NAT \($0.external) ↔ \($0.internalAddress)" }
+            boxes.append(Box(id: gw.name, kind: .gw, title: "\(gw.name) (VPC gateway)", lines: gwLines))
+        }
+        for br in d.bridges {
+            boxes.append(Box(id: br.at.member, kind: .bridge, title: "\(br.at.member): bridge \(br.at.interface)",
                              lines: ["subnet \(t.vpc.subnet), mtu \(br.mtu), L2 only"]))
         }
-        for v in plan.veths {
-            // A veth into the VPC bridge links its owner to the bridge; others link the two namespaces.
-            let a = v.namespaceA, b = v.namespaceB
-            links.append(Link(a: a, b: b, label: "\(a)/\(v.nameA) — \(b == "vpc" ? "br0 port \(v.nameB)" : "\(b)/\(v.nameB)")", dashed: false))
+        for v in d.veths {
+            // A veth into a bridge's member links its owner to the bridge; others link the two namespaces.
+            let a = v.a.member, b = v.b.member
+            let bridge = d.bridges.first { $0.at.member == b && $0.ports.contains(v.b.interface) }
+            links.append(Link(a: a, b: b, label: "\(v.a) — \(bridge.map { "\($0.at.interface) port \(v.b.interface)" } ?? v.b.description)", dashed: false))
         }
         for n in t.nodes {
-            var lines = ["eth0 \(n.ip)/\(t.vpc.subnet.length)"]
+            var lines = ["\(d.uplink(of: n.name)?.interface ?? "") \(n.ip)/\(t.vpc.subnet.length)"]
             if let e = n.externalIP { lines.append("external \(e)") }
             lines.append("pods \(n.podCIDR)")
             boxes.append(Box(id: n.name, kind: .node, title: n.name, lines: lines))
             for p in t.pods(on: n.name) {
                 var pl: [String]
                 if let a = pods[p.name] {
-                    pl = ["eth0 \(a.address)"] + (a.gateway.map { ["gw \($0)"] } ?? [])
+                    pl = ["\(d.podInterface) \(a.address)"] + (a.gateway.map { ["gw \($0)"] } ?? [])
                 } else {
-                    pl = ["eth0 from \(n.podCIDR)"]
+                    pl = ["\(d.podInterface) from \(n.podCIDR)"]
                 }
                 if !p.labels.isEmpty { pl.append(p.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")) }
                 boxes.append(Box(id: p.name, kind: .pod, title: p.name, lines: pl))
@@ -115,7 +124,7 @@ public struct TopologyGraph: Sendable {
         let nodeIDs = boxes.filter { $0.kind == .node }.compactMap { ids[$0.id] }
         if !podIDs.isEmpty { o.append("    class \(podIDs.joined(separator: ",")) pod") }
         if !nodeIDs.isEmpty { o.append("    class \(nodeIDs.joined(separator: ",")) node") }
-        if let g = ids["gw"] { o.append("    class \(g) nat") }
+        for b in boxes where b.kind == .gw { o.append("    class \(ids[b.id]!) nat") }
         return o.joined(separator: "\n") + "\n"
     }
 

@@ -16,7 +16,7 @@ public enum TopologyLoader {
     /// ones users like to pin (kube-dns at .10 in many clusters is written explicitly).
     public static let clusterIPAllocationOffset = 10
     /// Names netlab gives its own namespaces; nodes and pods are namespaces too, so they cannot use them.
-    public static let reservedNames = ["vpc", "gw", "client"]
+    public static var reservedNames: [String] { Datapath.shape.ownMembers.map(\.name) }
     /// Node names name a Linux interface (IFNAMSIZ − 1).
     public static let maxNodeNameLength = 15
 

@@ -16,7 +16,7 @@ public final class Capture: @unchecked Sendable {
 
     /// Opens and binds the socket; from the moment this returns, frames on the interface are kept.
     public init(namespace ns: NetworkNamespace, member: String, interface: String, snaplen: Int = 262144) throws {
-        hop = "\(member)/\(interface)"
+        hop = InterfaceRef(member: member, interface: interface).label
         interfaceName = interface
         let index = try RouteNetlink(namespaceFD: ns.fd, name: ns.name).linkIndex(name: interface)
         // Protocol 0 at socket() time: nothing is queued until bind names the interface and ETH_P_ALL.

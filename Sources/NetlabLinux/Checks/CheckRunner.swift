@@ -10,7 +10,7 @@ public final class CheckRunner {
     /// Each check's packet path diagram, by check name, for the run's Markdown summary.
     public private(set) var diagrams: [String: PacketPathDiagram] = [:]
     /// The last check's packets, for `writeArtifacts` (only one check's are held in memory).
-    private var lastCapture: (check: String, packets: [CapturedPacket], hops: [String], diagram: PacketPathDiagram)?
+    private var lastCapture: (check: String, packets: [CapturedPacket], hops: [InterfaceRef], diagram: PacketPathDiagram)?
     public init(lab: Lab) { self.lab = lab }
 
     /// Runs one check. A failure of the check (or of the lab under it) is in the result; writing
@@ -27,7 +27,7 @@ public final class CheckRunner {
                 // The endpoints change for this check: the proxy programs every node again.
                 try lab.syncServices(readyPods: Set(lab.topology.pods.map(\.name)).subtracting(check.unready))
             }
-            let points = CapturePoints(check: check, target: target, plan: lab.plan, topology: lab.topology, pods: lab.record.pods)
+            let points = CapturePoints(check: check, target: target, datapath: Datapath(topology: lab.topology), pods: lab.record.pods)
             let hops = points.hops
             try flushNeighbours(in: points.flush)
             var captures: [Capture] = []
@@ -45,7 +45,7 @@ public final class CheckRunner {
             let diagram = PacketPathDiagram.build(result: result, source: check.from, target: target, packets: packets,
                                                   hops: hops.map(\.label), geography: LabGeography(topology: lab.topology, pods: lab.record.pods))
             diagrams[check.name] = diagram
-            lastCapture = (check.name, packets, hops.map(\.label), diagram)
+            lastCapture = (check.name, packets, hops, diagram)
         } catch {
             result.error = "\(error)"
             result.passed = false
@@ -64,7 +64,7 @@ public final class CheckRunner {
         for m in members {
             guard let ns = try? lab.namespace(m) else { continue }
             let nl = try RouteNetlink(namespaceFD: ns.fd, name: ns.name)
-            for link in try nl.listLinks() where link.name != "lo" {
+            for link in try nl.listLinks() where link.name != Datapath.loopback {
                 _ = try nl.flushNeighbours(on: .index(link.index))
             }
         }
@@ -81,9 +81,9 @@ public final class CheckRunner {
                                     serverSaw: r.clientSeenByServer, local: r.local, failure: r.failure)
         case .udp:
             let r = Probe.udp(from: ns, to: ip, port: port ?? 53, timeout: timeout)
-            let json = r.reply.flatMap { try? JSONValue.decode(Data($0.utf8)) }
-            return ProbeObservation(target: "\(ip):\(port ?? 53)", replied: r.reply != nil, serverPod: json?["pod"]?.stringValue,
-                                    serverSaw: json?["client"]?.stringValue.flatMap(SocketEndpoint.init), local: r.local, failure: r.failure)
+            let answer = r.reply.flatMap(ServerAnswer.init(decoding:))
+            return ProbeObservation(target: "\(ip):\(port ?? 53)", replied: r.reply != nil, serverPod: answer?.pod,
+                                    serverSaw: answer?.client, local: r.local, failure: r.failure)
         }
     }
 
@@ -101,8 +101,8 @@ public final class CheckRunner {
         try keep("\(check).pcapng", ng.data)
         for hop in c.hops {
             var w = PcapWriter()
-            for p in c.packets where p.hopLabel == hop { w.append(p) }
-            try keep("\(check)-\(hop.replacingOccurrences(of: "/", with: "-")).pcap", w.data)
+            for p in c.packets where p.hopLabel == hop.label { w.append(p) }
+            try keep("\(check)-\(hop.member)-\(hop.interface).pcap", w.data)
         }
         for (ext, text) in [("svg", c.diagram.svg()), ("html", c.diagram.html()), ("mmd", c.diagram.mermaid())] {
             try keep("\(check).\(ext)", Data(text.utf8))

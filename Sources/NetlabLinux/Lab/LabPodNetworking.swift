@@ -71,7 +71,7 @@ extension Lab {
         let prev = try cached.map { try CNIResult(json: $0) }
         let attachment = CNIAttachment(containerID: e.containerID ?? LabNames.containerID(lab: name, pod: pod),
                                        netnsPath: edges.namespaces.exists(path: netns) ? netns : "",
-                                       ifName: e.ifName ?? "eth0", podName: pod,
+                                       ifName: e.ifName ?? Datapath.shape.podInterface, podName: pod,
                                        podNamespace: topology.pod(named: pod)?.namespace ?? "default",
                                        podUID: e.containerID ?? LabNames.containerID(lab: name, pod: pod),
                                        capabilityArgs: e.capabilityArgs ?? [:])

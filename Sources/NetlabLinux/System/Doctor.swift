@@ -36,7 +36,8 @@ public struct DoctorResult {
             let a = try scratch.namespace("a")
             let b = try scratch.namespace("b")
             let nl = try RouteNetlink(namespaceFD: a.fd, name: a.name)
-            try nl.createBridge(name: "br0", mtu: 1500)
+            // Scratch names: only the kinds of link matter, not a lab's.
+            try nl.createBridge(name: "b0", mtu: 1500)
             try nl.createVeth(name: "v0", peerName: "v1", peerNamespaceFD: b.fd, mtu: 1500)
             if let _ = IPTables.which("iptables-restore") {
                 try IPTables.restore("*nat\n-A POSTROUTING -o v0 -j MASQUERADE\nCOMMIT\n", in: a, what: "a test rule")

@@ -8,9 +8,9 @@ import NetlabKit
 /// TCP ports answer HTTP (`200 OK`, a JSON body); UDP ports answer each datagram with the same JSON.
 /// Runs as `netlab serve` inside the pod's namespace (a process, so a lab left up keeps serving).
 public enum PodServer {
-    /// The body of every answer: `{"client":"10.32.0.1:21526","pod":"webpod1","server":"10.32.0.3:80"}`.
+    /// The body of every answer (ServerAnswer).
     public static func answer(pod: String, client: SocketEndpoint, server: SocketEndpoint) -> String {
-        JSONValue.object(["pod": .string(pod), "client": .string(client.description), "server": .string(server.description)]).encodedString()
+        ServerAnswer(pod: pod, client: client, server: server).encoded
     }
 
     /// The line the server prints on stdout once every port is bound (its Supervisor readiness).

@@ -19,11 +19,8 @@ public enum Probe {
         /// Why there was no answer (connection refused, timed out, ...).
         public var failure: String?
         /// The client address the server says it saw (netlab's servers put it in the body).
-        public var clientSeenByServer: SocketEndpoint? {
-            guard let json = try? JSONValue.decode(Data(body.utf8)), let c = json["client"]?.stringValue else { return nil }
-            return SocketEndpoint(c)
-        }
-        public var serverPod: String? { (try? JSONValue.decode(Data(body.utf8)))?["pod"]?.stringValue }
+        public var clientSeenByServer: SocketEndpoint? { ServerAnswer(decoding: body)?.client }
+        public var serverPod: String? { ServerAnswer(decoding: body)?.pod }
     }
 
     /// An HTTP GET from `ns` to `ip:port` with a deadline.

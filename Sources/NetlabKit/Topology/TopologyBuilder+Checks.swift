@@ -1,0 +1,244 @@
+import Foundation
+import Yams
+
+/// A member a check names, and what for: what it must be depends on that, not on the message.
+struct CheckMember {
+    enum Use: Hashable {
+        /// `from`: the probe starts there.
+        case source
+        /// `capture`, `expect.packets[].at`: one of its interfaces.
+        case interface(String)
+        /// `expect.serverPod`, `unready`: it must be a pod.
+        case pod
+    }
+    var member: String
+    var use: Use
+    var loc: YAMLLocation
+    /// "check 'c' capture", for messages.
+    var what: String
+}
+
+extension TopologyBuilder {
+    func readChecks(_ top: Fields) {
+        guard let list = top.optional("checks"),
+              let items = r.sequence(list, "checks", itemExample: "a check with name, from, to, protocol and expect") else { return }
+        var byName: [String: YAMLLocation] = [:]
+        for (i, item) in items.enumerated() {
+            let label = peekName(item).map { "check '\($0)'" } ?? "checks[\(i)]"
+            guard let f = r.fields(item, label, allowed: keys["checks[]"]!) else { continue }
+            var ok = true
+            var name = ""
+            if let n = f.required("name", expected: "the check's name like pod-to-pod"), let s = r.string(n, "\(label) name", example: "pod-to-pod") {
+                name = s.value
+                if !isDNSLabel(s.value, maxLength: 63) {
+                    r.error(s.loc, "check name '\(s.value)' must be lowercase letters, digits and '-' (at most 63), like nodeport-remote: it names files and test cases")
+                    ok = false
+                }
+                if let first = byName[s.value] {
+                    r.error(s.loc, "check name '\(s.value)' is already used by the check at \(first); give each check a unique name")
+                    ok = false
+                } else { byName[s.value] = s.loc }
+            } else { ok = false }
+            let description = f.optional("description").flatMap { r.string($0, "\(label) description", example: "what the check shows")?.value }
+            var from = ""
+            if let n = f.required("from", expected: "where the probe starts: a pod, a node, client or gw"),
+               let s = r.string(n, "\(label) from", example: "pod1") {
+                from = s.value
+                checkMembers.append(CheckMember(member: s.value, use: .source, loc: s.loc, what: "\(label) from"))
+            } else { ok = false }
+            var kind = Check.Kind.icmp
+            if let n = f.required("protocol", expected: "icmp, http or udp"), let k = r.enumeration(n, "\(label) protocol", Check.Kind.self) {
+                kind = k.value
+            } else { ok = false }
+            var to = Ref("")
+            if let n = f.required("to", expected: "the destination address, like pod2.ip, node2.externalIP or a literal 10.32.1.2"),
+               let ref = readRef(n, "\(label) to", kind: .address) {
+                to = ref
+            } else { ok = false }
+            var port: Ref?
+            if let n = f.optional("port") {
+                port = readRef(n, "\(label) port", kind: .port)
+                if port == nil { ok = false }
+            }
+            if kind != .icmp, port == nil, f.optional("port") == nil {
+                r.error(f.loc, "\(label) uses protocol \(kind.rawValue), which needs a port (e.g. port: svc-webport.nodePort or port: 80)")
+                ok = false
+            }
+            if kind == .icmp, let n = f.optional("port") {
+                r.error(n.location, "\(label) uses protocol icmp, which has no port; remove 'port' or use http/udp")
+                ok = false
+            }
+            var capture: [String] = []
+            if let n = f.optional("capture"), let list = r.sequence(n, "\(label) capture", itemExample: "an interface like node1/eth0") {
+                for c in list {
+                    guard let s = r.string(c, "an item of \(label) capture", example: "node1/eth0") else { ok = false; continue }
+                    if let m = interfaceRef(s, what: "\(label) capture") {
+                        capture.append(s.value)
+                        checkMembers.append(CheckMember(member: m.member, use: .interface(m.interface), loc: s.loc, what: "\(label) capture"))
+                    } else { ok = false }
+                }
+            }
+            var unready: [String] = []
+            if let n = f.optional("unready"), let list = r.sequence(n, "\(label) unready", itemExample: "a pod's name, like webpod1") {
+                for item in list {
+                    guard let s = r.string(item, "an item of \(label) unready", example: "webpod1") else { ok = false; continue }
+                    unready.append(s.value)
+                    checkMembers.append(CheckMember(member: s.value, use: .pod, loc: s.loc, what: "\(label) unready"))
+                }
+            }
+            var timeout = Check.defaultTimeout
+            if let n = f.optional("timeout") {
+                if let v = n.float, (n.tagName == .float || n.tagName == .int), v >= 0.05, v <= 60 { timeout = v } else {
+                    r.error(n.location, "\(label) timeout must be a number of seconds from 0.05 to 60, like 0.5 or 2, not \(n.kindDescription)")
+                    ok = false
+                }
+            }
+            guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
+                  let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
+            if ok {
+                checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind,
+                                    expect: expect, capture: capture, unready: unready, timeoutSeconds: timeout))
+            }
+        }
+    }
+
+    func readRef(_ n: YNode, _ what: String, kind: LabFacts.ValueKind) -> Ref? {
+        let example = kind == .port ? "svc-webport.nodePort or 80" : "node2.ip or 10.0.0.38"
+        if kind == .port, let i = n.int, n.tagName == .int {
+            let ref = Ref("\(i)")
+            checkRefs.append((ref, n.location, kind, what))
+            return ref
+        }
+        guard let s = r.string(n, what, example: example) else { return nil }
+        let ref = Ref(s.value)
+        checkRefs.append((ref, s.loc, kind, what))
+        return ref
+    }
+
+    func interfaceRef(_ s: Located<String>, what: String) -> InterfaceRef? {
+        guard let ref = InterfaceRef(s.value) else {
+            r.error(s.loc, "\(what) '\(s.value)' must name an interface as member/interface, like node1/eth0 or webpod1/eth0")
+            return nil
+        }
+        return ref
+    }
+
+    func readExpectations(_ node: YNode, label: String, kind: Check.Kind) -> Expectations? {
+        guard let f = r.fields(node, "\(label) expect", allowed: keys["checks[].expect"]!) else { return nil }
+        var e = Expectations()
+        var ok = true
+        if let n = f.optional("reply") {
+            if n.tagName == .bool, let b = n.bool { e.reply = b } else {
+                r.error(n.location, "\(label) expect.reply must be true or false, not \(n.kindDescription)"); ok = false
+            }
+        }
+        if let n = f.optional("status") {
+            if kind != .http { r.error(n.location, "\(label) expect.status is for protocol http only"); ok = false }
+            else if let s = r.int(n, "\(label) expect.status", range: 100...599) { e.status = s.value } else { ok = false }
+        }
+        if let n = f.optional("replyTTL") {
+            if kind != .icmp { r.error(n.location, "\(label) expect.replyTTL is for protocol icmp only (an echo reply's TTL)"); ok = false }
+            else if let s = r.int(n, "\(label) expect.replyTTL", range: 0...255) { e.replyTTL = s.value } else { ok = false }
+        }
+        if let n = f.optional("serverPod") {
+            if kind == .icmp { r.error(n.location, "\(label) expect.serverPod needs netlab's server: use protocol http or udp"); ok = false }
+            else if let s = r.string(n, "\(label) expect.serverPod", example: "webpod1") {
+                e.serverPod = s.value
+                checkMembers.append(CheckMember(member: s.value, use: .pod, loc: s.loc, what: "\(label) expect.serverPod"))
+            } else { ok = false }
+        }
+        if let n = f.optional("serverSaw") {
+            if kind == .icmp { r.error(n.location, "\(label) expect.serverSaw needs netlab's server: use protocol http or udp"); ok = false }
+            else if let ref = readRef(n, "\(label) expect.serverSaw", kind: .address) { e.serverSaw = ref } else { ok = false }
+        }
+        if let n = f.optional("packets"), let list = r.sequence(n, "\(label) expect.packets", itemExample: "{at: node1/eth0, match: {...}}") {
+            for (i, item) in list.enumerated() {
+                let what = "\(label) expect.packets[\(i)]"
+                guard let pf = r.fields(item, what, allowed: keys["checks[].expect.packets[]"]!) else { ok = false; continue }
+                var at = ""
+                if let an = pf.required("at", expected: "the interface, like node1/eth0"), let s = r.string(an, "\(what) at", example: "node1/eth0"),
+                   let m = interfaceRef(s, what: "\(what) at") {
+                    at = s.value
+                    checkMembers.append(CheckMember(member: m.member, use: .interface(m.interface), loc: s.loc, what: "\(what) at"))
+                } else { ok = false }
+                var absent = false
+                if let an = pf.optional("absent") {
+                    if an.tagName == .bool, let b = an.bool { absent = b } else { r.error(an.location, "\(what) absent must be true or false"); ok = false }
+                }
+                guard let mn = pf.required("match", expected: "the packet's fields, like {proto: tcp, src: node2.ip, dport: 80}"),
+                      let match = readPattern(mn, what: "\(what) match") else { ok = false; continue }
+                e.packets.append(PacketExpectation(at: at, match: match, absent: absent))
+            }
+        }
+        return ok ? e : nil
+    }
+
+    func readPattern(_ node: YNode, what: String) -> PacketPattern? {
+        guard let f = r.fields(node, what, allowed: keys["checks[].expect.packets[].match"]!) else { return nil }
+        var p = PacketPattern()
+        var ok = true
+        func ref(_ key: String, _ kind: LabFacts.ValueKind) -> Ref? {
+            guard let n = f.optional(key) else { return nil }
+            let v = readRef(n, "\(what).\(key)", kind: kind)
+            if v == nil { ok = false }
+            return v
+        }
+        if let n = f.optional("proto") { if let v = r.enumeration(n, "\(what).proto", PacketFilter.ProtocolKind.self) { p.proto = v.value } else { ok = false } }
+        p.src = ref("src", .address); p.dst = ref("dst", .address)
+        p.sport = ref("sport", .port); p.dport = ref("dport", .port)
+        p.whoHas = ref("whoHas", .address); p.tell = ref("tell", .address)
+        if let n = f.optional("ttl") { if let v = r.int(n, "\(what).ttl", range: 0...255) { p.ttl = v.value } else { ok = false } }
+        if let n = f.optional("icmp") { if let v = r.enumeration(n, "\(what).icmp", PacketPattern.ICMPKind.self) { p.icmp = v.value } else { ok = false } }
+        if let n = f.optional("arp") { if let v = r.enumeration(n, "\(what).arp", PacketPattern.ARPKind.self) { p.arp = v.value } else { ok = false } }
+        if let n = f.optional("tcpFlags"), let s = r.string(n, "\(what).tcpFlags", example: "S") {
+            if TCPFlags(tcpdumpLetters: s.value) == nil {
+                r.error(s.loc, "\(what).tcpFlags '\(s.value)' must be tcpdump's flag letters (F S R P . U E W), e.g. S for a SYN, S. for a SYN-ACK"); ok = false
+            } else { p.tcpFlags = s.value }
+        }
+        let kinds = [p.proto, p.icmp.map { _ in .icmp }, p.tcpFlags.map { _ in .tcp }, (p.arp != nil || p.whoHas != nil || p.tell != nil) ? PacketFilter.ProtocolKind.arp : nil].compactMap { $0 }
+        if Set(kinds).count > 1 {
+            r.error(f.loc, "\(what) mixes fields of different protocols (\(Set(kinds).map(\.rawValue).sorted().joined(separator: ", "))); a packet has one")
+            ok = false
+        }
+        return ok ? p : nil
+    }
+
+    func validateChecks(in t: Topology) {
+        let datapath = Datapath(topology: t)
+        // The shape's own members outermost first (the client, the gateway, the VPC), then the
+        // nodes and pods, as these messages have always listed them.
+        let members = datapath.ownMembers.reversed().map(\.name) + t.nodes.map(\.name) + t.pods.map(\.name)
+        for m in checkMembers {
+            guard let member = datapath.member(named: m.member) else {
+                var message = "\(m.what) names '\(m.member)', which is not a member of this lab (\(members.filter { datapath.member(named: $0) != nil }.joined(separator: ", ")))"
+                if let c = closestMatch(m.member, among: members) { message += "; did you mean '\(c)'?" }
+                r.error(m.loc, message)
+                continue
+            }
+            switch m.use {
+            case .interface(let interface):
+                // An interface the lab will not have would only fail when the capture opens, after
+                // the whole lab was built: say so now. A node may have links its CNI plugins make.
+                guard let have = datapath.interfaces(of: m.member), !have.known.contains(interface) else { break }
+                if !have.open {
+                    var message = "\(m.what) names interface '\(interface)' of '\(m.member)', which it will not have (its interfaces: \(have.known.joined(separator: ", ")))"
+                    if let c = closestMatch(interface, among: have.known) { message += "; did you mean '\(InterfaceRef(member: m.member, interface: c))'?" }
+                    r.error(m.loc, message)
+                } else if let problem = CNIAttachment.interfaceNameProblem(interface) {
+                    r.error(m.loc, "\(m.what) names interface '\(interface)' of node '\(m.member)': \(problem)")
+                }
+            case .pod:
+                if member.role != .pod { r.error(m.loc, "\(m.what) names '\(m.member)', which is not a pod") }
+            case .source:
+                // A probe needs an address to start from; the VPC is L2 only.
+                if member.role == .vpc {
+                    let starts = [Member.Role.client, .gateway].compactMap(datapath.ownName).joined(separator: " or ")
+                    r.error(m.loc, "\(m.what) cannot be \(m.member): the VPC is a bridge without addresses; start from a pod, a node, \(starts)")
+                }
+            }
+        }
+        for c in checkRefs {
+            if let problem = LabFacts.problem(with: c.ref, in: t, expecting: c.kind) { r.error(c.loc, "\(c.what): \(problem)") }
+        }
+    }
+}
