@@ -51,5 +51,5 @@ let package = Package(
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"], exclude: ["Fixtures"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

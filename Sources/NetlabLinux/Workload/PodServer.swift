@@ -68,7 +68,8 @@ public enum PodServer {
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &len) }
             }
             if c < 0 { if errno == EINTR || errno == ECONNABORTED { continue }; usleep(1000); continue }
-            Thread.detachNewThread { handle(c, peer: peer, pod: pod) }
+            let client = peer
+            Thread.detachNewThread { handle(c, peer: client, pod: pod) }
         }
     }
 
