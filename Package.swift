@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "netlab",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "netlab", targets: ["netlab"]),
         .executable(name: "netlab-proxy", targets: ["netlab-proxy"]),
@@ -51,5 +51,5 @@ let package = Package(
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"], exclude: ["Fixtures"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -72,7 +72,7 @@ struct Netlab: ParsableCommand {
 }
 
 /// A command line the argument parser rejected is bad usage.
-extension ValidationError: @retroactive NetlabError { public var exitCategory: ExitCategory { .usage } }
+extension ValidationError: NetlabError { public var exitCategory: ExitCategory { .usage } }
 
 /// A line for people on stdout, with the control characters of names, paths and plugin output
 /// made visible (TerminalText).

@@ -3,6 +3,7 @@ import Foundation
 
 /// A ProcessRunner that records every call and answers from a script, so the CNI runtime can be
 /// driven without root or real plugins.
+// @unchecked: a test drives it from one thread (the CNI runtime calls it synchronously).
 final class FakeRunner: ProcessRunner, @unchecked Sendable {
     struct Call {
         var argv: [String]

@@ -44,7 +44,7 @@ final class FakeMachine: Sendable {
         for d in [tools.directory, binDir, root + "/state"] { mkdir(d, 0o700) }
         for program in [tools.directory + "/netlab", tools.directory + "/netlab-proxy"]
             + ["ptp", "host-local", "portmap", "bridge", "loopback"].map({ binDir + "/" + $0 }) {
-            FileManager.default.createFile(atPath: program, contents: Data("#!/bin/false\n".utf8), attributes: [.posixPermissions: 0o700])
+            _ = FileManager.default.createFile(atPath: program, contents: Data("#!/bin/false\n".utf8), attributes: [.posixPermissions: 0o700])
         }
     }
 
@@ -141,6 +141,7 @@ struct FakeNetlink: NetlinkEdge {
 }
 
 /// Records batches and keeps each namespace's links (by name) so that a dump answers with them.
+// @unchecked: its only state is the machine, whose state is behind the machine's lock.
 final class FakeNetlinkSocket: NetlinkSocket, @unchecked Sendable {
     let machine: FakeMachine
     let namespace: String, path: String
@@ -225,6 +226,7 @@ struct FakeProcesses: ProcessEdge {
     func which(_ program: String) -> String? { "/fake/sbin/\(program)" }
 }
 
+// @unchecked: immutable but for what the machine keeps behind its lock.
 final class FakeChild: SupervisedChild, @unchecked Sendable {
     static let startTime: UInt64 = 4242
     let machine: FakeMachine

@@ -153,6 +153,7 @@ import Testing
 }
 
 /// Collects log records (message and metadata as text).
+// @unchecked: the records are behind `lock`; metadata and level are set before logging starts.
 final class LogLines: LogHandler, @unchecked Sendable {
     struct Record { var message: String; var metadata: [String: String] }
     private let lock = NSLock()

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 
 /// What `check` did: CHECK exists only from CNI 0.4.0 on and a list may switch it off.
@@ -10,13 +11,12 @@ public enum CNICheckOutcome: Hashable, Sendable {
 /// once (stuck on a lock, waiting for a daemon) would hang again in the DEL of the rollback and
 /// of the teardown, costing a timeout each: it is not called again, its DEL is reported as
 /// skipped, and what it made goes with the lab's namespaces and state directory.
-public final class CNITimedOutPlugins: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seconds: [String: Double] = [:]
+public final class CNITimedOutPlugins: Sendable {
+    private let seconds = Mutex<[String: Double]>([:])
     public init() {}
-    func record(_ type: String, after s: Double) { lock.lock(); seconds[type] = s; lock.unlock() }
+    func record(_ type: String, after s: Double) { seconds.withLock { $0[type] = s } }
     /// The timeout `type` ran into, or nil when it never did.
-    public func timeout(of type: String) -> Double? { lock.lock(); defer { lock.unlock() }; return seconds[type] }
+    public func timeout(of type: String) -> Double? { seconds.withLock { $0[type] } }
 }
 
 /// What `del` did besides succeeding: the plugins it did not call.

@@ -7,7 +7,7 @@ import NetlabKit
 /// namespace and bound to it before any traffic starts, so even the first ARP request is caught;
 /// the kernel queues every frame on it, and `drain()` collects them once the traffic is done. No
 /// thread waits on it meanwhile and nothing sleeps.
-public final class Capture: @unchecked Sendable {
+public final class Capture {
     /// "node1/eth0": where the packets were seen.
     public let hop: String
     public let interfaceName: String

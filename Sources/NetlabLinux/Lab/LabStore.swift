@@ -5,6 +5,9 @@ import NetlabKit
 /// A lab's state directory, `/run/netlab/<lab>/`: the lock held by the netlab process that changes
 /// the lab, `lab.json`, the append-only `journal.jsonl`, and the per-lab CNI state (host-local's
 /// dataDir, cached results) that must never go to /var/lib/cni.
+// @unchecked: `lockFD` changes only in `lock()`/`unlock()`, which the command's own thread calls
+// when it starts and ends its work on the lab; the workers only read paths and append to the
+// journal (one O_APPEND write each).
 public final class LabStore: @unchecked Sendable {
     public let lab: String
     public let directory: String

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Glibc
 import NetlabKit
 
@@ -55,13 +56,14 @@ extension Lab {
             // host-local locks its store), so they all run at once. ADD stays ordered per node,
             // which keeps the addresses host-local hands out the same from run to run.
             let cni = skipCNIDel ? [] : entries.filter { $0.kind == .cni }
-            let lock = NSLock()
+            let failures = Mutex<[Error]>([])
             try? forEachConcurrently(cni) { e in
                 do { try detach(e) } catch {
                     logger.warning("CNI DEL failed", metadata: ["pod": "\(e.name)", "error": "\(TerminalText.escaped("\(error)"))"])
-                    lock.lock(); result.pluginFailures.append(error); lock.unlock()
+                    failures.withLock { $0.append(error) }
                 }
             }
+            result.pluginFailures += failures.withLock { $0 }
             withState {
                 namespaces.values.forEach { $0.close() }
                 namespaces.removeAll()

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import CNetlabShims
+import Synchronization
 
 /// Ctrl-C (SIGINT), SIGTERM and SIGHUP while netlab changes the host: never die half-way. The
 /// signal is turned into an event (a handler writes to a pipe; a netlab thread reads it), the
@@ -11,55 +12,55 @@ import CNetlabShims
 /// Waits that are not for a child (a probe's answer, a server's readiness, a FIFO's writer) put
 /// `wakeFD` in their poll: it becomes readable at the first signal and stays so (never drained).
 public enum Interrupts {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var signal: Int32?
-    nonisolated(unsafe) private static var children = Set<pid_t>()
-    nonisolated(unsafe) private static var tearingDown = 0
-    nonisolated(unsafe) private static var installed = false
-    /// Read end of a pipe the signal thread writes one byte to at the first signal; -1 until installed.
-    nonisolated(unsafe) private static var wakeRead: Int32 = -1
-    nonisolated(unsafe) private static var wakeWrite: Int32 = -1
+    /// Everything the signal thread and the workers share, behind one mutex.
+    private struct State: ~Copyable {
+        var signal: Int32?
+        var children = Set<pid_t>()
+        var tearingDown = 0
+        var installed = false
+        /// Read end of a pipe the signal thread writes one byte to at the first signal; -1 until installed.
+        var wakeRead: Int32 = -1
+        var wakeWrite: Int32 = -1
+    }
+    private static let state = Mutex(State())
 
     public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
     /// Installs the handlers and the thread that reads the pipe; idempotent.
     public static func install() {
-        lock.lock()
-        defer { lock.unlock() }
-        if installed { return }
-        installed = true
-        var fds: [Int32] = [-1, -1], wake: [Int32] = [-1, -1]
-        guard netlab_pipe_cloexec(&fds) == 0 else { return }
-        if netlab_pipe_cloexec(&wake) == 0 { wakeRead = wake[0]; wakeWrite = wake[1] }
-        let readFD = fds[0]
-        let thread = Thread {
+        let readFD: Int32? = state.withLock { st -> Int32? in
+            if st.installed { return nil }
+            st.installed = true
+            var fds: [Int32] = [-1, -1], wake: [Int32] = [-1, -1]
+            guard netlab_pipe_cloexec(&fds) == 0 else { return nil }
+            if netlab_pipe_cloexec(&wake) == 0 { st.wakeRead = wake[0]; st.wakeWrite = wake[1] }
+            _ = handled.withUnsafeBufferPointer { netlab_signals_to_pipe(fds[1], $0.baseAddress, Int32($0.count)) }
+            return fds[0]
+        }
+        guard let readFD else { return }
+        // netlab's one signal thread (see NetlabThreads): it only reads the pipe and reacts.
+        NetlabThreads.start(name: "netlab-signals") {
             var b: UInt8 = 0
             while true {
                 let n = read(readFD, &b, 1)
                 if n == 1 { received(Int32(b)) } else if n < 0 && errno == EINTR { continue } else { return }
             }
         }
-        thread.name = "netlab-signals"
-        thread.start()
-        _ = handled.withUnsafeBufferPointer { netlab_signals_to_pipe(fds[1], $0.baseAddress, Int32($0.count)) }
     }
 
     static func received(_ sig: Int32) {
-        lock.lock()
-        let first = signal == nil
-        if first { signal = sig }
-        let kill = tearingDown == 0 ? children : []
-        lock.unlock()
+        let (first, kill, wakeWrite) = state.withLock { st in
+            let first = st.signal == nil
+            if first { st.signal = sig }
+            return (first, st.tearingDown == 0 ? st.children : [], st.wakeWrite)
+        }
         if first, wakeWrite >= 0 { var b: UInt8 = 1; _ = write(wakeWrite, &b, 1) }
         // Each transient child leads its own process group: take the group, with what it started.
         for pid in kill { Glibc.kill(-pid, SIGKILL) }
     }
 
     /// The first signal received, if any.
-    public static var pending: Int32? {
-        lock.lock(); defer { lock.unlock() }
-        return signal
-    }
+    public static var pending: Int32? { state.withLock { $0.signal } }
 
     public struct Interrupted: Error, CustomStringConvertible {
         public var signal: Int32
@@ -74,10 +75,7 @@ public enum Interrupts {
     /// A descriptor for `poll` that is readable once a signal has arrived, or -1 (which poll
     /// ignores) when none can be: Interrupts not installed, or a teardown is running, which a
     /// signal must not cut short.
-    public static var wakeFD: Int32 {
-        lock.lock(); defer { lock.unlock() }
-        return tearingDown == 0 ? wakeRead : -1
-    }
+    public static var wakeFD: Int32 { state.withLock { $0.tearingDown == 0 ? $0.wakeRead : -1 } }
 
     /// Throws `Interrupted` once a signal has arrived: call between steps.
     public static func check() throws {
@@ -86,20 +84,20 @@ public enum Interrupts {
 
     /// Runs `body` (a teardown) without children being killed by a signal meanwhile.
     public static func protecting<R>(_ body: () throws -> R) rethrows -> R {
-        lock.lock(); tearingDown += 1; lock.unlock()
-        defer { lock.lock(); tearingDown -= 1; lock.unlock() }
+        state.withLock { $0.tearingDown += 1 }
+        defer { state.withLock { $0.tearingDown -= 1 } }
         return try body()
     }
 
     static func track(_ pid: pid_t) {
-        lock.lock()
-        children.insert(pid)
-        let kill = signal != nil && tearingDown == 0
-        lock.unlock()
+        let kill = state.withLock { st in
+            st.children.insert(pid)
+            return st.signal != nil && st.tearingDown == 0
+        }
         if kill { Glibc.kill(-pid, SIGKILL) }
     }
 
     static func untrack(_ pid: pid_t) {
-        lock.lock(); children.remove(pid); lock.unlock()
+        _ = state.withLock { $0.children.remove(pid) }
     }
 }

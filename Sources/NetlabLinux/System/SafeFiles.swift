@@ -6,7 +6,7 @@ import Glibc
 /// a name: files are created fresh (`O_CREAT|O_EXCL|O_NOFOLLOW`) relative to a directory
 /// descriptor opened with `O_DIRECTORY|O_NOFOLLOW`, a replacement is a fresh temporary file
 /// renamed over the old name, and every mode is set with `fchmod`, whatever the umask.
-public final class SafeDirectory: @unchecked Sendable {
+public final class SafeDirectory: Sendable {
     public let path: String
     public let fd: Int32
 

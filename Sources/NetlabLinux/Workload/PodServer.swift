@@ -52,8 +52,8 @@ public enum PodServer {
             if withSockaddr(&sa, { bind(fd, $0, $1) }) != 0 { throw SystemError("bind UDP port \(port) in pod \(pod)", errno: errno) }
             udp.append(fd)
         }
-        for fd in listeners { Thread.detachNewThread { serveTCP(fd, pod: pod) } }
-        for fd in udp { Thread.detachNewThread { serveUDP(fd, pod: pod) } }
+        for fd in listeners { NetlabThreads.start(name: "serve-tcp") { serveTCP(fd, pod: pod) } }
+        for fd in udp { NetlabThreads.start(name: "serve-udp") { serveUDP(fd, pod: pod) } }
         FileHandle.standardOutput.write(Data((readyLine + "\n").utf8))
         // stdout is the readiness pipe; nothing more goes there.
         close(1)
@@ -68,7 +68,8 @@ public enum PodServer {
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &len) }
             }
             if c < 0 { if errno == EINTR || errno == ECONNABORTED { continue }; usleep(1000); continue }
-            Thread.detachNewThread { handle(c, peer: peer, pod: pod) }
+            let client = peer
+            NetlabThreads.start(name: "serve-conn") { handle(c, peer: client, pod: pod) }
         }
     }
 
