@@ -153,7 +153,7 @@ func ipJSON(_ ns: TestNamespace, _ args: [String]) throws -> [[String: Any]] {
         }
 
         do {
-            try rt.linkIndex(name: "nosuchlink")
+            _ = try rt.linkIndex(name: "nosuchlink")
             Issue.record("lookup of an unknown link succeeded")
         } catch let e as NetlinkError {
             #expect(e.code == ENODEV)

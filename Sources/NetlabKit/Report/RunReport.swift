@@ -43,7 +43,6 @@ public struct RunReport: Hashable, Sendable, Codable {
     /// observed, the per-hop transcript, and where the pcaps are.
     public func text(verbose: Bool = false) -> String {
         var lines = checks.map { Self.text(of: $0, verbose: verbose) }
-        let failed = checks.filter { !$0.passed }.count
         lines.append(summaryLine)
         return lines.joined(separator: "\n")
     }

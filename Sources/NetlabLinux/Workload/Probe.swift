@@ -49,7 +49,7 @@ public enum Probe {
             result.failure = "connect to \(ip):\(port): \(SystemError.name(of: err)) (\(String(cString: strerror(err))))"; return result
         }
         let request = Array("GET / HTTP/1.1\r\nHost: \(ip):\(port)\r\nUser-Agent: netlab\r\nConnection: close\r\n\r\n".utf8)
-        do { try request.withUnsafeBytes { b in try syscallRetrying("send the request to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
+        do { _ = try request.withUnsafeBytes { b in try syscallRetrying("send the request to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
             result.failure = "\(error)"; return result
         }
         var response = [UInt8]()
@@ -94,7 +94,7 @@ public enum Probe {
         let packet = PacketBuilder.icmpEcho(reply: false, identifier: id, sequence: seq, data: Array(echoPayload))
         var sa = socketAddress(ip, 0)
         do {
-            try withSockaddr(&sa) { a, l in
+            _ = try withSockaddr(&sa) { a, l in
                 try packet.withUnsafeBytes { b in try syscallRetrying("send echo request to \(ip)") { sendto(fd, b.baseAddress, b.count, 0, a, l) } }
             }
         } catch { result.failure = "\(error)"; return result }
@@ -147,7 +147,7 @@ public enum Probe {
         if withSockaddr(&sa, { connect(fd, $0, $1) }) != 0 { result.failure = "connect UDP to \(ip):\(port): \(SystemError.name(of: errno))"; return result }
         result.local = localEndpoint(fd)
         let msg = Array("netlab".utf8)
-        do { try msg.withUnsafeBytes { b in try syscallRetrying("send UDP to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
+        do { _ = try msg.withUnsafeBytes { b in try syscallRetrying("send UDP to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
             result.failure = "\(error)"; return result
         }
         let end = readUntil(fd, Date().addingTimeInterval(timeout), bufferSize: 65536) { read in
