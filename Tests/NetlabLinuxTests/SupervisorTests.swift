@@ -49,3 +49,35 @@ import Testing
         }
     }
 }
+
+/// TCP and HTTP readiness, probed from inside a pod's namespace (root: a real lab).
+extension Labs { @Suite struct SupervisorProbeTests {
+    @Test func tcpAndHTTPReadinessAreProbedInsideTheNamespace() throws {
+        let lab = try Lab.up(name: uniqueLab("t-ready"), topology: try defaultTopology(), persistent: false)
+        defer { try? lab.down() }
+        let ns = try lab.namespace("pod2")
+        let ip = try #require(lab.record.pods["pod2"]?.address.address)
+        let supervisor = Supervisor(store: lab.store)
+        for (i, readiness) in [SupervisedProcess.Readiness.tcp(ip, port: 8081), .http(ip, port: 8082)].enumerated() {
+            let port = 8081 + i
+            let child = try supervisor.start(SupervisedProcess(
+                name: "serve-\(port)", argv: [netlabBinary, "serve", "--pod", "pod2", "--tcp", "\(port)"],
+                environment: [:], namespace: ns, readiness: readiness, logFile: "serve-\(port).log",
+                diesWithNetlab: true, waitsForStart: false))
+            // Ready means it answers now, from the pod's own namespace.
+            let r = Probe.http(from: ns, to: ip, port: port, timeout: 2)
+            #expect(r.status == 200 && r.serverPod == "pod2", "\(readiness): \(r.failure ?? "")")
+            let entry = try #require(lab.store.readJournal().first { $0.name == "serve-\(port)" })
+            supervisor.stop(entry)
+            #expect(kill(child.pid, 0) != 0)
+        }
+        // Nothing listens: the start fails within its timeout, naming the address, and nothing is left running.
+        #expect {
+            try supervisor.start(SupervisedProcess(
+                name: "silent", argv: ["/bin/sleep", "30"], environment: [:], namespace: ns,
+                readiness: .tcp(ip, port: 8089), readinessTimeout: 0.5, logFile: "silent.log", diesWithNetlab: true, waitsForStart: false))
+        } throws: { error in "\(error)".contains("\(ip):8089 did not answer within 0.5 s") }
+        let silent = try #require(lab.store.readJournal().first { $0.name == "silent" })
+        #expect(kill(silent.pid ?? 0, 0) != 0, "the child that never got ready was killed")
+    }
+} }
