@@ -37,7 +37,8 @@ extension Labs { @Suite struct SignalTests {
                                            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], namespace: nil)
         switch phase {
         case .cniAdd:
-            try waitFor("the plugin hangs in ADD") { FileManager.default.fileExists(atPath: "\(dir.path)/hang-on-add.pid") }
+            // The shell makes the file before it writes the pid into it: wait for the pid itself.
+            try waitFor("the plugin hangs in ADD") { hangingPluginPID(dir) != nil }
         case .checks:
             try waitFor("the lab is up") {
                 ((try? String(contentsOfFile: LabStore(lab: lab).recordPath, encoding: .utf8)) ?? "").contains(#""phase" : "up""#)
@@ -46,6 +47,11 @@ extension Labs { @Suite struct SignalTests {
             try waitFor("the teardown is in CNI DEL") { FileManager.default.fileExists(atPath: "\(dir.path)/slow-del.del") }
         }
         return child
+    }
+
+    /// The pid the hanging plugin wrote next to itself, once it is there.
+    func hangingPluginPID(_ dir: TemporaryDirectory) -> Int32? {
+        (try? String(contentsOfFile: "\(dir.path)/hang-on-add.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     @Test(arguments: [(Phase.cniAdd, SIGINT), (.cniAdd, SIGTERM), (.checks, SIGINT), (.checks, SIGTERM), (.cniDel, SIGINT), (.cniDel, SIGTERM)])
@@ -59,7 +65,7 @@ extension Labs { @Suite struct SignalTests {
         #expect(end == .exited(128 + sig), "\(phase) \(sig)")
         #expect(leftovers(of: lab).isEmpty, "\(leftovers(of: lab))")
         if phase == .cniAdd {
-            let pid = Int32((try String(contentsOfFile: "\(dir.path)/hang-on-add.pid", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))!
+            let pid = try #require(hangingPluginPID(dir))
             #expect(kill(pid, 0) != 0, "the hanging plugin was stopped")
         }
         if phase == .cniDel {
@@ -84,7 +90,7 @@ extension Labs { @Suite struct SignalTests {
         child.wait()
         if phase == .cniAdd {
             // The plugin netlab was waiting for dies with it (PR_SET_PDEATHSIG).
-            let pid = Int32((try String(contentsOfFile: "\(dir.path)/hang-on-add.pid", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))!
+            let pid = try #require(hangingPluginPID(dir))
             try waitFor("the orphaned plugin is gone") { kill(pid, 0) != 0 }
         }
         let clean = try run([netlabBinary, "clean", "--name", lab])
