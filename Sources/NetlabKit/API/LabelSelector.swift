@@ -133,13 +133,10 @@ public struct LabelSelector: Hashable, Sendable, CustomStringConvertible {
             if t == .not { op = .doesNotExist; (t, key) = next() }
             guard t == .identifier else { throw ParseError(message: "found '\(key)', expected: identifier") }
             if let e = LabelSelector.qualifiedNameErrors(key) { throw ParseError(message: "<nil>: Invalid value: \"\(key)\": \(e)") }
+            // `!a` takes no operator: in `!a=b` the parser then stops at `=` (upstream's message).
+            if op == .doesNotExist { return Requirement(key: key, op: .doesNotExist, values: []) }
             let (la, _) = peek()
-            if la == .end || la == .comma { return Requirement(key: key, op: op ?? .exists, values: []) }
-            if op == .doesNotExist {
-                // `!a=b`: upstream infers no operator and then fails on the binary one.
-                let (_, l) = next(values: false)
-                throw ParseError(message: "found '\(l)', expected: in, notin, =, ==, !=, gt, lt")
-            }
+            if la == .end || la == .comma { return Requirement(key: key, op: .exists, values: []) }
             let (ot, ol) = next(values: false)
             let bop: Operator
             switch ot {
