@@ -89,6 +89,11 @@ import Testing
         let fromZero = try store.watch(svc, namespace: nil, options: ListOptions(resourceVersion: "0", resourceVersionMatch: .notOlderThan,
                                                                                 allowWatchBookmarks: true, sendInitialEvents: true))
         #expect(names(fromZero.poll()) == ["ADDED a", "ADDED b", "ADDED c", "BOOKMARK "])
+        // A legacy watch from "0" is defaulted to a streaming list (WatchList on), bookmark included.
+        let legacy = try store.watch(svc, namespace: nil, options: ListOptions(resourceVersion: "0", allowWatchBookmarks: true))
+        let legacyEvents = legacy.poll()
+        #expect(names(legacyEvents) == ["ADDED a", "ADDED b", "ADDED c", "BOOKMARK "])
+        #expect(legacyEvents.last?.object[path: ["metadata", "annotations", "k8s.io/initial-events-end"]] == "true")
         let noInitial = try store.watch(svc, namespace: nil, options: ListOptions(resourceVersionMatch: .notOlderThan, sendInitialEvents: false))
         #expect(noInitial.poll().isEmpty)
         let future = status { _ = try store.watch(svc, namespace: nil, options: ListOptions(resourceVersion: "999", resourceVersionMatch: .notOlderThan,

@@ -479,6 +479,7 @@ public final class APIStore: Sendable {
     public func watch(_ r: APIResource, namespace: String?, options: ListOptions = ListOptions(watch: true)) throws(APIStatus) -> Watcher {
         var options = options
         options.watch = true
+        options.applyWatchListDefaults()
         try options.validate()
         try checkFields(options.fieldSelector, r)
         let asked = try options.parsedResourceVersion()
@@ -508,12 +509,8 @@ public final class APIStore: Sendable {
                 if let asked, asked > s.rv { throw APIStatus.tooLargeResourceVersion(asked, current: s.rv) }
                 initial = state()
                 if options.allowWatchBookmarks { initial.append(Self.bookmark(r, s.rv, initialEventsEnd: true)) }
-            } else if options.sendInitialEvents == false {
-                if let asked, asked > 0 { expired = !replay(from: asked) }
             } else if let asked, asked > 0 {
                 expired = !replay(from: asked)
-            } else {
-                initial = state()
             }
             if expired {
                 let st = APIStatus.expired("too old resource version: \(asked ?? 0) (\(table.horizon))")

@@ -108,6 +108,15 @@ public struct ListOptions: Hashable, Sendable {
         if !causes.isEmpty { throw Self.invalid(causes) }
     }
 
+    /// upstream's SetListOptionsDefaults with the WatchList feature on (the default since 1.32): a
+    /// watch from "" or "0" that asks neither is a streaming list, so with bookmarks allowed its
+    /// initial events end with the annotated BOOKMARK too.
+    public mutating func applyWatchListDefaults() {
+        guard watch, sendInitialEvents == nil, resourceVersionMatch == nil, resourceVersion == nil || resourceVersion == "0" else { return }
+        sendInitialEvents = true
+        resourceVersionMatch = .notOlderThan
+    }
+
     /// The resourceVersion as a number; nil when unset; "0" is 0.
     func parsedResourceVersion() throws(APIStatus) -> Int64? {
         guard let rv = resourceVersion else { return nil }
