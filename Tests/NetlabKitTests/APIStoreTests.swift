@@ -306,6 +306,19 @@ func rv(_ o: JSONValue) -> Int64 { Int64(o[path: ["metadata", "resourceVersion"]
         #expect(fresh.contains { $0[path: ["metadata", "name"]] == "svc-zzzz" })
     }
 
+    @Test func pagingWithASelectorSkipsWhatDoesNotMatchAndCountsNothingRemaining() throws {
+        let store = testStore()
+        for i in 0..<10 { _ = try store.create(svc, namespace: "default", service("s\(i)", labels: ["even": i % 2 == 0 ? "yes" : "no"])) }
+        var seen: [JSONValue] = [], token: String?
+        repeat {
+            let page = try store.list(svc, namespace: "default", options: ListOptions(labelSelector: .parse("even=yes"), limit: 2, continueToken: token))
+            #expect(page[path: ["metadata", "remainingItemCount"]] == nil)
+            seen += page["items"]!.arrayValue!.map { $0[path: ["metadata", "name"]]! }
+            token = page[path: ["metadata", "continue"]]?.stringValue
+        } while token != nil
+        #expect(seen == ["s0", "s2", "s4", "s6", "s8"])
+    }
+
     @Test func continueTokensThatAreBadOrTooOldAre400And410() throws {
         let store = testStore(historyLimit: 5)
         for i in 0..<10 { _ = try store.create(svc, namespace: "default", service("s\(i)")) }

@@ -190,6 +190,22 @@ import Testing
         #expect(store.watcherCount(svc) == 0)
     }
 
+    @Test func concurrentWritersGiveEveryWatcherEveryEventInResourceVersionOrder() async throws {
+        let store = testStore()
+        let watchers = try (0..<10).map { _ in try store.watch(svc, namespace: nil, options: ListOptions(resourceVersion: String(store.resourceVersion))) }
+        await withTaskGroup(of: Void.self) { group in
+            for t in 0..<4 {
+                group.addTask { for i in 0..<100 { _ = try? store.create(self.svc, namespace: "default", service("t\(t)-\(i)")) } }
+            }
+        }
+        for w in watchers {
+            let rvs = w.poll().map { rv($0.object) }
+            #expect(rvs.count == 400)
+            #expect(zip(rvs, rvs.dropFirst()).allSatisfy { $0 < $1 })
+        }
+        #expect(try store.list(svc, namespace: "default")["items"]?.arrayValue?.count == 400)
+    }
+
     @Test func onEventsWakesTheHTTPLayer() throws {
         let store = testStore()
         let w = try store.watch(svc, namespace: nil, options: ListOptions(resourceVersion: String(store.resourceVersion)))
