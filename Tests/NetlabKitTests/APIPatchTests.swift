@@ -65,6 +65,8 @@ import Testing
         #expect(PatchType(contentType: "application/apply-patch+yaml") == nil)
         #expect(PatchType.unsupported.code == 415)
         #expect(PatchType.unsupported.reason == "UnsupportedMediaType")
+        #expect(APIStatus.bodyNotJSON.json[path: ["code"]] == 415)
+        #expect(APIStatus.bodyNotJSON.message == "the body of the request was in an unknown format - accepted media types include: application/json")
         #expect(PatchType.unsupported.message == "the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json")
     }
 

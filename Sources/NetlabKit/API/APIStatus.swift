@@ -89,6 +89,8 @@ extension APIStatus {
         APIStatus(code: 415, reason: "UnsupportedMediaType",
                   message: "the body of the request was in an unknown format - accepted media types include: " + accepted.joined(separator: ", "))
     }
+    /// The 415 for a create or update body that is not JSON (protobuf, YAML): the lab decodes JSON only.
+    public static var bodyNotJSON: APIStatus { unsupportedMediaType(accepted: ["application/json"]) }
     /// A list or watch asking for a resourceVersion the store has not reached yet (upstream waits ~3 s, then says this).
     public static func tooLargeResourceVersion(_ asked: Int64, current: Int64) -> APIStatus {
         var s = APIStatus(code: 504, reason: "Timeout", message: "Too large resource version: \(asked), current: \(current)")

@@ -13,7 +13,12 @@ public struct FieldSelector: Hashable, Sendable, CustomStringConvertible {
     public static let everything = FieldSelector(terms: [])
     public init(terms: [Term]) { self.terms = terms }
 
-    public struct ParseError: Error, Hashable, Sendable { public let message: String }
+    /// A selector the user wrote wrong (the API answers it as a 400 BadRequest).
+    public struct ParseError: NetlabError, Hashable, Sendable, CustomStringConvertible {
+        public let message: String
+        public var exitCategory: ExitCategory { .usage }
+        public var description: String { message }
+    }
 
     public var description: String {
         terms.map { "\($0.field)\($0.negated ? "!=" : "=")\(Self.escape($0.value))" }.joined(separator: ",")

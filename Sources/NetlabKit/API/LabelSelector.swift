@@ -50,7 +50,12 @@ public struct LabelSelector: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The parse error, with upstream's message.
-    public struct ParseError: Error, Hashable, Sendable { public let message: String }
+    /// A selector the user wrote wrong (the API answers it as a 400 BadRequest).
+    public struct ParseError: NetlabError, Hashable, Sendable, CustomStringConvertible {
+        public let message: String
+        public var exitCategory: ExitCategory { .usage }
+        public var description: String { message }
+    }
 
     public static func parse(_ s: String) throws(ParseError) -> LabelSelector {
         var p = Parser(tokens: Lexer.scan(s))
