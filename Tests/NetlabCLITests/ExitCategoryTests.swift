@@ -12,6 +12,9 @@ import Testing
         // NetlabKit
         (TopologyError(file: "t.yaml", line: 1, column: 1, "bad"), .usage),
         (InterfaceRef.ParseError.noSlash, .usage),
+        (LabelSelector.ParseError(message: "bad"), .usage),
+        (FieldSelector.ParseError(message: "bad"), .usage),
+        (APIStatus(code: 404, reason: "NotFound", message: "services \"x\" not found"), .failure),
         (CheckSelection.NoMatch(pattern: "x", available: []), .usage),
         (LabFacts.Unresolved(ref: Ref("pod9.ip"), reason: "no such pod"), .usage),
         (PcapError.tooShort, .failure),
@@ -65,7 +68,7 @@ import Testing
     @Test func theTableListsEveryErrorTypeInSources() throws {
         let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Sources")
-        let declaration = try Regex(#"(?m)^\s*(?:public |internal |private |fileprivate )?(?:final )?(?:struct|enum|class) (\w+)\b[^{\n]*:[^{\n]*\bError\b"#)
+        let declaration = try Regex(#"(?m)^\s*(?:public |internal |private |fileprivate )?(?:final )?(?:struct|enum|class) (\w+)\b[^{\n]*:[^{\n]*\b(?:Netlab)?Error\b"#)
         var declared: [String] = []
         let files = FileManager.default.enumerator(atPath: sources.path)!.compactMap { $0 as? String }
         // netlab-proxy is a separate program with its own exit codes.
