@@ -198,7 +198,7 @@ struct FakeProcesses: ProcessEdge {
     func spawn(argv: [String], environment: [String: String], namespace: NetworkNamespace?,
                stdin: Int32?, stdout: Int32?, stderr: Int32?, transient: Bool, isolation: SpawnIsolation?) throws -> any SupervisedChild {
         let name = argv.dropFirst().prefix(5).joined(separator: " ")
-        try machine.step("spawn \(name)")
+        try machine.step("spawn \(name)" + (isolation.map { " as \($0.hostname)" } ?? ""))
         let pid = machine.state.withLock { s -> Int32 in s.nextPID += 1; return s.nextPID }
         let stateDir = machine.stateRoot
         let journaled = (try? FileManager.default.contentsOfDirectory(atPath: stateDir))?.contains { lab in
