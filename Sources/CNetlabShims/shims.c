@@ -142,14 +142,17 @@ static pid_t spawn(const char *path, char *const argv[], char *const envp[], int
         }
         if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0) { e = errno; goto fail; }
         /* Isolation: only system calls on memory the parent prepared, as vfork requires. New UTS
-         * and mount namespaces belong to this child alone (vfork shares memory, not namespaces);
-         * / is made private before anything is mounted, so no mount propagates back to netlab's
-         * mount namespace (and through shared peers, the host's). */
+         * and mount namespaces belong to this child alone (vfork shares memory, not namespaces).
+         * Before anything is mounted, every mount becomes a slave (as `ip netns exec` does): the
+         * child's mounts never propagate back to netlab's mount namespace (nor, through shared
+         * peers, the host's), while unmounts there still reach it, so a filesystem or a network
+         * namespace unmounted on the host is not kept busy or alive by an agent's copy (private
+         * mounts would). */
         if (iso) {
             step = NETLAB_STEP_UNSHARE;
             if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0) { e = errno; goto fail; }
-            step = NETLAB_STEP_PRIVATE;
-            if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) { e = errno; goto fail; }
+            step = NETLAB_STEP_PROPAGATION;
+            if (mount("none", "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) { e = errno; goto fail; }
             step = NETLAB_STEP_HOSTNAME;
             if (sethostname(iso->hostname, strlen(iso->hostname)) < 0) { e = errno; goto fail; }
             /* As `ip netns exec`: /sys shows the node's links (tools read /sys/class/net). */

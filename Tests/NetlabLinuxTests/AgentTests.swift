@@ -87,6 +87,28 @@ extension Labs { @Suite struct AgentTests {
         #expect(Self.mounts() == mounts)
     }
 
+    /// The agent's mounts are slaves of netlab's: a namespace unmounted meanwhile (its file left,
+    /// as `umount /run/netns/x` does) is unmounted in the agent's mount namespace too, not kept
+    /// alive with its links by the agent's copy (private mounts would keep it).
+    @Test func aNamespaceUnmountedMeanwhileIsNotHeldByTheAgentsMounts() throws {
+        defer { cleanUpPrivateDir() }
+        let other = "nltest-agents-\(getpid())"
+        #expect(try run(["ip", "netns", "add", other]).succeeded)
+        var deleted = false
+        defer { if !deleted { _ = try? run(["ip", "netns", "del", other]) } }
+        let t = try topology(agentLine(name: "fixture", mode: "file", ready: "{file: \(privateDir)/ready}"))
+        let lab = try Lab.up(name: uniqueLab("t-agentmnt"), topology: t, persistent: false)
+        defer { try? lab.down() }
+        let pid = try #require(agentPIDs(lab).first)
+        func agentMounts() -> String { (try? String(contentsOfFile: "/proc/\(pid)/mountinfo", encoding: .utf8)) ?? "" }
+        #expect(agentMounts().contains(" /run/netns/\(other) "))
+        #expect(agentMounts().contains(" \(privateDir) "))
+        #expect(try run(["umount", "/run/netns/\(other)"]).succeeded)
+        #expect(!agentMounts().contains(" /run/netns/\(other) "))
+        #expect(try run(["ip", "netns", "del", other]).succeeded)
+        deleted = true
+    }
+
     /// HTTP readiness probed inside the node (a python server on its loopback); an agent that dies
     /// is dead in `status` and fails `checkAgents` (what `run` calls before each check) with its log.
     @Test func httpReadinessAndADeadAgentIsReportedWithItsLog() throws {

@@ -54,7 +54,7 @@ pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int
                    int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent);
 
 /* What an isolated child gets besides its network namespace: its own UTS namespace with `hostname`,
- * and its own mount namespace (/ made private first, /sys remounted for the network namespace) in
+ * and its own mount namespace (every mount made a slave first, /sys remounted for the network namespace) in
  * which sources[i] is bind-mounted on targets[i] (both existing directories). */
 struct netlab_isolation {
     const char *hostname;
@@ -67,13 +67,13 @@ struct netlab_isolation {
 enum {
     NETLAB_STEP_EXEC = 0,
     NETLAB_STEP_UNSHARE = 1,
-    NETLAB_STEP_PRIVATE = 2,
+    NETLAB_STEP_PROPAGATION = 2,
     NETLAB_STEP_HOSTNAME = 3,
     NETLAB_STEP_BIND = 16,
 };
 
 /* netlab_spawn with isolation (a node's agent): unshare(CLONE_NEWNS|CLONE_NEWUTS), mounts made
- * private, sethostname and the bind mounts, in the child between vfork and exec. vfork still
+ * slaves (MS_REC|MS_SLAVE: nothing propagates back), sethostname and the bind mounts, in the child between vfork and exec. vfork still
  * serves: these are system calls on memory prepared by the caller, and namespaces are per task,
  * so the parent's (netlab's) mounts and hostname never change. On failure, -errno and *failed_step. */
 pid_t netlab_spawn_isolated(const char *path, char *const argv[], char *const envp[], int nsfd,

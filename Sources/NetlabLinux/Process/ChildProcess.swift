@@ -270,7 +270,7 @@ public struct SpawnIsolation: Sendable, Equatable {
     func describe(step: Int) -> String {
         switch step {
         case Int(NETLAB_STEP_UNSHARE): return "unshare its UTS and mount namespaces"
-        case Int(NETLAB_STEP_PRIVATE): return "make its mounts private"
+        case Int(NETLAB_STEP_PROPAGATION): return "make its mounts slaves of netlab's (MS_SLAVE)"
         case Int(NETLAB_STEP_HOSTNAME): return "set its hostname to \(hostname)"
         case let i where i >= Int(NETLAB_STEP_BIND) && i - Int(NETLAB_STEP_BIND) < binds.count:
             let b = binds[i - Int(NETLAB_STEP_BIND)]
