@@ -66,6 +66,9 @@ extension Labs { @Suite struct AgentTests {
             let owner = read(dir + "/private" + privateDir + "/owner")
             #expect(owner == node.name)
             owners.insert(owner)
+            var st = stat()
+            #expect(lstat(lab.store.directory + "/agent-fixture-\(node.name).log", &st) == 0 && st.st_mode & 0o777 == 0o600)
+            #expect(read(lab.store.directory + "/agent-fixture-\(node.name).log") == "agent on \(node.name) serving")
         }
         #expect(owners.count == t.nodes.count)
         // The files are in each agent's own directory: the host's one stays empty.
