@@ -116,8 +116,9 @@ int netlab_write_file_in_netns(int nsfd, const char *path, const char *value) {
     return netlab_run_in_netns(nsfd, write_file, &w);
 }
 
-pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int nsfd,
-                   int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent) {
+static pid_t spawn(const char *path, char *const argv[], char *const envp[], int nsfd,
+                   int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent,
+                   const struct netlab_isolation *iso, int *failed_step) {
     int errpipe[2];
     pid_t parent = getpid();
     if (pipe2(errpipe, O_CLOEXEC) < 0) return -errno;
@@ -129,6 +130,7 @@ pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int
     if (pid < 0) { int e = errno; close(errpipe[0]); close(errpipe[1]); return -e; }
     if (pid == 0) {
         int e = 0;
+        int step = NETLAB_STEP_EXEC;
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -139,6 +141,28 @@ pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int
             if (getppid() != parent) _exit(127); /* the parent died before prctl took effect */
         }
         if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0) { e = errno; goto fail; }
+        /* Isolation: only system calls on memory the parent prepared, as vfork requires. New UTS
+         * and mount namespaces belong to this child alone (vfork shares memory, not namespaces).
+         * Before anything is mounted, every mount becomes a slave (as `ip netns exec` does): the
+         * child's mounts never propagate back to netlab's mount namespace (nor, through shared
+         * peers, the host's), while unmounts there still reach it, so a filesystem or a network
+         * namespace unmounted on the host is not kept busy or alive by an agent's copy (private
+         * mounts would). */
+        if (iso) {
+            step = NETLAB_STEP_UNSHARE;
+            if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0) { e = errno; goto fail; }
+            step = NETLAB_STEP_PROPAGATION;
+            if (mount("none", "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) { e = errno; goto fail; }
+            step = NETLAB_STEP_HOSTNAME;
+            if (sethostname(iso->hostname, strlen(iso->hostname)) < 0) { e = errno; goto fail; }
+            /* As `ip netns exec`: /sys shows the node's links (tools read /sys/class/net). */
+            if (nsfd >= 0 && umount2("/sys", MNT_DETACH) == 0) mount("sysfs", "/sys", "sysfs", 0, NULL);
+            for (int i = 0; i < iso->count; i++) {
+                step = NETLAB_STEP_BIND + i;
+                if (mount(iso->sources[i], iso->targets[i], NULL, MS_BIND, NULL) < 0) { e = errno; goto fail; }
+            }
+        }
+        step = NETLAB_STEP_EXEC;
         int devnull = -1;
         if (in_fd < 0 || out_fd < 0 || err_fd < 0) {
             devnull = open("/dev/null", O_RDWR);
@@ -159,21 +183,35 @@ pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int
         syscall(SYS_close_range, (unsigned)errpipe[1] + 1, ~0U, 0U);
         execve(path, argv, envp);
         e = errno;
-    fail:
-        (void)!write(errpipe[1], &e, sizeof e);
+    fail:;
+        int msg[2] = { e, step };
+        (void)!write(errpipe[1], msg, sizeof msg);
         _exit(127);
     }
     close(errpipe[1]);
-    int e = 0;
+    int msg[2] = { 0, 0 };
     ssize_t n;
-    do { n = read(errpipe[0], &e, sizeof e); } while (n < 0 && errno == EINTR);
+    do { n = read(errpipe[0], msg, sizeof msg); } while (n < 0 && errno == EINTR);
     close(errpipe[0]);
-    if (n == sizeof e) {
+    if (n == sizeof msg) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        return -e;
+        if (failed_step) *failed_step = msg[1];
+        return -msg[0];
     }
     return pid;
+}
+
+pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int nsfd,
+                   int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent) {
+    return spawn(path, argv, envp, nsfd, in_fd, out_fd, err_fd, new_pgrp, die_with_parent, NULL, NULL);
+}
+
+pid_t netlab_spawn_isolated(const char *path, char *const argv[], char *const envp[], int nsfd,
+                            int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent,
+                            const struct netlab_isolation *iso, int *failed_step) {
+    *failed_step = NETLAB_STEP_EXEC;
+    return spawn(path, argv, envp, nsfd, in_fd, out_fd, err_fd, new_pgrp, die_with_parent, iso, failed_step);
 }
 
 int netlab_exec_in_netns(const char *nspath, const char *name, char *const argv[], const char **step) {

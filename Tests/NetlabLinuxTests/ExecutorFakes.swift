@@ -196,9 +196,9 @@ struct FakeProcesses: ProcessEdge {
     func runner(in namespace: NetworkNamespace?) -> any ProcessRunner { FakeProcessRunner(machine: machine, namespace: namespace?.name) }
 
     func spawn(argv: [String], environment: [String: String], namespace: NetworkNamespace?,
-               stdin: Int32?, stdout: Int32?, stderr: Int32?, transient: Bool) throws -> any SupervisedChild {
+               stdin: Int32?, stdout: Int32?, stderr: Int32?, transient: Bool, isolation: SpawnIsolation?) throws -> any SupervisedChild {
         let name = argv.dropFirst().prefix(5).joined(separator: " ")
-        try machine.step("spawn \(name)")
+        try machine.step("spawn \(name)" + (isolation.map { " as \($0.hostname)" } ?? ""))
         let pid = machine.state.withLock { s -> Int32 in s.nextPID += 1; return s.nextPID }
         let stateDir = machine.stateRoot
         let journaled = (try? FileManager.default.contentsOfDirectory(atPath: stateDir))?.contains { lab in
@@ -239,6 +239,7 @@ final class FakeChild: SupervisedChild, @unchecked Sendable {
     deinit { if let stdinCopy { close(stdinCopy) } }
 
     func terminate(signal: Int32) { machine.state.withLock { $0.children[pid]?.alive = false } }
+    var hasExited: Bool { machine.state.withLock { $0.children[pid]?.alive != true } }
     func wait(timeout: Double?) -> ProcessOutcome.Termination { .signalled(SIGKILL) }
 }
 

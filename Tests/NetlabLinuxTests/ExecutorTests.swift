@@ -170,3 +170,50 @@ final class LogLines: LogHandler, @unchecked Sendable {
         lock.lock(); _records.append(Record(message: "\(message)", metadata: all)); lock.unlock()
     }
 }
+
+/// Agents on fakes: started after the proxy, one per node with the node's hostname, journaled,
+/// stopped first on `down`, and a failure at any step with them leaves nothing.
+extension ExecutorTests {
+    func agentTopology(_ machine: FakeMachine) throws -> Topology {
+        var t = try machine.topology()
+        t.agents = [Agent(name: "fixture", command: ["/bin/true", "--node={{nodeName}}"], nodes: t.nodes.map(\.name))]
+        return t
+    }
+
+    @Test func agentsStartAfterTheProxyOnePerNodeAndStopFirst() throws {
+        let machine = try FakeMachine()
+        let lab = try Lab.up(name: "exec-agents", topology: try agentTopology(machine), persistent: false, logger: Self.quiet,
+                             tools: machine.tools, edges: machine.edges)
+        let events = machine.state.withLock { $0.events }
+        let agentSpawns = events.indices.filter { events[$0].hasPrefix("spawn --node=") }
+        #expect(agentSpawns.map { events[$0] } == lab.topology.nodes.map { "spawn --node=\($0.name) as \($0.name)" })
+        let lastProxy = try #require(events.lastIndex { $0.hasPrefix("run netlab-proxy") })
+        #expect(agentSpawns.allSatisfy { $0 > lastProxy })
+        let agents = lab.store.readJournal().filter { $0.name.hasPrefix("agent ") }
+        #expect(agents.map(\.name) == lab.topology.nodes.map { "agent fixture on \($0.name)" })
+        try lab.down()
+        let stops = machine.state.withLock { $0.stops }.map(\.pid)
+        #expect(Array(stops.prefix(agents.count)) == agents.reversed().compactMap(\.pid))
+        #expect(machine.liveChildren.isEmpty)
+    }
+
+    @Test func aFailureAtAnyStepWithAgentsLeavesNothing() throws {
+        let steps = try {
+            let machine = try FakeMachine()
+            let lab = try Lab.up(name: "exec-agcount", topology: try agentTopology(machine), persistent: false, logger: Self.quiet,
+                                 tools: machine.tools, edges: machine.edges)
+            defer { try? lab.down() }
+            return machine.state.withLock { $0.steps }
+        }()
+        // The last steps are the agents' spawns.
+        for k in (steps - 4)..<steps {
+            let machine = try FakeMachine(failAt: k)
+            #expect(throws: (any Error).self, "step \(k)") {
+                _ = try Lab.up(name: "exec-agfail", topology: try agentTopology(machine), persistent: false, logger: Self.quiet,
+                               tools: machine.tools, edges: machine.edges)
+            }
+            #expect(machine.liveNamespaces.isEmpty && machine.liveChildren.isEmpty, "step \(k)")
+            #expect(!FileManager.default.fileExists(atPath: machine.stateRoot + "/exec-agfail"), "step \(k)")
+        }
+    }
+}

@@ -28,6 +28,17 @@ import Testing
         #expect(whats.contains { $0.contains("the service proxy './my-proxy'") }, "\(whats)")
     }
 
+    /// An agent's program that is not there is an environment problem before anything is made;
+    /// a relative one is looked for next to the topology file.
+    @Test func missingAgentProgramIsNamed() throws {
+        var t = try topology()
+        t.agents = [Agent(name: "flanneld", command: ["./bin/flanneld"], nodes: ["node1"], baseDirectory: "/nonexistent"),
+                    Agent(name: "sh", command: ["/bin/sh"], nodes: ["node1"])]
+        let r = Preflight.check(topology: t, plan: LabPlan(lab: "x", topology: t), tools: Tools(directory: "/nonexistent"), which: IPTables.which)
+        let agents = r.problems.filter { $0.what.contains("agent") }
+        #expect(agents.map(\.what) == ["the program of agent 'flanneld', ./bin/flanneld (in \(t.source)), is not an executable file"])
+    }
+
     @Test func aCompleteMachineHasNoProblems() throws {
         let t = try topology()
         // netlab-proxy is found next to the test bundle's netlab; the plugins are Debian's.

@@ -50,6 +50,48 @@ import Testing
     }
 }
 
+/// Log and file readiness (no root: netlab's own namespace).
+extension SupervisorTests {
+    func stopAll(_ store: LabStore) { for e in store.readJournal() { Supervisor(store: store).stop(e) } }
+
+    /// Ready once a line of its log matches the pattern, not before: the first line does not.
+    @Test func logReadinessWaitsForAMatchingLine() throws {
+        let (store, root) = try store()
+        defer { stopAll(store); try? FileManager.default.removeItem(atPath: root) }
+        let script = "echo starting; echo 'listening on :8080' >&2; exec sleep 1000"
+        try Supervisor(store: store).start(SupervisedProcess(
+            name: "logger", argv: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"], namespace: nil,
+            readiness: .log("^listening on :[0-9]+$"), logFile: "logger.log", diesWithNetlab: true, waitsForStart: false))
+        #expect((try? String(contentsOfFile: store.directory + "/logger.log", encoding: .utf8))?.contains("listening on :8080") == true)
+        #expect {
+            try Supervisor(store: store).start(SupervisedProcess(
+                name: "mute", argv: ["/bin/sh", "-c", "echo starting; exec sleep 1000"], environment: ["PATH": "/usr/bin:/bin"], namespace: nil,
+                readiness: .log("listening"), readinessTimeout: 0.3, logFile: "mute.log", diesWithNetlab: true, waitsForStart: false))
+        } throws: { error in
+            "\(error)".contains("no line of its log matched 'listening' within 0.3 s") && "\(error)".contains("starting")
+        }
+    }
+
+    /// Ready once the file exists as the child sees it (/proc/<pid>/root); a child that exits
+    /// first fails at once, not at the timeout.
+    @Test func fileReadinessAndAChildThatExitsFirst() throws {
+        let (store, root) = try store()
+        defer { stopAll(store); try? FileManager.default.removeItem(atPath: root) }
+        let flag = root + "/ready-flag"
+        try Supervisor(store: store).start(SupervisedProcess(
+            name: "toucher", argv: ["/bin/sh", "-c", "touch \(flag); exec sleep 1000"], environment: ["PATH": "/usr/bin:/bin"], namespace: nil,
+            readiness: .file(flag), logFile: "toucher.log", diesWithNetlab: true, waitsForStart: false))
+        #expect(access(flag, F_OK) == 0)
+        #expect {
+            try Supervisor(store: store).start(SupervisedProcess(
+                name: "quitter", argv: ["/bin/sh", "-c", "echo no config >&2; exit 2"], environment: [:], namespace: nil,
+                readiness: .file(root + "/never"), readinessTimeout: 60, logFile: "quitter.log", diesWithNetlab: true, waitsForStart: false))
+        } throws: { error in
+            "\(error)".contains("exited before it was ready") && "\(error)".contains("no config")
+        }
+    }
+}
+
 /// TCP and HTTP readiness, probed from inside a pod's namespace (root: a real lab).
 extension Labs { @Suite struct SupervisorProbeTests {
     @Test func tcpAndHTTPReadinessAreProbedInsideTheNamespace() throws {

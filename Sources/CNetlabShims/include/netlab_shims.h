@@ -53,6 +53,33 @@ int netlab_write_file_in_netns(int nsfd, const char *path, const char *value);
 pid_t netlab_spawn(const char *path, char *const argv[], char *const envp[], int nsfd,
                    int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent);
 
+/* What an isolated child gets besides its network namespace: its own UTS namespace with `hostname`,
+ * and its own mount namespace (every mount made a slave first, /sys remounted for the network namespace) in
+ * which sources[i] is bind-mounted on targets[i] (both existing directories). */
+struct netlab_isolation {
+    const char *hostname;
+    const char *const *sources;
+    const char *const *targets;
+    int count;
+};
+
+/* The step of an isolated spawn that failed: bind mount i is NETLAB_STEP_BIND + i. */
+enum {
+    NETLAB_STEP_EXEC = 0,
+    NETLAB_STEP_UNSHARE = 1,
+    NETLAB_STEP_PROPAGATION = 2,
+    NETLAB_STEP_HOSTNAME = 3,
+    NETLAB_STEP_BIND = 16,
+};
+
+/* netlab_spawn with isolation (a node's agent): unshare(CLONE_NEWNS|CLONE_NEWUTS), mounts made
+ * slaves (MS_REC|MS_SLAVE: nothing propagates back), sethostname and the bind mounts, in the child between vfork and exec. vfork still
+ * serves: these are system calls on memory prepared by the caller, and namespaces are per task,
+ * so the parent's (netlab's) mounts and hostname never change. On failure, -errno and *failed_step. */
+pid_t netlab_spawn_isolated(const char *path, char *const argv[], char *const envp[], int nsfd,
+                            int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent,
+                            const struct netlab_isolation *iso, int *failed_step);
+
 /* Enters the network namespace at `nspath` in the calling process, with a private mount namespace in
  * which /sys shows that network namespace (as `ip netns exec` does), then execvp(argv[0], argv).
  * Returns only on failure, with -errno, and a short description of the failed step in *step. */

@@ -15,13 +15,15 @@ public struct Topology: Hashable, Sendable, Codable {
     public var services: [Service]
     public var cni: CNISettings
     public var proxy: ProxySettings
+    /// The user's long-running agents (kube-proxy, a CNI daemon), run on their nodes.
+    public var agents: [Agent]
     /// The datapath checks `netlab run` runs, in file order.
     public var checks: [Check]
 
     public init(source: String, name: String, vpc: VPC, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix,
                 external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings,
-                proxy: ProxySettings = ProxySettings(), checks: [Check] = []) {
-        self.checks = checks
+                proxy: ProxySettings = ProxySettings(), agents: [Agent] = [], checks: [Check] = []) {
+        self.checks = checks; self.agents = agents
         self.source = source; self.name = name; self.vpc = vpc; self.clusterCIDR = clusterCIDR
         self.serviceCIDR = serviceCIDR; self.external = external; self.nodes = nodes; self.pods = pods
         self.services = services; self.cni = cni; self.proxy = proxy
@@ -153,5 +155,80 @@ public struct ProxySettings: Hashable, Sendable, Codable {
     public init(command: [String] = ProxySettings.defaultCommand, timeoutSeconds: Double = ProxySettings.defaultTimeout,
                 baseDirectory: String = ".") {
         self.command = command; self.timeoutSeconds = timeoutSeconds; self.baseDirectory = baseDirectory
+    }
+}
+
+/// A long-running program of the user's (kube-proxy, flanneld, a CNI's agent) that netlab runs on
+/// each of its nodes: in the node's network namespace, with the node's hostname, and with its own
+/// copy of `privateDirs`.
+public struct Agent: Hashable, Sendable, Codable {
+    /// How netlab knows the agent is serving. Probes run inside the node's network namespace; a
+    /// file is looked for inside the agent's mount namespace.
+    public enum Readiness: Hashable, Sendable, Codable {
+        case http(IPv4Address, port: Int, path: String)
+        case tcp(IPv4Address, port: Int)
+        /// A line of its log matches this regular expression.
+        case log(String)
+        case file(String)
+        /// Started is ready (no `ready:`).
+        case started
+    }
+
+    public static let defaultTimeout = 30.0
+    /// What `{{...}}` may name in `command` and `env`, each replaced per node.
+    public static let placeholders = ["nodeName", "nodeIP", "podCIDR", "clusterCIDR", "serviceCIDR", "stateDir"]
+    /// Placeholders of the lab's API endpoint, which is not served yet.
+    public static let apiPlaceholders = ["kubeconfig", "apiServer"]
+
+    public var name: String
+    /// The argv as written, placeholders unexpanded. The program (never a placeholder) is an
+    /// absolute path or relative to `baseDirectory`.
+    public var command: [String]
+    public var environment: [String: String]
+    /// The nodes it runs on, in the topology's node order.
+    public var nodes: [String]
+    public var ready: Readiness
+    public var timeoutSeconds: Double
+    /// Absolute paths each node's agent gets as its own directory (a bind mount of one under its
+    /// state directory, in its private mount namespace).
+    public var privateDirs: [String]
+    /// The topology file's directory.
+    public var baseDirectory: String
+
+    public init(name: String, command: [String], environment: [String: String] = [:], nodes: [String],
+                ready: Readiness = .started, timeoutSeconds: Double = Agent.defaultTimeout, privateDirs: [String] = [],
+                baseDirectory: String = ".") {
+        self.name = name; self.command = command; self.environment = environment; self.nodes = nodes; self.ready = ready
+        self.timeoutSeconds = timeoutSeconds; self.privateDirs = privateDirs; self.baseDirectory = baseDirectory
+    }
+
+    /// The `{{name}}` placeholders in `s`, in order.
+    public static func placeholderNames(in s: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(s)
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            names.append(String(rest[open.upperBound..<close.lowerBound]))
+            rest = rest[close.upperBound...]
+        }
+        return names
+    }
+
+    /// `s` with each `{{name}}` replaced by `values[name]` (validation has made sure every one is known).
+    public static func expand(_ s: String, _ values: [String: String]) -> String {
+        var out = ""
+        var rest = Substring(s)
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            out += rest[..<open.lowerBound]
+            let name = String(rest[open.upperBound..<close.lowerBound])
+            out += values[name] ?? String(rest[open.lowerBound..<close.upperBound])
+            rest = rest[close.upperBound...]
+        }
+        return out + rest
+    }
+
+    /// The placeholder values for this agent on `node` of `topology`, its state directory being `stateDir`.
+    public static func values(node: Node, topology: Topology, stateDir: String) -> [String: String] {
+        ["nodeName": node.name, "nodeIP": "\(node.ip)", "podCIDR": "\(node.podCIDR)",
+         "clusterCIDR": "\(topology.clusterCIDR)", "serviceCIDR": "\(topology.serviceCIDR)", "stateDir": stateDir]
     }
 }

@@ -7,7 +7,7 @@ import Yams
 // every section instead of stopping at the first.
 //
 // Each section has its file (TopologyBuilder+Network, +Nodes, +Pods, +Services, +CNI, +Proxy,
-// +Checks); allocation is pure (Allocation.swift).
+// +Agents, +Checks); allocation is pure (Allocation.swift).
 
 final class TopologyBuilder {
     let r: YAMLReader
@@ -34,6 +34,7 @@ final class TopologyBuilder {
     var services: [PartialService] = []
     var cni: CNISettings?
     var proxy = ProxySettings()
+    var agents: [Agent] = []
     var checks: [Check] = []
     /// Every reference and member name in the checks, with its place, checked once the topology
     /// is assembled (references need the nodes, pods and services).
@@ -51,6 +52,7 @@ final class TopologyBuilder {
         readServices(top)
         readCNI(top)
         readProxy(top)
+        readAgents(top)
         readChecks(top)
         guard r.diagnostics.isEmpty else { return nil }
         return assemble()
@@ -99,7 +101,7 @@ final class TopologyBuilder {
         }
         let topology = Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu),
                         clusterCIDR: clusterCIDR.value, serviceCIDR: serviceCIDR.value, external: external,
-                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, checks: checks)
+                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, checks: checks)
         validateChecks(in: topology)
         return topology
     }

@@ -5,7 +5,7 @@ import NetlabKit
 
 /// A lab on this host: builds it from a plan, records every step in its journal, and undoes it.
 /// Its jobs live in their own files: wiring (LabWiring), pod networking (LabPodNetworking), the
-/// proxy contract (LabServices), long-running children (LabWorkloads), teardown (LabTeardown).
+/// proxy contract (LabServices), long-running children (LabWorkloads), the user's agents (LabAgents), teardown (LabTeardown).
 /// Everything it does to the machine goes through `edges` (LabEdges), so tests run it on fakes.
 // @unchecked: the mutable state (record, namespace cache, timings) is shared by the per-node
 // workers and only touched inside `withState`.
@@ -122,6 +122,7 @@ public final class Lab: @unchecked Sendable {
         try timed("cni add") { try attachPods() }
         try timed("workloads") { try startWorkloads() }
         try timed("proxy") { try syncServices() }
+        try timed("agents") { try startAgents() }
     }
 
     /// The open namespace of `member`, opened once and kept until teardown.

@@ -60,9 +60,10 @@ public protocol ProcessEdge: Sendable {
     /// Runs programs to completion with `namespace` (nil: netlab's own) as their network namespace.
     func runner(in namespace: NetworkNamespace?) -> any ProcessRunner
     /// Starts a long-running child with the given standard descriptors (nil: /dev/null). A
-    /// `transient` one dies with netlab (PR_SET_PDEATHSIG) and with an interrupt.
+    /// `transient` one dies with netlab (PR_SET_PDEATHSIG) and with an interrupt. With
+    /// `isolation`, it also has its own hostname and mounts (a node's agent).
     func spawn(argv: [String], environment: [String: String], namespace: NetworkNamespace?,
-               stdin: Int32?, stdout: Int32?, stderr: Int32?, transient: Bool) throws -> any SupervisedChild
+               stdin: Int32?, stdout: Int32?, stderr: Int32?, transient: Bool, isolation: SpawnIsolation?) throws -> any SupervisedChild
     /// Ends the journaled process `pid` if it is still the one that started at `startTime`: TERM
     /// to its process group, KILL after `grace` seconds. Recycled pids are left alone.
     func stop(pid: Int32, startTime: UInt64, grace: Double)
@@ -77,6 +78,8 @@ public protocol SupervisedChild: AnyObject, Sendable {
     var startTime: UInt64? { get }
     /// Signals the child's process group.
     func terminate(signal: Int32)
+    /// It has exited (reaped or not).
+    var hasExited: Bool { get }
     /// Reaps it; with a timeout, kills it when that expires.
     @discardableResult func wait(timeout: Double?) -> ProcessOutcome.Termination
 }
@@ -108,9 +111,9 @@ public struct HostProcesses: ProcessEdge {
     public init() {}
     public func runner(in namespace: NetworkNamespace?) -> any ProcessRunner { NamespaceProcessRunner(namespace: namespace) }
     public func spawn(argv: [String], environment: [String: String], namespace: NetworkNamespace?,
-                      stdin: Int32?, stdout: Int32?, stderr: Int32?, transient: Bool) throws -> any SupervisedChild {
+                      stdin: Int32?, stdout: Int32?, stderr: Int32?, transient: Bool, isolation: SpawnIsolation?) throws -> any SupervisedChild {
         try ChildProcess.spawn(argv: argv, environment: environment, namespace: namespace,
-                               stdin: stdin, stdout: stdout, stderr: stderr, transient: transient)
+                               stdin: stdin, stdout: stdout, stderr: stderr, transient: transient, isolation: isolation)
     }
     public func stop(pid: Int32, startTime: UInt64, grace: Double) { ChildProcess.stop(pid: pid, startTime: startTime, grace: grace) }
     public func which(_ program: String) -> String? { IPTables.which(program) }

@@ -59,14 +59,19 @@ public enum LabStatus {
             let owner = record.phase == .up && live == nil ? "" : " (pid \(live ?? record.ownerPID))"
             let map = LabMap.render(lab: n, topology: record.topology, pods: record.pods)
                 .split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
-            blocks.append("lab \(n): \(record.phase.rawValue)\(owner), topology \(record.topology.name)\n\(map)")
-            objects.append(json(lab: n, record: record, livePID: live))
+            let agents = Lab.agentStates(topology: record.topology, store: store)
+            let agentLines = agents.map { a in
+                "\n  agent \(a.instance.agent) on \(a.instance.node): \(a.running ? "running" : "dead")"
+                    + (a.pid.map { " (pid \($0))" } ?? "") + (a.running ? "" : ", log \(a.logPath)")
+            }.joined()
+            blocks.append("lab \(n): \(record.phase.rawValue)\(owner), topology \(record.topology.name)\n\(map)\(agentLines)")
+            objects.append(json(lab: n, record: record, livePID: live, agents: agents))
         }
         if blocks.isEmpty && names == nil { return Output(text: "no labs (start one with `sudo netlab up`)", broken: []) }
         return Output(text: blocks.joined(separator: "\n\n"), broken: broken, labs: objects)
     }
 
-    static func json(lab: String, record r: LabRecord, livePID: Int32?) -> JSONValue {
+    static func json(lab: String, record r: LabRecord, livePID: Int32?, agents: [Lab.AgentState] = []) -> JSONValue {
         let plan = LabPlan(lab: lab, topology: r.topology)
         var namespaces: [String: JSONValue] = [:]
         for ns in plan.namespaces { namespaces[ns.member] = .string(ns.name) }
@@ -78,6 +83,11 @@ public enum LabStatus {
         }
         return .object(["lab": .string(lab), "phase": .string(r.phase.rawValue), "persistent": .bool(r.persistent),
                         "pid": livePID.map { .number(Double($0)) } ?? .null, "topology": .string(r.topology.name),
-                        "namespaces": .object(namespaces), "pods": .object(pods)])
+                        "namespaces": .object(namespaces), "pods": .object(pods),
+                        "agents": .array(agents.map { a in
+                            .object(["name": .string(a.instance.agent), "node": .string(a.instance.node),
+                                     "state": .string(a.running ? "running" : "dead"),
+                                     "pid": a.pid.map { .number(Double($0)) } ?? .null, "log": .string(a.logPath)])
+                        })])
     }
 }

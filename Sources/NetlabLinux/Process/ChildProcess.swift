@@ -23,21 +23,42 @@ public final class ChildProcess: SupervisedChild, @unchecked Sendable {
     /// descriptors set to the given ones (nil: /dev/null). A `transient` child (a plugin, the
     /// proxy, iptables-restore) dies with netlab and is killed when netlab is interrupted; a
     /// long-lived one (a pod's server) outlives the netlab process that started it.
+    /// With `isolation`, the child also gets its own hostname and mount namespace (a node's agent).
     public static func spawn(argv: [String], environment: [String: String], namespace: NetworkNamespace?,
                              stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil,
-                             transient: Bool = true) throws -> ChildProcess {
+                             transient: Bool = true, isolation: SpawnIsolation? = nil) throws -> ChildProcess {
         precondition(!argv.isEmpty)
         Self.ignoreSIGPIPE
         let envStrings = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        var step: Int32 = 0
         let pid = withCStrings(argv) { cargv in
             withCStrings(envStrings) { cenv in
-                netlab_spawn(argv[0], cargv, cenv, namespace?.fd ?? -1, stdin ?? -1, stdout ?? -1, stderr ?? -1, 1, transient ? 1 : 0)
+                guard let isolation else {
+                    return netlab_spawn(argv[0], cargv, cenv, namespace?.fd ?? -1, stdin ?? -1, stdout ?? -1, stderr ?? -1, 1, transient ? 1 : 0)
+                }
+                return withCStrings(isolation.binds.map(\.source)) { sources in
+                    withCStrings(isolation.binds.map(\.target)) { targets in
+                        isolation.hostname.withCString { host in
+                            sources.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: isolation.binds.count + 1) { src in
+                                targets.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: isolation.binds.count + 1) { dst in
+                                    var iso = netlab_isolation(hostname: host, sources: src, targets: dst, count: Int32(isolation.binds.count))
+                                    return netlab_spawn_isolated(argv[0], cargv, cenv, namespace?.fd ?? -1, stdin ?? -1, stdout ?? -1,
+                                                                 stderr ?? -1, 1, transient ? 1 : 0, &iso, &step)
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         if pid < 0 {
+            let what = "start \(argv[0])\(namespace.map { " in netns \($0.name)" } ?? "")"
+            if let isolation, step != Int32(NETLAB_STEP_EXEC) {
+                throw SystemError(what + ": " + isolation.describe(step: Int(step)), errno: -pid)
+            }
             let hint: String? = -pid == ENOENT ? "no such file: install it or fix the path" :
                 -pid == EACCES ? "not executable: check its permissions" : nil
-            throw SystemError("start \(argv[0])\(namespace.map { " in netns \($0.name)" } ?? "")", errno: -pid, hint: hint)
+            throw SystemError(what, errno: -pid, hint: hint)
         }
         let pfd = netlab_pidfd_open(pid)
         if pfd < 0 {
@@ -90,6 +111,13 @@ public final class ChildProcess: SupervisedChild, @unchecked Sendable {
         }
         reaped = reap()
         return reaped!
+    }
+
+    /// It has exited (not necessarily reaped yet).
+    public var hasExited: Bool {
+        if reaped != nil { return true }
+        var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
+        return poll(&fds, 1, 0) == 1
     }
 
     /// Sends a signal to the child's process group (it leads one), so helpers it started go too.
@@ -223,6 +251,33 @@ public struct NamespaceProcessRunner: ProcessRunner {
     }
 
     private func closeAll(_ fds: [Int32]) { for fd in fds where fd >= 0 { close(fd) } }
+}
+
+/// What an isolated child gets besides its network namespace (netlab_spawn_isolated): its own UTS
+/// namespace with `hostname`, and its own mount namespace with each bind's source mounted on its
+/// target. Netlab's own mounts and hostname stay as they are.
+public struct SpawnIsolation: Sendable, Equatable {
+    public struct Bind: Sendable, Equatable {
+        public var source: String
+        public var target: String
+        public init(source: String, target: String) { self.source = source; self.target = target }
+    }
+    public var hostname: String
+    public var binds: [Bind]
+    public init(hostname: String, binds: [Bind] = []) { self.hostname = hostname; self.binds = binds }
+
+    /// The step netlab_spawn_isolated names.
+    func describe(step: Int) -> String {
+        switch step {
+        case Int(NETLAB_STEP_UNSHARE): return "unshare its UTS and mount namespaces"
+        case Int(NETLAB_STEP_PROPAGATION): return "make its mounts slaves of netlab's (MS_SLAVE)"
+        case Int(NETLAB_STEP_HOSTNAME): return "set its hostname to \(hostname)"
+        case let i where i >= Int(NETLAB_STEP_BIND) && i - Int(NETLAB_STEP_BIND) < binds.count:
+            let b = binds[i - Int(NETLAB_STEP_BIND)]
+            return "bind-mount \(b.source) on \(b.target)"
+        default: return "isolate it (step \(step))"
+        }
+    }
 }
 
 /// Hands a NULL-terminated `char *[]` to C for the duration of `body`.

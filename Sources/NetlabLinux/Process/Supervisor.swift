@@ -12,8 +12,12 @@ public struct SupervisedProcess: Sendable {
         case line(String)
         /// A TCP connection to `address:port` from inside its namespace succeeds.
         case tcp(IPv4Address, port: Int)
-        /// An HTTP GET of `/` on `address:port` from inside its namespace answers 2xx.
-        case http(IPv4Address, port: Int)
+        /// An HTTP GET of `path` on `address:port` from inside its namespace answers 2xx.
+        case http(IPv4Address, port: Int, path: String = "/")
+        /// A line of its log file matches this regular expression.
+        case log(String)
+        /// This file exists as the child sees it (through /proc/<pid>/root: its mount namespace).
+        case file(String)
         /// Started is ready.
         case started
     }
@@ -36,12 +40,15 @@ public struct SupervisedProcess: Sendable {
     /// It waits for a `start` line on stdin before it serves and exits when stdin ends first: it
     /// is journaled in between, so a netlab that dies before the journal line leaves nothing running.
     public var waitsForStart: Bool
+    /// Its own hostname and mounts (a node's agent); nil: netlab's.
+    public var isolation: SpawnIsolation?
 
     public init(name: String, argv: [String], environment: [String: String], namespace: NetworkNamespace?,
-                readiness: Readiness, readinessTimeout: Double = 5, logFile: String, diesWithNetlab: Bool, waitsForStart: Bool) {
+                readiness: Readiness, readinessTimeout: Double = 5, logFile: String, diesWithNetlab: Bool, waitsForStart: Bool,
+                isolation: SpawnIsolation? = nil) {
         self.name = name; self.argv = argv; self.environment = environment; self.namespace = namespace
         self.readiness = readiness; self.readinessTimeout = readinessTimeout; self.logFile = logFile
-        self.diesWithNetlab = diesWithNetlab; self.waitsForStart = waitsForStart
+        self.diesWithNetlab = diesWithNetlab; self.waitsForStart = waitsForStart; self.isolation = isolation
     }
 }
 
@@ -82,7 +89,8 @@ public struct Supervisor: Sendable {
         if p.waitsForStart { try pipe(&gate); mine += gate }
         let child = try processes.spawn(argv: p.argv, environment: p.environment, namespace: p.namespace,
                                         stdin: p.waitsForStart ? gate[0] : nil,
-                                        stdout: ready[1] >= 0 ? ready[1] : log, stderr: log, transient: p.diesWithNetlab)
+                                        stdout: ready[1] >= 0 ? ready[1] : log, stderr: log, transient: p.diesWithNetlab,
+                                        isolation: p.isolation)
         // The child's ends are its own now; holding ours would keep its pipes from ending.
         for fd in [ready[1], gate[0]] where fd >= 0 { close(fd) }
         mine = [ready[0], gate[1]]
@@ -119,27 +127,63 @@ public struct Supervisor: Sendable {
                 let n = read(ready[0], &line, line.count)
                 if !(n > 0 && line[0..<n].starts(with: Array(prefix.utf8))) { try fail("it exited before it was ready") }
             }
-        case .tcp(let address, let port), .http(let address, let port):
-            guard let ns = p.namespace else { try fail("a TCP or HTTP readiness probe needs the child's namespace") }
-            let http = { if case .http = p.readiness { return true } else { return false } }()
+        case .tcp, .http, .log, .file:
+            let pattern: Regex<AnyRegexOutput>?
+            if case .log(let source) = p.readiness {
+                do { pattern = try Regex(source) } catch { try fail("its readiness pattern '\(source)' is not a regular expression (\(error))") }
+            } else { pattern = nil }
+            switch p.readiness {
+            case .tcp, .http: if p.namespace == nil { try fail("a TCP or HTTP readiness probe needs the child's namespace") }
+            default: break
+            }
             while true {
                 if Interrupts.pending != nil {
                     child.terminate(signal: SIGKILL)
                     child.wait(timeout: nil)
                     throw Interrupts.Interrupted(signal: Interrupts.pending ?? SIGINT)
                 }
+                if child.hasExited { try fail("it exited before it was ready") }
                 let left = deadline.timeIntervalSinceNow
-                if left <= 0 { try fail("\(address):\(port) did not answer within \(p.readinessTimeout) s") }
-                if http {
-                    if let s = Probe.http(from: ns, to: address, port: port, timeout: min(1, left)).status, (200..<300).contains(s) { break }
-                } else if Self.connects(from: ns, to: address, port: port, until: Date().addingTimeInterval(min(1, left))) {
-                    break
-                }
-                // Not listening yet: the next try after a short pause (a refused connect returns at once).
+                if left <= 0 { try fail("\(Self.describe(p.readiness)) within \(p.readinessTimeout) s") }
+                if isReady(p, child: child, pattern: pattern, until: Date().addingTimeInterval(min(1, left))) { break }
+                // Not yet: the next try after a short pause (a refused connect returns at once).
                 usleep(50_000)
             }
         }
         return child
+    }
+
+    /// One look at whether `child` is ready (a probe waits until `deadline` at most).
+    private func isReady(_ p: SupervisedProcess, child: any SupervisedChild, pattern: Regex<AnyRegexOutput>?, until deadline: Date) -> Bool {
+        switch p.readiness {
+        case .tcp(let address, let port):
+            guard let ns = p.namespace else { return false }
+            return Self.connects(from: ns, to: address, port: port, until: deadline)
+        case .http(let address, let port, let path):
+            guard let ns = p.namespace else { return false }
+            let s = Probe.http(from: ns, to: address, port: port, path: path, timeout: max(0.05, deadline.timeIntervalSinceNow)).status
+            return s.map { (200..<300).contains($0) } ?? false
+        case .log:
+            guard let pattern, let data = FileManager.default.contents(atPath: store.directory + "/" + p.logFile) else { return false }
+            return String(decoding: data, as: UTF8.self).split(separator: "\n").contains { $0.contains(pattern) }
+        case .file(let path):
+            // The child's root, in its own mount namespace: a private directory is seen as it sees it.
+            return access("/proc/\(child.pid)/root" + path, F_OK) == 0
+        case .line, .started:
+            return true
+        }
+    }
+
+    /// What a readiness that did not come was waiting for, for the error.
+    static func describe(_ r: SupervisedProcess.Readiness) -> String {
+        switch r {
+        case .tcp(let a, let port): return "\(a):\(port) did not answer"
+        case .http(let a, let port, let path): return "http://\(a):\(port)\(path) did not answer 2xx"
+        case .log(let p): return "no line of its log matched '\(p)'"
+        case .file(let f): return "\(f) did not appear"
+        case .line(let p): return "it did not say \(p)"
+        case .started: return "it did not start"
+        }
     }
 
     /// Stops a journaled child: TERM to its group, KILL after `stopGrace`; a recycled pid is left alone.

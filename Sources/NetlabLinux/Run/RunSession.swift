@@ -90,6 +90,8 @@ public struct RunSession {
         do {
             for c in checks {
                 try Interrupts.check()
+                // A dead agent fails the run: the checks would judge a node it no longer programs.
+                try lab.checkAgents()
                 var r = runner.run(c)
                 // A check whose probe was cut short by a signal has no result, pass or fail.
                 try Interrupts.check()
@@ -98,6 +100,7 @@ public struct RunSession {
                 checkDone(r)
             }
             try Interrupts.check()
+            try lab.checkAgents()
         } catch {
             // Interrupted between checks: the lab goes, kept or not; the host stays as it was.
             try? lab.down()

@@ -73,6 +73,10 @@ public enum Preflight {
                              which: (String) -> String? = IPTables.which) -> Report {
         var problems: [EnvironmentProblem] = []
         if case .failure(let p) = proxyProgram(t, tools: tools) { problems.append(p) }
+        for a in t.agents where tools.resolve(a.command[0], relativeTo: a.baseDirectory) == nil {
+            problems.append(EnvironmentProblem(what: "the program of agent '\(a.name)', \(a.command[0]) (in \(t.source)), is not an executable file",
+                                               fix: "install it, or give its absolute path or one relative to the topology file"))
+        }
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if !fm.fileExists(atPath: t.cni.binDir, isDirectory: &isDir) || !isDir.boolValue {

@@ -8,7 +8,8 @@ import Synchronization
 ///    netlab's own work runs on the threads below; nothing here is `async`.
 /// 2. **setns only on a throw-away thread.** Entering a namespace happens on a fresh pthread that
 ///    exits afterwards (`netlab_run_in_netns`, `netlab_netns_create` in CNetlabShims: sockets,
-///    sysctls, namespace creation), or in a child between vfork and exec (`netlab_spawn`). No
+///    sysctls, namespace creation), or in a child between vfork and exec (`netlab_spawn`; an
+///    agent's own UTS and mount namespaces too, `netlab_spawn_isolated`). No
 ///    thread that runs Swift code afterwards has switched.
 /// 3. **Sockets are opened inside a namespace, then used from anywhere**: netlink, AF_PACKET
 ///    captures, probes and listeners stay in the namespace they were made in.

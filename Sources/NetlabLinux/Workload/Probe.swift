@@ -23,8 +23,8 @@ public enum Probe {
         public var serverPod: String? { ServerAnswer(decoding: body)?.pod }
     }
 
-    /// An HTTP GET from `ns` to `ip:port` with a deadline.
-    public static func http(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, timeout: Double = 2) -> HTTPResult {
+    /// An HTTP GET of `path` from `ns` to `ip:port` with a deadline.
+    public static func http(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, path: String = "/", timeout: Double = 2) -> HTTPResult {
         var result = HTTPResult(status: nil, body: "", local: nil, failure: nil)
         let fd: Int32
         do { fd = try ns.socket(domain: AF_INET, type: Int32(NETLAB_SOCK_STREAM) | Int32(NETLAB_SOCK_NONBLOCK), protocol: 0) } catch {
@@ -48,7 +48,7 @@ public enum Probe {
         if err != 0 {
             result.failure = "connect to \(ip):\(port): \(SystemError.name(of: err)) (\(String(cString: strerror(err))))"; return result
         }
-        let request = Array("GET / HTTP/1.1\r\nHost: \(ip):\(port)\r\nUser-Agent: netlab\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(ip):\(port)\r\nUser-Agent: netlab\r\nConnection: close\r\n\r\n".utf8)
         do { _ = try request.withUnsafeBytes { b in try syscallRetrying("send the request to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
             result.failure = "\(error)"; return result
         }

@@ -1,0 +1,134 @@
+import Foundation
+import Glibc
+import NetlabKit
+
+/// Agents: the user's long-running programs (topology `agents:`), one per agent and node, started
+/// through the Supervisor after the pods and the proxy, each in its node's network namespace, with
+/// the node's hostname and its own private directories. They are journaled processes, so `down`
+/// stops them first (TERM, then KILL).
+extension Lab {
+    /// One agent on one node, as the journal, the log and `status` name it.
+    public struct AgentInstance: Hashable, Sendable {
+        public var agent: String
+        public var node: String
+        public var journalName: String { "agent \(agent) on \(node)" }
+        public var logFile: String { "agent-\(agent)-\(node).log" }
+        /// Its own directory under the lab's state directory (`{{stateDir}}`).
+        var stateSubdirectory: [String] { ["agents", agent, node] }
+    }
+
+    static func instances(of t: Topology) -> [(Agent, AgentInstance)] {
+        t.agents.flatMap { a in a.nodes.map { (a, AgentInstance(agent: a.name, node: $0)) } }
+    }
+
+    /// Starts every agent on its nodes, one after the other on the calling thread: PR_SET_PDEATHSIG
+    /// follows the spawning thread, so a `run` lab's agents must come from the one that outlives them.
+    func startAgents() throws {
+        for (agent, instance) in Self.instances(of: topology) {
+            try Interrupts.check()
+            guard let node = topology.node(named: instance.node) else { continue }
+            logStep("start agent", member: node.name, ["agent": "\(agent.name)"])
+            let process = try agentProcess(agent, instance, node: node)
+            do {
+                try supervisor.start(process)
+            } catch let e as Supervisor.StartFailure {
+                throw LabError.workload("agent '\(agent.name)' on node '\(node.name)' did not start: \(e.why)"
+                                        + (e.log.isEmpty ? " (its log \(store.directory)/\(instance.logFile) is empty)" : "; the end of its log:\n" + e.log))
+            }
+        }
+    }
+
+    func agentProcess(_ agent: Agent, _ instance: AgentInstance, node: Node) throws -> SupervisedProcess {
+        guard let program = tools.resolve(agent.command[0], relativeTo: agent.baseDirectory) else {
+            throw LabError.workload("agent '\(agent.name)': its program \(agent.command[0]) (in \(topology.source)) is not an executable file: install it or fix the path")
+        }
+        var dir = try store.stateDirectory()
+        for part in instance.stateSubdirectory { dir = try dir.subdirectory(part, mode: LabStore.directoryMode) }
+        let values = Agent.values(node: node, topology: topology, stateDir: dir.path)
+        var binds: [SpawnIsolation.Bind] = []
+        for target in agent.privateDirs {
+            // The source mirrors the path under the agent's directory: private/run/flannel.
+            var source = try dir.subdirectory("private", mode: LabStore.directoryMode)
+            let parts = target.split(separator: "/").map(String.init)
+            for (i, part) in parts.enumerated() {
+                source = try source.subdirectory(part, mode: i == parts.count - 1 ? 0o755 : LabStore.directoryMode)
+            }
+            try Self.ensureMountPoint(target, agent: agent.name)
+            binds.append(.init(source: source.path, target: target))
+        }
+        var env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        for (k, v) in agent.environment { env[k] = Agent.expand(v, values) }
+        let readiness: SupervisedProcess.Readiness
+        switch agent.ready {
+        case .http(let a, let port, let path): readiness = .http(a, port: port, path: path)
+        case .tcp(let a, let port): readiness = .tcp(a, port: port)
+        case .log(let pattern): readiness = .log(pattern)
+        case .file(let path): readiness = .file(path)
+        case .started: readiness = .started
+        }
+        return SupervisedProcess(name: instance.journalName, argv: [program] + agent.command.dropFirst().map { Agent.expand($0, values) },
+                                 environment: env, namespace: try namespace(node.name), readiness: readiness,
+                                 readinessTimeout: agent.timeoutSeconds, logFile: instance.logFile,
+                                 diesWithNetlab: !record.persistent, waitsForStart: false,
+                                 isolation: SpawnIsolation(hostname: node.name, binds: binds))
+    }
+
+    /// A private directory is mounted on a real directory of the host's filesystem: one that is
+    /// missing is made (empty, 0755, as `docker run -v` does), but never through a symlink nor in a
+    /// world-writable directory, where someone else could have put what netlab would mount over.
+    static func ensureMountPoint(_ target: String, agent: String) throws {
+        var path = ""
+        for part in target.split(separator: "/") {
+            let parent = path.isEmpty ? "/" : path
+            path += "/" + part
+            var st = stat()
+            if lstat(path, &st) == 0 {
+                if st.st_mode & S_IFMT == S_IFDIR { continue }
+                throw LabError.workload("agent '\(agent)' privateDirs \(target): \(path) is \(st.st_mode & S_IFMT == S_IFLNK ? "a symlink" : "not a directory"); netlab mounts private directories only on real directories")
+            }
+            var pst = stat()
+            if lstat(parent, &pst) == 0, pst.st_mode & S_IWOTH != 0 {
+                throw LabError.workload("agent '\(agent)' privateDirs \(target): \(parent) is writable by everyone, so netlab does not make \(path) there; choose a directory under /run or /var/lib")
+            }
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw SystemError("make \(path), the mount point of agent '\(agent)' privateDirs \(target)", errno: errno)
+            }
+        }
+    }
+
+    /// An agent on a node as `status` and `run` see it.
+    public struct AgentState: Sendable {
+        public var instance: AgentInstance
+        public var pid: Int32?
+        /// Its pid is alive and still the process that started then.
+        public var running: Bool
+        public var logPath: String
+    }
+
+    /// Every agent of the lab, from the journal (pid and start time).
+    public static func agentStates(topology: Topology, store: LabStore) -> [AgentState] {
+        let journal = store.readJournal().filter { $0.kind == .process }
+        return instances(of: topology).map { _, i in
+            let e = journal.last { $0.name == i.journalName }
+            var running = false
+            if let pid = e?.pid, let start = e?.startTime { running = processStartTime(pid) == start && !isZombie(pid) }
+            return AgentState(instance: i, pid: e?.pid, running: running, logPath: store.directory + "/" + i.logFile)
+        }
+    }
+
+    /// A process that exited but was not reaped (netlab's own child) is not running.
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let s = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = s.lastIndex(of: ")") else { return false }
+        return s[s.index(after: close)...].split(separator: " ").first == "Z"
+    }
+
+    /// Throws when an agent has died, with the end of its log: what ran on top of it cannot be trusted.
+    public func checkAgents() throws {
+        for a in Self.agentStates(topology: topology, store: store) where !a.running {
+            let tail = supervisor.tail(of: a.instance.logFile)
+            throw LabError.workload("agent '\(a.instance.agent)' on node '\(a.instance.node)' is not running any more"
+                                    + (a.pid.map { " (pid \($0))" } ?? "")
+                                    + (tail.isEmpty ? "; its log \(a.logPath) is empty" : "; the end of its log \(a.logPath):\n" + tail))
+        }
+    }
+}
