@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries: the -dev packages provide headers and pkg-config files.
@@ -33,10 +34,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The lab's Kubernetes API over HTTP (swift-nio). Its own target: it needs no root and no
+        // namespace code, and netlab-proxy and the privileged edge do not link NIO.
+        .target(
+            name: "NetlabAPIServer",
+            dependencies: [
+                "NetlabKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "netlab",
             dependencies: [
-                "NetlabKit", "NetlabLinux",
+                "NetlabKit", "NetlabLinux", "NetlabAPIServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -49,6 +61,8 @@ let package = Package(
         // The CLI's parsing, help text, option validation and exit categories, without root.
         .testTarget(name: "NetlabCLITests", dependencies: ["netlab", "NetlabKit", "NetlabLinux", .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The API server over loopback with raw HTTP, kubectl and the Python client; no root.
+        .testTarget(name: "NetlabAPIServerTests", dependencies: ["NetlabKit", "NetlabAPIServer"]),
         .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
