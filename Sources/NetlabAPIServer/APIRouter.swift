@@ -98,10 +98,9 @@ public struct APIRouter: Sendable {
         // Unknown paths (openapi among them: not served) are a 404 whatever the client accepts.
         default: throw Self.notFound()
         }
-        try Self.checkAccept(req.headers["accept"])
         switch segs.first {
         case "version" where segs.count == 1:
-            return .json(200, Self.version)
+            return get(req, Self.version)
         case "api":
             if segs.count == 1 { return get(req, APIResources.coreVersions(serverAddress: serverAddress)) }
             guard segs[1] == "v1" else { throw Self.notFound() }
@@ -121,6 +120,7 @@ public struct APIRouter: Sendable {
     func get(_ req: APIRequest, _ doc: JSONValue?) -> APIResponse {
         guard let doc else { return .status(Self.notFound()) }
         guard req.method == "GET" else { return .status(Self.methodNotAllowed(req.method)) }
+        do throws(APIStatus) { try Self.checkAccept(req.headers["accept"]) } catch { return .status(error) }
         return .json(200, doc)
     }
 
@@ -138,6 +138,8 @@ public struct APIRouter: Sendable {
         if let subresource, !r.subresources.contains(subresource) { throw Self.notFound() }
         // A namespaced object is named within its namespace: no object path without one.
         if r.namespaced, name != nil, namespace == nil { throw Self.notFound() }
+        // Checked once the path is known (a wrong path is a 404 first) and before any write.
+        try Self.checkAccept(req.headers["accept"])
         if query.contains(where: { $0.0 == "dryRun" && !$0.1.isEmpty }) {
             throw .badRequest("dryRun is not supported by the lab's API server: every write it accepts is stored")
         }
