@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "NetlabCLITests", dependencies: ["netlab", "NetlabKit", "NetlabLinux", .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The API server over loopback with raw HTTP, kubectl and the Python client; no root.
-        .testTarget(name: "NetlabAPIServerTests", dependencies: ["NetlabKit", "NetlabAPIServer"]),
+        .testTarget(name: "NetlabAPIServerTests", dependencies: ["NetlabKit", "NetlabLinux", "NetlabAPIServer"], exclude: ["Fixtures"]),
         .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
