@@ -5,8 +5,10 @@ import NetlabKit
 /// created in order through the store as a client's POST would be (so it gets a uid and a
 /// resourceVersion, and a bad one fails the start with its reason).
 public enum APISeed {
-    public struct Failure: Error, CustomStringConvertible {
+    /// A seed the server cannot start with: the caller's file is wrong.
+    public struct Failure: NetlabError, CustomStringConvertible {
         public let description: String
+        public var exitCategory: ExitCategory { .usage }
     }
 
     public static func load(_ data: Data, into store: APIStore, source: String) throws(Failure) {

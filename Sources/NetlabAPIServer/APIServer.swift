@@ -55,8 +55,10 @@ public final class APIServer: Sendable {
     public func wait() { try? channel.closeFuture.wait() }
 }
 
-public enum APIServerError: Error, CustomStringConvertible {
+public enum APIServerError: NetlabError, CustomStringConvertible {
     case bind(String, any Error)
+    /// The machine's state (a port in use, an address not here), not the user's request.
+    public var exitCategory: ExitCategory { .environment }
     public var description: String {
         switch self {
         case .bind(let addr, let e): "the API server cannot listen on \(addr): \(e) (is another server on that port?)"
