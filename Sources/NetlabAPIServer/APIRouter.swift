@@ -1,5 +1,6 @@
 import Foundation
 import NetlabKit
+import Synchronization
 
 /// One HTTP request of the lab API, as the server read it (no NIO types: the routing is testable alone).
 public struct APIRequest: Sendable {
@@ -30,8 +31,13 @@ public enum APIResponse: Sendable {
 public struct APIRouter: Sendable {
     static let json = "application/json"
     public let store: APIStore
-    /// What `/api` names as the address clients reach the server at.
-    public let serverAddress: String
+    /// What `/api` names as the address clients reach the server at (set once bound: port 0 is the kernel's choice).
+    final class Address: Sendable { let value: Mutex<String>; init(_ v: String) { value = Mutex(v) } }
+    let address: Address
+    public var serverAddress: String {
+        get { address.value.withLock { $0 } }
+        nonmutating set { address.value.withLock { $0 = newValue } }
+    }
     /// What `/version` answers: the Kubernetes version whose API this one follows.
     public static let version: JSONValue = [
         "major": "1", "minor": "34", "gitVersion": "v1.34.0-netlab", "gitCommit": "", "gitTreeState": "clean",
@@ -40,7 +46,7 @@ public struct APIRouter: Sendable {
     /// Upstream's limit on a request body (3 MiB).
     public static let maxBody = 3 * 1024 * 1024
 
-    public init(store: APIStore, serverAddress: String) { self.store = store; self.serverAddress = serverAddress }
+    public init(store: APIStore, serverAddress: String) { self.store = store; address = Address(serverAddress) }
 
     public func respond(_ req: APIRequest) -> APIResponse {
         do throws(APIStatus) { return try route(req) } catch { return .status(error) }

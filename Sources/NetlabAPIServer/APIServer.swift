@@ -16,7 +16,7 @@ public final class APIServer: Sendable {
     /// The bound port (the one asked, or the kernel's choice for port 0).
     public let port: Int
 
-    /// Binds `host:port` and serves until `stop()`. `serverAddress` is what `/api` tells clients.
+    /// Binds `host:port` and serves until `stop()`; `/api` tells clients the bound address.
     public init(store: APIStore, host: String, port: Int, bookmarkInterval: TimeAmount? = .seconds(60), threads: Int = 2) throws {
         self.store = store
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -39,6 +39,7 @@ public final class APIServer: Sendable {
         }
         self.group = group
         self.port = channel.localAddress?.port ?? port
+        router.serverAddress = "\(host):\(self.port)"
         bookmarks = bookmarkInterval.map { every in
             group.next().scheduleRepeatedTask(initialDelay: every, delay: every) { _ in store.sendBookmarks() }
         }
@@ -133,8 +134,11 @@ final class APIHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func end(_ context: ChannelHandlerContext) {
-        let close = !keepAlive
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in if close { context.close(promise: nil) } }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        guard !keepAlive else { return }
+        // Closed once the answer is out (closing at once could drop what the socket has not taken yet).
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        written.whenComplete { _ in bound.value.close(promise: nil) }
     }
 
     /// Writes what the watch has queued; ends the response once the watch has ended.

@@ -27,6 +27,8 @@ func service(_ name: String, labels: [String: String] = [:]) -> String {
                 #expect(r.headers["content-type"] == "application/json", "\(path)")
                 #expect(r.json?["kind"]?.stringValue == kind, "\(path)")
             }
+            let api = try c.request("GET", "/api").json
+            #expect(api?["serverAddressByClientCIDRs"]?.arrayValue?.first?["serverAddress"]?.stringValue == "127.0.0.1:\(s.port)")
             let v = try c.request("GET", "/version")
             #expect(v.json?["major"]?.stringValue == "1")
             #expect(v.headers["content-type"] == "application/json")
@@ -54,6 +56,16 @@ func service(_ name: String, labels: [String: String] = [:]) -> String {
             }
             let m = try c.request("PUT", "/api/v1/namespaces/default/services", body: "{}")
             #expect(m.code == 405 && m.json?["reason"]?.stringValue == "MethodNotAllowed")
+        }
+    }
+
+    @Test func connectionCloseIsHonouredOnceTheAnswerIsOut() throws {
+        try withServer { s in
+            let c = try RawHTTP(port: s.port)
+            let r = try c.request("GET", "/api/v1", headers: ["Connection": "close"])
+            #expect(r.code == 200 && r.json?["kind"]?.stringValue == "APIResourceList")
+            #expect(r.headers["connection"] == "close")
+            #expect(try c.fill() == false)
         }
     }
 
