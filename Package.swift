@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries: the -dev packages provide headers and pkg-config files.
@@ -33,10 +34,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The lab's Kubernetes API over HTTP (swift-nio). Its own target: it needs no root and no
+        // namespace code, and netlab-proxy and the privileged edge do not link NIO.
+        .target(
+            name: "NetlabAPIServer",
+            dependencies: [
+                "NetlabKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "netlab",
             dependencies: [
-                "NetlabKit", "NetlabLinux",
+                "NetlabKit", "NetlabLinux", "NetlabAPIServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -47,8 +59,10 @@ let package = Package(
         .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
         // Fixtures (fake plugins and proxies, a JUnit schema) are read from the source tree.
         // The CLI's parsing, help text, option validation and exit categories, without root.
-        .testTarget(name: "NetlabCLITests", dependencies: ["netlab", "NetlabKit", "NetlabLinux", .product(name: "Logging", package: "swift-log"),
+        .testTarget(name: "NetlabCLITests", dependencies: ["netlab", "NetlabKit", "NetlabLinux", "NetlabAPIServer", .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The API server over loopback with raw HTTP, kubectl and the Python client; no root.
+        .testTarget(name: "NetlabAPIServerTests", dependencies: ["NetlabKit", "NetlabLinux", "NetlabAPIServer"], exclude: ["Fixtures"]),
         .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

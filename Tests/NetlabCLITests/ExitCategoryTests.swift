@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import NetlabKit
 @testable import NetlabLinux
+@testable import NetlabAPIServer
 @testable import netlab
 
 /// Every error type netlab throws, with the exit category it declares. The CLI maps only by
@@ -47,6 +48,9 @@ import Testing
         (IPTables.Failed(what: "rules", namespace: "ns", outcome: ProcessOutcome(termination: .exited(1))), .failure),
         (BoundedRead.Failure.noSuchFile, .failure),
         (Supervisor.StartFailure(name: "serve pod1", why: "it exited", log: ""), .failure),
+        // NetlabAPIServer
+        (APISeed.Failure(description: "seed.json is not JSON"), .usage),
+        (APIServerError.bind("127.0.0.1:6443", SystemError("bind", errno: EADDRINUSE)), .environment),
         // netlab
         (ValidationError("bad"), .usage),
     ]

@@ -1,0 +1,169 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NetlabKit
+
+/// The lab's Kubernetes API over HTTP/1.1, on swift-nio's event loops (the thread rule for long-lived
+/// servers, System/Threads.swift). Each request is one `APIRouter` answer; a watch is a chunked
+/// stream the handler drains from its `Watcher` whenever the store wakes it, ended at the client's
+/// `timeoutSeconds` or when the client goes. Bookmarks go out on a timer (`bookmarkInterval`).
+public final class APIServer: Sendable {
+    public let store: APIStore
+    let group: MultiThreadedEventLoopGroup
+    let channel: any Channel
+    let bookmarks: RepeatedTask?
+    /// The bound port (the one asked, or the kernel's choice for port 0).
+    public let port: Int
+
+    /// Binds `host:port` and serves until `stop()`; `/api` tells clients the bound address.
+    public init(store: APIStore, host: String, port: Int, bookmarkInterval: TimeAmount? = .seconds(60), threads: Int = 2) throws {
+        self.store = store
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let router = APIRouter(store: store, serverAddress: "\(host):\(port)")
+        do {
+            let bootstrap = ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(APIHTTPHandler(router: router))
+                    }
+                }
+            channel = try bootstrap.bind(host: host, port: port).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw APIServerError.bind("\(host):\(port)", error)
+        }
+        self.group = group
+        self.port = channel.localAddress?.port ?? port
+        router.serverAddress = "\(host):\(self.port)"
+        bookmarks = bookmarkInterval.map { every in
+            group.next().scheduleRepeatedTask(initialDelay: every, delay: every) { _ in store.sendBookmarks() }
+        }
+    }
+
+    /// Closes the listener and every connection (open watches end with them).
+    public func stop() {
+        bookmarks?.cancel()
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// Blocks until the listener is closed (by `stop()` from another thread).
+    public func wait() { try? channel.closeFuture.wait() }
+}
+
+public enum APIServerError: NetlabError, CustomStringConvertible {
+    case bind(String, any Error)
+    /// The machine's state (a port in use, an address not here), not the user's request.
+    public var exitCategory: ExitCategory { .environment }
+    public var description: String {
+        switch self {
+        case .bind(let addr, let e): "the API server cannot listen on \(addr): \(e) (is another server on that port?)"
+        }
+    }
+}
+
+/// One connection: requests in order (NIO's pipelining handler holds the next until the answer is
+/// written), bodies collected up to `APIRouter.maxBody`, watches streamed.
+final class APIHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let router: APIRouter
+    var head: HTTPRequestHead?
+    var body = ByteBuffer()
+    var tooLarge = false
+    /// The open watch of this connection and its timeout.
+    var watcher: Watcher?
+    var timeout: Scheduled<Void>?
+    var keepAlive = true
+
+    init(router: APIRouter) { self.router = router }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h; body.clear(); tooLarge = false
+        case .body(var b):
+            if body.readableBytes + b.readableBytes > APIRouter.maxBody { tooLarge = true } else { body.writeBuffer(&b) }
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            keepAlive = h.isKeepAlive
+            if tooLarge {
+                let st = APIStatus(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(APIRouter.maxBody) bytes")
+                write(context, version: h.version, .status(st))
+                return
+            }
+            var headers: [String: String] = [:]
+            for (k, v) in h.headers { headers[k.lowercased()] = headers[k.lowercased()].map { "\($0), \(v)" } ?? v }
+            let req = APIRequest(method: h.method.rawValue, uri: h.uri, headers: headers,
+                                 body: Data(body.readableBytesView))
+            write(context, version: h.version, router.respond(req))
+        }
+    }
+
+    func responseHead(_ version: HTTPVersion, _ code: Int, _ contentType: String, length: Int?) -> HTTPResponseHead {
+        var headers = HTTPHeaders([("Content-Type", contentType), ("Cache-Control", "no-cache, private")])
+        if let length { headers.add(name: "Content-Length", value: String(length)) } else { headers.add(name: "Transfer-Encoding", value: "chunked") }
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        return HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: code), headers: headers)
+    }
+
+    func write(_ context: ChannelHandlerContext, version: HTTPVersion, _ response: APIResponse) {
+        switch response {
+        case .body(let code, let type, let data):
+            context.write(wrapOutboundOut(.head(responseHead(version, code, type, length: data.count))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: data)))), promise: nil)
+            end(context)
+        case .watch(let w):
+            watcher = w
+            context.writeAndFlush(wrapOutboundOut(.head(responseHead(version, 200, APIRouter.json, length: nil))), promise: nil)
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            if let seconds = w.timeoutSeconds {
+                // Upstream ends the response at the timeout; the client watches again from its last resourceVersion.
+                timeout = loop.scheduleTask(in: .seconds(Int64(seconds))) { w.stop(); bound.value.0.drain(bound.value.1) }
+            }
+            w.onEvents { loop.execute { bound.value.0.drain(bound.value.1) } }
+        }
+    }
+
+    func end(_ context: ChannelHandlerContext) {
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        guard !keepAlive else { return }
+        // Closed once the answer is out (closing at once could drop what the socket has not taken yet).
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        written.whenComplete { _ in bound.value.close(promise: nil) }
+    }
+
+    /// Writes what the watch has queued; ends the response once the watch has ended.
+    func drain(_ context: ChannelHandlerContext) {
+        guard let w = watcher else { return }
+        let events = w.poll()
+        for e in events {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: e.encodedLine)))), promise: nil)
+        }
+        if w.isFinished {
+            watcher = nil
+            timeout?.cancel(); timeout = nil
+            end(context)
+        } else if !events.isEmpty {
+            context.flush()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeout?.cancel(); timeout = nil
+        watcher?.stop(); watcher = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Glibc
+import NetlabAPIServer
+import NetlabKit
+
+/// The lab's Kubernetes API server, started by netlab's Supervisor inside the API member's network
+/// namespace (not for users): it binds `--listen`, prints `ready`, serves until SIGTERM.
+struct ApiServer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apiserver",
+        abstract: "Serve the lab's Kubernetes API over HTTP (plain, JSON only).",
+        shouldDisplay: false)
+    @Option(help: "ADDR:PORT to listen on.") var listen = "127.0.0.1:6443"
+    @Option(help: "A v1 List (JSON) of objects to create at start.") var seed: String?
+    @Option(help: "Events kept per resource for watches that resume and paged lists.") var history = 1000
+    @Option(help: "Seconds between BOOKMARKs to the watches that allow them.") var bookmarkInterval = 60
+
+    func validate() throws {
+        guard Self.split(listen) != nil else { throw ValidationError("--listen wants ADDR:PORT (e.g. 127.0.0.1:6443), not \(listen)") }
+        guard history > 0 else { throw ValidationError("--history must be at least 1") }
+        guard bookmarkInterval > 0 else { throw ValidationError("--bookmark-interval must be at least 1 second") }
+    }
+
+    static func split(_ s: String) -> (String, Int)? {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        let host = s[..<colon].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    func run() throws {
+        let (host, port) = Self.split(listen)!
+        let store = APIStore(APIStore.Configuration(historyLimit: history))
+        if let seed {
+            guard let data = FileManager.default.contents(atPath: seed) else {
+                throw ValidationError("cannot read the seed \(seed): check the path and its permissions")
+            }
+            try APISeed.load(data, into: store, source: seed)
+        }
+        let server = try APIServer(store: store, host: host, port: port, bookmarkInterval: .seconds(Int64(bookmarkInterval)))
+        // TERM (the Supervisor's stop) and INT close the listener; the process then exits 0.
+        signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
+        let sources = [SIGTERM, SIGINT].map { sig in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { server.stop() }
+            s.resume()
+            return s
+        }
+        // Unbuffered: the Supervisor waits for this line before it goes on.
+        FileHandle.standardOutput.write(Data("ready\n".utf8))
+        server.wait()
+        sources.forEach { $0.cancel() }
+    }
+}
