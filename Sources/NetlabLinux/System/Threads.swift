@@ -27,9 +27,10 @@ import Synchronization
 ///   the check's path;
 /// - the **namespace threads** of rule 2, in C.
 ///
-/// A long-lived server of the lab (the Kubernetes API endpoint, next) runs on swift-nio's event
-/// loop, on a listening socket opened inside its member's namespace (rule 3), handed to
-/// `ServerBootstrap.withBoundSocket`: netlab does not start a fourth model.
+/// A long-lived server of the lab (the Kubernetes API endpoint: `netlab apiserver`,
+/// Sources/NetlabAPIServer) runs on swift-nio's event loop, in its own process that the
+/// Supervisor starts inside its member's network namespace, so the socket it binds is that
+/// namespace's: netlab does not start a fourth model.
 public enum NetlabThreads {
     /// Starts a thread for the rest of the process's life (a signal reader, a server loop).
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) {
