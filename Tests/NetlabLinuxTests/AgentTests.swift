@@ -93,6 +93,33 @@ extension Labs { @Suite struct AgentTests {
     /// The agent's mounts are slaves of netlab's: a namespace unmounted meanwhile (its file left,
     /// as `umount /run/netns/x` does) is unmounted in the agent's mount namespace too, not kept
     /// alive with its links by the agent's copy (private mounts would keep it).
+    /// A mount point netlab makes for privateDirs is 0755 whatever netlab's umask.
+    @Test func madeMountPointsAre0755UnderAnyUmask() throws {
+        let top = "/run/nltest-umask-\(getpid())"
+        let dir = "\(top)/a/b"
+        defer { rmdir(dir); rmdir("\(top)/a"); rmdir(top) }
+        let scratch = try TemporaryDirectory()
+        let yaml = DefaultTopology.yaml + """
+
+        agents:
+          - name: sleeper
+            command: [/bin/sleep, "300"]
+            nodes: [node1]
+            privateDirs: [\(dir)]
+
+        """
+        let file = "\(scratch.path)/agents.yaml"
+        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+        let lab = uniqueLab("t-umask")
+        let up = try run(["/bin/sh", "-c", "umask 077; exec \"$0\" \"$@\"", netlabBinary, "up", "--name", lab, "--topology", file])
+        #expect(up.succeeded, "\(up.stderrText)")
+        defer { _ = try? run([netlabBinary, "down", "--name", lab]) }
+        for p in [top, "\(top)/a", dir] {
+            var st = stat()
+            #expect(lstat(p, &st) == 0 && st.st_mode & 0o7777 == 0o755, "\(p): \(String(st.st_mode & 0o7777, radix: 8))")
+        }
+    }
+
     @Test func aNamespaceUnmountedMeanwhileIsNotHeldByTheAgentsMounts() throws {
         defer { cleanUpPrivateDir() }
         let other = "nltest-agents-\(getpid())"

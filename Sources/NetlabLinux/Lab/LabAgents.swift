@@ -90,7 +90,10 @@ extension Lab {
             if lstat(parent, &pst) == 0, pst.st_mode & S_IWOTH != 0 {
                 throw LabError.workload("agent '\(agent)' privateDirs \(target): \(parent) is writable by everyone, so netlab does not make \(path) there; choose a directory under /run or /var/lib")
             }
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            if mkdir(path, 0o755) == 0 {
+                // 0755 whatever the umask (mkdir's mode is masked by it).
+                chmod(path, 0o755)
+            } else if errno != EEXIST {
                 throw SystemError("make \(path), the mount point of agent '\(agent)' privateDirs \(target)", errno: errno)
             }
         }
