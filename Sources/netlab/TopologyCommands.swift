@@ -59,10 +59,10 @@ struct Graph: ParsableCommand {
         let graph: TopologyGraph
         if let name = lab.name {
             let l = try Lab.open(name: name)
-            graph = TopologyGraph(topology: l.topology, plan: l.plan, pods: l.record.pods)
+            graph = TopologyGraph(topology: l.topology, datapath: Datapath(topology: l.topology), pods: l.record.pods)
         } else {
             let t = try topo.load()
-            graph = TopologyGraph(topology: t, plan: LabPlan(lab: LabNames.defaultLab, topology: t))
+            graph = TopologyGraph(topology: t, datapath: Datapath(topology: t))
         }
         let text = format == .svg ? graph.svg() : graph.mermaid()
         if let output { try SafeFiles.replaceFile(atPath: output, contents: Data(text.utf8)) } else { print(text, terminator: "") }

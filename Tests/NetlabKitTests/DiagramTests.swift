@@ -289,7 +289,7 @@ enum DiagramFixtures {
 
     @Test func topologyGraphDrawsTheLab() throws {
         let plan = LabPlan(lab: "t", topology: F.topology)
-        let g = TopologyGraph(topology: F.topology, plan: plan, pods: F.pods)
+        let g = TopologyGraph(topology: F.topology, datapath: Datapath(topology: F.topology), pods: F.pods)
         let m = g.mermaid()
         #expect(m.hasPrefix("flowchart TB\n"))
         #expect(m.contains("1:1 NAT 203.0.113.38 ↔ 10.0.0.38"))
@@ -309,6 +309,6 @@ enum DiagramFixtures {
         #expect(frames["pod2"]!.y > frames["node2"]!.maxY)
 
         // Without a lab, pods show their node's range.
-        #expect(TopologyGraph(topology: F.topology, plan: plan).mermaid().contains("pod2<br/>eth0 from 10.32.1.0/24"))
+        #expect(TopologyGraph(topology: F.topology, datapath: Datapath(topology: F.topology)).mermaid().contains("pod2<br/>eth0 from 10.32.1.0/24"))
     }
 }

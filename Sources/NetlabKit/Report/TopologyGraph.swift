@@ -26,10 +26,6 @@ public struct TopologyGraph: Sendable {
 
     /// `plan` is the lab's; a graph is the same for every lab of a topology, so it is drawn from
     /// the topology's datapath.
-    public init(topology t: Topology, plan _: LabPlan, pods: [String: LabRecord.PodAddress] = [:]) {
-        self.init(topology: t, datapath: Datapath(topology: t), pods: pods)
-    }
-
     public init(topology t: Topology, datapath d: Datapath, pods: [String: LabRecord.PodAddress] = [:]) {
         name = t.name
         var boxes: [Box] = []

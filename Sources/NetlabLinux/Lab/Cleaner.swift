@@ -51,7 +51,7 @@ public struct Cleaner {
         for id in leftovers {
             let store = LabStore(lab: id, root: stateRoot)
             do {
-                try store.lock(wait: false)
+                try store.lock()
             } catch {
                 if only != nil { throw error }
                 continue // taken by a netlab process since the scan: it is live, leave it.

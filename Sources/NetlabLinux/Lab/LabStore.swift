@@ -47,7 +47,7 @@ public final class LabStore: @unchecked Sendable {
             }
             // The umask never decides a mode (mkdir's mode is masked by it).
             try SafeDirectory.open(directory).chmod(Self.directoryMode)
-            try lock(wait: false)
+            try lock()
         }
         _ = try stateDirectory().subdirectory("cni", mode: Self.directoryMode).subdirectory("results", mode: Self.directoryMode)
     }
@@ -101,14 +101,15 @@ public final class LabStore: @unchecked Sendable {
     public var exists: Bool { access(directory, F_OK) == 0 }
 
     /// Takes the lab's lock (flock on `lock`), so two netlab processes never change one lab at once.
-    public func lock(wait: Bool) throws {
+    /// It never waits: a lab held by another netlab is `InUse`, naming the holder.
+    public func lock() throws {
         if lockFD >= 0 { return }
         let fd = open("\(directory)/lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, Self.fileMode)
         if fd < 0 { throw SystemError("open \(directory)/lock", errno: errno) }
         fchmod(fd, Self.fileMode)
         // `isUnlocked` probes by taking the lock for an instant: a few tries ride that out.
         var tries = 0
-        while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
             let e = errno
             if e == EWOULDBLOCK && tries < 5 { tries += 1; usleep(20_000); continue }

@@ -10,7 +10,7 @@ extension Lab {
     public func down() throws {
         // Never wait: a lab held by a live `netlab run` or `up` is theirs until they end, and the
         // user is told at once by whom (LabStore.InUse names the pid).
-        try store.lock(wait: false)
+        try store.lock()
         record.phase = .tearingDown
         try? store.writeRecord(record)
         let result = teardown()
