@@ -88,6 +88,15 @@ import Testing
         #expect(!t.services.contains { $0.clusterIP == LabSeed.kubernetesClusterIP(serviceCIDR: t.serviceCIDR) })
     }
 
+    /// Namespaces beyond the store's own are seeded before what lives in them.
+    @Test func theTopologysOwnNamespacesAreSeededFirst() throws {
+        let t = try TopologyLoader.parse(yaml: baseTopology + "pods:\n  - {name: p, node: node1, namespace: shop}\n", source: "t.yaml")
+        let items = try #require(LabSeed.list(topology: t, pods: [:], created: Date(timeIntervalSince1970: 0))["items"]?.arrayValue)
+        #expect(items.filter { $0["kind"] == "Namespace" }.map { $0[path: ["metadata", "name"]] } == ["shop"])
+        #expect(items.first?["kind"] == "Namespace")
+        #expect(LabSeed.systemNamespaces == ["default", "kube-system", "kube-public", "kube-node-lease"])
+    }
+
     @Test func thePodWithoutAnAddressIsPending() throws {
         let t = try TopologyLoader.parse(yaml: DefaultTopology.yaml, source: DefaultTopology.fileName)
         let seed = LabSeed.list(topology: t, pods: [:], created: Date(timeIntervalSince1970: 0))

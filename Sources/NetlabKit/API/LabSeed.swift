@@ -1,14 +1,15 @@
 import Foundation
 
 /// What the lab's API server starts with (`netlab apiserver --seed`): the objects a cluster of this
-/// topology would have once its pods run. Namespaces; the Nodes with their pod ranges and
+/// topology would have once its pods run. The namespaces its pods and services use beyond the
+/// system ones (the store makes those itself, as kube-apiserver does); the Nodes with their pod ranges and
 /// addresses; the Pods with the IPs their CNI ADD gave; the `kubernetes` Service and EndpointSlice
 /// pointing at the API endpoint, as kube-apiserver maintains them; and the topology's Services and
 /// EndpointSlices exactly as the one-shot proxy contract writes them (ServiceState.list), so both
 /// describe the same cluster. Pure and deterministic: golden-tested without a lab.
 public enum LabSeed {
-    /// The namespaces every cluster has.
-    public static let systemNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"]
+    /// The namespaces every cluster has, which the API's store creates at start.
+    public static var systemNamespaces: [String] { APIStore.Configuration().systemNamespaces }
     public static let kubernetesService = "kubernetes", kubernetesNamespace = "default"
     /// What a node's kubelet would report: the Kubernetes version the lab's API follows.
     public static let kubeletVersion = "v1.34.0-netlab"
@@ -27,7 +28,7 @@ public enum LabSeed {
         var items: [JSONValue] = []
         let used = t.pods.map(\.namespace) + t.services.map(\.namespace)
         let extra = Set(used).subtracting(systemNamespaces).sorted()
-        items += (systemNamespaces + extra).map(namespace)
+        items += extra.map(namespace)
         items += t.nodes.map { node($0, time: time) }
         items += t.pods.map { pod($0, topology: t, address: pods[$0.name], time: time) }
         items += kubernetesObjects(t)
