@@ -69,7 +69,11 @@ import Testing
         #expect(LabMap.render(lab: "l", topology: t, pods: [:]).contains("http://10.0.0.9:6443"))
         let graph = TopologyGraph(topology: t, datapath: d)
         #expect(graph.boxes.contains { $0.kind == .api && $0.lines.contains("http://10.0.0.9:6443") })
-        #expect(graph.layout().frames[api.name] != nil)
+        let frames = graph.layout().frames
+        let apiFrame = try #require(frames[api.name])
+        for (id, f) in frames where id != api.name { #expect(!apiFrame.intersects(f), "the API's box overlaps \(id)'s") }
+        #expect(apiFrame.maxX <= graph.layout().width)
+        #expect(graph.mermaid().contains("(Kubernetes API)"))
     }
 
     /// The seed of the default topology, with the addresses host-local gives its pods.
