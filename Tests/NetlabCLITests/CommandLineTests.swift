@@ -45,6 +45,7 @@ import NetlabLinux
         (["up", "--name", "Bad_Name"], "may only hold lowercase letters"),
         (["status", "--name", "Bad_Name"], "may only hold lowercase letters"),
         (["run", "--name", "Bad_Name"], "may only hold lowercase letters"),
+        (["kubectl", "--name", "Bad_Name", "--", "get", "nodes"], "may only hold lowercase letters"),
         (["run", "--shard", "5/4"], "--shard must be K/N with 1 <= K <= N, e.g. 2/4, not '5/4'"),
         (["checks", "--shard", "x"], "--shard must be K/N"),
         (["clean", "--name", "lab1", "--all"], "give --name (one lab) or --all, not both"),

@@ -47,10 +47,22 @@ import Testing
 
     @Test func placeholdersExpandPerNode() throws {
         let t = try load("agents:\n  - {name: a, command: [/bin/a, \"--n={{nodeName}}@{{nodeIP}} {{podCIDR}}\"]}\n")
-        let values = Agent.values(node: t.nodes[1], topology: t, stateDir: "/run/netlab/l/agents/a/node2")
+        let values = Agent.values(node: t.nodes[1], topology: t, stateDir: "/run/netlab/l/agents/a/node2", kubeconfig: "/run/netlab/l/kubeconfig")
         #expect(Agent.expand(t.agents[0].command[1], values) == "--n=node2@10.0.0.38 10.32.1.0/24")
         #expect(Agent.expand("{{stateDir}}/{{clusterCIDR}},{{serviceCIDR}}", values) == "/run/netlab/l/agents/a/node2/10.32.0.0/14,10.96.0.0/16")
         #expect(Agent.placeholderNames(in: "a{{x}}b{{y}}") == ["x", "y"])
+    }
+
+    /// The lab's API endpoint: the kubeconfig netlab writes and the server's URL, the subnet's last
+    /// usable host on 6443 unless `api:` says otherwise.
+    @Test func apiPlaceholdersNameTheKubeconfigAndTheServer() throws {
+        let yaml = "agents:\n  - {name: a, command: [/bin/a, \"--kubeconfig={{kubeconfig}}\"], env: {API: \"{{apiServer}}/api\"}}\n"
+        let t = try load(yaml)
+        let values = Agent.values(node: t.nodes[0], topology: t, stateDir: "/s", kubeconfig: "/run/netlab/l/kubeconfig")
+        #expect(Agent.expand(t.agents[0].command[1], values) == "--kubeconfig=/run/netlab/l/kubeconfig")
+        #expect(Agent.expand(t.agents[0].environment["API"]!, values) == "http://10.0.0.254:6443/api")
+        let moved = try TopologyLoader.parse(yaml: baseTopology + "api: {address: 10.0.0.9, port: 8080}\n" + yaml, source: "/labs/t.yaml")
+        #expect(Agent.expand("{{apiServer}}", Agent.values(node: moved.nodes[0], topology: moved, stateDir: "/s", kubeconfig: "/k")) == "http://10.0.0.9:8080")
     }
 
     @Test func everyMistakeIsLocated() {
@@ -78,8 +90,7 @@ import Testing
         """) == [
             "t.yaml:14:11: agent 'Kube_Proxy' name 'Kube_Proxy' cannot be used: it names the agent's log and state files, so it must be at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (e.g. 'kube-proxy')",
             "t.yaml:15:15: agent 'Kube_Proxy' program 'kube-proxy' must be a path: an absolute one (/usr/local/bin/kube-proxy) or one relative to this file (./kube-proxy)",
-            "t.yaml:15:27: agent 'Kube_Proxy' command uses {{kubeconfig}}, but the lab's API endpoint is not available yet in this netlab; run the agent without it (placeholders: {{nodeName}}, {{nodeIP}}, {{podCIDR}}, {{clusterCIDR}}, {{serviceCIDR}}, {{stateDir}})",
-            "t.yaml:15:45: agent 'Kube_Proxy' command uses unknown placeholder {{nodename}} (did you mean {{nodeName}}?); known: {{nodeName}}, {{nodeIP}}, {{podCIDR}}, {{clusterCIDR}}, {{serviceCIDR}}, {{stateDir}}",
+            "t.yaml:15:45: agent 'Kube_Proxy' command uses unknown placeholder {{nodename}} (did you mean {{nodeName}}?); known: {{nodeName}}, {{nodeIP}}, {{podCIDR}}, {{clusterCIDR}}, {{serviceCIDR}}, {{stateDir}}, {{kubeconfig}}, {{apiServer}}",
             "t.yaml:16:13: agent 'Kube_Proxy' nodes names 'node3', which is not a node of this topology (nodes: node1, node2)",
             "t.yaml:16:27: agent 'Kube_Proxy' nodes names 'node1' twice; an agent runs once per node",
             "t.yaml:17:19: agent 'Kube_Proxy' ready http 'https://127.0.0.1/healthz' must be an http:// URL with an IPv4 address, like http://127.0.0.1:10256/healthz (netlab probes it from inside the node)",
@@ -88,7 +99,6 @@ import Testing
             "t.yaml:18:50: agent 'Kube_Proxy' privateDirs cannot be / itself; name the directories the agent keeps its state in, like /run/flannel",
             "t.yaml:20:14: agent 'b' command is empty; give the agent's argv, e.g. [/usr/local/bin/kube-proxy, --hostname-override={{nodeName}}]",
             "t.yaml:21:11: agent 'b' env name '1X' is not a variable name; use letters, digits and '_', not starting with a digit",
-            "t.yaml:21:22: agent 'b' env OK uses {{apiServer}}, but the lab's API endpoint is not available yet in this netlab; run the agent without it (placeholders: {{nodeName}}, {{nodeIP}}, {{podCIDR}}, {{clusterCIDR}}, {{serviceCIDR}}, {{stateDir}})",
             "t.yaml:22:12: agent 'b' ready gives tcp and log; give exactly one way to tell the agent is ready",
             "t.yaml:23:11: agent name 'b' is already used by the agent at line 19; give every agent a unique name",
             "t.yaml:24:15: agent 'b' program '/bin/{{nodeName}}' holds a placeholder; the program is the same on every node, so write its path out",

@@ -43,7 +43,7 @@ import Testing
 
     @Test func theShapeNamesItsOwnMembersWhichNodesAndPodsCannotTake() {
         let d = Self.datapath
-        #expect(d.ownMembers.map(\.role) == [.vpc, .gateway, .client])
+        #expect(d.ownMembers.map(\.role) == [.vpc, .gateway, .client, .apiServer])
         #expect(TopologyLoader.reservedNames == d.ownMembers.map(\.name))
         #expect(d.members.filter { $0.role == .pod }.map { "\($0.name)@\($0.host ?? "")" } == ["pod1@node1", "webpod1@node1", "pod2@node2"])
         // Without `external` the client is still the shape's name, but not a member of the lab.
@@ -70,7 +70,7 @@ import Testing
         #expect(d.uplink(of: "node2") == InterfaceRef(member: "node2", interface: "eth0"))
         #expect(d.primaryInterface(of: "webpod1") == InterfaceRef(member: "webpod1", interface: d.podInterface))
         #expect(d.bridges.map(\.at) == [InterfaceRef(member: vpc, interface: "br0")])
-        #expect(d.bridges[0].ports == [gw, "node1", "node2"])
+        #expect(d.bridges[0].ports == [gw, "node1", "node2", "api"])
     }
 
     @Test func addressesAndRoutesAreFamilyNeutral() throws {
@@ -158,8 +158,8 @@ import Testing
 
     /// The default datapath with every member and interface the shape names called otherwise.
     static func renamed(_ d: Datapath) -> Datapath {
-        let members = ["vpc": "l2", "gw": "edge", "client": "inet"]
-        let links = ["eth0": "net0", "eth1": "wan0", "br0": "sw0", "gw": "edge"]
+        let members = ["vpc": "l2", "gw": "edge", "client": "inet", "api": "ctl"]
+        let links = ["eth0": "net0", "eth1": "wan0", "br0": "sw0", "gw": "edge", "api": "ctl"]
         func m(_ s: String) -> String { members[s] ?? s }
         func i(_ s: String) -> String { links[s] ?? s }
         func r(_ x: InterfaceRef) -> InterfaceRef { InterfaceRef(member: m(x.member), interface: i(x.interface)) }
@@ -184,7 +184,7 @@ import Testing
         let plan = LabPlan(lab: "t", datapath: d)
         #expect(plan.namespaces.map(\.member).prefix(3) == ["l2", "edge", "inet"])
         #expect(plan.namespaces.map(\.role).prefix(3) == [.vpc, .gw, .client])
-        #expect(plan.bridges.map { "\($0.namespace)/\($0.name) \($0.ports)" } == ["l2/sw0 [\"edge\", \"node1\", \"node2\"]"])
+        #expect(plan.bridges.map { "\($0.namespace)/\($0.name) \($0.ports)" } == ["l2/sw0 [\"edge\", \"node1\", \"node2\", \"ctl\"]"])
         #expect(plan.linksUp["edge"] == ["lo", "net0", "wan0"])
         #expect(plan.firewall.keys.sorted() == ["edge"])
         #expect(plan.firewall["edge"]?.contains("-o wan0 ") == true)

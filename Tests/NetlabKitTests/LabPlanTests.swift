@@ -17,14 +17,14 @@ import Testing
 
     @Test func namespacesCarryTheLabName() {
         let plan = LabPlan(lab: "ci-1", topology: Self.topology())
-        #expect(plan.namespaces.map(\.name) == ["netlab-ci-1.vpc", "netlab-ci-1.gw", "netlab-ci-1.client",
+        #expect(plan.namespaces.map(\.name) == ["netlab-ci-1.vpc", "netlab-ci-1.gw", "netlab-ci-1.client", "netlab-ci-1.api",
                                                 "netlab-ci-1.node1", "netlab-ci-1.node2", "netlab-ci-1.pod1", "netlab-ci-1.pod2"])
         #expect(plan.namespaces.allSatisfy { $0.path == "/run/netns/\($0.name)" })
     }
 
     @Test func nodesHangOffTheVPCBridgeWithItsMTU() {
         let plan = LabPlan(lab: "default", topology: Self.topology())
-        #expect(plan.bridges == [LabPlan.Bridge(namespace: "vpc", name: "br0", mtu: 1460, ports: ["gw", "node1", "node2"])])
+        #expect(plan.bridges == [LabPlan.Bridge(namespace: "vpc", name: "br0", mtu: 1460, ports: ["gw", "node1", "node2", "api"])])
         let node1 = plan.veths.first { $0.namespaceA == "node1" }
         #expect(node1 == LabPlan.Veth(namespaceA: "node1", nameA: "eth0", namespaceB: "vpc", nameB: "node1", mtu: 1460))
         #expect(plan.addresses.contains(LabPlan.Address(namespace: "node1", device: "eth0", prefix: IPv4Prefix("10.0.0.37/24")!)))

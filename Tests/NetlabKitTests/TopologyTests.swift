@@ -162,7 +162,7 @@ extension TopologyLoader {
             "t.yaml:12:13: pods[0] labels must be a mapping of label names to values like {app: webpod}, not a list",
         ])
         #expect(diagnostics("- vpc\n") == [
-            "t.yaml:1:1: the topology file must be a mapping (key: value lines) with keys name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, checks, not a list",
+            "t.yaml:1:1: the topology file must be a mapping (key: value lines) with keys name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, not a list",
         ])
     }
 
@@ -182,7 +182,7 @@ extension TopologyLoader {
     @Test func unknownKeysListTheAllowedOnesAndSuggestTheClosest() {
         #expect(diagnostics(baseTopology + "    podCidr: 10.32.1.0/24\nprxy: {}\nproxy: {mode: iptables}\nchecks: [anything]\n") == [
             "t.yaml:13:5: node 'node2' has unknown key 'podCidr' (did you mean 'podCIDR'?); allowed keys: name, ip, externalIP, podCIDR",
-            "t.yaml:14:1: the topology file has unknown key 'prxy' (did you mean 'proxy'?); allowed keys: name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, checks",
+            "t.yaml:14:1: the topology file has unknown key 'prxy' (did you mean 'proxy'?); allowed keys: name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks",
             "t.yaml:15:9: proxy has unknown key 'mode'; allowed keys: command, timeoutSeconds",
             "t.yaml:16:10: checks[0] must be a mapping (key: value lines) with keys name, description, from, to, port, protocol, expect, capture, unready, timeout, not the string 'anything'",
         ])
@@ -217,11 +217,11 @@ extension TopologyLoader {
             "t.yaml:13:11: node name 'node1' is already used by the node at line 7; give every node a unique name",
             "t.yaml:18:12: pod name 'web' is already used by the pod at line 17; every pod becomes a network namespace, so give each a unique name",
             "t.yaml:19:12: pod name 'node2' is also the name of a node (line 10); pods and nodes are both network namespaces, so pick another pod name",
-            "t.yaml:20:12: pod name 'gw' is reserved for netlab's own namespaces (vpc, gw, client); pick another name such as gw-pod",
+            "t.yaml:20:12: pod name 'gw' is reserved for netlab's own namespaces (vpc, gw, client, api); pick another name such as gw-pod",
             "t.yaml:23:12: service name 'svc' is already used in namespace 'default' by the service at line 22; give each service a unique name",
         ])
         #expect(diagnostics(baseTopology.replacingOccurrences(of: "name: node2", with: "name: vpc")) == [
-            "t.yaml:10:11: node name 'vpc' is reserved for netlab's own namespaces (vpc, gw, client); pick another name such as node-vpc",
+            "t.yaml:10:11: node name 'vpc' is reserved for netlab's own namespaces (vpc, gw, client, api); pick another name such as node-vpc",
         ])
     }
 

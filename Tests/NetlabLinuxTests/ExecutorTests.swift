@@ -15,7 +15,7 @@ import Testing
                    tools: machine.tools, edges: machine.edges)
     }
 
-    @Test func journalOrderIsNamespacesThenCNIThenServers() throws {
+    @Test func journalOrderIsNamespacesThenCNIThenServersThenTheAPI() throws {
         let machine = try FakeMachine()
         let lab = try up(machine, "exec-journal")
         let journal = lab.store.readJournal()
@@ -31,7 +31,8 @@ import Testing
         for node in lab.topology.nodes {
             #expect(cni.filter { $0.node == node.name }.map(\.name) == lab.topology.pods.filter { $0.node == node.name }.map(\.name))
         }
-        let servers = lab.topology.pods.filter { !$0.ports.isEmpty }.map { "serve \($0.name)" }
+        // The pods' servers, then the lab's API server (seeded with the pods' addresses).
+        let servers = lab.topology.pods.filter { !$0.ports.isEmpty }.map { "serve \($0.name)" } + [Lab.apiServerJournalName]
         #expect(rest.dropFirst(cni.count).map(\.name) == servers)
         #expect(rest.dropFirst(cni.count).allSatisfy { $0.kind == .process && $0.startTime == FakeChild.startTime })
         try lab.down()

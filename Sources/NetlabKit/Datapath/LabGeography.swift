@@ -38,7 +38,7 @@ public struct LabGeography: Sendable {
         case .gateway: return .gateway
         case .node: return .node(m)
         case .pod: return member.host.map { .pod(m, node: $0) } ?? .elsewhere
-        case .vpc: return .elsewhere
+        case .vpc, .apiServer: return .elsewhere
         }
     }
 

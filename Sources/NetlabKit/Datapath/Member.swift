@@ -10,7 +10,9 @@ public struct Member: Hashable, Sendable {
         case client
         case node
         case pod
-        // Next: apiServer (a Kubernetes API in its own namespace), router (a routed, non-bridged VPC).
+        /// The lab's Kubernetes API server, on the VPC like a control-plane endpoint outside the nodes.
+        case apiServer
+        // Next: router (a routed, non-bridged VPC).
 
         /// CNI plugins make links of their own in it (ptp's host veths, cni0, a VTEP), which no
         /// plan can know in advance.

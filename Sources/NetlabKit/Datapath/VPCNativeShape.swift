@@ -1,12 +1,13 @@
 /// GKE's VPC-native datapath, the field report's: a bridge in the `vpc` member is the VPC's L2;
 /// each node's eth0 is a port of it; `gw` is the subnet's gateway (and, with `external`, the 1:1
-/// NAT between public and internal node IPs, facing `client` on its eth1). Each node routes the
+/// NAT between public and internal node IPs, facing `client` on its eth1); `api`, the lab's
+/// Kubernetes API, is one more port of the bridge with an address of the subnet. Each node routes the
 /// other nodes' pod ranges via their IP, so pod IPs cross the VPC unchanged (no overlay, no NAT)
 /// and TTL drops once per node.
 ///
 /// The only place that spells these members' and interfaces' names.
 public struct VPCNativeShape: DatapathShape {
-    static let vpc = "vpc", gateway = "gw", client = "client"
+    static let vpc = "vpc", gateway = "gw", client = "client", api = "api"
     static let bridge = "br0"
     /// A node's, the gateway's VPC side, the client's, and a pod's (as a kubelet names it).
     static let eth0 = "eth0"
@@ -18,7 +19,8 @@ public struct VPCNativeShape: DatapathShape {
     public var podInterface: String { Self.eth0 }
 
     public var ownMembers: [Member] {
-        [Member(name: Self.vpc, role: .vpc), Member(name: Self.gateway, role: .gateway), Member(name: Self.client, role: .client)]
+        [Member(name: Self.vpc, role: .vpc), Member(name: Self.gateway, role: .gateway), Member(name: Self.client, role: .client),
+         Member(name: Self.api, role: .apiServer)]
     }
 
     public func datapath(for t: Topology) -> Datapath {
@@ -82,6 +84,12 @@ public struct VPCNativeShape: DatapathShape {
             sysctls.append(.init(member: n.name, key: "net/ipv4/conf/all/rp_filter", value: "0"))
             sysctls.append(.init(member: n.name, key: "net/ipv4/conf/default/rp_filter", value: "0"))
         }
+
+        // The API answers the nodes on their shared subnet, so it needs no route at all: no default
+        // route, none to the pod ranges (hostNetwork agents talk to it from their node's address).
+        veths.append(.init(a: at(Self.api, eth0), b: at(vpc, Self.api), mtu: mtu))
+        ports.append(Self.api)
+        addresses.append(.init(at: at(Self.api, eth0), prefix: .v4(IPv4Prefix(address: t.api.address, length: len))))
 
         let links = [Datapath.Link.bridge(.init(at: at(vpc, Self.bridge), mtu: mtu, ports: ports))] + veths.map(Datapath.Link.veth)
         return Datapath(members: members, ownMembers: ownMembers, links: links, addresses: addresses, routes: routes,

@@ -13,6 +13,9 @@ public enum LabMap {
         if let vpc = d.the(.vpc), let bridge = d.bridges.first(where: { $0.at.member == vpc.name }) {
             lines.append(pad(vpc.name, 8) + "bridge \(bridge.at.interface), subnet \(t.vpc.subnet), mtu \(t.vpc.mtu), L2 only")
         }
+        if let api = d.the(.apiServer) {
+            lines.append(pad(api.name, 8) + "\(t.api.address)/\(t.vpc.subnet.length) on the VPC, the lab's Kubernetes API at \(t.api.url) (netlab kubectl)")
+        }
         let width = max(8, (t.pods.map(\.name.count) + t.nodes.map(\.name.count)).max() ?? 0) + 2
         for n in t.nodes {
             let ext = n.externalIP.map { ", external \($0)" } ?? ""

@@ -5,8 +5,8 @@ import Foundation
 /// addresses come from a lab that is up; without one each pod shows its node's range.
 public struct TopologyGraph: Sendable {
     public struct Box: Hashable, Sendable {
-        /// `gw`: the datapath's gateway.
-        public enum Kind: Hashable, Sendable { case client, gw, bridge, node, pod, service }
+        /// `gw`: the datapath's gateway; `api`: the lab's Kubernetes API.
+        public enum Kind: Hashable, Sendable { case client, gw, api, bridge, node, pod, service }
         public var id: String
         public var kind: Kind
         public var title: String
@@ -44,6 +44,9 @@ public struct TopologyGraph: Sendable {
         for br in d.bridges {
             boxes.append(Box(id: br.at.member, kind: .bridge, title: "\(br.at.member): bridge \(br.at.interface)",
                              lines: ["subnet \(t.vpc.subnet), mtu \(br.mtu), L2 only"]))
+        }
+        if let api = d.the(.apiServer) {
+            boxes.append(Box(id: api.name, kind: .api, title: "\(api.name) (Kubernetes API)", lines: addresses(api.name) + [t.api.url]))
         }
         for v in d.veths {
             // A veth into a bridge's member links its owner to the bridge; others link the two namespaces.
@@ -96,6 +99,7 @@ public struct TopologyGraph: Sendable {
             case .pod: return "([\(l)])"
             case .service: return "{{\(l)}}"
             case .gw: return "[/\(l)\\]"
+            case .api: return "[(\(l))]"
             default: return "[\(l)]"
             }
         }
@@ -153,16 +157,32 @@ public struct TopologyGraph: Sendable {
         }
         let columnsW = columns.map(\.width).reduce(0, +) + hgap * 2 * Double(max(columns.count - 1, 0))
         let tops = boxes.filter { $0.kind == .client || $0.kind == .gw }
+        // The API sits on the bridge beside the gateway, not above it: its link drops straight down.
+        let apis = boxes.filter { $0.kind == .api }
         let services = boxes.filter { $0.kind == .service }
         let servicesW = services.map { Self.boxSize($0).0 }.reduce(0, +) + hgap * Double(max(services.count - 1, 0))
-        let inner = max(columnsW, tops.map { Self.boxSize($0).0 }.max() ?? 0, servicesW, 300)
+        let topsW = (tops.map { Self.boxSize($0).0 }.max() ?? 0) + apis.map { 2 * (Self.boxSize($0).0 + hgap * 2) }.reduce(0, +)
+        let inner = max(columnsW, topsW, servicesW, 300)
         let cx = m + inner / 2
         var y = m + 28
+        var lastTop: DiagramBox?
         for b in tops {
             let (w, h) = Self.boxSize(b)
-            frames[b.id] = DiagramBox(x: cx - w / 2, y: y, width: w, height: h)
+            let f = DiagramBox(x: cx - w / 2, y: y, width: w, height: h)
+            frames[b.id] = f
+            lastTop = f
             y += h + vgap
         }
+        var beside = (lastTop?.maxX ?? cx) + hgap * 2
+        var besideBottom = y
+        for b in apis {
+            let (w, h) = Self.boxSize(b)
+            let top = lastTop.map { $0.y } ?? y
+            frames[b.id] = DiagramBox(x: beside, y: top, width: w, height: h)
+            beside += w + hgap * 2
+            besideBottom = max(besideBottom, top + h + vgap)
+        }
+        y = besideBottom
         for b in boxes where b.kind == .bridge {
             let (_, h) = Self.boxSize(b)
             frames[b.id] = DiagramBox(x: m, y: y, width: inner, height: h)
@@ -243,6 +263,7 @@ public struct TopologyGraph: Sendable {
         switch k {
         case .client: return ("#f1f5f9", "#475569")
         case .gw: return ("#fef3c7", "#d97706")
+        case .api: return ("#f5f3ff", "#6d28d9")
         case .bridge: return ("#e2e8f0", "#334155")
         case .node: return ("#e0e7ff", "#3730a3")
         case .pod: return ("#ecfdf5", "#047857")

@@ -17,13 +17,17 @@ public struct Topology: Hashable, Sendable, Codable {
     public var proxy: ProxySettings
     /// The user's long-running agents (kube-proxy, a CNI daemon), run on their nodes.
     public var agents: [Agent]
+    /// The lab's Kubernetes API endpoint, on the VPC.
+    public var api: APIEndpoint
     /// The datapath checks `netlab run` runs, in file order.
     public var checks: [Check]
 
     public init(source: String, name: String, vpc: VPC, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix,
                 external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings,
-                proxy: ProxySettings = ProxySettings(), agents: [Agent] = [], checks: [Check] = []) {
+                proxy: ProxySettings = ProxySettings(), agents: [Agent] = [], api: APIEndpoint? = nil, checks: [Check] = []) {
         self.checks = checks; self.agents = agents
+        self.api = api ?? APIEndpoint(address: APIEndpoint.defaultAddress(subnet: vpc.subnet, taken: Set(nodes.map(\.ip) + [vpc.gateway]))
+                                          ?? vpc.subnet.last.advanced(by: -1))
         self.source = source; self.name = name; self.vpc = vpc; self.clusterCIDR = clusterCIDR
         self.serviceCIDR = serviceCIDR; self.external = external; self.nodes = nodes; self.pods = pods
         self.services = services; self.cni = cni; self.proxy = proxy
@@ -42,6 +46,33 @@ public struct VPC: Hashable, Sendable, Codable {
     public var mtu: Int
     public init(subnet: IPv4Prefix, gateway: IPv4Address, mtu: Int) {
         self.subnet = subnet; self.gateway = gateway; self.mtu = mtu
+    }
+}
+
+/// Where the lab's Kubernetes API listens: the address of its own member on the VPC subnet, as a
+/// control-plane endpoint outside the nodes is, and its port.
+public struct APIEndpoint: Hashable, Sendable, Codable {
+    /// kube-apiserver's `--secure-port` default, which clients expect.
+    public static let defaultPort = 6443
+    public var address: IPv4Address
+    public var port: Int
+    public init(address: IPv4Address, port: Int = APIEndpoint.defaultPort) { self.address = address; self.port = port }
+
+    /// Plain HTTP (the `server:` of the lab's kubeconfig, `{{apiServer}}`).
+    public var url: String { "http://\(address):\(port)" }
+
+    /// The default address: the subnet's highest usable host that is not `taken` (by a node or the
+    /// gateway). The top, because the gateway takes the first host and topologies number their
+    /// nodes upward from it: the API keeps its address when nodes are added. Nil when the subnet
+    /// has no free host.
+    public static func defaultAddress(subnet: IPv4Prefix, taken: Set<IPv4Address>) -> IPv4Address? {
+        var a = Int64(subnet.last.value) - 1
+        while a > Int64(subnet.first.value) {
+            let candidate = IPv4Address(UInt32(a))
+            if !taken.contains(candidate) { return candidate }
+            a -= 1
+        }
+        return nil
     }
 }
 
@@ -176,9 +207,7 @@ public struct Agent: Hashable, Sendable, Codable {
 
     public static let defaultTimeout = 30.0
     /// What `{{...}}` may name in `command` and `env`, each replaced per node.
-    public static let placeholders = ["nodeName", "nodeIP", "podCIDR", "clusterCIDR", "serviceCIDR", "stateDir"]
-    /// Placeholders of the lab's API endpoint, which is not served yet.
-    public static let apiPlaceholders = ["kubeconfig", "apiServer"]
+    public static let placeholders = ["nodeName", "nodeIP", "podCIDR", "clusterCIDR", "serviceCIDR", "stateDir", "kubeconfig", "apiServer"]
 
     public var name: String
     /// The argv as written, placeholders unexpanded. The program (never a placeholder) is an
@@ -226,9 +255,11 @@ public struct Agent: Hashable, Sendable, Codable {
         return out + rest
     }
 
-    /// The placeholder values for this agent on `node` of `topology`, its state directory being `stateDir`.
-    public static func values(node: Node, topology: Topology, stateDir: String) -> [String: String] {
+    /// The placeholder values for this agent on `node` of `topology`, its state directory being
+    /// `stateDir` and the lab's kubeconfig the file at `kubeconfig`.
+    public static func values(node: Node, topology: Topology, stateDir: String, kubeconfig: String) -> [String: String] {
         ["nodeName": node.name, "nodeIP": "\(node.ip)", "podCIDR": "\(node.podCIDR)",
-         "clusterCIDR": "\(topology.clusterCIDR)", "serviceCIDR": "\(topology.serviceCIDR)", "stateDir": stateDir]
+         "clusterCIDR": "\(topology.clusterCIDR)", "serviceCIDR": "\(topology.serviceCIDR)", "stateDir": stateDir,
+         "kubeconfig": kubeconfig, "apiServer": topology.api.url]
     }
 }

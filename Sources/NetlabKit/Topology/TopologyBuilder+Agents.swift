@@ -207,17 +207,13 @@ extension TopologyBuilder {
         return "/" + parts.joined(separator: "/")
     }
 
-    /// Every `{{name}}` in `s` is one netlab fills in; the API's are not served yet.
+    /// Every `{{name}}` in `s` is one netlab fills in.
     private func checkPlaceholders(_ s: Located<String>, _ what: String) -> Bool {
         var ok = true
         for name in Agent.placeholderNames(in: s.value) where !Agent.placeholders.contains(name) {
-            if Agent.apiPlaceholders.contains(name) {
-                r.error(s.loc, "\(what) uses {{\(name)}}, but the lab's API endpoint is not available yet in this netlab; run the agent without it (placeholders: \(Agent.placeholders.map { "{{\($0)}}" }.joined(separator: ", ")))")
-            } else {
-                var message = "\(what) uses unknown placeholder {{\(name)}}"
-                if let c = closestMatch(name, among: Agent.placeholders) { message += " (did you mean {{\(c)}}?)" }
-                r.error(s.loc, message + "; known: \(Agent.placeholders.map { "{{\($0)}}" }.joined(separator: ", "))")
-            }
+            var message = "\(what) uses unknown placeholder {{\(name)}}"
+            if let c = closestMatch(name, among: Agent.placeholders) { message += " (did you mean {{\(c)}}?)" }
+            r.error(s.loc, message + "; known: \(Agent.placeholders.map { "{{\($0)}}" }.joined(separator: ", "))")
             ok = false
         }
         return ok

@@ -7,7 +7,7 @@ import Yams
 // every section instead of stopping at the first.
 //
 // Each section has its file (TopologyBuilder+Network, +Nodes, +Pods, +Services, +CNI, +Proxy,
-// +Agents, +Checks); allocation is pure (Allocation.swift).
+// +Agents, +API, +Checks); allocation is pure (Allocation.swift).
 
 final class TopologyBuilder {
     let r: YAMLReader
@@ -35,6 +35,7 @@ final class TopologyBuilder {
     var cni: CNISettings?
     var proxy = ProxySettings()
     var agents: [Agent] = []
+    var api: APIEndpoint?
     var checks: [Check] = []
     /// Every reference and member name in the checks, with its place, checked once the topology
     /// is assembled (references need the nodes, pods and services).
@@ -50,6 +51,8 @@ final class TopologyBuilder {
         readNodes(top)
         readPods(top)
         readServices(top)
+        readAPI(top)
+        checkKubernetesService()
         readCNI(top)
         readProxy(top)
         readAgents(top)
@@ -101,7 +104,7 @@ final class TopologyBuilder {
         }
         let topology = Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu),
                         clusterCIDR: clusterCIDR.value, serviceCIDR: serviceCIDR.value, external: external,
-                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, checks: checks)
+                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, api: api, checks: checks)
         validateChecks(in: topology)
         return topology
     }

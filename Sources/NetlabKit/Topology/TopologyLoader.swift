@@ -23,7 +23,7 @@ public enum TopologyLoader {
     /// Keys accepted in each mapping of the file, by position ("" is the top level, "nodes[]" an
     /// item of `nodes`). The JSON Schema test checks topology.schema.json against this table.
     static let allowedKeys: [String: [String]] = [
-        "": ["name", "vpc", "clusterCIDR", "serviceCIDR", "external", "nodes", "pods", "services", "cni", "proxy", "agents", "checks"],
+        "": ["name", "vpc", "clusterCIDR", "serviceCIDR", "external", "nodes", "pods", "services", "cni", "proxy", "agents", "api", "checks"],
         "vpc": ["subnet", "gateway", "mtu"],
         "external": ["client", "gateway"],
         "nodes[]": ["name", "ip", "externalIP", "podCIDR"],
@@ -33,6 +33,7 @@ public enum TopologyLoader {
         "services[].ports[]": ["name", "port", "targetPort", "nodePort", "protocol"],
         "cni": ["binDir", "conflist", "conflistFile", "timeoutSeconds"],
         "proxy": ["command", "timeoutSeconds"],
+        "api": ["address", "port"],
         "agents[]": ["name", "command", "env", "nodes", "ready", "timeoutSeconds", "privateDirs"],
         "agents[].ready": ["http", "tcp", "log", "file"],
         "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout"],

@@ -44,7 +44,7 @@ extension Lab {
         }
         var dir = try store.stateDirectory()
         for part in instance.stateSubdirectory { dir = try dir.subdirectory(part, mode: LabStore.directoryMode) }
-        let values = Agent.values(node: node, topology: topology, stateDir: dir.path)
+        let values = Agent.values(node: node, topology: topology, stateDir: dir.path, kubeconfig: kubeconfigPath)
         var binds: [SpawnIsolation.Bind] = []
         for target in agent.privateDirs {
             // The source mirrors the path under the agent's directory: private/run/flannel.

@@ -64,14 +64,19 @@ public enum LabStatus {
                 "\n  agent \(a.instance.agent) on \(a.instance.node): \(a.running ? "running" : "dead")"
                     + (a.pid.map { " (pid \($0))" } ?? "") + (a.running ? "" : ", log \(a.logPath)")
             }.joined()
-            blocks.append("lab \(n): \(record.phase.rawValue)\(owner), topology \(record.topology.name)\n\(map)\(agentLines)")
-            objects.append(json(lab: n, record: record, livePID: live, agents: agents))
+            let api = Lab.apiServerState(topology: record.topology, store: store)
+            let apiLine = api.map { a in
+                "\n  API server \(a.url): \(a.running ? "running" : "dead")" + (a.pid.map { " (pid \($0))" } ?? "")
+                    + (a.running ? ", kubeconfig \(a.kubeconfig) (netlab kubectl\(n == LabNames.defaultLab ? "" : " --name \(n)") -- get nodes)" : ", log \(a.logPath)")
+            } ?? ""
+            blocks.append("lab \(n): \(record.phase.rawValue)\(owner), topology \(record.topology.name)\n\(map)\(apiLine)\(agentLines)")
+            objects.append(json(lab: n, record: record, livePID: live, agents: agents, api: api))
         }
         if blocks.isEmpty && names == nil { return Output(text: "no labs (start one with `sudo netlab up`)", broken: []) }
         return Output(text: blocks.joined(separator: "\n\n"), broken: broken, labs: objects)
     }
 
-    static func json(lab: String, record r: LabRecord, livePID: Int32?, agents: [Lab.AgentState] = []) -> JSONValue {
+    static func json(lab: String, record r: LabRecord, livePID: Int32?, agents: [Lab.AgentState] = [], api: Lab.APIServerState? = nil) -> JSONValue {
         let plan = LabPlan(lab: lab, topology: r.topology)
         var namespaces: [String: JSONValue] = [:]
         for ns in plan.namespaces { namespaces[ns.member] = .string(ns.name) }
@@ -84,6 +89,9 @@ public enum LabStatus {
         return .object(["lab": .string(lab), "phase": .string(r.phase.rawValue), "persistent": .bool(r.persistent),
                         "pid": livePID.map { .number(Double($0)) } ?? .null, "topology": .string(r.topology.name),
                         "namespaces": .object(namespaces), "pods": .object(pods),
+                        "api": .object(["url": .string(r.topology.api.url), "state": .string(api.map { $0.running ? "running" : "dead" } ?? "not started"),
+                                        "pid": api?.pid.map { .number(Double($0)) } ?? .null,
+                                        "kubeconfig": api.map { .string($0.kubeconfig) } ?? .null]),
                         "agents": .array(agents.map { a in
                             .object(["name": .string(a.instance.agent), "node": .string(a.instance.node),
                                      "state": .string(a.running ? "running" : "dead"),
