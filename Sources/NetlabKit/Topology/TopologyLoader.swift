@@ -35,7 +35,7 @@ public enum TopologyLoader {
         "proxy": ["command", "timeoutSeconds"],
         "agents[]": ["name", "command", "env", "nodes", "ready", "timeoutSeconds", "privateDirs"],
         "agents[].ready": ["http", "tcp", "log", "file"],
-        "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout"],
+        "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout", "eventually"],
         "checks[].expect": ["reply", "status", "replyTTL", "serverPod", "serverSaw", "packets"],
         "checks[].expect.packets[]": ["at", "match", "absent"],
         "checks[].expect.packets[].match": ["proto", "src", "dst", "sport", "dport", "ttl", "icmp", "tcpFlags", "arp", "whoHas", "tell"],
