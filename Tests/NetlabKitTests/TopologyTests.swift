@@ -628,6 +628,15 @@ extension TopologyLoader {
         #expect(diagnostics(check("[5s]")).first?.hasPrefix("t.yaml:20:17: check 'c' eventually must be") == true)
     }
 
+    @Test func vpcRoutingIsPodRangesByDefaultOrNone() throws {
+        #expect(try TopologyLoader.parse(yaml: baseTopology, source: "t.yaml").vpc.routing == .podRanges)
+        let none = baseTopology.replacingOccurrences(of: "  subnet: 10.0.0.0/24\n", with: "  subnet: 10.0.0.0/24\n  routing: none\n")
+        #expect(try TopologyLoader.parse(yaml: none, source: "t.yaml").vpc.routing == VPC.Routing.none)
+        #expect(diagnostics(none.replacingOccurrences(of: "routing: none", with: "routing: bgp")) == [
+            "t.yaml:3:12: vpc.routing 'bgp' is not one of podRanges, none: podRanges routes every node's podCIDR to it (VPC-native), none leaves the pod ranges to the agents",
+        ])
+    }
+
     @Test func conflistFileIsResolvedNextToTheTopologyFile() throws {
         let yaml = baseTopology.replacingOccurrences(of: "  conflist: {cniVersion: 0.3.1, name: net, plugins: [{type: ptp}]}\n",
                                                      with: "  conflistFile: cni/gke.conflist\n")

@@ -40,8 +40,28 @@ public struct VPC: Hashable, Sendable, Codable {
     /// The subnet's gateway (the `gw` namespace's VPC address), e.g. 10.0.0.1.
     public var gateway: IPv4Address
     public var mtu: Int
-    public init(subnet: IPv4Prefix, gateway: IPv4Address, mtu: Int) {
-        self.subnet = subnet; self.gateway = gateway; self.mtu = mtu
+    /// Who routes the pod ranges across the VPC.
+    public var routing: Routing
+
+    public enum Routing: String, Hashable, Sendable, Codable, CaseIterable {
+        /// VPC-native (GKE alias IPs): the VPC routes each node's podCIDR to that node, so the
+        /// gateway and every other node have a route to it.
+        case podRanges
+        /// The VPC routes only the subnet: pod ranges are left to the agents (an overlay, BGP, a
+        /// host-gw CNI), as on a VPC without alias IPs.
+        case none
+    }
+
+    public init(subnet: IPv4Prefix, gateway: IPv4Address, mtu: Int, routing: Routing = .podRanges) {
+        self.subnet = subnet; self.gateway = gateway; self.mtu = mtu; self.routing = routing
+    }
+
+    enum CodingKeys: String, CodingKey { case subnet, gateway, mtu, routing }
+    /// A lab recorded before `routing` existed was VPC-native.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(subnet: try c.decode(IPv4Prefix.self, forKey: .subnet), gateway: try c.decode(IPv4Address.self, forKey: .gateway),
+                  mtu: try c.decode(Int.self, forKey: .mtu), routing: try c.decodeIfPresent(Routing.self, forKey: .routing) ?? .podRanges)
     }
 }
 

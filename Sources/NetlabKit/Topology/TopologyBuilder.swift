@@ -24,6 +24,7 @@ final class TopologyBuilder {
     var subnet: Located<IPv4Prefix>?
     var vpcGateway: IPv4Address?
     var mtu = TopologyLoader.defaultVPCMTU
+    var routing = VPC.Routing.podRanges
     var clusterCIDR: Located<IPv4Prefix>?
     var serviceCIDR: Located<IPv4Prefix>?
     var serviceCIDRIsDefault = false
@@ -99,7 +100,7 @@ final class TopologyBuilder {
                                        selector: s.selector, ports: ports, externalTrafficPolicy: s.externalTrafficPolicy,
                                        internalTrafficPolicy: s.internalTrafficPolicy))
         }
-        let topology = Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu),
+        let topology = Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu, routing: routing),
                         clusterCIDR: clusterCIDR.value, serviceCIDR: serviceCIDR.value, external: external,
                         nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, checks: checks)
         validateChecks(in: topology)

@@ -24,7 +24,7 @@ public enum TopologyLoader {
     /// item of `nodes`). The JSON Schema test checks topology.schema.json against this table.
     static let allowedKeys: [String: [String]] = [
         "": ["name", "vpc", "clusterCIDR", "serviceCIDR", "external", "nodes", "pods", "services", "cni", "proxy", "agents", "checks"],
-        "vpc": ["subnet", "gateway", "mtu"],
+        "vpc": ["subnet", "gateway", "mtu", "routing"],
         "external": ["client", "gateway"],
         "nodes[]": ["name", "ip", "externalIP", "podCIDR"],
         "pods[]": ["name", "node", "namespace", "labels", "ports"],
