@@ -202,12 +202,15 @@ public struct Agent: Hashable, Sendable, Codable {
 
     public var name: String
     /// The argv as written, placeholders unexpanded. The program (never a placeholder) is an
-    /// absolute path or relative to `baseDirectory`.
+    /// absolute path, relative to `baseDirectory`, or a bare name looked up next to netlab and then
+    /// in the system directories (netlab-proxy), as `proxy.command`.
     public var command: [String]
     public var environment: [String: String]
     /// The nodes it runs on, in the topology's node order.
     public var nodes: [String]
     public var ready: Readiness
+    /// How netlab knows the agent has acted on a change netlab made through the lab's API.
+    public var sync: SyncProbe?
     public var timeoutSeconds: Double
     /// Absolute paths each node's agent gets as its own directory (a bind mount of one under its
     /// state directory, in its private mount namespace).
@@ -217,9 +220,17 @@ public struct Agent: Hashable, Sendable, Codable {
 
     public init(name: String, command: [String], environment: [String: String] = [:], nodes: [String],
                 ready: Readiness = .started, timeoutSeconds: Double = Agent.defaultTimeout, privateDirs: [String] = [],
-                baseDirectory: String = ".") {
+                baseDirectory: String = ".", sync: SyncProbe? = nil) {
         self.name = name; self.command = command; self.environment = environment; self.nodes = nodes; self.ready = ready
         self.timeoutSeconds = timeoutSeconds; self.privateDirs = privateDirs; self.baseDirectory = baseDirectory
+        self.sync = sync
+    }
+
+    /// `sync: {http: URL}`: after a change, the agent has synced once this URL, probed inside the
+    /// node, answers 200 with a JSON `lastUpdated` (RFC 3339) later than the change, as
+    /// kube-proxy's and netlab-proxy's /healthz do.
+    public enum SyncProbe: Hashable, Sendable, Codable {
+        case healthz(IPv4Address, port: Int, path: String)
     }
 
     /// The `{{name}}` placeholders in `s`, in order.
