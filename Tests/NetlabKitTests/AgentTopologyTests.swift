@@ -42,6 +42,23 @@ import Testing
         #expect(b.privateDirs.isEmpty && b.environment.isEmpty)
     }
 
+    /// proxy.mode agent leaves the services to an agent: it needs one, and no one-shot settings.
+    @Test func proxyModeAgentNeedsAnAgentAndNoOneShotSettings() throws {
+        #expect(try load("").proxy.mode == .oneShot)
+        let t = try load("proxy: {mode: agent}\nagents:\n  - {name: netlab-proxy, command: [netlab-proxy]}\n")
+        #expect(t.proxy.mode == .agent)
+        #expect(diagnostics(baseTopology + "proxy: {mode: agent}\n") == [
+            "t.yaml:13:15: proxy.mode agent leaves the services to an agent, but the topology has no agents; add one, e.g. netlab-proxy: {name: netlab-proxy, command: [netlab-proxy, \"--kubeconfig={{kubeconfig}}\", \"--hostname-override={{nodeName}}\"]}",
+        ])
+        #expect(diagnostics(baseTopology + "proxy: {mode: agent, command: [x], timeoutSeconds: 3}\nagents:\n  - {name: a, command: [/bin/a]}\n") == [
+            "t.yaml:13:31: proxy.command is for proxy.mode oneShot; with mode agent the agent that programs the services is under agents:, with its own command and timeoutSeconds",
+            "t.yaml:13:52: proxy.timeoutSeconds is for proxy.mode oneShot; with mode agent the agent that programs the services is under agents:, with its own command and timeoutSeconds",
+        ])
+        #expect(diagnostics(baseTopology + "proxy: {mode: daemon}\n") == [
+            "t.yaml:13:15: proxy.mode 'daemon' is not one of oneShot, agent: oneShot runs proxy.command once per node per change (docs/proxy-contract.md), agent leaves the services to an agent that watches the lab's API",
+        ])
+    }
+
     @Test func readinessForms() throws {
         func ready(_ r: String) throws -> Agent.Readiness {
             try load("agents:\n  - {name: a, command: [/bin/a], ready: \(r)}\n").agents[0].ready

@@ -171,10 +171,28 @@ public struct ProxySettings: Hashable, Sendable, Codable {
     public var timeoutSeconds: Double
     /// The topology file's directory, against which a relative command path is resolved.
     public var baseDirectory: String
+    public var mode: Mode
+
+    public enum Mode: String, Hashable, Sendable, Codable, CaseIterable {
+        /// netlab runs `command` once per node at `up` and again whenever the endpoints change,
+        /// with the Services and EndpointSlices in a file (docs/proxy-contract.md).
+        case oneShot
+        /// An agent (`agents:`) programs the services from the lab's API, as kube-proxy does;
+        /// netlab changes the API and waits for the agents' `sync:` probes.
+        case agent
+    }
 
     public init(command: [String] = ProxySettings.defaultCommand, timeoutSeconds: Double = ProxySettings.defaultTimeout,
-                baseDirectory: String = ".") {
-        self.command = command; self.timeoutSeconds = timeoutSeconds; self.baseDirectory = baseDirectory
+                baseDirectory: String = ".", mode: Mode = .oneShot) {
+        self.command = command; self.timeoutSeconds = timeoutSeconds; self.baseDirectory = baseDirectory; self.mode = mode
+    }
+
+    enum CodingKeys: String, CodingKey { case command, timeoutSeconds, baseDirectory, mode }
+    /// A lab recorded before `mode` existed ran its proxy one-shot.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(command: try c.decode([String].self, forKey: .command), timeoutSeconds: try c.decode(Double.self, forKey: .timeoutSeconds),
+                  baseDirectory: try c.decode(String.self, forKey: .baseDirectory), mode: try c.decodeIfPresent(Mode.self, forKey: .mode) ?? .oneShot)
     }
 }
 

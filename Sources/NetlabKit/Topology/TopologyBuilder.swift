@@ -25,6 +25,7 @@ final class TopologyBuilder {
     var vpcGateway: IPv4Address?
     var mtu = TopologyLoader.defaultVPCMTU
     var routing = VPC.Routing.podRanges
+    var proxyModeLocation: YAMLLocation?
     var clusterCIDR: Located<IPv4Prefix>?
     var serviceCIDR: Located<IPv4Prefix>?
     var serviceCIDRIsDefault = false
@@ -54,6 +55,7 @@ final class TopologyBuilder {
         readCNI(top)
         readProxy(top)
         readAgents(top)
+        checkProxyMode()
         readChecks(top)
         guard r.diagnostics.isEmpty else { return nil }
         return assemble()

@@ -32,7 +32,7 @@ public enum TopologyLoader {
         "services[]": ["name", "namespace", "type", "clusterIP", "selector", "externalTrafficPolicy", "internalTrafficPolicy", "ports"],
         "services[].ports[]": ["name", "port", "targetPort", "nodePort", "protocol"],
         "cni": ["binDir", "conflist", "conflistFile", "timeoutSeconds"],
-        "proxy": ["command", "timeoutSeconds"],
+        "proxy": ["mode", "command", "timeoutSeconds"],
         "agents[]": ["name", "command", "env", "nodes", "ready", "sync", "timeoutSeconds", "privateDirs"],
         "agents[].ready": ["http", "tcp", "log", "file"],
         "agents[].sync": ["http"],
