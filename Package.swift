@@ -56,6 +56,8 @@ let package = Package(
         // The reference service proxy: a separate binary behind the same contract as a user's proxy.
         // It shares netlab's process runner (NetlabLinux), so "spawn, feed, collect, time out" has one implementation.
         .executableTarget(name: "netlab-proxy", dependencies: ["NetlabKit", "NetlabLinux"]),
+        // The lab API's benchmark (ci/bench-api.sh): figures of the store, never timed assertions.
+        .executableTarget(name: "netlab-api-bench", dependencies: ["NetlabKit"]),
         .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
         // Fixtures (fake plugins and proxies, a JUnit schema) are read from the source tree.
         // The CLI's parsing, help text, option validation and exit categories, without root.

@@ -16,23 +16,47 @@ import Testing
             env: {NODE_IP: "{{nodeIP}}", STATE: "{{stateDir}}/x"}
             nodes: [node2]
             ready: {http: "http://127.0.0.1:10256/healthz"}
+            sync: {http: "http://127.0.0.1:10256/healthz"}
             timeoutSeconds: 12
             privateDirs: [/run/flannel/, /var/lib/calico]
+          - name: netlab-proxy
+            command: [netlab-proxy]
+            nodes: [node1]
           - name: flanneld
             command: [./bin/flanneld, "--pod-cidr={{podCIDR}}", "--svc={{serviceCIDR}}"]
             ready: {log: "^I.* running"}
 
         """)
-        #expect(t.agents.count == 2)
+        #expect(t.agents.count == 3)
         let a = t.agents[0]
         #expect(a.name == "kube-proxy" && a.nodes == ["node2"] && a.timeoutSeconds == 12)
         #expect(a.ready == .http(IPv4Address("127.0.0.1")!, port: 10256, path: "/healthz"))
         #expect(a.privateDirs == ["/run/flannel", "/var/lib/calico"])
         #expect(a.environment == ["NODE_IP": "{{nodeIP}}", "STATE": "{{stateDir}}/x"])
         #expect(a.baseDirectory == "/labs")
-        let b = t.agents[1]
+        #expect(a.sync == .healthz(IPv4Address("127.0.0.1")!, port: 10256, path: "/healthz"))
+        // A bare program name is looked up next to netlab, then in the system's directories.
+        #expect(t.agents[1].command == ["netlab-proxy"] && t.agents[1].sync == nil)
+        let b = t.agents[2]
         #expect(b.nodes == ["node1", "node2"] && b.ready == .log("^I.* running") && b.timeoutSeconds == Agent.defaultTimeout)
         #expect(b.privateDirs.isEmpty && b.environment.isEmpty)
+    }
+
+    /// proxy.mode agent leaves the services to an agent: it needs one, and no one-shot settings.
+    @Test func proxyModeAgentNeedsAnAgentAndNoOneShotSettings() throws {
+        #expect(try load("").proxy.mode == .oneShot)
+        let t = try load("proxy: {mode: agent}\nagents:\n  - {name: netlab-proxy, command: [netlab-proxy]}\n")
+        #expect(t.proxy.mode == .agent)
+        #expect(diagnostics(baseTopology + "proxy: {mode: agent}\n") == [
+            "t.yaml:13:15: proxy.mode agent leaves the services to an agent, but the topology has no agents; add one, e.g. netlab-proxy: {name: netlab-proxy, command: [netlab-proxy, \"--kubeconfig={{kubeconfig}}\", \"--hostname-override={{nodeName}}\"]}",
+        ])
+        #expect(diagnostics(baseTopology + "proxy: {mode: agent, command: [x], timeoutSeconds: 3}\nagents:\n  - {name: a, command: [/bin/a]}\n") == [
+            "t.yaml:13:31: proxy.command is for proxy.mode oneShot; with mode agent the agent that programs the services is under agents:, with its own command and timeoutSeconds",
+            "t.yaml:13:52: proxy.timeoutSeconds is for proxy.mode oneShot; with mode agent the agent that programs the services is under agents:, with its own command and timeoutSeconds",
+        ])
+        #expect(diagnostics(baseTopology + "proxy: {mode: daemon}\n") == [
+            "t.yaml:13:15: proxy.mode 'daemon' is not one of oneShot, agent: oneShot runs proxy.command once per node per change (docs/proxy-contract.md), agent leaves the services to an agent that watches the lab's API",
+        ])
     }
 
     @Test func readinessForms() throws {
@@ -86,10 +110,10 @@ import Testing
             command: [/bin/c]
             ready: {file: /run/../x}
             bogus: 1
+            sync: {http: "https://127.0.0.1:10256/healthz"}
 
         """) == [
             "t.yaml:14:11: agent 'Kube_Proxy' name 'Kube_Proxy' cannot be used: it names the agent's log and state files, so it must be at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (e.g. 'kube-proxy')",
-            "t.yaml:15:15: agent 'Kube_Proxy' program 'kube-proxy' must be a path: an absolute one (/usr/local/bin/kube-proxy) or one relative to this file (./kube-proxy)",
             "t.yaml:15:45: agent 'Kube_Proxy' command uses unknown placeholder {{nodename}} (did you mean {{nodeName}}?); known: {{nodeName}}, {{nodeIP}}, {{podCIDR}}, {{clusterCIDR}}, {{serviceCIDR}}, {{stateDir}}, {{kubeconfig}}, {{apiServer}}",
             "t.yaml:16:13: agent 'Kube_Proxy' nodes names 'node3', which is not a node of this topology (nodes: node1, node2)",
             "t.yaml:16:27: agent 'Kube_Proxy' nodes names 'node1' twice; an agent runs once per node",
@@ -106,7 +130,8 @@ import Testing
             "t.yaml:26:21: agent 'b' timeoutSeconds 0 is outside 1-3600",
             "t.yaml:27:12: agent 'b' nodes is empty; name the nodes it runs on, or leave nodes out to run it on every node",
             "t.yaml:30:19: agent 'c' ready file '/run/../x' must be an absolute path without '.', '..' or placeholders, like /run/flannel",
-            "t.yaml:31:5: agent 'c' has unknown key 'bogus'; allowed keys: name, command, env, nodes, ready, timeoutSeconds, privateDirs",
+            "t.yaml:31:5: agent 'c' has unknown key 'bogus'; allowed keys: name, command, env, nodes, ready, sync, timeoutSeconds, privateDirs",
+            "t.yaml:32:18: agent 'c' sync http 'https://127.0.0.1:10256/healthz' must be an http:// URL with an IPv4 address, like http://127.0.0.1:10256/healthz (netlab probes it from inside the node)",
         ])
     }
 

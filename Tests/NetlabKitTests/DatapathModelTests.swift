@@ -83,6 +83,23 @@ import Testing
         #expect(IPPrefix.everything(.ipv4).description == "0.0.0.0/0")
     }
 
+    /// VPC-native routes every pod range to its node on the gateway and the other nodes; with
+    /// `routing: none` only the subnet and the default routes remain, the rest is the agents'.
+    @Test func podRangeRoutesFollowTheVPCRouting() {
+        func podRangeRoutes(_ d: Datapath) -> [String] {
+            d.routes.filter { r in F.topology.nodes.contains { IPPrefix.v4($0.podCIDR) == r.destination } }
+                .map { "\($0.member) \($0.destination) via \($0.gateway.map { "\($0)" } ?? "-")" }
+        }
+        let gw = Self.datapath.the(.gateway)!.name
+        #expect(podRangeRoutes(Self.datapath) == ["\(gw) 10.32.0.0/24 via 10.0.0.37", "\(gw) 10.32.1.0/24 via 10.0.0.38",
+                                                  "node1 10.32.1.0/24 via 10.0.0.38", "node2 10.32.0.0/24 via 10.0.0.37"])
+        var t = F.topology
+        t.vpc.routing = .none
+        let d = Datapath(topology: t)
+        #expect(podRangeRoutes(d).isEmpty)
+        #expect(d.routes.count == Self.datapath.routes.count - 4)
+    }
+
     // MARK: Who owns an address
 
     @Test func everyKindOfAddressHasItsOwner() {

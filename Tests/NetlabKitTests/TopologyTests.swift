@@ -180,11 +180,11 @@ extension TopologyLoader {
     }
 
     @Test func unknownKeysListTheAllowedOnesAndSuggestTheClosest() {
-        #expect(diagnostics(baseTopology + "    podCidr: 10.32.1.0/24\nprxy: {}\nproxy: {mode: iptables}\nchecks: [anything]\n") == [
+        #expect(diagnostics(baseTopology + "    podCidr: 10.32.1.0/24\nprxy: {}\nproxy: {mod: iptables}\nchecks: [anything]\n") == [
             "t.yaml:13:5: node 'node2' has unknown key 'podCidr' (did you mean 'podCIDR'?); allowed keys: name, ip, externalIP, podCIDR",
             "t.yaml:14:1: the topology file has unknown key 'prxy' (did you mean 'proxy'?); allowed keys: name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks",
-            "t.yaml:15:9: proxy has unknown key 'mode'; allowed keys: command, timeoutSeconds",
-            "t.yaml:16:10: checks[0] must be a mapping (key: value lines) with keys name, description, from, to, port, protocol, expect, capture, unready, timeout, not the string 'anything'",
+            "t.yaml:15:9: proxy has unknown key 'mod' (did you mean 'mode'?); allowed keys: mode, command, timeoutSeconds",
+            "t.yaml:16:10: checks[0] must be a mapping (key: value lines) with keys name, description, from, to, port, protocol, expect, capture, unready, timeout, eventually, not the string 'anything'",
         ])
         #expect(diagnostics(baseTopology + "proxy: {command: [], timeoutSeconds: 0}\n") == [
             "t.yaml:13:18: proxy.command is empty; give the proxy's argv, e.g. [netlab-proxy] or [./my-proxy, --flag]",
@@ -596,6 +596,44 @@ extension TopologyLoader {
             "t.yaml:18:11: check 'c' from cannot be vpc: the VPC is a bridge without addresses; start from a pod, a node, client or gw",
             "t.yaml:23:15: check 'c' unready names 'gw', which is not a pod",
             "t.yaml:25:18: check 'c' expect.serverPod names 'node1', which is not a pod",
+        ])
+    }
+
+    /// `eventually:` reads durations as Kubernetes writes them, or seconds, within its range.
+    @Test func eventuallyIsADurationWithinItsWindow() throws {
+        func check(_ value: String) -> String {
+            baseTopology + """
+            pods:
+              - {name: pod1, node: node1}
+            checks:
+              - name: c
+                from: pod1
+                to: node2.ip
+                protocol: icmp
+                eventually: \(value)
+                expect: {reply: true}
+
+            """
+        }
+        for (text, seconds) in [("5s", 5.0), ("500ms", 0.5), ("1m", 60), ("1.5s", 1.5), ("2", 2), ("0.25", 0.25)] {
+            let t = try TopologyLoader.parse(yaml: check(text), source: "t.yaml")
+            #expect(t.checks.first?.eventuallySeconds == seconds, "\(text)")
+        }
+        let t = try TopologyLoader.parse(yaml: check("5s").replacingOccurrences(of: "    eventually: 5s\n", with: ""), source: "t.yaml")
+        #expect(t.checks.first?.eventuallySeconds == nil)
+        #expect(diagnostics(check("5 seconds")) == ["t.yaml:20:17: check 'c' eventually '5 seconds' is not a duration; write it like 5s, 500ms or 1m"])
+        #expect(diagnostics(check("-1s")) == ["t.yaml:20:17: check 'c' eventually '-1s' is not a duration; write it like 5s, 500ms or 1m"])
+        #expect(diagnostics(check("10m")) == ["t.yaml:20:17: check 'c' eventually is 10m; it must be from 100ms to 5m"])
+        #expect(diagnostics(check("0")) == ["t.yaml:20:17: check 'c' eventually is 0 seconds; it must be from 100ms to 5m"])
+        #expect(diagnostics(check("[5s]")).first?.hasPrefix("t.yaml:20:17: check 'c' eventually must be") == true)
+    }
+
+    @Test func vpcRoutingIsPodRangesByDefaultOrNone() throws {
+        #expect(try TopologyLoader.parse(yaml: baseTopology, source: "t.yaml").vpc.routing == .podRanges)
+        let none = baseTopology.replacingOccurrences(of: "  subnet: 10.0.0.0/24\n", with: "  subnet: 10.0.0.0/24\n  routing: none\n")
+        #expect(try TopologyLoader.parse(yaml: none, source: "t.yaml").vpc.routing == VPC.Routing.none)
+        #expect(diagnostics(none.replacingOccurrences(of: "routing: none", with: "routing: bgp")) == [
+            "t.yaml:3:12: vpc.routing 'bgp' is not one of podRanges, none: podRanges routes every node's podCIDR to it (VPC-native), none leaves the pod ranges to the agents",
         ])
     }
 

@@ -139,6 +139,31 @@ extension Labs { @Suite struct AgentTests {
         deleted = true
     }
 
+    /// `sync:`: netlab waits until the agent's healthz, probed inside its node, says it synced after
+    /// the change; an agent that keeps an older lastUpdated fails the wait with its answer.
+    @Test func syncWaitsForALastUpdatedAfterTheChange() throws {
+        defer { cleanUpPrivateDir() }
+        let t = try topology(agentLine(name: "web", mode: "http", ready: #"{http: "http://127.0.0.1:8099/"}"#,
+                                       extra: "    nodes: [node1]\n    timeoutSeconds: 1\n    sync: {http: \"http://127.0.0.1:8099/healthz\"}"))
+        let lab = try Lab.up(name: uniqueLab("t-agentsync"), topology: t, persistent: false)
+        defer { try? lab.down() }
+        // The agent serves its private directory: its healthz is the file the test writes there.
+        let healthz = lab.store.directory + "/agents/web/node1/private" + privateDir + "/healthz"
+        func says(_ date: Date) throws {
+            try Data(#"{"lastUpdated": "\#(date.formatted(.iso8601))", "currentTime": "x", "nodeEligible": true}"#.utf8)
+                .write(to: URL(fileURLWithPath: healthz))
+        }
+        let change = Date()
+        try says(change.addingTimeInterval(-5))
+        #expect {
+            try lab.waitForAgentsSync(since: change)
+        } throws: { error in
+            "\(error)".contains("agent 'web' on node 'node1' did not sync within 1 s") && "\(error)".contains("still said lastUpdated")
+        }
+        try says(change.addingTimeInterval(1))
+        try lab.waitForAgentsSync(since: change)
+    }
+
     /// HTTP readiness probed inside the node (a python server on its loopback); an agent that dies
     /// is dead in `status` and fails `checkAgents` (what `run` calls before each check) with its log.
     @Test func httpReadinessAndADeadAgentIsReportedWithItsLog() throws {

@@ -29,14 +29,19 @@ public struct Check: Hashable, Sendable, Codable {
     public var unready: [String]
     /// How long the probe waits for an answer, in seconds.
     public var timeoutSeconds: Double
+    /// `eventually:`: the window, in seconds, in which the check is probed again until its
+    /// expectations hold (a datapath that converges, such as an agent acting on a watch event);
+    /// nil: one attempt, which must pass.
+    public var eventuallySeconds: Double?
 
     public static let defaultTimeout = 2.0
 
     public init(name: String, description: String? = nil, from: String, to: Ref, port: Ref? = nil, kind: Kind,
-                expect: Expectations, capture: [String] = [], unready: [String] = [], timeoutSeconds: Double = Check.defaultTimeout) {
+                expect: Expectations, capture: [String] = [], unready: [String] = [], timeoutSeconds: Double = Check.defaultTimeout,
+                eventuallySeconds: Double? = nil) {
         self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
         self.kind = kind; self.expect = expect; self.capture = capture; self.unready = unready
-        self.timeoutSeconds = timeoutSeconds
+        self.timeoutSeconds = timeoutSeconds; self.eventuallySeconds = eventuallySeconds
     }
 
     /// Every interface this check names (packet expectations first, then `capture`), once each.

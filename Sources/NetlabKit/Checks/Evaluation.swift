@@ -45,6 +45,10 @@ public struct CheckResult: Hashable, Sendable, Codable {
     public var artifacts: [String]
     /// Set when the check could not run at all (e.g. a reference did not resolve).
     public var error: String?
+    /// With `eventually:`, how many times it was probed (the result is the last attempt's) and,
+    /// once it passed, after how long (from the first attempt's start to the passing one's end).
+    public var attempts: Int?
+    public var convergedAfterMs: Double?
 
     public init(name: String, description: String? = nil, passed: Bool, durationMs: Double, probe: ProbeObservation? = nil,
                 expectations: [ExpectationResult] = [], transcript: [String] = [], artifacts: [String] = [], error: String? = nil) {

@@ -54,7 +54,9 @@ public struct VPCNativeShape: DatapathShape {
         veths.append(.init(a: at(gw, eth0), b: at(vpc, gw), mtu: mtu))
         ports.append(gw)
         addresses.append(.init(at: at(gw, eth0), prefix: .v4(IPv4Prefix(address: t.vpc.gateway, length: len))))
-        for n in t.nodes {
+        // VPC-native: the VPC routes each pod range to its node (with routing none, the agents do).
+        let routesPodRanges = t.vpc.routing == .podRanges
+        for n in t.nodes where routesPodRanges {
             routes.append(.init(member: gw, destination: .v4(n.podCIDR), gateway: .v4(n.ip), device: eth0))
         }
         sysctls.append(.init(member: gw, key: "net/ipv4/ip_forward", value: "1"))
@@ -75,7 +77,7 @@ public struct VPCNativeShape: DatapathShape {
             ports.append(n.name)
             addresses.append(.init(at: at(n.name, eth0), prefix: .v4(IPv4Prefix(address: n.ip, length: len))))
             routes.append(.init(member: n.name, destination: everything, gateway: .v4(t.vpc.gateway), device: eth0))
-            for other in t.nodes where other.name != n.name {
+            for other in t.nodes where other.name != n.name && routesPodRanges {
                 routes.append(.init(member: n.name, destination: .v4(other.podCIDR), gateway: .v4(other.ip), device: eth0))
             }
             // A node forwards for its pods. rp_filter is set explicitly so the datapath does not

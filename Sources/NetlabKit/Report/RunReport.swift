@@ -57,6 +57,11 @@ public struct RunReport: Hashable, Sendable, Codable {
     public static func text(of c: CheckResult, verbose: Bool = false) -> String {
         var lines: [String] = []
         lines.append("\(c.passed ? "PASS" : "FAIL") \(c.name) (\(ms(c.durationMs)))" + (c.description.map { " — \($0)" } ?? ""))
+        if let n = c.attempts {
+            // eventually: how long convergence took, or that it did not come.
+            lines.append(c.convergedAfterMs.map { "  converged after \(ms($0)), attempt \(n)" }
+                         ?? "  not converged: \(n) attempt\(n == 1 ? "" : "s") in \(ms(c.durationMs)), the last one shown")
+        }
         if let err = c.error { lines.append("  error: \(err)") }
         for x in c.expectations where !x.passed || verbose {
             lines.append("  \(x.passed ? "ok  " : "FAIL") \(x.name)")

@@ -26,6 +26,10 @@ vpc:
   # GCP's default VPC MTU; the pods' eth0 and the node-side veths show mtu 1460
   # (report lines 117 and 188).
   mtu: 1460
+  # VPC-native: the VPC routes each node's podCIDR to that node (alias IP ranges), so pod IPs
+  # cross it unchanged. `none` routes only the subnet and leaves the pod ranges to the agents
+  # (an overlay, BGP or host-gw CNI).
+  routing: podRanges
 
 # The cluster's pod range, as kube-proxy is told with --cluster-cidr=10.32.0.0/14 (report line 70).
 # Every node's podCIDR is carved out of it.

@@ -44,8 +44,28 @@ public struct VPC: Hashable, Sendable, Codable {
     /// The subnet's gateway (the `gw` namespace's VPC address), e.g. 10.0.0.1.
     public var gateway: IPv4Address
     public var mtu: Int
-    public init(subnet: IPv4Prefix, gateway: IPv4Address, mtu: Int) {
-        self.subnet = subnet; self.gateway = gateway; self.mtu = mtu
+    /// Who routes the pod ranges across the VPC.
+    public var routing: Routing
+
+    public enum Routing: String, Hashable, Sendable, Codable, CaseIterable {
+        /// VPC-native (GKE alias IPs): the VPC routes each node's podCIDR to that node, so the
+        /// gateway and every other node have a route to it.
+        case podRanges
+        /// The VPC routes only the subnet: pod ranges are left to the agents (an overlay, BGP, a
+        /// host-gw CNI), as on a VPC without alias IPs.
+        case none
+    }
+
+    public init(subnet: IPv4Prefix, gateway: IPv4Address, mtu: Int, routing: Routing = .podRanges) {
+        self.subnet = subnet; self.gateway = gateway; self.mtu = mtu; self.routing = routing
+    }
+
+    enum CodingKeys: String, CodingKey { case subnet, gateway, mtu, routing }
+    /// A lab recorded before `routing` existed was VPC-native.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(subnet: try c.decode(IPv4Prefix.self, forKey: .subnet), gateway: try c.decode(IPv4Address.self, forKey: .gateway),
+                  mtu: try c.decode(Int.self, forKey: .mtu), routing: try c.decodeIfPresent(Routing.self, forKey: .routing) ?? .podRanges)
     }
 }
 
@@ -182,10 +202,28 @@ public struct ProxySettings: Hashable, Sendable, Codable {
     public var timeoutSeconds: Double
     /// The topology file's directory, against which a relative command path is resolved.
     public var baseDirectory: String
+    public var mode: Mode
+
+    public enum Mode: String, Hashable, Sendable, Codable, CaseIterable {
+        /// netlab runs `command` once per node at `up` and again whenever the endpoints change,
+        /// with the Services and EndpointSlices in a file (docs/proxy-contract.md).
+        case oneShot
+        /// An agent (`agents:`) programs the services from the lab's API, as kube-proxy does;
+        /// netlab changes the API and waits for the agents' `sync:` probes.
+        case agent
+    }
 
     public init(command: [String] = ProxySettings.defaultCommand, timeoutSeconds: Double = ProxySettings.defaultTimeout,
-                baseDirectory: String = ".") {
-        self.command = command; self.timeoutSeconds = timeoutSeconds; self.baseDirectory = baseDirectory
+                baseDirectory: String = ".", mode: Mode = .oneShot) {
+        self.command = command; self.timeoutSeconds = timeoutSeconds; self.baseDirectory = baseDirectory; self.mode = mode
+    }
+
+    enum CodingKeys: String, CodingKey { case command, timeoutSeconds, baseDirectory, mode }
+    /// A lab recorded before `mode` existed ran its proxy one-shot.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(command: try c.decode([String].self, forKey: .command), timeoutSeconds: try c.decode(Double.self, forKey: .timeoutSeconds),
+                  baseDirectory: try c.decode(String.self, forKey: .baseDirectory), mode: try c.decodeIfPresent(Mode.self, forKey: .mode) ?? .oneShot)
     }
 }
 
@@ -211,12 +249,15 @@ public struct Agent: Hashable, Sendable, Codable {
 
     public var name: String
     /// The argv as written, placeholders unexpanded. The program (never a placeholder) is an
-    /// absolute path or relative to `baseDirectory`.
+    /// absolute path, relative to `baseDirectory`, or a bare name looked up next to netlab and then
+    /// in the system directories (netlab-proxy), as `proxy.command`.
     public var command: [String]
     public var environment: [String: String]
     /// The nodes it runs on, in the topology's node order.
     public var nodes: [String]
     public var ready: Readiness
+    /// How netlab knows the agent has acted on a change netlab made through the lab's API.
+    public var sync: SyncProbe?
     public var timeoutSeconds: Double
     /// Absolute paths each node's agent gets as its own directory (a bind mount of one under its
     /// state directory, in its private mount namespace).
@@ -226,9 +267,17 @@ public struct Agent: Hashable, Sendable, Codable {
 
     public init(name: String, command: [String], environment: [String: String] = [:], nodes: [String],
                 ready: Readiness = .started, timeoutSeconds: Double = Agent.defaultTimeout, privateDirs: [String] = [],
-                baseDirectory: String = ".") {
+                baseDirectory: String = ".", sync: SyncProbe? = nil) {
         self.name = name; self.command = command; self.environment = environment; self.nodes = nodes; self.ready = ready
         self.timeoutSeconds = timeoutSeconds; self.privateDirs = privateDirs; self.baseDirectory = baseDirectory
+        self.sync = sync
+    }
+
+    /// `sync: {http: URL}`: after a change, the agent has synced once this URL, probed inside the
+    /// node, answers 200 with a JSON `lastUpdated` (RFC 3339) later than the change, as
+    /// kube-proxy's and netlab-proxy's /healthz do.
+    public enum SyncProbe: Hashable, Sendable, Codable {
+        case healthz(IPv4Address, port: Int, path: String)
     }
 
     /// The `{{name}}` placeholders in `s`, in order.

@@ -40,6 +40,9 @@ extension TopologyBuilder {
             if let n = f.optional("ready") {
                 if let ready = readAgentReadiness(n, label) { agent.ready = ready } else { ok = false }
             }
+            if let n = f.optional("sync") {
+                if let sync = readAgentSync(n, label) { agent.sync = sync } else { ok = false }
+            }
             if let n = f.optional("timeoutSeconds"), let t = r.int(n, "\(label) timeoutSeconds", range: 1...3600) {
                 agent.timeoutSeconds = Double(t.value)
             }
@@ -72,9 +75,6 @@ extension TopologyBuilder {
         var ok = true
         if program.value.isEmpty {
             r.error(program.loc, "\(label) command starts with an empty program name; give the agent's binary, e.g. /usr/local/bin/kube-proxy")
-            ok = false
-        } else if !program.value.contains("/") {
-            r.error(program.loc, "\(label) program '\(program.value)' must be a path: an absolute one (/usr/local/bin/\(program.value)) or one relative to this file (./\(program.value))")
             ok = false
         } else if !Agent.placeholderNames(in: program.value).isEmpty {
             r.error(program.loc, "\(label) program '\(program.value)' holds a placeholder; the program is the same on every node, so write its path out")
@@ -143,18 +143,8 @@ extension TopologyBuilder {
               let s = r.string(v, "\(what) \(kind)", example: kind == "http" ? "http://127.0.0.1:10256/healthz" : kind == "tcp" ? "127.0.0.1:9099" : kind == "log" ? "Started" : "/run/x/ready") else { return nil }
         switch kind {
         case "http":
-            guard s.value.hasPrefix("http://") else {
-                r.error(s.loc, "\(what) http '\(s.value)' must be an http:// URL with an IPv4 address, like http://127.0.0.1:10256/healthz (netlab probes it from inside the node)")
-                return nil
-            }
-            let rest = s.value.dropFirst("http://".count)
-            let hostPort = rest.prefix { $0 != "/" }
-            let path = rest.dropFirst(hostPort.count)
-            guard let (ip, port) = hostAndPort(String(hostPort), defaultPort: 80) else {
-                r.error(s.loc, "\(what) http '\(s.value)' needs an IPv4 address and optional port after http://, like http://127.0.0.1:10256/healthz")
-                return nil
-            }
-            return .http(ip, port: port, path: path.isEmpty ? "/" : String(path))
+            guard let (ip, port, path) = httpURL(s, "\(what) http") else { return nil }
+            return .http(ip, port: port, path: path)
         case "tcp":
             guard s.value.contains(":"), let (ip, port) = hostAndPort(s.value, defaultPort: nil) else {
                 r.error(s.loc, "\(what) tcp '\(s.value)' must be an IPv4 address and port like 127.0.0.1:9099")
@@ -175,6 +165,31 @@ extension TopologyBuilder {
             guard let path = checkAbsolutePath(s, "\(what) file") else { return nil }
             return .file(path)
         }
+    }
+
+    private func readAgentSync(_ node: YNode, _ label: String) -> Agent.SyncProbe? {
+        let what = "\(label) sync"
+        guard let f = r.fields(node, what, allowed: keys["agents[].sync"]!),
+              let v = f.required("http", expected: "the agent's healthz URL like http://127.0.0.1:10256/healthz, whose JSON lastUpdated tells when it last synced"),
+              let s = r.string(v, "\(what) http", example: "http://127.0.0.1:10256/healthz"),
+              let (ip, port, path) = httpURL(s, "\(what) http") else { return nil }
+        return .healthz(ip, port: port, path: path)
+    }
+
+    /// An `http://IPv4[:port][/path]` URL netlab probes from inside the node.
+    private func httpURL(_ s: Located<String>, _ what: String) -> (IPv4Address, Int, String)? {
+        guard s.value.hasPrefix("http://") else {
+            r.error(s.loc, "\(what) '\(s.value)' must be an http:// URL with an IPv4 address, like http://127.0.0.1:10256/healthz (netlab probes it from inside the node)")
+            return nil
+        }
+        let rest = s.value.dropFirst("http://".count)
+        let hostPort = rest.prefix { $0 != "/" }
+        let path = rest.dropFirst(hostPort.count)
+        guard let (ip, port) = hostAndPort(String(hostPort), defaultPort: 80) else {
+            r.error(s.loc, "\(what) '\(s.value)' needs an IPv4 address and optional port after http://, like http://127.0.0.1:10256/healthz")
+            return nil
+        }
+        return (ip, port, path.isEmpty ? "/" : String(path))
     }
 
     private func readPrivateDirs(_ node: YNode, _ label: String) -> [String]? {

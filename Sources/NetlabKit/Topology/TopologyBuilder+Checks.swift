@@ -93,13 +93,53 @@ extension TopologyBuilder {
                     ok = false
                 }
             }
+            var eventually: Double?
+            if let n = f.optional("eventually") {
+                if let v = readDuration(n, "\(label) eventually", range: 0.1...300) { eventually = v } else { ok = false }
+            }
             guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
                   let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
             if ok {
                 checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind,
-                                    expect: expect, capture: capture, unready: unready, timeoutSeconds: timeout))
+                                    expect: expect, capture: capture, unready: unready, timeoutSeconds: timeout,
+                                    eventuallySeconds: eventually))
             }
         }
+    }
+
+    /// A duration as Kubernetes and Go write them (`5s`, `500ms`, `1m`, `1.5s`) or a number of
+    /// seconds, within `range` seconds.
+    func readDuration(_ n: YNode, _ what: String, range: ClosedRange<Double>) -> Double? {
+        let shown = "from \(Self.durationText(range.lowerBound)) to \(Self.durationText(range.upperBound))"
+        if n.tagName == .int || n.tagName == .float, let v = n.float {
+            if range.contains(v) { return v }
+            r.error(n.location, "\(what) is \(n.string ?? "\(v)") seconds; it must be \(shown)")
+            return nil
+        }
+        guard let s = r.string(n, what, example: "5s") else { return nil }
+        if let v = Self.parseDuration(s.value) {
+            if range.contains(v) { return v }
+            r.error(s.loc, "\(what) is \(s.value); it must be \(shown)")
+        } else {
+            r.error(s.loc, "\(what) '\(s.value)' is not a duration; write it like 5s, 500ms or 1m")
+        }
+        return nil
+    }
+
+    /// `5s`, `500ms`, `1m`, `1.5s` in seconds; nil for anything else (no sign, no mixed units).
+    static func parseDuration(_ text: String) -> Double? {
+        for (unit, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0)] where text.hasSuffix(unit) {
+            let number = text.dropLast(unit.count)
+            guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+                  let v = Double(number), v.isFinite else { return nil }
+            return v * scale
+        }
+        return nil
+    }
+
+    static func durationText(_ seconds: Double) -> String {
+        seconds < 1 ? "\(Int((seconds * 1000).rounded()))ms" : seconds.truncatingRemainder(dividingBy: 60) == 0 && seconds >= 60
+            ? "\(Int(seconds / 60))m" : "\(seconds.formatted(.number.precision(.fractionLength(0...3))))s"
     }
 
     func readRef(_ n: YNode, _ what: String, kind: LabFacts.ValueKind) -> Ref? {

@@ -33,6 +33,11 @@ extension TopologyBuilder {
             }
         }
         if let n = vpc.optional("mtu"), let m = r.int(n, "vpc.mtu", range: TopologyLoader.vpcMTURange) { mtu = m.value }
+        if let n = vpc.optional("routing"), let s = r.string(n, "vpc.routing", example: "none") {
+            if let v = VPC.Routing(rawValue: s.value) { routing = v } else {
+                r.error(s.loc, "vpc.routing '\(s.value)' is not one of \(VPC.Routing.allCases.map(\.rawValue).joined(separator: ", ")): podRanges routes every node's podCIDR to it (VPC-native), none leaves the pod ranges to the agents")
+            }
+        }
     }
 
     /// True when `a` is a usable host of `prefix`: inside it and not its network or broadcast address.

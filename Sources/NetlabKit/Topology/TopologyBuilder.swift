@@ -24,6 +24,8 @@ final class TopologyBuilder {
     var subnet: Located<IPv4Prefix>?
     var vpcGateway: IPv4Address?
     var mtu = TopologyLoader.defaultVPCMTU
+    var routing = VPC.Routing.podRanges
+    var proxyModeLocation: YAMLLocation?
     var clusterCIDR: Located<IPv4Prefix>?
     var serviceCIDR: Located<IPv4Prefix>?
     var serviceCIDRIsDefault = false
@@ -56,6 +58,7 @@ final class TopologyBuilder {
         readCNI(top)
         readProxy(top)
         readAgents(top)
+        checkProxyMode()
         readChecks(top)
         guard r.diagnostics.isEmpty else { return nil }
         return assemble()
@@ -102,7 +105,7 @@ final class TopologyBuilder {
                                        selector: s.selector, ports: ports, externalTrafficPolicy: s.externalTrafficPolicy,
                                        internalTrafficPolicy: s.internalTrafficPolicy))
         }
-        let topology = Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu),
+        let topology = Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu, routing: routing),
                         clusterCIDR: clusterCIDR.value, serviceCIDR: serviceCIDR.value, external: external,
                         nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, api: api, checks: checks)
         validateChecks(in: topology)

@@ -11,6 +11,9 @@ public final class CheckRunner {
     public private(set) var diagrams: [String: PacketPathDiagram] = [:]
     /// The last check's packets, for `writeArtifacts` (only one check's are held in memory).
     private var lastCapture: (check: String, packets: [CapturedPacket], hops: [InterfaceRef], diagram: PacketPathDiagram)?
+    /// Called after each attempt is judged, with its number and whether it passed (tests change
+    /// the datapath between the attempts of an `eventually:` check through it).
+    var afterAttempt: ((Int, Bool) -> Void)?
     public init(lab: Lab) { self.lab = lab }
 
     /// Runs one check. A failure of the check (or of the lab under it) is in the result; writing
@@ -29,17 +32,36 @@ public final class CheckRunner {
             }
             let points = CapturePoints(check: check, target: target, datapath: Datapath(topology: lab.topology), pods: lab.record.pods)
             let hops = points.hops
-            try flushNeighbours(in: points.flush)
-            var captures: [Capture] = []
-            for h in hops {
-                captures.append(try Capture(namespace: try lab.namespace(h.member), member: h.member, interface: h.interface))
+            let evaluator = CheckEvaluator(facts: facts)
+            // With `eventually:`, probe again (after a short, growing pause) until the expectations
+            // hold or the window is over; the result is the last attempt's, whose packets explain it.
+            let window = check.eventuallySeconds.map { Double(start) / 1e9 + $0 }
+            var pause = 0.05
+            var attempts = 0
+            var packets: [CapturedPacket] = []
+            while true {
+                attempts += 1
+                try flushNeighbours(in: points.flush)
+                var captures: [Capture] = []
+                for h in hops {
+                    captures.append(try Capture(namespace: try lab.namespace(h.member), member: h.member, interface: h.interface))
+                }
+                let source = try lab.namespace(check.from)
+                let probe = Self.probe(check.kind, from: source, to: target, port: port, timeout: check.timeoutSeconds)
+                packets = captures.flatMap { $0.stop() }.sorted { $0.timestampNanoseconds < $1.timestampNanoseconds }
+                result.probe = probe
+                result.expectations = evaluator.evaluate(check, probe: probe, packets: packets)
+                result.passed = result.expectations.allSatisfy(\.passed)
+                afterAttempt?(attempts, result.passed)
+                let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+                guard !result.passed, let end = window, now + pause < end else { break }
+                try Interrupts.pause(seconds: pause)
+                pause = min(pause * 2, 0.4)
             }
-            let source = try lab.namespace(check.from)
-            let probe = Self.probe(check.kind, from: source, to: target, port: port, timeout: check.timeoutSeconds)
-            let packets = captures.flatMap { $0.stop() }.sorted { $0.timestampNanoseconds < $1.timestampNanoseconds }
-            result.probe = probe
-            result.expectations = CheckEvaluator(facts: facts).evaluate(check, probe: probe, packets: packets)
-            result.passed = result.expectations.allSatisfy(\.passed)
+            if check.eventuallySeconds != nil {
+                result.attempts = attempts
+                if result.passed { result.convergedAfterMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
+            }
             let formatter = TcpdumpFormatter(includeTimestamp: true, includeHop: true, includeTTL: true)
             result.transcript = packets.map(formatter.format)
             let diagram = PacketPathDiagram.build(result: result, source: check.from, target: target, packets: packets,

@@ -122,7 +122,7 @@ public final class Lab: @unchecked Sendable {
         try timed("cni add") { try attachPods() }
         try timed("workloads") { try startWorkloads() }
         try timed("api") { try startAPIServer() }
-        try timed("proxy") { try syncServices() }
+        if topology.proxy.mode == .oneShot { try timed("proxy") { try syncServices() } }
         try timed("agents") { try startAgents() }
     }
 

@@ -72,7 +72,7 @@ public enum Preflight {
     public static func check(topology t: Topology, plan: LabPlan, tools: Tools = .locate(),
                              which: (String) -> String? = IPTables.which) -> Report {
         var problems: [EnvironmentProblem] = []
-        if case .failure(let p) = proxyProgram(t, tools: tools) { problems.append(p) }
+        if t.proxy.mode == .oneShot, case .failure(let p) = proxyProgram(t, tools: tools) { problems.append(p) }
         for a in t.agents where tools.resolve(a.command[0], relativeTo: a.baseDirectory) == nil {
             problems.append(EnvironmentProblem(what: "the program of agent '\(a.name)', \(a.command[0]) (in \(t.source)), is not an executable file",
                                                fix: "install it, or give its absolute path or one relative to the topology file"))

@@ -82,6 +82,12 @@ public enum Interrupts {
         if let s = pending { throw Interrupted(signal: s) }
     }
 
+    /// Sleeps `seconds`, or throws `Interrupted` as soon as a signal arrives.
+    public static func pause(seconds: Double) throws {
+        _ = waitForEvent(-1, until: Date(timeIntervalSinceNow: seconds))
+        try check()
+    }
+
     /// Runs `body` (a teardown) without children being killed by a signal meanwhile.
     public static func protecting<R>(_ body: () throws -> R) rethrows -> R {
         state.withLock { $0.tearingDown += 1 }
