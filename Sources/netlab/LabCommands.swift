@@ -52,10 +52,10 @@ struct Status: ParsableCommand {
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a command inside a pod, node, client, gw or vpc namespace.",
+        abstract: "Run a command inside a pod, node, client, gw, vpc or api namespace.",
         usage: "netlab exec [--name <name>] <member> -- <command> [<arg> ...]")
     @OptionGroup var lab: LabName
-    @Argument(help: "A pod or node name, or client, gw, vpc.") var member: String
+    @Argument(help: "A pod or node name, or client, gw, vpc, api.") var member: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String] = []
 
     /// exec's own options may also stand after the member (`netlab exec pod1 --name lab -- ip a`,
