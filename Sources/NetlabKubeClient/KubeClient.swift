@@ -46,7 +46,7 @@ public struct ListPage: Hashable, Sendable {
 }
 
 /// How a PATCH body is to be read (its Content-Type).
-public enum PatchType: String, Sendable {
+public enum PatchContentType: String, Sendable {
     case merge = "application/merge-patch+json"
     case strategicMerge = "application/strategic-merge-patch+json"
     case json = "application/json-patch+json"
@@ -102,7 +102,7 @@ public struct KubeClient: Sendable {
     /// An ERROR event is thrown as its Status (410 Expired: list again).
     public func watch(_ path: String, resourceVersion: String, timeoutSeconds: Int, allowBookmarks: Bool = true,
                       labelSelector: String? = nil, fieldSelector: String? = nil, stop: StopToken? = nil,
-                      onEvent: (WatchEvent) throws -> Bool) throws(KubeClientError) {
+                      onEvent: (KubeWatchEvent) throws -> Bool) throws(KubeClientError) {
         var q: [(String, String)] = [("watch", "true"), ("resourceVersion", resourceVersion)]
         if allowBookmarks { q.append(("allowWatchBookmarks", "true")) }
         q.append(("timeoutSeconds", String(timeoutSeconds)))
@@ -116,7 +116,7 @@ public struct KubeClient: Sendable {
             }
             var decoder = WatchStreamDecoder()
             var stopReading = false
-            func deliver(_ events: [WatchEvent]) throws {
+            func deliver(_ events: [KubeWatchEvent]) throws {
                 for e in events where !stopReading {
                     if e.type == .error {
                         throw KubeClientError.from(status: e.object, code: e.object["code"]?.intValue ?? 500, request: request)
@@ -131,7 +131,7 @@ public struct KubeClient: Sendable {
                 }
                 if !stopReading { try deliver(try decoder.finish()) }
             } catch let e as KubeClientError { throw e }
-            catch let e as WatchEvent.Malformed { throw .malformed(request: request, e.description) }
+            catch let e as KubeWatchEvent.Malformed { throw .malformed(request: request, e.description) }
             catch let e as ChunkedDecoder.Malformed { throw .malformed(request: request, e.description) }
             catch HTTPConnection.Failure.stopped { throw .stopped }
             catch HTTPConnection.Failure.io(let why) { throw .transport(request: request, why) }
@@ -147,7 +147,7 @@ public struct KubeClient: Sendable {
         try send("PUT", path, body: object.encoded(), contentType: "application/json", stop: stop)
     }
 
-    public func patch(_ path: String, _ patch: JSONValue, type: PatchType, stop: StopToken? = nil) throws(KubeClientError) -> JSONValue {
+    public func patch(_ path: String, _ patch: JSONValue, type: PatchContentType, stop: StopToken? = nil) throws(KubeClientError) -> JSONValue {
         try send("PATCH", path, body: patch.encoded(), contentType: type.rawValue, stop: stop)
     }
 
@@ -196,6 +196,7 @@ public struct KubeClient: Sendable {
     func exchange<T>(_ method: String, _ path: String, query: [(String, String)], body: Data?, contentType: String?, readTimeout: Double,
                      stop: StopToken?, _ handle: (HTTPConnection, HTTPConnection.Head) throws(KubeClientError) -> T) throws(KubeClientError) -> T {
         let request = "\(method) \(server)\(path)"
+        if stop?.isStopped == true { throw .stopped }
         let conn: HTTPConnection
         let head: HTTPConnection.Head
         do {

@@ -32,7 +32,7 @@ public final class ObjectCache: ReflectorStore {
         onChange()
     }
 
-    public func apply(_ event: WatchEvent) {
+    public func apply(_ event: KubeWatchEvent) {
         state.withLock { s in
             let k = Self.key(event.object)
             if event.type == .deleted { s.objects[k] = nil } else { s.objects[k] = event.object }

@@ -7,7 +7,7 @@ import Synchronization
 public protocol ListerWatcher: Sendable {
     func list(resourceVersion: String?, limit: Int?, continue: String?, stop: StopToken) throws(KubeClientError) -> ListPage
     func watch(resourceVersion: String, timeoutSeconds: Int, stop: StopToken,
-               onEvent: (WatchEvent) throws -> Bool) throws(KubeClientError)
+               onEvent: (KubeWatchEvent) throws -> Bool) throws(KubeClientError)
 }
 
 /// A resource (optionally filtered by selectors) through a KubeClient.
@@ -26,7 +26,7 @@ public struct ClientListerWatcher: ListerWatcher {
                         labelSelector: labelSelector, fieldSelector: fieldSelector, stop: stop)
     }
 
-    public func watch(resourceVersion: String, timeoutSeconds: Int, stop: StopToken, onEvent: (WatchEvent) throws -> Bool) throws(KubeClientError) {
+    public func watch(resourceVersion: String, timeoutSeconds: Int, stop: StopToken, onEvent: (KubeWatchEvent) throws -> Bool) throws(KubeClientError) {
         try client.watch(path, resourceVersion: resourceVersion, timeoutSeconds: timeoutSeconds,
                          labelSelector: labelSelector, fieldSelector: fieldSelector, stop: stop, onEvent: onEvent)
     }
@@ -37,7 +37,7 @@ public protocol ReflectorStore: AnyObject, Sendable {
     /// The complete state after a list (every earlier object not in `items` is gone).
     func replace(_ items: [JSONValue], resourceVersion: String)
     /// An ADDED, MODIFIED or DELETED event.
-    func apply(_ event: WatchEvent)
+    func apply(_ event: KubeWatchEvent)
     /// The watch reached `resourceVersion` without a change to this resource (a BOOKMARK).
     func bookmark(resourceVersion: String)
 }

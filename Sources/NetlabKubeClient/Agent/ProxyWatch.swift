@@ -60,7 +60,11 @@ public final class ProxyWatch: Sendable {
     public func snapshot() -> Snapshot {
         let (s, srv) = services.snapshot(), (e, erv) = endpointSlices.snapshot(), (n, nrv) = nodes.snapshot()
         var items: [KubeObject] = [], skipped: [String] = []
-        for o in s + e {
+        // A list's items carry no kind (the API server leaves it to the list's): set it from the cache's resource.
+        let typed = s.map { ($0, "v1", "Service") } + e.map { ($0, "discovery.k8s.io/v1", "EndpointSlice") }
+        for (var o, apiVersion, kind) in typed {
+            o["apiVersion"] = .string(apiVersion)
+            o["kind"] = .string(kind)
             do { items.append(try JSONDecoder().decode(KubeObject.self, from: o.encoded())) } catch {
                 skipped.append("\(o["kind"]?.stringValue ?? "object") \(ObjectCache.key(o)): \(error)")
             }
@@ -75,7 +79,7 @@ final class ListOnlyStore: ReflectorStore {
     let inner: ObjectCache
     init(_ inner: ObjectCache) { self.inner = inner }
     func replace(_ items: [JSONValue], resourceVersion: String) { inner.replace(items, resourceVersion: resourceVersion) }
-    func apply(_ event: WatchEvent) {}
+    func apply(_ event: KubeWatchEvent) {}
     func bookmark(resourceVersion: String) {}
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import NetlabKit
 
 /// One event of a watch stream: `{"type": "ADDED", "object": {...}}`, one JSON document a line.
-public struct WatchEvent: Hashable, Sendable {
+public struct KubeWatchEvent: Hashable, Sendable {
     public enum EventType: String, Sendable, Hashable {
         case added = "ADDED", modified = "MODIFIED", deleted = "DELETED", bookmark = "BOOKMARK", error = "ERROR"
     }
@@ -20,7 +20,7 @@ public struct WatchEvent: Hashable, Sendable {
     }
 
     /// Decodes one line of the stream.
-    public static func parse(_ line: Data) throws(Malformed) -> WatchEvent {
+    public static func parse(_ line: Data) throws(Malformed) -> KubeWatchEvent {
         let v: JSONValue
         do { v = try JSONValue.decode(line) } catch {
             throw Malformed(description: "a watch event is not JSON: \(String(decoding: line.prefix(80), as: UTF8.self))")
@@ -28,7 +28,7 @@ public struct WatchEvent: Hashable, Sendable {
         guard let t = v["type"]?.stringValue else { throw Malformed(description: "a watch event has no \"type\": \(String(decoding: line.prefix(80), as: UTF8.self))") }
         guard let type = EventType(rawValue: t) else { throw Malformed(description: "a watch event has the unknown type \"\(t)\"") }
         guard let object = v["object"], object.objectValue != nil else { throw Malformed(description: "a \(t) watch event has no \"object\"") }
-        return WatchEvent(type: type, object: object)
+        return KubeWatchEvent(type: type, object: object)
     }
 }
 
@@ -38,22 +38,22 @@ public struct WatchStreamDecoder: Sendable {
     var pending = Data()
     public init() {}
 
-    public mutating func feed(_ bytes: Data) throws(WatchEvent.Malformed) -> [WatchEvent] {
+    public mutating func feed(_ bytes: Data) throws(KubeWatchEvent.Malformed) -> [KubeWatchEvent] {
         pending.append(bytes)
-        var events: [WatchEvent] = []
+        var events: [KubeWatchEvent] = []
         while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
             let line = pending[pending.startIndex..<nl]
             pending.removeSubrange(pending.startIndex...nl)
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x0d || $0 == 0x09 }) { continue }
-            events.append(try WatchEvent.parse(Data(line)))
+            events.append(try KubeWatchEvent.parse(Data(line)))
         }
         return events
     }
 
     /// A last document without its newline, at the end of the stream.
-    public mutating func finish() throws(WatchEvent.Malformed) -> [WatchEvent] {
+    public mutating func finish() throws(KubeWatchEvent.Malformed) -> [KubeWatchEvent] {
         defer { pending = Data() }
         if pending.allSatisfy({ $0 == 0x20 || $0 == 0x0d || $0 == 0x0a || $0 == 0x09 }) { return [] }
-        return [try WatchEvent.parse(pending)]
+        return [try KubeWatchEvent.parse(pending)]
     }
 }
