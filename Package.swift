@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
         // Fixtures (fake plugins and proxies, a JUnit schema) are read from the source tree.
         // The CLI's parsing, help text, option validation and exit categories, without root.
-        .testTarget(name: "NetlabCLITests", dependencies: ["netlab", "NetlabKit", "NetlabLinux", "NetlabAPIServer", .product(name: "Logging", package: "swift-log"),
+        .testTarget(name: "NetlabCLITests", dependencies: ["netlab", "NetlabKit", "NetlabLinux", "NetlabAPIServer", "NetlabKubeClient", .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The API server over loopback with raw HTTP, kubectl and the Python client; no root.
         .testTarget(name: "NetlabAPIServerTests", dependencies: ["NetlabKit", "NetlabLinux", "NetlabAPIServer", "NetlabKubeClient"], exclude: ["Fixtures"]),

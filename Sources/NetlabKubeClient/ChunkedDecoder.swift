@@ -1,11 +1,13 @@
 import Foundation
+import NetlabKit
 
 /// HTTP/1.1 chunked transfer coding (RFC 9112 §7.1), decoded incrementally: bytes go in as they
 /// arrive from the socket, the payload comes out as soon as a chunk's bytes are there, so a watch
 /// stream's events are seen when the server flushes them, not when the response ends.
 public struct ChunkedDecoder: Sendable {
-    public struct Malformed: Error, CustomStringConvertible {
+    public struct Malformed: NetlabError, CustomStringConvertible {
         public let description: String
+        public var exitCategory: ExitCategory { .failure }
     }
 
     enum State: Sendable { case size, data(Int), dataEnd, trailer, done }

@@ -1,4 +1,5 @@
 import Foundation
+import NetlabKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,11 @@ final class HTTPConnection {
         var headers: [String: String]
     }
 
-    enum Failure: Error { case io(String), stopped }
+    /// Turned into KubeClientError.transport/.stopped with the request's name before it leaves the client.
+    enum Failure: NetlabError {
+        case io(String), stopped
+        var exitCategory: ExitCategory { .environment }
+    }
 
     private let fd: Int32
     private let stop: StopToken?

@@ -13,7 +13,13 @@ public enum KubeClientError: NetlabError, CustomStringConvertible, Equatable {
     /// The call was interrupted by its StopToken.
     case stopped
 
-    public var exitCategory: ExitCategory { .environment }
+    /// No answer is the environment's (the API is not there); an answer refused is a failure.
+    public var exitCategory: ExitCategory {
+        switch self {
+        case .transport, .stopped: return .environment
+        case .status, .malformed: return .failure
+        }
+    }
 
     /// The HTTP code of a `status` error (a watch's ERROR event's Status too).
     public var code: Int? { if case .status(_, let c, _, _) = self { return c } else { return nil } }

@@ -15,8 +15,9 @@ public struct KubeWatchEvent: Hashable, Sendable {
     /// `object.metadata.resourceVersion`, which BOOKMARKs carry too.
     public var resourceVersion: String? { object[path: ["metadata", "resourceVersion"]]?.stringValue }
 
-    public struct Malformed: Error, CustomStringConvertible {
+    public struct Malformed: NetlabError, CustomStringConvertible {
         public let description: String
+        public var exitCategory: ExitCategory { .failure }
     }
 
     /// Decodes one line of the stream.

@@ -1,4 +1,5 @@
 import Foundation
+import NetlabKit
 import Yams
 
 /// What a client needs from a kubeconfig (clusters, contexts, users, current-context): the
@@ -10,8 +11,10 @@ public struct Kubeconfig: Hashable, Sendable {
     public var context: String
     public var cluster: String
 
-    public struct Invalid: Error, CustomStringConvertible {
+    /// The user's kubeconfig or URL is wrong.
+    public struct Invalid: NetlabError, CustomStringConvertible {
         public let description: String
+        public var exitCategory: ExitCategory { .usage }
     }
 
     /// Parses kubeconfig YAML; `context` overrides `current-context`. `source` names the file in errors.

@@ -1,4 +1,5 @@
 import Foundation
+import NetlabKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,8 +8,9 @@ import Glibc
 /// one thread accepting, one short answer per connection, then close. `answer` maps a path to
 /// (code, JSON body); nil is a 404.
 public final class HealthzServer: @unchecked Sendable {
-    public struct Failure: Error, CustomStringConvertible {
+    public struct Failure: NetlabError, CustomStringConvertible {
         public let description: String
+        public var exitCategory: ExitCategory { .environment }
     }
 
     let fd: Int32
