@@ -17,6 +17,8 @@ final class ProxyAgent: Sendable {
         var health: ProxierHealth
         var lastRendered: String?
         var lastNode: ProxyNode?
+        /// When an iptables-restore last ran (the periodic resync counts from it).
+        var lastApplied: Date?
         var synced = false
         var waitingLogged = false
     }
@@ -126,24 +128,28 @@ final class ProxyAgent: Sendable {
         let start = Date()
         let rendered = programmer.render(snap.list, node: node)
         let unchanged = state.withLock { $0.lastRendered == rendered && $0.lastNode == node }
-        if !unchanged || Date().timeIntervalSince(state.withLock { $0.health.lastUpdated } ?? .distantPast) >= options.syncPeriod {
+        // The periodic resync (--sync-period) applies even unchanged rules: it repairs what someone else changed.
+        let resyncDue = options.syncPeriod > 0 && Date().timeIntervalSince(state.withLock { $0.lastApplied } ?? .distantPast) >= options.syncPeriod
+        let applies = !unchanged || resyncDue
+        if applies {
             do {
                 try programmer.apply(snap.list, node: node)
             } catch {
                 logLine("sync failed: \(error); retrying")
-                // Not in a tight loop: a failing iptables is retried after a second at most once.
+                // Not in a tight loop: a failing iptables-restore is retried at most once a second.
                 if stop.sleep(max(1, options.minSyncPeriod)) { runner.request() }
                 return
             }
         }
         let ms = Int(Date().timeIntervalSince(start) * 1000)
-        let first = state.withLock { s -> Bool in
+        // The log lines come first: whoever sees healthz move (the sync probe) finds them written.
+        logLine("synced \(snap.list.services.count) services, \(snap.endpointCount) endpoints in \(ms) ms" + (applies ? "" : " (rules unchanged, not applied)"))
+        if !state.withLock({ $0.synced }) { logLine("ready: the first sync is applied") }
+        state.withLock { s in
             s.health.updated(now: Date(), snapshotAt: snapshotAt, resourceVersions: snap.resourceVersions)
             s.lastRendered = rendered; s.lastNode = node
-            defer { s.synced = true }
-            return !s.synced
+            if applies { s.lastApplied = Date() }
+            s.synced = true
         }
-        logLine("synced \(snap.list.services.count) services, \(snap.endpointCount) endpoints in \(ms) ms" + (unchanged ? " (rules unchanged, not applied)" : ""))
-        if first { logLine("ready: the first sync is applied") }
     }
 }
