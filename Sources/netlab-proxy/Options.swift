@@ -98,8 +98,9 @@ func parseOptions(_ args: [String]) throws -> Options {
         case "--cluster-cidr": o.clusterCIDR = try value(flag)
         case "--bind-address": o.bindAddress = try value(flag)
         case "--healthz-bind-address": o.healthzBindAddress = try value(flag)
-        case "--min-sync-period": o.minSyncPeriod = try duration(flag)
-        case "--sync-period": o.syncPeriod = try duration(flag)
+        // kube-proxy's older per-mode names too.
+        case "--min-sync-period", "--iptables-min-sync-period": o.minSyncPeriod = try duration(flag)
+        case "--sync-period", "--iptables-sync-period": o.syncPeriod = try duration(flag)
         case "--proxy-mode":
             // Accepted so that a kube-proxy command line works unchanged; this proxy is iptables only.
             let m = try value(flag)

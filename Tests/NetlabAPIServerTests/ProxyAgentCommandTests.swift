@@ -65,6 +65,7 @@ import Testing
             (["--master", "https://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14"], [:], "plain http only"),
             (["--kubeconfig", "/nonexistent/kc", "--cluster-cidr", "10.32.0.0/14"], [:], "cannot read the kubeconfig /nonexistent/kc"),
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--min-sync-period", "soon"], [:], "--min-sync-period wants a duration"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--iptables-sync-period=1x"], [:], "--iptables-sync-period wants a duration"),
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--proxy-mode", "ipvs"], [:], "iptables mode only"),
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14"], [ProxyContract.services: "/x.json"], "use one mode"),
             (["--hostname-override", "n"], [:], "--hostname-override is an agent-mode flag"),
