@@ -55,17 +55,21 @@ let package = Package(
         ),
         // The reference service proxy: a separate binary behind the same contract as a user's proxy.
         // It shares netlab's process runner (NetlabLinux), so "spawn, feed, collect, time out" has one implementation.
-        .executableTarget(name: "netlab-proxy", dependencies: ["NetlabKit", "NetlabLinux"]),
+        .executableTarget(name: "netlab-proxy", dependencies: ["NetlabKit", "NetlabLinux", "NetlabKubeClient"]),
+        // A small Kubernetes API client (plain HTTP/1.1 on POSIX sockets, no NIO): list, watch,
+        // writes, a reflector and the pieces of an API-driven agent, for netlab-proxy and netlab.
+        .target(name: "NetlabKubeClient", dependencies: ["NetlabKit", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "NetlabKubeClientTests", dependencies: ["NetlabKubeClient", "NetlabKit"]),
         // The lab API's benchmark (ci/bench-api.sh): figures of the store, never timed assertions.
         .executableTarget(name: "netlab-api-bench", dependencies: ["NetlabKit"]),
         .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
         // Fixtures (fake plugins and proxies, a JUnit schema) are read from the source tree.
         // The CLI's parsing, help text, option validation and exit categories, without root.
-        .testTarget(name: "NetlabCLITests", dependencies: ["netlab", "NetlabKit", "NetlabLinux", "NetlabAPIServer", .product(name: "Logging", package: "swift-log"),
+        .testTarget(name: "NetlabCLITests", dependencies: ["netlab", "NetlabKit", "NetlabLinux", "NetlabAPIServer", "NetlabKubeClient", .product(name: "Logging", package: "swift-log"),
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The API server over loopback with raw HTTP, kubectl and the Python client; no root.
-        .testTarget(name: "NetlabAPIServerTests", dependencies: ["NetlabKit", "NetlabLinux", "NetlabAPIServer"], exclude: ["Fixtures"]),
-        .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux"], exclude: ["Fixtures"]),
+        .testTarget(name: "NetlabAPIServerTests", dependencies: ["NetlabKit", "NetlabLinux", "NetlabAPIServer", "NetlabKubeClient"], exclude: ["Fixtures"]),
+        .testTarget(name: "NetlabLinuxTests", dependencies: ["NetlabKit", "NetlabLinux", "NetlabKubeClient"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

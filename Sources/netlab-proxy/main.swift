@@ -1,58 +1,18 @@
-// netlab-proxy: the reference service proxy behind netlab's proxy contract (docs/proxy-contract.md).
-// netlab runs it once per node, inside the node's network namespace, whenever services or
-// endpoints change. It programs the node like kube-proxy 1.30 in iptables mode: the rules come
-// from NetlabKit's IPTablesProxier; this file only reads the inputs and carries the rules out.
+// netlab-proxy: the reference service proxy. It programs a node like kube-proxy 1.30 in iptables
+// mode, the rules coming from NetlabKit's IPTablesProxier, in two modes that share one sync
+// (NodeProgrammer): one shot behind netlab's proxy contract (docs/proxy-contract.md: the node
+// from the environment, the List from NETLAB_SERVICES), or an agent that lists and watches the
+// lab's Kubernetes API (docs/api.md, `--kubeconfig`/`--master`), like kube-proxy.
 import Foundation
 import NetlabKit
-import NetlabLinux
+import NetlabKubeClient
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct Failure: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
-
-struct Options {
-    var detectLocalMode = "ClusterCIDR"
-    var dryRun = false
-}
-
-let usage = """
-usage: netlab-proxy [--detect-local-mode ClusterCIDR|NodeCIDR] [--dry-run]
-
-Programs the current network namespace's iptables like kube-proxy (iptables mode) from the
-Services and EndpointSlices in $\(ProxyContract.services). Reads \(ProxyContract.variables.joined(separator: ", ")).
-  --detect-local-mode  which sources are local pods: the cluster CIDR (default) or this node's pod CIDR
-  --dry-run            print the iptables-restore input (and the jumps, as comments) instead of applying
-"""
-
-func parseOptions(_ args: [String]) throws -> Options {
-    var o = Options()
-    var i = 0
-    while i < args.count {
-        switch args[i] {
-        case "--dry-run": o.dryRun = true
-        case "--detect-local-mode":
-            guard i + 1 < args.count else { throw Failure("--detect-local-mode needs a value (ClusterCIDR or NodeCIDR)") }
-            i += 1; o.detectLocalMode = args[i]
-        case let a where a.hasPrefix("--detect-local-mode="):
-            o.detectLocalMode = String(a.dropFirst("--detect-local-mode=".count))
-        case "-h", "--help": print(usage); exit(0)
-        default: throw Failure("unknown argument \(args[i])\n\(usage)")
-        }
-        i += 1
-    }
-    guard ["ClusterCIDR", "NodeCIDR"].contains(o.detectLocalMode) else {
-        throw Failure("--detect-local-mode must be ClusterCIDR or NodeCIDR, not \(o.detectLocalMode)")
-    }
-    return o
-}
-
 func env(_ name: String) throws -> String {
     guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else {
-        throw Failure("environment variable \(name) is not set (netlab sets it; see docs/proxy-contract.md)")
+        throw Failure("environment variable \(name) is not set (netlab sets it; see docs/proxy-contract.md), or run the agent with --kubeconfig or --master")
     }
     return v
 }
@@ -63,63 +23,8 @@ func prefixEnv(_ name: String) throws -> IPv4Prefix {
     return p
 }
 
-// MARK: - Running iptables
-
-/// Finds a program on PATH (netlab may pass a minimal environment).
-func locate(_ program: String) throws -> String {
-    let path = ProcessInfo.processInfo.environment["PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-    for dir in path.split(separator: ":") {
-        let candidate = "\(dir)/\(program)"
-        if access(candidate, X_OK) == 0 { return candidate }
-    }
-    throw Failure("\(program) not found on PATH (\(path)); install iptables")
-}
-
-/// Runs argv to completion with netlab's own runner (the one CNI plugins and proxies run under):
-/// stdin fed, stdout and stderr collected without deadlock and bounded, what the child leaves in
-/// its process group killed, a timeout. Not Foundation.Process: its first use opens sockets on
-/// 127.0.0.1, which hangs in a namespace whose lo is down.
-func run(_ argv: [String], stdin input: String = "") throws -> ProcessOutcome {
-    try NamespaceProcessRunner(namespace: nil).run(argv: argv, environment: ProcessInfo.processInfo.environment,
-                                                   stdin: Data(input.utf8), timeout: commandTimeout)
-}
-
-/// iptables-save and iptables-restore wait at most 5 s for the xtables lock; far past that, a
-/// hung one fails the sync instead of holding netlab's proxy step forever.
-let commandTimeout = 120.0
-
-func describe(_ argv: [String]) -> String {
-    argv.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
-}
-
-/// iptables-restore names the failing line ("line 17 failed"); show it with its neighbours.
-func restoreContext(_ stderr: String, input: String) -> String {
-    let words = stderr.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == ":" })
-    guard let i = words.firstIndex(of: "line"), i + 1 < words.count, let n = Int(words[i + 1]) else { return "" }
-    let lines = input.split(separator: "\n", omittingEmptySubsequences: false)
-    let range = max(1, n - 1)...min(lines.count, n + 1)
-    return "\n" + range.map { "  \($0): \(lines[$0 - 1])" }.joined(separator: "\n")
-}
-
-func readSysctl(_ path: String) -> String? {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-    return text.trimmingCharacters(in: .whitespacesAndNewlines)
-}
-
-func writeSysctl(_ path: String, _ value: String) throws {
-    let fd = open(path, O_WRONLY)
-    guard fd >= 0 else { throw Failure("cannot open \(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    let n = value.withCString { write(fd, $0, strlen($0)) }
-    guard n == value.utf8.count else { throw Failure("cannot write \(value) to \(path): \(String(cString: strerror(errno)))") }
-}
-
-// MARK: - Main
-
-func main() throws {
-    signal(SIGPIPE, SIG_IGN)
-    let options = try parseOptions(Array(CommandLine.arguments.dropFirst()))
-
+/// One shot: the node and the List from the contract's environment, one sync.
+func oneShot(_ options: Options) throws {
     let nodeName = try env(ProxyContract.nodeName)
     let nodeIPText = try env(ProxyContract.nodeIP)
     guard let nodeIP = IPv4Address(nodeIPText) else { throw Failure("\(ProxyContract.nodeIP)=\(nodeIPText) is not an IPv4 address") }
@@ -133,48 +38,37 @@ func main() throws {
     } catch {
         throw Failure("cannot read the Services/EndpointSlices List in \(ProxyContract.services)=\(servicesPath): \(error)")
     }
-    let detectLocal = LocalDetection(mode: options.detectLocalMode, node: node)!
+    try NodeProgrammer(detectLocalMode: options.detectLocalMode).apply(list, node: node, dryRun: options.dryRun)
+}
 
-    // kube-proxy leaves out the INVALID DROP when the node's conntrack is liberal.
-    let liberal = readSysctl("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").map { $0 != "0" } ?? false
-    let proxier = IPTablesProxier(conntrackTCPLiberal: liberal)
+func agent(_ options: Options) throws {
+    var server: ServerAddress
+    var token: String?
+    do {
+        if let path = options.kubeconfig {
+            let k = try Kubeconfig.load(path: path)
+            server = try ServerAddress(url: k.server)
+            token = k.token
+        } else {
+            server = try ServerAddress(url: options.master!)
+        }
+        if let master = options.master { server = try ServerAddress(url: master) }
+    } catch { throw Failure(error.description) }
+    let client = KubeClient(server: server, token: token, userAgent: "netlab-proxy/\(NetlabVersion.current)")
+    try ProxyAgent(options: options, client: client).run()
+}
 
-    // One iptables-save of every table tells which chains and jumps exist already.
-    let save = try locate("iptables-save")
-    var saved = ""
-    let o0 = try run([save])
-    if o0.succeeded {
-        saved = o0.stdoutText
-    } else if options.dryRun {
-        // Dry runs may be made without privileges: then nothing is assumed to exist.
-        FileHandle.standardError.write(Data("netlab-proxy: cannot read the tables (\(o0.terminationDescription)); assuming they are empty\n".utf8))
+func main() throws {
+    signal(SIGPIPE, SIG_IGN)
+    let options = try parseOptions(Array(CommandLine.arguments.dropFirst()))
+    let contract = ProcessInfo.processInfo.environment[ProxyContract.services].map { !$0.isEmpty } ?? false
+    if options.isAgent {
+        guard !contract else {
+            throw Failure("\(ProxyContract.services) is set (netlab's one-shot contract) and --kubeconfig/--master ask for the agent: use one mode")
+        }
+        try agent(options)
     } else {
-        throw Failure("reading the tables failed: `\(describe([save]))` \(o0.terminationDescription): \(o0.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
-    }
-    let existing = IPTablesSave.chains(saved)
-
-    let rules = proxier.generate(services: list, node: node, detectLocal: detectLocal, existingChains: existing[.nat] ?? [])
-    let input = rules.restoreInput(existing: saved)
-
-    if options.dryRun {
-        print(rules.restoreInput, terminator: "")
-        for c in rules.ensureChains { print("# ensure chain: -t \(c.table.rawValue) -N \(c.chain)") }
-        for j in rules.jumps { print("# ensure jump: \(j.text)") }
-        return
-    }
-
-    if proxier.localhostNodePorts {
-        // NodePorts on 127.0.0.1 need martian loopback sources to be routable (this namespace only).
-        try writeSysctl("/proc/sys/net/ipv4/conf/all/route_localnet", "1")
-    }
-
-    // The whole sync, chains and jumps included, in one transaction.
-    let restore = try locate("iptables-restore")
-    let argv = [restore, "-w", "5", "-W", "100000", "--noflush", "--counters"]
-    let o = try run(argv, stdin: input)
-    guard o.succeeded else {
-        let err = o.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
-        throw Failure("iptables-restore failed: `\(describe(argv))` \(o.terminationDescription): \(err)\(restoreContext(err, input: input))")
+        try oneShot(options)
     }
 }
 

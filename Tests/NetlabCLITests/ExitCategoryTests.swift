@@ -4,6 +4,7 @@ import Testing
 @testable import NetlabKit
 @testable import NetlabLinux
 @testable import NetlabAPIServer
+@testable import NetlabKubeClient
 @testable import netlab
 
 /// Every error type netlab throws, with the exit category it declares. The CLI maps only by
@@ -51,6 +52,14 @@ import Testing
         // NetlabAPIServer
         (APISeed.Failure(description: "seed.json is not JSON"), .usage),
         (APIServerError.bind("127.0.0.1:6443", SystemError("bind", errno: EADDRINUSE)), .environment),
+        // NetlabKubeClient
+        (KubeClientError.transport(request: "GET /api", "refused"), .environment),
+        (KubeClientError.status(request: "GET /api", code: 404, reason: "NotFound", message: "x"), .failure),
+        (Kubeconfig.Invalid(description: "bad"), .usage),
+        (ChunkedDecoder.Malformed(description: "bad"), .failure),
+        (KubeWatchEvent.Malformed(description: "bad"), .failure),
+        (HealthzServer.Failure(description: "bad"), .environment),
+        (HTTPConnection.Failure.io("reset"), .environment),
         // netlab
         (ValidationError("bad"), .usage),
     ]

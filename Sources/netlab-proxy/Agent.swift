@@ -1,0 +1,155 @@
+import Dispatch
+import Foundation
+import NetlabKit
+import NetlabKubeClient
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func logLine(_ s: String) { FileHandle.standardError.write(Data("netlab-proxy: \(s)\n".utf8)) }
+
+/// Agent mode: list and watch the API, keep the caches, and on every change render the List the
+/// one-shot mode would be given and apply it with the same NodeProgrammer, at most once per
+/// --min-sync-period, skipping an apply whose rules are unchanged; /healthz as kube-proxy's.
+final class ProxyAgent: Sendable {
+    struct State {
+        var health: ProxierHealth
+        var lastRendered: String?
+        var lastNode: ProxyNode?
+        /// When an iptables-restore last ran (the periodic resync counts from it).
+        var lastApplied: Date?
+        var synced = false
+        var waitingLogged = false
+    }
+
+    let options: Options
+    let nodeName: String
+    let clusterCIDR: IPv4Prefix
+    let nodeIPOverride: IPv4Address?
+    let programmer: NodeProgrammer
+    let stop = StopToken()
+    let state: Mutex<State>
+    // Set once in init, after the watch and the runner exist (they call back into self).
+    nonisolated(unsafe) var watch: ProxyWatch!
+    nonisolated(unsafe) var runner: SyncRunner!
+
+    init(options: Options, client: KubeClient) {
+        self.options = options
+        nodeName = options.hostnameOverride ?? Self.hostname()
+        clusterCIDR = IPv4Prefix(options.clusterCIDR!)!
+        nodeIPOverride = options.bindAddress.flatMap(IPv4Address.init).flatMap { "\($0)" == "0.0.0.0" ? nil : $0 }
+        programmer = NodeProgrammer(detectLocalMode: options.detectLocalMode)
+        // kube-proxy: unhealthy when a queued change waits longer than twice the sync period.
+        state = Mutex(State(health: ProxierHealth(healthTimeout: 2 * max(options.syncPeriod, 1))))
+        // Tests only: a proxy that ignores watch updates, to prove a check notices (docs/api.md).
+        let ignoreUpdates = ProcessInfo.processInfo.environment["NETLAB_PROXY_TEST_IGNORE_WATCH"] == "1"
+        if ignoreUpdates { logLine("NETLAB_PROXY_TEST_IGNORE_WATCH=1: ignoring every watch event (a test's broken proxy)") }
+        runner = SyncRunner(minInterval: options.minSyncPeriod, maxInterval: options.syncPeriod > 0 ? options.syncPeriod : nil) { [unowned self] in
+            self.sync()
+        }
+        watch = ProxyWatch(client: client, nodeName: nodeName, watchUpdates: !ignoreUpdates, onChange: { [unowned self] in
+            self.state.withLock { $0.health.queuedUpdate(now: Date()) }
+            self.runner.request()
+        }, log: { logLine($0) })
+    }
+
+    /// kube-proxy's default node name: the hostname (the node's own, in netlab's agents' UTS namespace).
+    static func hostname() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).lowercased()
+    }
+
+    /// Runs until SIGTERM or SIGINT; the rules stay as they are (kube-proxy does not clean up on exit).
+    func run() throws {
+        var healthz: HealthzServer?
+        if !options.healthzBindAddress.isEmpty {
+            guard let colon = options.healthzBindAddress.lastIndex(of: ":"),
+                  let port = Int(options.healthzBindAddress[options.healthzBindAddress.index(after: colon)...]), (0...65535).contains(port) else {
+                throw Failure("--healthz-bind-address wants ADDR:PORT such as 0.0.0.0:10256, not \(options.healthzBindAddress)")
+            }
+            let host = String(options.healthzBindAddress[..<colon])
+            do {
+                healthz = try HealthzServer(host: host.isEmpty ? "0.0.0.0" : host, port: port, stop: stop) { [unowned self] path in
+                    let s = self.state.withLock { $0.health }
+                    switch path {
+                    case "/healthz": let a = s.healthz(now: Date()); return (a.code, a.body)
+                    case "/livez": let a = s.livez(now: Date()); return (a.code, a.body)
+                    default: return nil
+                    }
+                }
+            } catch { throw Failure(error.description) }
+        }
+        signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
+        let done = DispatchSemaphore(value: 0)
+        let sources = [SIGTERM, SIGINT].map { sig in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { done.signal() }
+            s.resume()
+            return s
+        }
+        if let healthz { Thread { healthz.serve() }.start() }
+        let runnerDone = DispatchSemaphore(value: 0)
+        let runner = self.runner!
+        Thread { runner.run(); runnerDone.signal() }.start()
+        logLine("agent for node \(nodeName): watching services, endpointslices and node \(nodeName)" +
+                (healthz.map { ", healthz on \(options.healthzBindAddress.split(separator: ":").dropLast().joined(separator: ":")):\($0.port)" } ?? ""))
+        watch.start(stop: stop)
+        done.wait()
+        logLine("stopping (the rules stay as they are)")
+        stop.stop()
+        runner.stop()
+        // A sync in progress finishes (its restore is one transaction), within the commands' bound.
+        _ = runnerDone.wait(timeout: .now() + commandTimeout)
+        sources.forEach { $0.cancel() }
+    }
+
+    /// One sync on the runner's thread.
+    func sync() {
+        guard watch.hasSynced else { return }
+        let snapshotAt = Date()
+        let snap = watch.snapshot()
+        let facts = snap.node.map(NodeFacts.init)
+        if let facts { state.withLock { $0.health.nodeEligible = facts.eligible } }
+        guard let ip = nodeIPOverride ?? facts?.internalIP else {
+            let first = state.withLock { s -> Bool in defer { s.waitingLogged = true }; return !s.waitingLogged }
+            if first { logLine("waiting for Node \(nodeName) with an InternalIP address in the API (or give --bind-address)") }
+            return
+        }
+        if options.detectLocalMode == "NodeCIDR", facts?.podCIDR == nil {
+            let first = state.withLock { s -> Bool in defer { s.waitingLogged = true }; return !s.waitingLogged }
+            if first { logLine("waiting for Node \(nodeName)'s spec.podCIDR (--detect-local-mode NodeCIDR needs it)") }
+            return
+        }
+        // ClusterCIDR detection never reads the pod range; the node's /32 stands in when the Node has none.
+        let node = ProxyNode(name: nodeName, ip: ip, podCIDR: facts?.podCIDR ?? IPv4Prefix("\(ip)/32")!, clusterCIDR: clusterCIDR)
+        for s in snap.skipped { logLine("left out \(s)") }
+        let start = Date()
+        let rendered = programmer.render(snap.list, node: node)
+        let unchanged = state.withLock { $0.lastRendered == rendered && $0.lastNode == node }
+        // The periodic resync (--sync-period) applies even unchanged rules: it repairs what someone else changed.
+        let resyncDue = options.syncPeriod > 0 && Date().timeIntervalSince(state.withLock { $0.lastApplied } ?? .distantPast) >= options.syncPeriod
+        let applies = !unchanged || resyncDue
+        if applies {
+            do {
+                try programmer.apply(snap.list, node: node)
+            } catch {
+                logLine("sync failed: \(error); retrying")
+                // Not in a tight loop: a failing iptables-restore is retried at most once a second.
+                if stop.sleep(max(1, options.minSyncPeriod)) { runner.request() }
+                return
+            }
+        }
+        let ms = Int(Date().timeIntervalSince(start) * 1000)
+        // The log lines come first: whoever sees healthz move (the sync probe) finds them written.
+        logLine("synced \(snap.list.services.count) services, \(snap.endpointCount) endpoints in \(ms) ms" + (applies ? "" : " (rules unchanged, not applied)"))
+        if !state.withLock({ $0.synced }) { logLine("ready: the first sync is applied") }
+        state.withLock { s in
+            s.health.updated(now: Date(), snapshotAt: snapshotAt, resourceVersions: snap.resourceVersions)
+            s.lastRendered = rendered; s.lastNode = node
+            if applies { s.lastApplied = Date() }
+            s.synced = true
+        }
+    }
+}

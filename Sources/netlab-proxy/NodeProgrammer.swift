@@ -1,0 +1,119 @@
+import Foundation
+import NetlabKit
+import NetlabLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one sync of both modes: a List of Services and EndpointSlices and the node in, the node's
+/// iptables programmed like kube-proxy's iptables mode out (one iptables-save, one iptables-restore).
+struct NodeProgrammer: Sendable {
+    let detectLocalMode: String
+    let proxier: IPTablesProxier
+
+    init(detectLocalMode: String) {
+        self.detectLocalMode = detectLocalMode
+        // kube-proxy leaves out the INVALID DROP when the node's conntrack is liberal.
+        let liberal = readSysctl("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").map { $0 != "0" } ?? false
+        proxier = IPTablesProxier(conntrackTCPLiberal: liberal)
+    }
+
+    /// The rules `list` asks for, apart from what the node's tables hold now: equal renderings
+    /// mean an apply would change nothing the proxy owns (the agent skips it).
+    func render(_ list: KubeList, node: ProxyNode) -> String {
+        proxier.generate(services: list, node: node, detectLocal: LocalDetection(mode: detectLocalMode, node: node)!, existingChains: []).restoreInput
+    }
+
+    /// Reads the tables, generates the rules, and applies them in one transaction (or prints them).
+    func apply(_ list: KubeList, node: ProxyNode, dryRun: Bool = false) throws {
+        let detectLocal = LocalDetection(mode: detectLocalMode, node: node)!
+        // One iptables-save of every table tells which chains and jumps exist already.
+        let save = try locate("iptables-save")
+        var saved = ""
+        let o0 = try run([save])
+        if o0.succeeded {
+            saved = o0.stdoutText
+        } else if dryRun {
+            // Dry runs may be made without privileges: then nothing is assumed to exist.
+            FileHandle.standardError.write(Data("netlab-proxy: cannot read the tables (\(o0.terminationDescription)); assuming they are empty\n".utf8))
+        } else {
+            throw Failure("reading the tables failed: `\(describe([save]))` \(o0.terminationDescription): \(o0.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        let existing = IPTablesSave.chains(saved)
+
+        let rules = proxier.generate(services: list, node: node, detectLocal: detectLocal, existingChains: existing[.nat] ?? [])
+        let input = rules.restoreInput(existing: saved)
+
+        if dryRun {
+            print(rules.restoreInput, terminator: "")
+            for c in rules.ensureChains { print("# ensure chain: -t \(c.table.rawValue) -N \(c.chain)") }
+            for j in rules.jumps { print("# ensure jump: \(j.text)") }
+            return
+        }
+
+        if proxier.localhostNodePorts {
+            // NodePorts on 127.0.0.1 need martian loopback sources to be routable (this namespace only).
+            try writeSysctl("/proc/sys/net/ipv4/conf/all/route_localnet", "1")
+        }
+
+        // The whole sync, chains and jumps included, in one transaction.
+        let restore = try locate("iptables-restore")
+        let argv = [restore, "-w", "5", "-W", "100000", "--noflush", "--counters"]
+        let o = try run(argv, stdin: input)
+        guard o.succeeded else {
+            let err = o.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw Failure("iptables-restore failed: `\(describe(argv))` \(o.terminationDescription): \(err)\(restoreContext(err, input: input))")
+        }
+    }
+}
+
+// MARK: - Running iptables
+
+/// Finds a program on PATH (netlab may pass a minimal environment).
+func locate(_ program: String) throws -> String {
+    let path = ProcessInfo.processInfo.environment["PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+    for dir in path.split(separator: ":") {
+        let candidate = "\(dir)/\(program)"
+        if access(candidate, X_OK) == 0 { return candidate }
+    }
+    throw Failure("\(program) not found on PATH (\(path)); install iptables")
+}
+
+/// Runs argv to completion with netlab's own runner (the one CNI plugins and proxies run under):
+/// stdin fed, stdout and stderr collected without deadlock and bounded, what the child leaves in
+/// its process group killed, a timeout. Not Foundation.Process: its first use opens sockets on
+/// 127.0.0.1, which hangs in a namespace whose lo is down.
+func run(_ argv: [String], stdin input: String = "") throws -> ProcessOutcome {
+    try NamespaceProcessRunner(namespace: nil).run(argv: argv, environment: ProcessInfo.processInfo.environment,
+                                                   stdin: Data(input.utf8), timeout: commandTimeout)
+}
+
+/// iptables-save and iptables-restore wait at most 5 s for the xtables lock; far past that, a
+/// hung one fails the sync instead of holding netlab's proxy step forever.
+let commandTimeout = 120.0
+
+func describe(_ argv: [String]) -> String {
+    argv.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
+}
+
+/// iptables-restore names the failing line ("line 17 failed"); show it with its neighbours.
+func restoreContext(_ stderr: String, input: String) -> String {
+    let words = stderr.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == ":" })
+    guard let i = words.firstIndex(of: "line"), i + 1 < words.count, let n = Int(words[i + 1]) else { return "" }
+    let lines = input.split(separator: "\n", omittingEmptySubsequences: false)
+    let range = max(1, n - 1)...min(lines.count, n + 1)
+    return "\n" + range.map { "  \($0): \(lines[$0 - 1])" }.joined(separator: "\n")
+}
+
+func readSysctl(_ path: String) -> String? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+func writeSysctl(_ path: String, _ value: String) throws {
+    let fd = open(path, O_WRONLY)
+    guard fd >= 0 else { throw Failure("cannot open \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let n = value.withCString { write(fd, $0, strlen($0)) }
+    guard n == value.utf8.count else { throw Failure("cannot write \(value) to \(path): \(String(cString: strerror(errno)))") }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import NetlabKit
+
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// The command line of both modes. Agent-mode flags carry kube-proxy's names.
+struct Options: Sendable {
+    var detectLocalMode = "ClusterCIDR"
+    var dryRun = false
+    // Agent mode (any of --kubeconfig / --master selects it).
+    var kubeconfig: String?
+    var master: String?
+    var hostnameOverride: String?
+    var clusterCIDR: String?
+    /// kube-proxy's --bind-address: when set (not 0.0.0.0), the node's IP; else the Node's InternalIP.
+    var bindAddress: String?
+    /// "" disables the health server.
+    var healthzBindAddress = "0.0.0.0:10256"
+    var minSyncPeriod = 1.0
+    var syncPeriod = 30.0
+
+    var isAgent: Bool { kubeconfig != nil || master != nil }
+}
+
+let usage = """
+usage: netlab-proxy [--detect-local-mode ClusterCIDR|NodeCIDR] [--dry-run]
+       netlab-proxy --kubeconfig PATH | --master URL  [--hostname-override NAME] --cluster-cidr CIDR
+                    [--bind-address IP] [--healthz-bind-address 0.0.0.0:10256]
+                    [--min-sync-period 1s] [--sync-period 30s] [--detect-local-mode ...]
+
+One shot (netlab's proxy contract, docs/proxy-contract.md): programs the current network namespace's
+iptables like kube-proxy (iptables mode) from the Services and EndpointSlices in
+$\(ProxyContract.services). Reads \(ProxyContract.variables.joined(separator: ", ")).
+Agent (docs/api.md): lists and watches Services, EndpointSlices and its Node on the API server and
+keeps the rules in step until SIGTERM, like kube-proxy.
+  --detect-local-mode     which sources are local pods: the cluster CIDR (default) or this node's pod CIDR
+  --dry-run               (one shot) print the iptables-restore input (and the jumps, as comments) instead of applying
+  --kubeconfig            the API server from this kubeconfig's current context
+  --master                the API server's URL (http://ADDR:PORT), overriding the kubeconfig's
+  --hostname-override     this node's name (default: the hostname)
+  --cluster-cidr          the cluster's pod range
+  --bind-address          this node's IP (default: the Node's InternalIP from the API)
+  --healthz-bind-address  where /healthz and /livez answer ("" for nowhere)
+  --min-sync-period       the shortest time between two syncs; changes meanwhile join the next (default 1s)
+  --sync-period           a full resync at least this often (default 30s)
+"""
+
+/// Go's durations as kube-proxy takes them: "1s", "500ms", "1m30s", "0".
+func parseDuration(_ s: String) -> Double? {
+    if s == "0" { return 0 }
+    var total = 0.0, i = s.startIndex
+    guard !s.isEmpty else { return nil }
+    while i < s.endIndex {
+        let numEnd = s[i...].firstIndex { !("0"..."9").contains($0) && $0 != "." } ?? s.endIndex
+        guard numEnd > i, let n = Double(s[i..<numEnd]) else { return nil }
+        let unitEnd = s[numEnd...].firstIndex { ("0"..."9").contains($0) } ?? s.endIndex
+        let scale: Double
+        switch s[numEnd..<unitEnd] {
+        case "ms": scale = 0.001
+        case "s": scale = 1
+        case "m": scale = 60
+        case "h": scale = 3600
+        default: return nil
+        }
+        total += n * scale
+        i = unitEnd
+    }
+    return total
+}
+
+func parseOptions(_ args: [String]) throws -> Options {
+    var o = Options()
+    var i = 0
+    func value(_ flag: String) throws -> String {
+        let a = args[i]
+        if a.hasPrefix(flag + "=") { return String(a.dropFirst(flag.count + 1)) }
+        guard i + 1 < args.count else { throw Failure("\(flag) needs a value\n\(usage)") }
+        i += 1
+        return args[i]
+    }
+    func duration(_ flag: String) throws -> Double {
+        let v = try value(flag)
+        guard let d = parseDuration(v), d >= 0 else { throw Failure("\(flag) wants a duration such as 1s or 500ms, not \(v)") }
+        return d
+    }
+    while i < args.count {
+        let a = args[i]
+        let flag = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
+        switch flag {
+        case "--dry-run": o.dryRun = true
+        case "--detect-local-mode": o.detectLocalMode = try value(flag)
+        case "--kubeconfig": o.kubeconfig = try value(flag)
+        case "--master": o.master = try value(flag)
+        case "--hostname-override": o.hostnameOverride = try value(flag)
+        case "--cluster-cidr": o.clusterCIDR = try value(flag)
+        case "--bind-address": o.bindAddress = try value(flag)
+        case "--healthz-bind-address": o.healthzBindAddress = try value(flag)
+        // kube-proxy's older per-mode names too.
+        case "--min-sync-period", "--iptables-min-sync-period": o.minSyncPeriod = try duration(flag)
+        case "--sync-period", "--iptables-sync-period": o.syncPeriod = try duration(flag)
+        case "--proxy-mode":
+            // Accepted so that a kube-proxy command line works unchanged; this proxy is iptables only.
+            let m = try value(flag)
+            guard m == "iptables" || m.isEmpty else { throw Failure("--proxy-mode \(m): netlab-proxy implements the iptables mode only") }
+        case "-h", "--help": print(usage); exit(0)
+        default: throw Failure("unknown argument \(a)\n\(usage)")
+        }
+        i += 1
+    }
+    guard ["ClusterCIDR", "NodeCIDR"].contains(o.detectLocalMode) else {
+        throw Failure("--detect-local-mode must be ClusterCIDR or NodeCIDR, not \(o.detectLocalMode)")
+    }
+    if o.isAgent {
+        guard !o.dryRun else { throw Failure("--dry-run is for the one-shot mode; the agent (--kubeconfig/--master) always applies") }
+        guard let c = o.clusterCIDR else { throw Failure("the agent needs --cluster-cidr (the cluster's pod range, e.g. 10.32.0.0/14)") }
+        guard IPv4Prefix(c) != nil else { throw Failure("--cluster-cidr \(c) is not an IPv4 prefix such as 10.32.0.0/14") }
+        if let b = o.bindAddress, IPv4Address(b) == nil { throw Failure("--bind-address \(b) is not an IPv4 address") }
+    } else {
+        for (name, set) in [("--hostname-override", o.hostnameOverride != nil), ("--cluster-cidr", o.clusterCIDR != nil), ("--bind-address", o.bindAddress != nil)] where set {
+            throw Failure("\(name) is an agent-mode flag: give --kubeconfig or --master too (the one-shot mode reads the environment)")
+        }
+    }
+    return o
+}
