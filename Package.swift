@@ -30,7 +30,7 @@ let package = Package(
         .target(
             name: "NetlabLinux",
             dependencies: [
-                "NetlabKit", "CMnl", "CCap", "CNetlabShims",
+                "NetlabKit", "NetlabKubeClient", "CMnl", "CCap", "CNetlabShims",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

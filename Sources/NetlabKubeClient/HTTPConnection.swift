@@ -23,7 +23,8 @@ final class HTTPConnection {
     private let stop: StopToken?
     private var buffer = Data()
 
-    init(_ server: ServerAddress, connectTimeout: Double, readTimeout: Double, stop: StopToken?) throws(Failure) {
+    init(_ server: ServerAddress, connectTimeout: Double, readTimeout: Double, stop: StopToken?,
+         openSocket: KubeClient.SocketOpener? = nil) throws(Failure) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -35,7 +36,13 @@ final class HTTPConnection {
         var ai: UnsafeMutablePointer<addrinfo>? = first
         var connected: Int32 = -1
         while let a = ai {
-            let s = socket(a.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+            let s: Int32
+            if let openSocket {
+                do { s = try openSocket(a.pointee.ai_family, type) } catch { lastError = "\(error)"; ai = a.pointee.ai_next; continue }
+            } else {
+                s = socket(a.pointee.ai_family, type, 0)
+            }
             if s >= 0 {
                 if let err = Self.connect(s, a.pointee.ai_addr, a.pointee.ai_addrlen, timeout: connectTimeout) {
                     lastError = err

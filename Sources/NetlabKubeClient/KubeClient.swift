@@ -62,6 +62,12 @@ public struct KubeClient: Sendable {
     public var userAgent: String
     /// For everything but a watch's body: connect, and each read.
     public var timeout: Double
+    /// Opens the TCP socket of each request (family, type); nil: socket(2) in the caller's own
+    /// network namespace. netlab, whose threads stay in the host's namespace, passes one that
+    /// opens it inside the lab's API member.
+    public var openSocket: SocketOpener?
+
+    public typealias SocketOpener = @Sendable (_ family: Int32, _ type: Int32) throws -> Int32
 
     public init(server: ServerAddress, token: String? = nil, userAgent: String = "netlab-kube-client", timeout: Double = 30) {
         self.server = server; self.token = token; self.userAgent = userAgent; self.timeout = timeout
@@ -200,7 +206,7 @@ public struct KubeClient: Sendable {
         let conn: HTTPConnection
         let head: HTTPConnection.Head
         do {
-            conn = try HTTPConnection(server, connectTimeout: timeout, readTimeout: readTimeout, stop: stop)
+            conn = try HTTPConnection(server, connectTimeout: timeout, readTimeout: readTimeout, stop: stop, openSocket: openSocket)
             try conn.write(requestBytes(method, server.basePath + Self.target(path, query: query), body: body, contentType: contentType))
             head = try conn.readHead()
         } catch {

@@ -153,14 +153,14 @@ extension Labs { @Suite struct AgentTests {
             try Data(#"{"lastUpdated": "\#(date.formatted(.iso8601))", "currentTime": "x", "nodeEligible": true}"#.utf8)
                 .write(to: URL(fileURLWithPath: healthz))
         }
-        let change = Date()
-        try says(change.addingTimeInterval(-5))
+        let change = Lab.APIChange(at: Date(), endpointSlicesVersion: nil)
+        try says(change.at.addingTimeInterval(-5))
         #expect {
             try lab.waitForAgentsSync(since: change)
         } throws: { error in
             "\(error)".contains("agent 'web' on node 'node1' did not sync within 1 s") && "\(error)".contains("still said lastUpdated")
         }
-        try says(change.addingTimeInterval(1))
+        try says(change.at.addingTimeInterval(1))
         try lab.waitForAgentsSync(since: change)
     }
 

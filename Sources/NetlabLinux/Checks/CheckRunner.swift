@@ -27,8 +27,8 @@ public final class CheckRunner {
             let target = try facts.address(check.to)
             let port = try check.port.map(facts.port)
             if !check.unready.isEmpty {
-                // The endpoints change for this check: the proxy programs every node again.
-                try lab.syncServices(readyPods: Set(lab.topology.pods.map(\.name)).subtracting(check.unready))
+                // The endpoints change for this check, through the lab's API; the proxy follows.
+                try lab.changeReadiness(unready: check.unready)
             }
             let points = CapturePoints(check: check, target: target, datapath: Datapath(topology: lab.topology), pods: lab.record.pods)
             let hops = points.hops
@@ -73,7 +73,7 @@ public final class CheckRunner {
             result.passed = false
         }
         if !check.unready.isEmpty {
-            do { try lab.syncServices() } catch {
+            do { try lab.changeReadiness(unready: []) } catch {
                 result.error = (result.error.map { $0 + "; " } ?? "") + "making every endpoint ready again after the check failed: \(error)"
                 result.passed = false
             }

@@ -100,9 +100,11 @@ extension Lab {
     }
 
     /// Waits until every agent with a `sync:` probe has synced since `change` (a write netlab made
-    /// through the lab's API): its healthz answers 200 with a `lastUpdated` later than the change.
-    /// Each gets its own `timeoutSeconds`; one that does not sync in time fails with its last answer.
-    public func waitForAgentsSync(since change: Date) throws {
+    /// through the lab's API): its healthz answers 200 and, where it says which resourceVersions
+    /// its last sync rendered (netlab-proxy), its endpointslices one has reached the change's;
+    /// otherwise its `lastUpdated` is later than the change. Each gets its own `timeoutSeconds`;
+    /// one that does not sync in time fails with its last answer.
+    public func waitForAgentsSync(since change: APIChange) throws {
         for (agent, instance) in Self.instances(of: topology) {
             guard case .healthz(let address, let port, let path)? = agent.sync, let node = topology.node(named: instance.node) else { continue }
             let ns = try namespace(node.name)
@@ -114,7 +116,7 @@ extension Lab {
                 if state == .synced { break }
                 if case .notYet(let why) = state { last = r.failure.map { "did not answer (\($0))" } ?? why }
                 guard Date() < deadline else {
-                    throw LabError.workload("agent '\(agent.name)' on node '\(node.name)' did not sync within \(Int(agent.timeoutSeconds)) s of the change at \(change.formatted(.iso8601)): http://\(address):\(port)\(path) \(last); its log: \(store.directory)/\(instance.logFile)")
+                    throw LabError.workload("agent '\(agent.name)' on node '\(node.name)' did not sync within \(Int(agent.timeoutSeconds)) s of the change at \(change.at.formatted(.iso8601)): http://\(address):\(port)\(path) \(last); its log: \(store.directory)/\(instance.logFile)")
                 }
                 try Interrupts.pause(seconds: 0.02)
             }
@@ -125,14 +127,21 @@ extension Lab {
     enum SyncState: Equatable { case synced, notYet(String) }
 
     /// What a healthz answer says about a sync since `change`.
-    static func syncState(status: Int?, body: String, since change: Date) -> SyncState {
+    static func syncState(status: Int?, body: String, since change: APIChange) -> SyncState {
         guard let status else { return .notYet("did not answer") }
         let json = try? JSONValue.decode(Data(body.utf8))
         let text = json?["lastUpdated"]?.stringValue
         guard status == 200 else { return .notYet("answered \(status)" + (text.map { " (lastUpdated \($0))" } ?? "")) }
+        // Exact where the agent says what it rendered from: its cache of the EndpointSlices.
+        if let want = change.endpointSlicesVersion, let seen = json?[path: ["resourceVersions", "endpointslices"]] {
+            guard let have = seen.stringValue.flatMap({ Int64($0) }) ?? seen.intValue.map(Int64.init) else {
+                return .notYet("answered resourceVersions.endpointslices \(seen.encodedString()), which is not a resourceVersion")
+            }
+            return have >= want ? .synced : .notYet("had rendered endpointslices at resourceVersion \(have), not yet \(want)")
+        }
         guard let text else { return .notYet("answered 200 without a JSON lastUpdated") }
         guard let updated = RFC3339.parse(text) else { return .notYet("answered lastUpdated \"\(text)\", which is not an RFC 3339 time") }
-        return updated > change ? .synced : .notYet("still said lastUpdated \(text)")
+        return updated > change.at ? .synced : .notYet("still said lastUpdated \(text)")
     }
 
     /// An agent on a node as `status` and `run` see it.
