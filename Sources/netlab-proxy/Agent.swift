@@ -30,9 +30,16 @@ final class ProxyAgent: Sendable {
     let programmer: NodeProgrammer
     let stop = StopToken()
     let state: Mutex<State>
-    // Set once in init, after the watch and the runner exist (they call back into self).
-    nonisolated(unsafe) var watch: ProxyWatch!
-    nonisolated(unsafe) var runner: SyncRunner!
+    let watch: ProxyWatch
+    let runner: SyncRunner
+
+    /// The agent the watch's and the runner's callbacks reach, bound once init is done (they
+    /// are made before self exists, and must not keep it alive).
+    final class Binding: Sendable {
+        struct Ref: Sendable { weak var agent: ProxyAgent? }
+        let ref = Mutex(Ref())
+        var agent: ProxyAgent? { ref.withLock { $0.agent } }
+    }
 
     init(options: Options, client: KubeClient) {
         self.options = options
@@ -45,13 +52,16 @@ final class ProxyAgent: Sendable {
         // Tests only: a proxy that ignores watch updates, to prove a check notices (docs/api.md).
         let ignoreUpdates = ProcessInfo.processInfo.environment["NETLAB_PROXY_TEST_IGNORE_WATCH"] == "1"
         if ignoreUpdates { logLine("NETLAB_PROXY_TEST_IGNORE_WATCH=1: ignoring every watch event (a test's broken proxy)") }
-        runner = SyncRunner(minInterval: options.minSyncPeriod, maxInterval: options.syncPeriod > 0 ? options.syncPeriod : nil) { [unowned self] in
-            self.sync()
+        let binding = Binding()
+        let runner = SyncRunner(minInterval: options.minSyncPeriod, maxInterval: options.syncPeriod > 0 ? options.syncPeriod : nil) {
+            binding.agent?.sync() ?? false
         }
-        watch = ProxyWatch(client: client, nodeName: nodeName, watchUpdates: !ignoreUpdates, onChange: { [unowned self] in
-            self.state.withLock { $0.health.queuedUpdate(now: Date()) }
-            self.runner.request()
+        self.runner = runner
+        watch = ProxyWatch(client: client, nodeName: nodeName, watchUpdates: !ignoreUpdates, onChange: {
+            binding.agent?.state.withLock { $0.health.queuedUpdate(now: Date()) }
+            runner.request()
         }, log: { logLine($0) })
+        binding.ref.withLock { $0.agent = self }
     }
 
     /// kube-proxy's default node name: the hostname (the node's own, in netlab's agents' UTS namespace).
@@ -91,7 +101,7 @@ final class ProxyAgent: Sendable {
         }
         if let healthz { Thread { healthz.serve() }.start() }
         let runnerDone = DispatchSemaphore(value: 0)
-        let runner = self.runner!
+        let runner = self.runner
         Thread { runner.run(); runnerDone.signal() }.start()
         logLine("agent for node \(nodeName): watching services, endpointslices and node \(nodeName)" +
                 (healthz.map { ", healthz on \(options.healthzBindAddress.split(separator: ":").dropLast().joined(separator: ":")):\($0.port)" } ?? ""))
@@ -105,9 +115,10 @@ final class ProxyAgent: Sendable {
         sources.forEach { $0.cancel() }
     }
 
-    /// One sync on the runner's thread.
-    func sync() {
-        guard watch.hasSynced else { return }
+    /// One sync on the runner's thread; false when there was nothing to sync from yet (the caches
+    /// not listed, the Node not known), which the runner does not count against its rate.
+    @discardableResult func sync() -> Bool {
+        guard watch.hasSynced else { return false }
         let snapshotAt = Date()
         let snap = watch.snapshot()
         let facts = snap.node.map(NodeFacts.init)
@@ -115,12 +126,12 @@ final class ProxyAgent: Sendable {
         guard let ip = nodeIPOverride ?? facts?.internalIP else {
             let first = state.withLock { s -> Bool in defer { s.waitingLogged = true }; return !s.waitingLogged }
             if first { logLine("waiting for Node \(nodeName) with an InternalIP address in the API (or give --bind-address)") }
-            return
+            return false
         }
         if options.detectLocalMode == "NodeCIDR", facts?.podCIDR == nil {
             let first = state.withLock { s -> Bool in defer { s.waitingLogged = true }; return !s.waitingLogged }
             if first { logLine("waiting for Node \(nodeName)'s spec.podCIDR (--detect-local-mode NodeCIDR needs it)") }
-            return
+            return false
         }
         // ClusterCIDR detection never reads the pod range; the node's /32 stands in when the Node has none.
         let node = ProxyNode(name: nodeName, ip: ip, podCIDR: facts?.podCIDR ?? IPv4Prefix("\(ip)/32")!, clusterCIDR: clusterCIDR)
@@ -138,7 +149,7 @@ final class ProxyAgent: Sendable {
                 logLine("sync failed: \(error); retrying")
                 // Not in a tight loop: a failing iptables-restore is retried at most once a second.
                 if stop.sleep(max(1, options.minSyncPeriod)) { runner.request() }
-                return
+                return true
             }
         }
         let ms = Int(Date().timeIntervalSince(start) * 1000)
@@ -151,5 +162,6 @@ final class ProxyAgent: Sendable {
             if applies { s.lastApplied = Date() }
             s.synced = true
         }
+        return true
     }
 }

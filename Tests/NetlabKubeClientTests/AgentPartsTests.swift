@@ -35,6 +35,31 @@ import Testing
 }
 
 @Suite struct SyncRunnerTests {
+    /// Two syncs may run back to back (kube-proxy's burst of 2), a third waits for minInterval;
+    /// a sync whose input was not ready (false) does not count.
+    @Test func aBurstOfTwoThenTheRateAndNotReadyIsFree() {
+        let runs = Mutex<[Bool]>([])
+        let ran = DispatchSemaphore(value: 0)
+        let runner = SyncRunner(minInterval: 3600, maxInterval: nil) {
+            let ready = runs.withLock { r -> Bool in r.append(r.count > 0); return r.count > 1 }
+            ran.signal()
+            return ready
+        }
+        let finished = DispatchSemaphore(value: 0)
+        Thread { runner.run(); finished.signal() }.start()
+        for _ in 0..<3 {
+            runner.request()
+            #expect(ran.wait(timeout: .now() + 30) == .success)
+        }
+        // The first (not ready) was free, so the second and third both ran at once; a fourth waits an hour.
+        runner.request()
+        #expect(ran.wait(timeout: .now() + 0.3) == .timedOut)
+        runner.stop()
+        #expect(finished.wait(timeout: .now() + 30) == .success)
+        #expect(runs.withLock { $0.count } == 3)
+    }
+
+
     /// Requests made while a sync runs become one more sync, not one each.
     @Test func requestsDuringASyncCoalesceIntoOne() {
         let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), second = DispatchSemaphore(value: 0)
@@ -43,6 +68,7 @@ import Testing
             let n = count.withLock { v -> Int in v += 1; return v }
             if n == 1 { entered.signal(); release.wait() }
             if n == 2 { second.signal() }
+            return true
         }
         let finished = DispatchSemaphore(value: 0)
         Thread { runner.run(); finished.signal() }.start()

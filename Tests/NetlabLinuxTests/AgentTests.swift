@@ -17,7 +17,7 @@ extension Labs { @Suite struct AgentTests {
 
     /// The default topology with one agent running the fixture (`Fixtures/agent`).
     func topology(_ agent: String, checks: String? = nil) throws -> Topology {
-        var yaml = DefaultTopology.yaml
+        var yaml = oneShotDefaultYAML
         if let checks, let cut = yaml.range(of: "\nchecks:\n") { yaml = String(yaml[..<cut.lowerBound]) + "\n" + checks }
         return try TopologyLoader.parse(yaml: yaml + "\nagents:\n" + agent, source: DefaultTopology.fileName)
     }
@@ -99,7 +99,7 @@ extension Labs { @Suite struct AgentTests {
         let dir = "\(top)/a/b"
         defer { rmdir(dir); rmdir("\(top)/a"); rmdir(top) }
         let scratch = try TemporaryDirectory()
-        let yaml = DefaultTopology.yaml + """
+        let yaml = oneShotDefaultYAML + """
 
         agents:
           - name: sleeper
@@ -242,7 +242,7 @@ extension Labs { @Suite struct AgentTests {
             expect: {reply: true}
 
         """
-        var yaml = DefaultTopology.yaml
+        var yaml = oneShotDefaultYAML
         if let cut = yaml.range(of: "\nchecks:\n") { yaml = String(yaml[..<cut.lowerBound]) + "\n" + checks }
         yaml += "\nagents:\n" + agentLine(name: "once", mode: "once", ready: "{log: listening}", extra: "    nodes: [node1]")
         let dir = try TemporaryDirectory()

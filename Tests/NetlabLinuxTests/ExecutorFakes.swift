@@ -57,10 +57,13 @@ final class FakeMachine: Sendable {
                  processes: FakeProcesses(machine: self), stateRoot: stateRoot) { _, _, _ in }
     }
 
-    /// The default topology with its plugins in the fake's binDir.
+    /// The default topology with its plugins in the fake's binDir, and the one-shot proxy in
+    /// place of its agent (the fake machine runs programs, it does not serve an API to agents).
     func topology() throws -> Topology {
         var t = try defaultTopology()
         t.cni.binDir = binDir
+        t.proxy.mode = .oneShot
+        t.agents = []
         return t
     }
 

@@ -150,11 +150,13 @@ extension Labs { @Suite struct FileSafetyTests {
         let state = LabNames.stateDirectory(lab: lab)
         expectMode(state, 0o700)
         let stateFiles = try FileManager.default.contentsOfDirectory(atPath: state)
-        for f in ["lab.json", "journal.jsonl", "lock", "services.json", "proxy-node1.log", "proxy-node2.log", "serve-webpod1.log"] {
+        for f in ["lab.json", "journal.jsonl", "lock", "serve-webpod1.log", "apiserver.log", "api-seed.json", "kubeconfig",
+                  "agent-netlab-proxy-node1.log", "agent-netlab-proxy-node2.log"] {
             #expect(stateFiles.contains(f), "\(f) in \(stateFiles)")
         }
-        for f in stateFiles where f != "cni" { expectMode("\(state)/\(f)", 0o600) }
-        for d in ["cni", "cni/results", "cni/node1", "cni/node1/host-local", "cni/node2", "cni/node2/host-local"] {
+        for f in stateFiles where f != "cni" && f != "agents" { expectMode("\(state)/\(f)", 0o600) }
+        for d in ["cni", "cni/results", "cni/node1", "cni/node1/host-local", "cni/node2", "cni/node2/host-local",
+                  "agents", "agents/netlab-proxy", "agents/netlab-proxy/node1", "agents/netlab-proxy/node2"] {
             expectMode("\(state)/\(d)", 0o700)
         }
         let results = try FileManager.default.contentsOfDirectory(atPath: "\(state)/cni/results")

@@ -30,7 +30,7 @@ extension Labs { @Suite struct LabAPITests {
     @Test func kubectlAndAnAgentReadTheLabFromItsAPIWhichListensOnlyInItsNamespace() throws {
         let dir = try TemporaryDirectory()
         let file = dir.path + "/topology.yaml"
-        try (DefaultTopology.yaml + Self.agentYAML).write(toFile: file, atomically: true, encoding: .utf8)
+        try (oneShotDefaultYAML + Self.agentYAML).write(toFile: file, atomically: true, encoding: .utf8)
         let name = uniqueLab("t-api")
         let up = try run([netlabBinary, "up", "--name", name, "-t", file], timeout: 120)
         var isDown = false

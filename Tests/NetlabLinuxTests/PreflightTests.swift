@@ -9,6 +9,8 @@ import Testing
         var t = try TopologyLoader.parse(yaml: DefaultTopology.yaml, source: DefaultTopology.fileName)
         t.cni.binDir = binDir
         t.proxy.command = proxy
+        t.proxy.mode = .oneShot
+        t.agents = []
         return t
     }
 

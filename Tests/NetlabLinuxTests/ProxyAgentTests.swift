@@ -31,7 +31,7 @@ extension Labs { @Suite struct ProxyAgentTests {
         let base = DefaultTopology.load()
         let api = base.nodes[0].ip
         let proxy = URL(fileURLWithPath: netlabBinary).deletingLastPathComponent().appendingPathComponent("netlab-proxy").path
-        var yaml = DefaultTopology.yaml
+        var yaml = oneShotDefaultYAML
         if let cut = yaml.range(of: "\nchecks:\n") { yaml = String(yaml[..<cut.lowerBound]) + "\n" }
         yaml += """
         proxy:

@@ -141,3 +141,13 @@ func chainedTopology(plugin: String, in dir: TemporaryDirectory) throws -> Strin
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
+
+/// The default topology with the one-shot netlab-proxy (proxy.mode oneShot, no agents) in place
+/// of its agent, for tests that add a `proxy:` or `agents:` of their own or test the contract.
+let oneShotDefaultYAML: String = {
+    let yaml = DefaultTopology.yaml
+    guard let from = yaml.range(of: "# kube-proxy's place"), let to = yaml.range(of: "# The report's three observations") else {
+        preconditionFailure("the default topology's proxy block moved; update oneShotDefaultYAML")
+    }
+    return String(yaml[..<from.lowerBound] + yaml[to.lowerBound...])
+}()

@@ -8,7 +8,7 @@ import Testing
 /// fails until an agent routes them, as an overlay, BGP or host-gw CNI does.
 extension Labs { @Suite struct RoutingTests {
     func topology(agents: String = "") throws -> Topology {
-        let yaml = DefaultTopology.yaml.replacingOccurrences(of: "  routing: podRanges\n", with: "  routing: none\n")
+        let yaml = oneShotDefaultYAML.replacingOccurrences(of: "  routing: podRanges\n", with: "  routing: none\n")
         return try TopologyLoader.parse(yaml: yaml + agents, source: DefaultTopology.fileName)
     }
 

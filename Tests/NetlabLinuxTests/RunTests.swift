@@ -83,7 +83,7 @@ extension Labs { @Suite struct RunTests {
         let labName = uniqueLab("t-nomasq")
         let dir = try TemporaryDirectory()
         let proxy = "\(netlabBinary)-proxy"
-        let yaml = DefaultTopology.yaml + "\nproxy:\n  command: [\(fixtures)/no-masquerade-proxy, \(proxy)]\n"
+        let yaml = oneShotDefaultYAML + "\nproxy:\n  command: [\(fixtures)/no-masquerade-proxy, \(proxy)]\n"
         let path = "\(dir.path)/nomasq.yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         let before = try HostSnapshot.take()

@@ -9,7 +9,7 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
 /// The default topology plus a few lines (services, proxy) written next to it in `dir`.
 func topologyFile(in dir: TemporaryDirectory, adding extra: String) throws -> String {
     let p = "\(dir.path)/topology.yaml"
-    try (DefaultTopology.yaml + extra).write(toFile: p, atomically: true, encoding: .utf8)
+    try (oneShotDefaultYAML + extra).write(toFile: p, atomically: true, encoding: .utf8)
     return p
 }
 
@@ -20,7 +20,7 @@ extension Labs { @Suite struct ServiceTests {
         let labName = uniqueLab("t-svc")
         let dir = try TemporaryDirectory()
         // A second service on the same pod, with externalTrafficPolicy Local.
-        var yaml = DefaultTopology.yaml
+        var yaml = oneShotDefaultYAML
         let cni = try #require(yaml.range(of: "\ncni:"))
         yaml.insert(contentsOf: """
 

@@ -112,6 +112,24 @@ cni:
         capabilities:
           portMappings: true
 
+# kube-proxy's place (report line 70 shows its --cluster-cidr): netlab-proxy, netlab's reference
+# service proxy, runs on every node as kube-proxy does, a daemon that lists and watches the lab's
+# own Kubernetes API and programs the node's iptables as Services and EndpointSlices change.
+# Replace it by your own proxy with the same shape (topologies/examples/kube-proxy.yaml runs the
+# real kube-proxy), or say `mode: oneShot` to have netlab run a proxy program once per node per
+# change instead (docs/proxy-contract.md).
+proxy:
+  mode: agent
+
+agents:
+  - name: netlab-proxy
+    command: [netlab-proxy, "--kubeconfig={{kubeconfig}}", "--hostname-override={{nodeName}}",
+              "--cluster-cidr={{clusterCIDR}}", "--healthz-bind-address=127.0.0.1:10256"]
+    # Ready once its first sync is in the kernel; synced after a change once its healthz says it
+    # rendered the change's EndpointSlices.
+    ready: {log: "ready: the first sync is applied"}
+    sync: {http: "http://127.0.0.1:10256/healthz"}
+
 # The report's three observations, as checks that `netlab run` makes with packets. Values are
 # references into this file and the lab (pod IPs come from the CNI results), never literals, so
 # the checks still hold when you change the addresses. Each `packets` item says what must be seen
