@@ -16,11 +16,21 @@ struct ApiServer: ParsableCommand {
     @Option(help: "A v1 List (JSON) of objects to create at start.") var seed: String?
     @Option(help: "Events kept per resource for watches that resume and paged lists.") var history = 1000
     @Option(help: "Seconds between BOOKMARKs to the watches that allow them.") var bookmarkInterval = 60
+    @Option(help: "The IPv4 CIDR Services' clusterIPs are allocated from (kube-apiserver's --service-cluster-ip-range).")
+    var serviceCidr = "10.96.0.0/12"
+    @Option(help: "The range nodePorts are allocated from (kube-apiserver's --service-node-port-range).")
+    var nodePortRange = "30000-32767"
 
     func validate() throws {
         guard Self.split(listen) != nil else { throw ValidationError("--listen wants ADDR:PORT (e.g. 127.0.0.1:6443), not \(listen)") }
         guard history > 0 else { throw ValidationError("--history must be at least 1") }
         guard bookmarkInterval > 0 else { throw ValidationError("--bookmark-interval must be at least 1 second") }
+        guard let cidr = IPv4Prefix(serviceCidr), cidr.length <= 30 else {
+            throw ValidationError("--service-cidr wants an IPv4 CIDR of at least 4 addresses (e.g. 10.96.0.0/12), not \(serviceCidr)")
+        }
+        guard ServiceAllocator.parsePortRange(nodePortRange) != nil else {
+            throw ValidationError("--node-port-range wants LOW-HIGH within 1-65535 (e.g. 30000-32767), not \(nodePortRange)")
+        }
     }
 
     static func split(_ s: String) -> (String, Int)? {
@@ -31,7 +41,8 @@ struct ApiServer: ParsableCommand {
 
     func run() throws {
         let (host, port) = Self.split(listen)!
-        let store = APIStore(APIStore.Configuration(historyLimit: history))
+        let allocator = ServiceAllocator(serviceCIDR: IPv4Prefix(serviceCidr)!, nodePortRange: ServiceAllocator.parsePortRange(nodePortRange)!)
+        let store = APIStore(APIStore.Configuration(historyLimit: history, controllers: LabControllers(services: allocator)))
         if let seed {
             guard let data = FileManager.default.contents(atPath: seed) else {
                 throw ValidationError("cannot read the seed \(seed): check the path and its permissions")
