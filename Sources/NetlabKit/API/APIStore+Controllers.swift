@@ -68,8 +68,9 @@ extension APIStore {
             .filter { $0.key.hasPrefix(ns + "/") }.sorted { $0.key < $1.key }.map { Self.podInfo($0.value) }
         let desired = EndpointSlices.slices(for: info, pods: pods).map(Self.json)
         let table = s.tables[slices.qualifiedName]?.objects ?? [:]
+        // The controller names a service's slices `<service>-...` (upstream's generateName): the key prefix narrows the scan.
         let managed = table.filter { k, o in
-            k.hasPrefix(ns + "/") && Self.labels(o)[EndpointSlice.serviceNameLabel] == name
+            k.hasPrefix("\(ns)/\(name)-") && Self.labels(o)[EndpointSlice.serviceNameLabel] == name
                 && Self.labels(o)[EndpointSlices.managedByLabel] == EndpointSlices.controllerName
         }
         var wakes: [@Sendable () -> Void] = []
