@@ -93,6 +93,27 @@ import Testing
         #expect(String(decoding: badErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("--service-cidr wants an IPv4 CIDR"))
     }
 
+    /// HTTPS and tokens as kube-apiserver's flags: a half-given pair, a key that is not one, a bad token file are usage errors (exit 2).
+    @Test func tlsAndTokenFlagsAreCheckedBeforeServing() throws {
+        let dir = try Clients.privateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: dir + "/bad.pem"))
+        try Data("only,two\n".utf8).write(to: URL(fileURLWithPath: dir + "/tokens.csv"))
+        let listen = ["--listen", "127.0.0.1:\(try Self.freePort())"]
+        for (args, message) in [
+            (["--tls-cert-file", dir + "/bad.pem"], "--tls-cert-file and --tls-private-key-file go together"),
+            (["--tls-cert-file", dir + "/bad.pem", "--tls-private-key-file", dir + "/bad.pem"], "cannot use \(dir)/bad.pem for TLS"),
+            (["--token-auth-file", dir + "/tokens.csv"], "must have at least 3 columns"),
+        ] {
+            let (p, out, err) = try start(listen + args)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 2, "\(args)")
+            #expect(out.fileHandleForReading.readDataToEndOfFile().isEmpty)
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(text.contains(message), "\(text)")
+        }
+    }
+
     @Test func aSeedItemTheAPIDoesNotServeStopsTheStartWithItsName() throws {
         let dir = try Clients.privateDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
