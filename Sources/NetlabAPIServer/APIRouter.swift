@@ -46,9 +46,18 @@ public struct APIRouter: Sendable {
     /// Upstream's limit on a request body (3 MiB).
     public static let maxBody = 3 * 1024 * 1024
 
-    public init(store: APIStore, serverAddress: String) { self.store = store; address = Address(serverAddress) }
+    /// Bearer tokens (`--token-auth-file`); nil serves every request, as the plain-HTTP lab endpoint does.
+    public let tokens: APITokens?
+
+    public init(store: APIStore, serverAddress: String, tokens: APITokens? = nil) {
+        self.store = store; address = Address(serverAddress); self.tokens = tokens
+    }
 
     public func respond(_ req: APIRequest) -> APIResponse {
+        if let tokens, let denied = tokens.check(authorization: req.headers["authorization"], method: req.method,
+                                                 path: String(req.uri.prefix { $0 != "?" })) {
+            return .status(denied)
+        }
         do throws(APIStatus) { return try route(req) } catch { return .status(error) }
     }
 

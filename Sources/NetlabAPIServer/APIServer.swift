@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NetlabKit
 
 /// The lab's Kubernetes API over HTTP/1.1, on swift-nio's event loops (the thread rule for long-lived
@@ -16,11 +17,34 @@ public final class APIServer: Sendable {
     /// The bound port (the one asked, or the kernel's choice for port 0).
     public let port: Int
 
-    /// Binds `host:port` and serves until `stop()`; `/api` tells clients the bound address.
-    public init(store: APIStore, host: String, port: Int, bookmarkInterval: TimeAmount? = .seconds(60), threads: Int = 2) throws {
+    /// A PEM certificate (chain) and its private key, as kube-apiserver's `--tls-cert-file` and `--tls-private-key-file`.
+    public struct TLSFiles: Hashable, Sendable {
+        public var certificateFile: String
+        public var privateKeyFile: String
+        public init(certificateFile: String, privateKeyFile: String) { self.certificateFile = certificateFile; self.privateKeyFile = privateKeyFile }
+
+        /// The server side of TLS 1.2/1.3 with ALPN `http/1.1` (clients that offer h2 fall back to it).
+        func context() throws(APIServerError) -> NIOSSLContext {
+            let chain: [NIOSSLCertificate]
+            do { chain = try NIOSSLCertificate.fromPEMFile(certificateFile) } catch { throw .tls(certificateFile, error) }
+            guard !chain.isEmpty else { throw .tls(certificateFile, NIOSSLError.failedToLoadCertificate) }
+            let key: NIOSSLPrivateKey
+            do { key = try NIOSSLPrivateKey(file: privateKeyFile, format: .pem) } catch { throw .tls(privateKeyFile, error) }
+            var conf = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            conf.applicationProtocols = ["http/1.1"]
+            do { return try NIOSSLContext(configuration: conf) } catch { throw .tls("\(certificateFile) with \(privateKeyFile)", error) }
+        }
+    }
+
+    /// Binds `host:port` and serves until `stop()`; `/api` tells clients the bound address. With
+    /// `tls` it speaks HTTPS only; with `tokens` every request but the public health and version
+    /// paths needs a bearer token from them.
+    public init(store: APIStore, host: String, port: Int, bookmarkInterval: TimeAmount? = .seconds(60), threads: Int = 2,
+                tls: TLSFiles? = nil, tokens: APITokens? = nil) throws {
         self.store = store
+        let ssl = try tls?.context()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let router = APIRouter(store: store, serverAddress: "\(host):\(port)")
+        let router = APIRouter(store: store, serverAddress: "\(host):\(port)", tokens: tokens)
         do {
             let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
@@ -28,6 +52,7 @@ public final class APIServer: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let ssl { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ssl)) }
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandler(APIHTTPHandler(router: router))
                     }
@@ -58,11 +83,18 @@ public final class APIServer: Sendable {
 
 public enum APIServerError: NetlabError, CustomStringConvertible {
     case bind(String, any Error)
-    /// The machine's state (a port in use, an address not here), not the user's request.
-    public var exitCategory: ExitCategory { .environment }
+    case tls(String, any Error)
+    /// Binding depends on the machine's state (a port in use, an address not here); TLS files are the caller's.
+    public var exitCategory: ExitCategory {
+        switch self {
+        case .bind: .environment
+        case .tls: .usage
+        }
+    }
     public var description: String {
         switch self {
         case .bind(let addr, let e): "the API server cannot listen on \(addr): \(e) (is another server on that port?)"
+        case .tls(let file, let e): "the API server cannot use \(file) for TLS: \(e) (it wants a PEM certificate chain and its PEM private key)"
         }
     }
 }

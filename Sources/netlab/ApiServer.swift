@@ -10,17 +10,33 @@ import NetlabKit
 struct ApiServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apiserver",
-        abstract: "Serve the lab's Kubernetes API over HTTP (plain, JSON only).",
+        abstract: "Serve the lab's Kubernetes API over HTTP or HTTPS (JSON only).",
         shouldDisplay: false)
     @Option(help: "ADDR:PORT to listen on.") var listen = "127.0.0.1:6443"
     @Option(help: "A v1 List (JSON) of objects to create at start.") var seed: String?
     @Option(help: "Events kept per resource for watches that resume and paged lists.") var history = 1000
     @Option(help: "Seconds between BOOKMARKs to the watches that allow them.") var bookmarkInterval = 60
+    @Option(help: "The IPv4 CIDR Services' clusterIPs are allocated from (kube-apiserver's --service-cluster-ip-range).")
+    var serviceCidr = "10.96.0.0/12"
+    @Option(help: "The range nodePorts are allocated from (kube-apiserver's --service-node-port-range).")
+    var nodePortRange = "30000-32767"
+    @Option(help: "A PEM certificate (chain) to serve HTTPS with; needs --tls-private-key-file.") var tlsCertFile: String?
+    @Option(help: "The PEM private key of --tls-cert-file.") var tlsPrivateKeyFile: String?
+    @Option(help: "A CSV of token,user,uid[,\"groups\"]: requests then need one of these bearer tokens.") var tokenAuthFile: String?
 
     func validate() throws {
         guard Self.split(listen) != nil else { throw ValidationError("--listen wants ADDR:PORT (e.g. 127.0.0.1:6443), not \(listen)") }
         guard history > 0 else { throw ValidationError("--history must be at least 1") }
         guard bookmarkInterval > 0 else { throw ValidationError("--bookmark-interval must be at least 1 second") }
+        guard let cidr = IPv4Prefix(serviceCidr), cidr.length <= 30 else {
+            throw ValidationError("--service-cidr wants an IPv4 CIDR of at least 4 addresses (e.g. 10.96.0.0/12), not \(serviceCidr)")
+        }
+        guard (tlsCertFile == nil) == (tlsPrivateKeyFile == nil) else {
+            throw ValidationError("--tls-cert-file and --tls-private-key-file go together: give both or neither")
+        }
+        guard ServiceAllocator.parsePortRange(nodePortRange) != nil else {
+            throw ValidationError("--node-port-range wants LOW-HIGH within 1-65535 (e.g. 30000-32767), not \(nodePortRange)")
+        }
     }
 
     static func split(_ s: String) -> (String, Int)? {
@@ -31,14 +47,24 @@ struct ApiServer: ParsableCommand {
 
     func run() throws {
         let (host, port) = Self.split(listen)!
-        let store = APIStore(APIStore.Configuration(historyLimit: history))
+        let allocator = ServiceAllocator(serviceCIDR: IPv4Prefix(serviceCidr)!, nodePortRange: ServiceAllocator.parsePortRange(nodePortRange)!)
+        let store = APIStore(APIStore.Configuration(historyLimit: history, controllers: LabControllers(services: allocator)))
         if let seed {
             guard let data = FileManager.default.contents(atPath: seed) else {
                 throw ValidationError("cannot read the seed \(seed): check the path and its permissions")
             }
             try APISeed.load(data, into: store, source: seed)
         }
-        let server = try APIServer(store: store, host: host, port: port, bookmarkInterval: .seconds(Int64(bookmarkInterval)))
+        var tokens: APITokens?
+        if let tokenAuthFile {
+            guard let data = FileManager.default.contents(atPath: tokenAuthFile) else {
+                throw ValidationError("cannot read the token file \(tokenAuthFile): check the path and its permissions")
+            }
+            tokens = try APITokens(csv: String(decoding: data, as: UTF8.self), source: tokenAuthFile)
+        }
+        let tls = tlsCertFile.map { APIServer.TLSFiles(certificateFile: $0, privateKeyFile: tlsPrivateKeyFile!) }
+        let server = try APIServer(store: store, host: host, port: port, bookmarkInterval: .seconds(Int64(bookmarkInterval)),
+                                   tls: tls, tokens: tokens)
         // TERM (the Supervisor's stop) and INT close the listener; the process then exits 0.
         signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
         let sources = [SIGTERM, SIGINT].map { sig in

@@ -63,6 +63,57 @@ import Testing
         #expect(p.terminationReason == .exit && p.terminationStatus == 0)
     }
 
+    /// The controllers run in the command: the seed's services are allocated from the ranges the flags give, its managed slices derived.
+    @Test func serviceCIDRAndNodePortRangeFlagsDriveTheAllocations() throws {
+        let dir = try Clients.privateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let seed = dir + "/seed.json"
+        try Data((#"{"kind":"List","items":[{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"type":"NodePort","selector":{"app":"web"},"ports":[{"port":80}]}},"#
+                 + #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"dns"},"spec":{"clusterIP":"10.100.0.10","ports":[{"port":53}]}},"#
+                 + #"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"web-seeded","labels":{"kubernetes.io/service-name":"web","endpointslice.kubernetes.io/managed-by":"endpointslice-controller.k8s.io"}},"addressType":"IPv4","endpoints":[]}]}"#)
+                 .utf8).write(to: URL(fileURLWithPath: seed))
+        let port = try Self.freePort()
+        let (p, out, err) = try start(["--listen", "127.0.0.1:\(port)", "--seed", seed, "--service-cidr", "10.100.0.0/24", "--node-port-range", "31000-31099"])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let line = String(decoding: out.fileHandleForReading.readData(ofLength: 6), as: UTF8.self)
+        #expect(line == "ready\n", "stderr: \(String(decoding: err.fileHandleForReading.availableData, as: UTF8.self))")
+        let c = try RawHTTP(port: port)
+        let web = try c.request("GET", "/api/v1/namespaces/default/services/web").json
+        #expect(web?[path: ["spec", "clusterIP"]] == "10.100.0.17")
+        #expect(web?[path: ["spec", "ports"]]?.arrayValue?.first?["nodePort"] == 31016)
+        #expect(try c.request("GET", "/api/v1/namespaces/default/services/dns").json?[path: ["spec", "clusterIP"]] == "10.100.0.10")
+        let slices = try c.request("GET", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices").json?["items"]?.arrayValue ?? []
+        #expect(slices.compactMap { $0[path: ["metadata", "name"]]?.stringValue } == [EndpointSlices.sliceName(namespace: "default", service: "web")])
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+
+        let (bad, _, badErr) = try start(["--service-cidr", "10.100.0.0/31"])
+        bad.waitUntilExit()
+        #expect(bad.terminationStatus == 2)
+        #expect(String(decoding: badErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("--service-cidr wants an IPv4 CIDR"))
+    }
+
+    /// HTTPS and tokens as kube-apiserver's flags: a half-given pair, a key that is not one, a bad token file are usage errors (exit 2).
+    @Test func tlsAndTokenFlagsAreCheckedBeforeServing() throws {
+        let dir = try Clients.privateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: dir + "/bad.pem"))
+        try Data("only,two\n".utf8).write(to: URL(fileURLWithPath: dir + "/tokens.csv"))
+        let listen = ["--listen", "127.0.0.1:\(try Self.freePort())"]
+        for (args, message) in [
+            (["--tls-cert-file", dir + "/bad.pem"], "--tls-cert-file and --tls-private-key-file go together"),
+            (["--tls-cert-file", dir + "/bad.pem", "--tls-private-key-file", dir + "/bad.pem"], "cannot use \(dir)/bad.pem for TLS"),
+            (["--token-auth-file", dir + "/tokens.csv"], "must have at least 3 columns"),
+        ] {
+            let (p, out, err) = try start(listen + args)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 2, "\(args)")
+            #expect(out.fileHandleForReading.readDataToEndOfFile().isEmpty)
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(text.contains(message), "\(text)")
+        }
+    }
+
     @Test func aSeedItemTheAPIDoesNotServeStopsTheStartWithItsName() throws {
         let dir = try Clients.privateDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

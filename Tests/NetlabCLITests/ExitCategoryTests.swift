@@ -15,6 +15,7 @@ import Testing
         (TopologyError(file: "t.yaml", line: 1, column: 1, "bad"), .usage),
         (InterfaceRef.ParseError.noSlash, .usage),
         (LabelSelector.ParseError(message: "bad"), .usage),
+        (APITokens.Failure(description: "tokens.csv:1: the token is empty"), .usage),
         (FieldSelector.ParseError(message: "bad"), .usage),
         (APIStatus(code: 404, reason: "NotFound", message: "services \"x\" not found"), .failure),
         (CheckSelection.NoMatch(pattern: "x", available: []), .usage),
@@ -52,6 +53,7 @@ import Testing
         // NetlabAPIServer
         (APISeed.Failure(description: "seed.json is not JSON"), .usage),
         (APIServerError.bind("127.0.0.1:6443", SystemError("bind", errno: EADDRINUSE)), .environment),
+        (APIServerError.tls("server.crt", SystemError("open", errno: ENOENT)), .usage),
         // NetlabKubeClient
         (KubeClientError.transport(request: "GET /api", "refused"), .environment),
         (KubeClientError.status(request: "GET /api", code: 404, reason: "NotFound", message: "x"), .failure),

@@ -29,7 +29,8 @@ import Synchronization
 /// namespace deletes what is in it first); `limit` is honoured for `resourceVersion=0` too; status is
 /// kept on create (the lab's controllers write objects whole) and ignored by updates of the main
 /// resource, as upstream; type-specific validation and defaulting (clusterIP allocation, EndpointSlice
-/// upkeep) belong to the lab's controllers, which write through this same store.
+/// upkeep) belong to the lab's controllers (`LabControllers`, `Configuration.controllers`), which
+/// run inside the writes of this same store.
 public final class APIStore: Sendable {
     public struct Configuration: Sendable {
         /// Events kept per resource for watches that resume and for paged lists (upstream's watch cache keeps 100 to 102400).
@@ -40,12 +41,15 @@ public final class APIStore: Sendable {
         public var makeUID: @Sendable () -> String
         /// Created at start, as kube-apiserver does; they may not be deleted.
         public var systemNamespaces: [String]
+        /// Service allocation, EndpointSlice upkeep and garbage collection (`LabControllers`); nil keeps the store generic.
+        public var controllers: LabControllers?
 
         public init(historyLimit: Int = 1000, watcherCapacity: Int = 100_000, now: @escaping @Sendable () -> Date = { Date() },
                     makeUID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
-                    systemNamespaces: [String] = ["default", "kube-system", "kube-public", "kube-node-lease"]) {
+                    systemNamespaces: [String] = ["default", "kube-system", "kube-public", "kube-node-lease"],
+                    controllers: LabControllers? = nil) {
             self.historyLimit = historyLimit; self.watcherCapacity = watcherCapacity; self.now = now; self.makeUID = makeUID
-            self.systemNamespaces = systemNamespaces
+            self.systemNamespaces = systemNamespaces; self.controllers = controllers
         }
     }
 
@@ -234,7 +238,9 @@ public final class APIStore: Sendable {
             }
             let k = Self.key(ns, name)
             if s.tables[r.qualifiedName]?.objects[k] != nil { throw APIStatus.alreadyExists(r, name) }
-            return commit(&s, r, .added, k, object, prev: nil)
+            let admitted = try admit(s, r, key: k, new: object, old: nil)
+            let (o, w) = commit(&s, r, .added, k, admitted, prev: nil)
+            return (o, w + react(&s, r, .added, old: nil, new: o))
         }
         wakes.forEach { $0() }
         return created
@@ -317,13 +323,15 @@ public final class APIStore: Sendable {
                 for inner in APIResources.all where inner.namespaced {
                     let keys = (s.tables[inner.qualifiedName]?.objects.keys.filter { $0.hasPrefix(name + "/") } ?? []).sorted()
                     for ik in keys {
-                        let prev = s.tables[inner.qualifiedName]!.objects[ik]!
+                        // The controllers may have deleted it already (a dependent of something deleted before).
+                        guard let prev = s.tables[inner.qualifiedName]?.objects[ik] else { continue }
                         wakes += commit(&s, inner, .deleted, ik, prev, prev: prev).1
+                        wakes += react(&s, inner, .deleted, old: prev, new: prev)
                     }
                 }
             }
             let (o, w) = commit(&s, r, .deleted, k, old, prev: old)
-            return (o, wakes + w)
+            return (o, wakes + w + react(&s, r, .deleted, old: old, new: old))
         }
         wakes.forEach { $0() }
         return deleted
@@ -411,11 +419,13 @@ public final class APIStore: Sendable {
         o["kind"] = .string(r.kind)
         o["apiVersion"] = .string(r.groupVersion)
         o[path: ["metadata", "resourceVersion"]] = old[path: ["metadata", "resourceVersion"]]
+        if subresource != "status" { o = try admit(s, r, key: k, new: o, old: old) }
         if o == old { return (old, []) }
         let name = o[path: ["metadata", "name"]]?.stringValue ?? ""
         let causes = APIValidation.metadataCauses(o, r)
         if !causes.isEmpty { throw APIStatus.invalid(r, name: name, causes) }
-        return commit(&s, r, .modified, k, o, prev: old)
+        let (stored, wakes) = commit(&s, r, .modified, k, o, prev: old)
+        return (stored, wakes + react(&s, r, .modified, old: old, new: stored))
     }
 
     /// Stamps the next resourceVersion, stores, records the event and queues it for every watcher it

@@ -11,9 +11,11 @@ import Foundation
 ///   `containerPort`, `podIPs`/`hostIPs` by `ip`, `ownerReferences` by `uid`) is merged element by
 ///   element: an element whose key matches is merged, a new key is appended, `$patch: delete` in an
 ///   element removes the one with its key, `$patch: replace` as an element replaces the whole list;
-/// - every other list, and every list of primitives, is replaced (upstream merges a few primitive
-///   lists such as `finalizers`; `$deleteFromPrimitiveList/<field>` removes values from one);
-/// - `$setElementOrder/<field>` is accepted and ignored (element order is the original's, new ones last).
+/// - `metadata.finalizers` and a Node's `spec.podCIDRs` (upstream's `patchStrategy:"merge"` lists of
+///   primitives) get the patch's values added; `$deleteFromPrimitiveList/<field>` removes values;
+///   every other list, and every other list of primitives, is replaced;
+/// - `$setElementOrder/<field>` (what kubelet and kubectl send) orders the merged elements it names
+///   as it lists them, in the places they hold; the others keep theirs.
 /// JSON patch (RFC 6902) and server-side apply are not accepted: the HTTP layer answers `APIStatus.unsupportedMediaType`.
 public enum PatchType: String, Hashable, Sendable, CaseIterable {
     case merge = "application/merge-patch+json"
@@ -74,7 +76,11 @@ enum Patching {
         if let retain = p.removeValue(forKey: "$retainKeys")?.arrayValue?.compactMap(\.stringValue) {
             t = t.filter { retain.contains($0.key) }
         }
-        for (k, v) in p where k.hasPrefix("$setElementOrder/") { _ = v; p[k] = nil }
+        var orders: [String: [JSONValue]] = [:]
+        for (k, v) in p where k.hasPrefix("$setElementOrder/") {
+            p[k] = nil
+            orders[String(k.dropFirst("$setElementOrder/".count))] = v.arrayValue ?? []
+        }
         for (k, v) in p where k.hasPrefix("$deleteFromPrimitiveList/") {
             p[k] = nil
             let field = String(k.dropFirst("$deleteFromPrimitiveList/".count))
@@ -93,12 +99,30 @@ enum Patching {
             default: t[k] = v
             }
         }
+        for (field, order) in orders {
+            if let list = t[field]?.arrayValue { t[field] = .array(ordered(list, by: order, key: mergeKey(path + [field]))) }
+        }
         return .object(t)
+    }
+
+    /// Lists of primitives upstream merges instead of replacing.
+    static func mergesPrimitives(_ path: [String]) -> Bool { path == ["metadata", "finalizers"] || path == ["spec", "podCIDRs"] }
+
+    /// `$setElementOrder`: the elements named in `order` take the slots the named ones hold, in its order.
+    static func ordered(_ list: [JSONValue], by order: [JSONValue], key: String?) -> [JSONValue] {
+        func id(_ v: JSONValue) -> JSONValue? { key.map { v[$0] ?? .null } ?? v }
+        let ids = order.compactMap { key == nil ? $0 : $0[key!] }
+        let named = ids.compactMap { i in list.first { id($0) == i } }
+        var next = named.makeIterator()
+        return list.map { ids.contains(id($0) ?? .null) ? (next.next() ?? $0) : $0 }
     }
 
     static func mergeList(_ target: [JSONValue], _ patch: [JSONValue], path: [String]) -> JSONValue {
         if patch.contains(where: { $0["$patch"]?.stringValue == "replace" }) {
             return .array(patch.filter { $0["$patch"]?.stringValue != "replace" }.map(stripDirectives))
+        }
+        if mergesPrimitives(path), patch.allSatisfy({ $0.objectValue == nil && $0.arrayValue == nil }) {
+            return .array(target + patch.filter { !target.contains($0) })
         }
         guard let key = mergeKey(path), patch.allSatisfy({ $0.objectValue != nil }) else { return .array(patch.map(stripDirectives)) }
         var out = target

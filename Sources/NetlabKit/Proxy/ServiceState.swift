@@ -13,34 +13,22 @@ public enum ServiceState {
             let svcUID = uid(kind: "Service", namespace: svc.namespace, name: svc.name)
             items.append(.service(kubeService(svc, uid: svcUID)))
             // The controller manages slices only for services with a selector; it keeps one (maybe
-            // empty) slice even when no pod matches.
+            // empty) slice even when no pod matches. The rule is the lab API's controller's.
             guard !svc.selector.isEmpty else { continue }
-            let members = topology.pods
-                .filter { $0.namespace == svc.namespace && matches(selector: svc.selector, labels: $0.labels) }
-                .compactMap { pod in podIPs[pod.name].map { (pod, $0) } }
-                .sorted { $0.1 < $1.1 }
-            let endpoints = members.map { pod, ip -> KubeEndpoint in
-                let ready = readyPods?.contains(pod.name) ?? true
-                return KubeEndpoint(
-                    addresses: [ip.description],
-                    // An unready pod that is not being deleted is neither ready nor serving.
-                    conditions: EndpointConditions(ready: ready, serving: ready, terminating: false),
-                    nodeName: pod.node,
-                    targetRef: ObjectReference(kind: "Pod", namespace: pod.namespace, name: pod.name,
-                                               uid: uid(kind: "Pod", namespace: pod.namespace, name: pod.name)))
+            let info = EndpointSlices.ServiceInfo(
+                namespace: svc.namespace, name: svc.name, uid: svcUID, selector: svc.selector,
+                ports: svc.ports.map { .init(name: $0.name, port: $0.port, targetPort: .int($0.targetPort), proto: $0.proto.rawValue) })
+            let pods = topology.pods.map { pod in
+                EndpointSlices.PodInfo(namespace: pod.namespace, name: pod.name, uid: uid(kind: "Pod", namespace: pod.namespace, name: pod.name),
+                                       labels: pod.labels, ip: podIPs[pod.name], nodeName: pod.node,
+                                       ready: readyPods?.contains(pod.name) ?? true,
+                                       containerPorts: pod.ports.map { .init(name: nil, port: $0.containerPort, proto: $0.proto.rawValue) })
             }
-            let ports = svc.ports.map { p in
-                EndpointPort(name: p.name ?? "", port: p.targetPort, protocol: p.proto.rawValue)
+            let slices = EndpointSlices.slices(for: info, pods: pods) { index in
+                index == 0 ? uid(kind: "EndpointSlice", namespace: svc.namespace, name: svc.name)
+                           : uid(kind: "EndpointSlice", namespace: svc.namespace, name: "\(svc.name)/\(index)")
             }
-            let meta = ObjectMeta(
-                name: svc.name + "-" + generatedSuffix(for: "\(svc.namespace)/\(svc.name)"),
-                namespace: svc.namespace,
-                uid: uid(kind: "EndpointSlice", namespace: svc.namespace, name: svc.name),
-                labels: [EndpointSlice.serviceNameLabel: svc.name,
-                         "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"],
-                ownerReferences: [OwnerReference(apiVersion: "v1", kind: "Service", name: svc.name, uid: svcUID,
-                                                 controller: true, blockOwnerDeletion: true)])
-            items.append(.endpointSlice(EndpointSlice(metadata: meta, endpoints: endpoints, ports: ports)))
+            items += slices.map(KubeObject.endpointSlice)
         }
         return KubeList(items: items)
     }
@@ -63,14 +51,7 @@ public enum ServiceState {
 
     /// Equality-based selector: every key must be present with the same value.
     public static func matches(selector: [String: String], labels: [String: String]) -> Bool {
-        !selector.isEmpty && selector.allSatisfy { labels[$0.key] == $0.value }
-    }
-
-    /// Five characters from the alphabet Kubernetes' generateName uses (no vowels, no 0/1/3), derived
-    /// from a hash instead of randomness so that the same topology always yields the same names.
-    static func generatedSuffix(for key: String) -> String {
-        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-        return String(SHA256.hash(key).prefix(5).map { alphabet[Int($0) % alphabet.count] })
+        EndpointSlices.selects(selector, labels)
     }
 
     /// A UUID-shaped uid derived from the object's identity (stable across runs).
