@@ -367,3 +367,18 @@ private func slices(_ store: APIStore, _ ns: String = "default") throws -> [JSON
                                                           "flannel.alpha.coreos.com/public-ip": "10.0.0.37"])
     }
 }
+
+@Suite struct EndpointSliceJSONTests {
+    /// The store's JSON of a slice is what its Codable form encodes (built directly for speed, so checked here).
+    @Test func theDirectJSONIsTheCodableJSON() throws {
+        let info = EndpointSlices.ServiceInfo(namespace: "default", name: "web", uid: "u1", labels: ["tier": "a"], selector: ["app": "web"],
+                                              ports: [.init(name: "http", port: 80, targetPort: .string("http"), proto: "TCP"),
+                                                      .init(name: nil, port: 53, targetPort: .int(53), proto: "UDP")])
+        let pods = [EndpointSlices.PodInfo(namespace: "default", name: "p", uid: "pu", labels: ["app": "web"], ip: IPv4Address("10.0.0.2"),
+                                           nodeName: nil, ready: false, terminating: true,
+                                           containerPorts: [.init(name: "http", port: 8080, proto: "TCP")])]
+        for slice in EndpointSlices.slices(for: info, pods: pods, sliceUID: { _ in "s1" }) + EndpointSlices.slices(for: info, pods: []) {
+            #expect(APIStore.json(slice) == (try JSONValue.decode(JSONEncoder().encode(slice))))
+        }
+    }
+}

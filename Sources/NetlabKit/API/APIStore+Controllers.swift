@@ -28,8 +28,7 @@ extension APIStore {
     /// Admission of a create or an update of the main resource (the lock is held).
     func admit(_ s: State, _ r: APIResource, key: String, new: JSONValue, old: JSONValue?) throws(APIStatus) -> JSONValue {
         guard let c = configuration.controllers, r == APIResources.services else { return new }
-        let others = (s.tables[r.qualifiedName]?.objects ?? [:]).filter { $0.key != key }.map(\.value)
-        return try c.services.admit(new, old: old, others: others)
+        return try c.services.admit(new, old: old, key: key, held: s.held)
     }
 
     /// What the controllers do after a write was committed (the lock is held); returns the wake-ups of their writes.
@@ -42,20 +41,26 @@ extension APIStore {
         case APIResources.services where type != .deleted:
             wakes += reconcileSlices(&s, namespace: ns, service: new[path: ["metadata", "name"]]?.stringValue ?? "")
         case APIResources.pods:
-            let before = Self.labels(old), after = Self.labels(new)
-            let services = (s.tables[APIResources.services.qualifiedName]?.objects ?? [:])
-                .filter { $0.key.hasPrefix(ns + "/") }.sorted { $0.key < $1.key }.map(\.value)
-            for svc in services {
-                let selector = Self.stringMap(svc[path: ["spec", "selector"]])
-                guard EndpointSlices.selects(selector, before) || EndpointSlices.selects(selector, after) else { continue }
-                wakes += reconcileSlices(&s, namespace: ns, service: svc[path: ["metadata", "name"]]?.stringValue ?? "")
+            let prefix = ns + "/"
+            var picked: [String] = []
+            for (k, svc) in s.tables[APIResources.services.qualifiedName]?.objects ?? [:] where k.hasPrefix(prefix) {
+                guard let selector = svc[path: ["spec", "selector"]]?.objectValue, !selector.isEmpty else { continue }
+                let map = selector.compactMapValues(\.stringValue)
+                if Self.selects(map, old) || Self.selects(map, new) { picked.append(svc[path: ["metadata", "name"]]?.stringValue ?? "") }
             }
+            for name in picked.sorted() { wakes += reconcileSlices(&s, namespace: ns, service: name) }
         default: break
         }
         return wakes
     }
 
     static func stringMap(_ v: JSONValue?) -> [String: String] { (v?.objectValue ?? [:]).compactMapValues(\.stringValue) }
+
+    /// `selects` on stored JSON, without building the label map (it runs for every pod of a namespace).
+    static func selects(_ selector: [String: String], _ o: JSONValue?) -> Bool {
+        guard !selector.isEmpty, let labels = o?[path: ["metadata", "labels"]]?.objectValue else { return false }
+        return selector.allSatisfy { labels[$0.key]?.stringValue == $0.value }
+    }
     static func labels(_ o: JSONValue?) -> [String: String] { stringMap(o?[path: ["metadata", "labels"]]) }
 
     // MARK: endpointslices
@@ -64,14 +69,22 @@ extension APIStore {
         let slices = APIResources.endpointSlices
         guard let svc = s.tables[APIResources.services.qualifiedName]?.objects[Self.key(ns, name)],
               let info = Self.serviceInfo(svc), svc[path: ["spec", "type"]] != "ExternalName" else { return [] }
-        let pods = (s.tables[APIResources.pods.qualifiedName]?.objects ?? [:])
-            .filter { $0.key.hasPrefix(ns + "/") }.sorted { $0.key < $1.key }.map { Self.podInfo($0.value) }
+        // Only the pods the selector picks are read whole.
+        var pods: [EndpointSlices.PodInfo] = []
+        let prefix = ns + "/", slicePrefix = "\(ns)/\(name)-"
+        for (k, pod) in s.tables[APIResources.pods.qualifiedName]?.objects ?? [:]
+        where k.hasPrefix(prefix) && Self.selects(info.selector, pod) {
+            pods.append(Self.podInfo(pod))
+        }
         let desired = EndpointSlices.slices(for: info, pods: pods).map(Self.json)
-        let table = s.tables[slices.qualifiedName]?.objects ?? [:]
         // The controller names a service's slices `<service>-...` (upstream's generateName): the key prefix narrows the scan.
-        let managed = table.filter { k, o in
-            k.hasPrefix("\(ns)/\(name)-") && Self.labels(o)[EndpointSlice.serviceNameLabel] == name
-                && Self.labels(o)[EndpointSlices.managedByLabel] == EndpointSlices.controllerName
+        // Read before the writes below: a reference to the table held across them would make each write copy it whole.
+        var managed: [String: JSONValue] = [:], users: Set<String> = []
+        for (k, o) in s.tables[slices.qualifiedName]?.objects ?? [:] where k.hasPrefix(slicePrefix) {
+            let labels = Self.labels(o)
+            if labels[EndpointSlice.serviceNameLabel] == name && labels[EndpointSlices.managedByLabel] == EndpointSlices.controllerName {
+                managed[k] = o
+            } else { users.insert(k) }
         }
         var wakes: [@Sendable () -> Void] = []
         for d in desired {
@@ -83,7 +96,7 @@ extension APIStore {
                 guard o != current else { continue }
                 o[path: ["metadata", "generation"]] = .number(Double((current[path: ["metadata", "generation"]]?.intValue ?? 0) + 1))
                 wakes += commit(&s, slices, .modified, k, o, prev: current).1
-            } else if table[k] == nil {
+            } else if !users.contains(k) {
                 var o = d
                 o[path: ["metadata", "uid"]] = .string(configuration.makeUID())
                 o[path: ["metadata", "creationTimestamp"]] = .string(timestamp())
@@ -142,10 +155,54 @@ extension APIStore {
             finished: phase == "Succeeded" || phase == "Failed", containerPorts: containerPorts)
     }
 
-    /// A typed slice as the store keeps objects.
+    /// A typed slice as the store keeps objects (the JSON its Codable form writes, built directly:
+    /// an encoder round trip per reconcile is most of a reconcile's cost).
     static func json(_ slice: EndpointSlice) -> JSONValue {
-        // Encoding a plain Codable struct of strings, numbers and bools cannot fail.
-        (try? JSONValue.decode(JSONEncoder().encode(slice))) ?? .null
+        func strings(_ m: [String: String]?) -> JSONValue? { m.map { .object($0.mapValues(JSONValue.string)) } }
+        var meta: [String: JSONValue] = ["name": .string(slice.metadata.name)]
+        meta["namespace"] = slice.metadata.namespace.map(JSONValue.string)
+        meta["uid"] = slice.metadata.uid.map(JSONValue.string)
+        meta["labels"] = strings(slice.metadata.labels)
+        meta["ownerReferences"] = slice.metadata.ownerReferences.map { refs in
+            .array(refs.map { r in
+                var o: [String: JSONValue] = ["apiVersion": .string(r.apiVersion), "kind": .string(r.kind), "name": .string(r.name), "uid": .string(r.uid)]
+                o["controller"] = r.controller.map(JSONValue.bool)
+                o["blockOwnerDeletion"] = r.blockOwnerDeletion.map(JSONValue.bool)
+                return .object(o)
+            })
+        }
+        let endpoints: [JSONValue] = slice.endpoints.map { e in
+            var o: [String: JSONValue] = ["addresses": .array(e.addresses.map(JSONValue.string))]
+            if let c = e.conditions {
+                var cond: [String: JSONValue] = [:]
+                cond["ready"] = c.ready.map(JSONValue.bool)
+                cond["serving"] = c.serving.map(JSONValue.bool)
+                cond["terminating"] = c.terminating.map(JSONValue.bool)
+                o["conditions"] = .object(cond)
+            }
+            o["nodeName"] = e.nodeName.map(JSONValue.string)
+            if let t = e.targetRef {
+                var ref: [String: JSONValue] = [:]
+                ref["kind"] = t.kind.map(JSONValue.string)
+                ref["namespace"] = t.namespace.map(JSONValue.string)
+                ref["name"] = t.name.map(JSONValue.string)
+                ref["uid"] = t.uid.map(JSONValue.string)
+                o["targetRef"] = .object(ref)
+            }
+            return .object(o)
+        }
+        var o: [String: JSONValue] = ["apiVersion": .string(slice.apiVersion), "kind": .string(slice.kind), "metadata": .object(meta),
+                                      "addressType": .string(slice.addressType), "endpoints": .array(endpoints)]
+        o["ports"] = slice.ports.map { ports in
+            .array(ports.map { p in
+                var po: [String: JSONValue] = [:]
+                po["name"] = p.name.map(JSONValue.string)
+                po["port"] = p.port.map { .number(Double($0)) }
+                po["protocol"] = p.protocol.map(JSONValue.string)
+                return .object(po)
+            })
+        }
+        return .object(o)
     }
 
     // MARK: garbage collection

@@ -77,6 +77,8 @@ public final class APIStore: Sendable {
     struct State {
         var rv: Int64 = 0
         var tables: [String: Table] = [:]
+        /// What the stored services hold (kept when the controllers run).
+        var held = ServiceAllocator.Held()
     }
 
     public let configuration: Configuration
@@ -437,6 +439,7 @@ public final class APIStore: Sendable {
         o[path: ["metadata", "resourceVersion"]] = .string(String(s.rv))
         var table = s.tables.removeValue(forKey: r.qualifiedName) ?? Table()
         table.objects[k] = type == .deleted ? nil : o
+        if r == APIResources.services, configuration.controllers != nil { s.held.record(k, old: prev, new: type == .deleted ? nil : o) }
         let event = Event(rv: s.rv, type: type, key: k, object: o, prev: prev, shared: WatchEvent(type, o))
         table.history.append(event)
         if table.history.count - table.head > configuration.historyLimit {

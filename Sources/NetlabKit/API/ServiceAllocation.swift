@@ -3,10 +3,10 @@
 /// from the node port range (pkg/registry/core/service/storage, ipallocator, portallocator), with
 /// upstream's 422 messages.
 ///
-/// Unlike upstream's bitmaps, what is allocated is read from the services stored (`others`), so an
-/// address or port is free again the moment the service that held it is deleted or changed, and the
-/// seed's services (which carry their clusterIP and nodePorts) are simply requests that must be in
-/// range and free. A dynamic choice is the first free one of the range's upper band, then the lower
+/// Unlike upstream's bitmaps, what is allocated is what the stored services hold (`Held`, which the
+/// store keeps with every write of a service), so an address or port is free again the moment the
+/// service that held it is deleted or changed, and the seed's services (which carry their clusterIP
+/// and nodePorts) are simply requests that must be in range and free. A dynamic choice is the first free one of the range's upper band, then the lower
 /// band (upstream prefers the upper band too, picking at random in it): deterministic, so a lab is the
 /// same every run.
 public struct ServiceAllocator: Hashable, Sendable {
@@ -26,9 +26,27 @@ public struct ServiceAllocator: Hashable, Sendable {
 
     static let types = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
 
-    /// The service to store for a create (`old` nil) or an update, or the 422 upstream answers.
-    /// `others`: every other stored service (what holds addresses and ports now).
-    public func admit(_ new: JSONValue, old: JSONValue?, others: [JSONValue]) throws(APIStatus) -> JSONValue {
+    /// The clusterIPs and nodePorts the stored services hold, by the key (`namespace/name`) of their holder.
+    public struct Held: Hashable, Sendable {
+        public var addresses: [IPv4Address: String] = [:]
+        public var nodePorts: [Int: String] = [:]
+        public init() {}
+
+        /// A write of the service at `key`: what `old` held goes, what `new` holds comes.
+        public mutating func record(_ key: String, old: JSONValue?, new: JSONValue?) {
+            for ip in old.map(ServiceAllocator.clusterIPs) ?? [] { if let a = IPv4Address(ip), addresses[a] == key { addresses[a] = nil } }
+            for p in old.map(ServiceAllocator.nodePorts) ?? [] where nodePorts[p] == key { nodePorts[p] = nil }
+            for ip in new.map(ServiceAllocator.clusterIPs) ?? [] { if let a = IPv4Address(ip) { addresses[a] = key } }
+            for p in new.map(ServiceAllocator.nodePorts) ?? [] { nodePorts[p] = key }
+        }
+
+        func holdsAddress(_ a: IPv4Address, besides key: String) -> Bool { addresses[a].map { $0 != key } ?? false }
+        func holdsPort(_ p: Int, besides key: String) -> Bool { nodePorts[p].map { $0 != key } ?? false }
+    }
+
+    /// The service to store at `key` for a create (`old` nil) or an update, or the 422 upstream
+    /// answers; `held`: what the stored services hold now.
+    public func admit(_ new: JSONValue, old: JSONValue?, key: String, held: Held) throws(APIStatus) -> JSONValue {
         var svc = new
         let name = svc[path: ["metadata", "name"]]?.stringValue ?? ""
         func invalid(_ field: String, _ message: String, reason: String = "FieldValueInvalid") -> APIStatus {
@@ -47,8 +65,8 @@ public struct ServiceAllocator: Hashable, Sendable {
             throw invalid("spec.ports", "Required value", reason: "FieldValueRequired")
         }
         if let old { try checkImmutable(svc, old) }
-        try assignClusterIPs(&svc, old: old, others: others, invalid)
-        try assignNodePorts(&svc, old: old, others: others, invalid)
+        try assignClusterIPs(&svc, old: old, key: key, held: held, invalid)
+        try assignNodePorts(&svc, old: old, key: key, held: held, invalid)
         return svc
     }
 
@@ -153,7 +171,7 @@ public struct ServiceAllocator: Hashable, Sendable {
 
     // MARK: cluster IPs
 
-    func assignClusterIPs(_ svc: inout JSONValue, old: JSONValue?, others: [JSONValue],
+    func assignClusterIPs(_ svc: inout JSONValue, old: JSONValue?, key: String, held: Held,
                           _ invalid: (String, String, String) -> APIStatus) throws(APIStatus) {
         let type = svc[path: ["spec", "type"]]?.stringValue ?? "ClusterIP"
         if type == "ExternalName" { return }
@@ -192,8 +210,7 @@ public struct ServiceAllocator: Hashable, Sendable {
         svc[path: ["spec", "ipFamilies"]] = ["IPv4"]
         let mine = old.map(Self.clusterIPs) ?? []
         if ip.isEmpty {
-            let taken = Set(others.flatMap(Self.clusterIPs).compactMap { IPv4Address($0) })
-            guard let next = nextFreeIP(taken) else {
+            guard let next = nextFreeIP({ held.holdsAddress($0, besides: key) }) else {
                 throw APIStatus(code: 500, reason: "InternalError",
                                 message: "Internal error occurred: failed to allocate a serviceIP: range is full")
             }
@@ -211,7 +228,7 @@ public struct ServiceAllocator: Hashable, Sendable {
                 throw invalid("spec.clusterIPs", prefix + "the provided IP (\(ip)) is not in the valid range. The range of valid IPs is \(serviceCIDR)",
                               "FieldValueInvalid")
             }
-            if others.contains(where: { Self.clusterIPs($0).contains(ip) }) {
+            if held.holdsAddress(addr, besides: key) {
                 throw invalid("spec.clusterIPs", prefix + "provided IP is already allocated", "FieldValueInvalid")
             }
         }
@@ -231,21 +248,22 @@ public struct ServiceAllocator: Hashable, Sendable {
         return min(max(minimum, size / divisor), maximum)
     }
 
-    func nextFreeIP(_ taken: Set<IPv4Address>) -> IPv4Address? {
+    func nextFreeIP(_ taken: (IPv4Address) -> Bool) -> IPv4Address? {
         let firstUsable = serviceCIDR.length >= 31 ? serviceCIDR.first : serviceCIDR.first.advanced(by: 1)
         let lastUsable = serviceCIDR.length >= 31 ? serviceCIDR.last : serviceCIDR.last.advanced(by: -1)
         let size = Int(lastUsable.value - firstUsable.value) + 1
         let band = Self.staticBand(size: size, minimum: 16, divisor: 16, maximum: 256)
-        for offset in Array(band..<size) + Array(0..<band) {
+        // Upper band first, then the lower; a lazy walk (a /12 holds a million addresses).
+        for offset in chain(band..<size, 0..<band) {
             let a = firstUsable.advanced(by: offset)
-            if !taken.contains(a) { return a }
+            if !taken(a) { return a }
         }
         return nil
     }
 
     // MARK: node ports
 
-    func assignNodePorts(_ svc: inout JSONValue, old: JSONValue?, others: [JSONValue],
+    func assignNodePorts(_ svc: inout JSONValue, old: JSONValue?, key: String, held: Held,
                          _ invalid: (String, String, String) -> APIStatus) throws(APIStatus) {
         let type = svc[path: ["spec", "type"]]?.stringValue ?? "ClusterIP"
         guard var ports = svc[path: ["spec", "ports"]]?.arrayValue else { return }
@@ -257,7 +275,8 @@ public struct ServiceAllocator: Hashable, Sendable {
             }
             return
         }
-        var taken = Set(others.flatMap(Self.nodePorts))
+        // Taken by this request's earlier ports.
+        var taken: Set<Int> = []
         let mine = Set(old.map(Self.nodePorts) ?? [])
         // Ports of one service that share a port number (53/TCP and 53/UDP) share the nodePort too.
         var byPort: [Int: Int] = [:]
@@ -268,7 +287,7 @@ public struct ServiceAllocator: Hashable, Sendable {
             if np == 0 {
                 guard allocates else { continue }
                 if let shared = byPort[port] { np = shared } else {
-                    guard let next = nextFreePort(taken) else {
+                    guard let next = nextFreePort({ taken.contains($0) || held.holdsPort($0, besides: key) }) else {
                         throw APIStatus(code: 500, reason: "InternalError",
                                         message: "Internal error occurred: failed to allocate a nodePort: range is full")
                     }
@@ -278,7 +297,7 @@ public struct ServiceAllocator: Hashable, Sendable {
                 guard nodePortRange.contains(np) else {
                     throw invalid("spec.ports[\(i)].nodePort", "Invalid value: \(np): provided port is not in the valid range. The range of valid ports is \(nodePortRange.lowerBound)-\(nodePortRange.upperBound)", "FieldValueInvalid")
                 }
-                if taken.contains(np) {
+                if taken.contains(np) || held.holdsPort(np, besides: key) {
                     throw invalid("spec.ports[\(i)].nodePort", "Invalid value: \(np): provided port is already allocated", "FieldValueInvalid")
                 }
             }
@@ -297,16 +316,19 @@ public struct ServiceAllocator: Hashable, Sendable {
         (svc[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue }.filter { $0 != 0 }
     }
 
-    func nextFreePort(_ taken: Set<Int>) -> Int? {
+    func nextFreePort(_ taken: (Int) -> Bool) -> Int? {
         let size = nodePortRange.count
         let band = Self.staticBand(size: size, minimum: 16, divisor: 32, maximum: 128)
-        for offset in Array(band..<size) + Array(0..<band) {
+        for offset in chain(band..<size, 0..<band) {
             let p = nodePortRange.lowerBound + offset
-            if !taken.contains(p) { return p }
+            if !taken(p) { return p }
         }
         return nil
     }
 }
+
+/// Two ranges walked one after the other, without making arrays of them.
+func chain(_ a: Range<Int>, _ b: Range<Int>) -> some Sequence<Int> { [a, b].lazy.flatMap { $0 } }
 
 /// A Go `%q` of a plain string, as field.Invalid prints a string value.
 func goQuote(_ s: String) -> String {
