@@ -5,154 +5,100 @@ import Testing
 @testable import NetlabLinux
 import NetlabKubeClient
 
-/// netlab-proxy as an API-driven agent on real nodes (root): `netlab apiserver` runs as an agent
-/// on node1, netlab-proxy in agent mode on both nodes (the one-shot proxy is /bin/true), and an
-/// API change reaches the rules by watch. The mutation: a proxy that ignores watch updates
-/// (NETLAB_PROXY_TEST_IGNORE_WATCH=1) keeps the old rules, so the same assertion fails.
+/// netlab-proxy as the default topology runs it (root): an agent per node that lists and watches
+/// the lab's own API. A check's `unready:` goes through the API (the pod's Ready condition, the
+/// controller's EndpointSlice, the agents' watch), and netlab waits for the agents' sync probes.
+/// The mutation: a proxy that ignores watch updates (NETLAB_PROXY_TEST_IGNORE_WATCH=1) keeps the
+/// old rules, and the same check fails, whether netlab waits for its sync probe or only re-probes.
 extension Labs { @Suite struct ProxyAgentTests {
-    /// webpod1's address: host-local gives node1's range in order (gateway .1, pod1 .2, webpod1 .3);
-    /// the seed is written before `up`, so the test checks the lab agrees after it.
-    static let webpodIP = "10.32.0.3"
-    static let sliceName = "svc-webport-agent"
+    /// The field report's NodePort with its only endpoint unready: node2 has nothing to forward to,
+    /// so the client's SYN is refused (kube-proxy's REJECT for a service without endpoints).
+    static let unreadyCheck = """
+      - name: no-ready-endpoints
+        from: client
+        to: node2.externalIP
+        port: svc-webport.nodePort
+        protocol: http
+        unready: [webpod1]
+        expect:
+          reply: false
 
-    func seed(_ t: Topology) -> String {
-        let nodes = t.nodes.map { n in
-            #"{"apiVersion":"v1","kind":"Node","metadata":{"name":"\#(n.name)"},"spec":{"podCIDR":"\#(n.podCIDR)"},"status":{"addresses":[{"type":"InternalIP","address":"\#(n.ip)"}]}}"#
-        }
-        let svc = #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"svc-webport","namespace":"default"},"spec":{"type":"NodePort","clusterIP":"10.36.0.10","clusterIPs":["10.36.0.10"],"externalTrafficPolicy":"Cluster","selector":{"app":"webpod"},"ports":[{"name":"svc-webport","port":9000,"targetPort":80,"nodePort":30007,"protocol":"TCP"}]}}"#
-        return #"{"kind":"List","apiVersion":"v1","items":[\#((nodes + [svc, Self.slice(ready: true)]).joined(separator: ","))]}"#
+    """
+
+    static let syncLine = "    sync: {http: \"http://127.0.0.1:10256/healthz\"}\n"
+
+    /// The default topology and the check; `agentLines` replaces the proxy agent's sync line.
+    func topology(agentLines: String = ProxyAgentTests.syncLine, eventually: String? = nil) throws -> Topology {
+        var yaml = DefaultTopology.yaml
+        #expect(yaml.contains(Self.syncLine))
+        yaml = yaml.replacingOccurrences(of: Self.syncLine, with: agentLines)
+        let check = eventually.map { Self.unreadyCheck.replacingOccurrences(of: "    unready:", with: "    eventually: \($0)\n    unready:") } ?? Self.unreadyCheck
+        return try TopologyLoader.parse(yaml: yaml + check, source: DefaultTopology.fileName)
     }
 
-    static func slice(ready: Bool) -> String {
-        #"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"\#(sliceName)","namespace":"default","labels":{"kubernetes.io/service-name":"svc-webport"}},"addressType":"IPv4","endpoints":[{"addresses":["\#(webpodIP)"],"conditions":{"ready":\#(ready),"serving":\#(ready),"terminating":false},"nodeName":"node1","targetRef":{"kind":"Pod","name":"webpod1","namespace":"default"}}],"ports":[{"name":"svc-webport","port":80,"protocol":"TCP"}]}"#
-    }
-
-    func topology(seedFile: String, ignoreWatch: Bool) throws -> Topology {
-        let base = DefaultTopology.load()
-        let api = base.nodes[0].ip
-        let proxy = URL(fileURLWithPath: netlabBinary).deletingLastPathComponent().appendingPathComponent("netlab-proxy").path
-        var yaml = oneShotDefaultYAML
-        if let cut = yaml.range(of: "\nchecks:\n") { yaml = String(yaml[..<cut.lowerBound]) + "\n" }
-        yaml += """
-        proxy:
-          command: [/bin/true]
-        agents:
-          - name: api
-            command: [\(netlabBinary), apiserver, --listen, "{{nodeIP}}:6443", --seed, \(seedFile), --bookmark-interval, "1"]
-            nodes: [node1]
-            ready: {log: ready}
-          - name: proxy
-            command: [\(proxy), --master, "http://\(api):6443", --hostname-override, "{{nodeName}}", --cluster-cidr, "{{clusterCIDR}}",
-                      --healthz-bind-address, "127.0.0.1:10256", --min-sync-period, 100ms]
-            env: {NETLAB_PROXY_TEST_IGNORE_WATCH: "\(ignoreWatch ? 1 : 0)"}
-            ready: {http: "http://127.0.0.1:10256/healthz"}
-
-        """
-        return try TopologyLoader.parse(yaml: yaml, source: DefaultTopology.fileName)
-    }
-
-    /// curl inside a member (the API and healthz are reachable from the lab only).
-    func curl(_ lab: Lab, _ member: String, _ args: [String]) throws -> String {
-        let o = try NamespaceProcessRunner(namespace: try lab.namespace(member))
-            .run(argv: ["/usr/bin/curl", "-sS", "--max-time", "5"] + args, environment: [:], stdin: Data(), timeout: 10)
-        guard o.succeeded else { throw SystemError("curl \(args.joined(separator: " ")) in \(member): \(o.stderrText)", errno: 0) }
-        return o.stdoutText
-    }
-
-    func healthz(_ lab: Lab, _ node: String) throws -> JSONValue {
-        try JSONValue.decode(Data(try curl(lab, node, ["http://127.0.0.1:10256/healthz"]).utf8))
-    }
-
-    /// Waits (at most 15 s) until every node's proxy says its last sync saw EndpointSlices at
-    /// `rv` or later: the sync probe docs/api.md describes. False if it never did.
-    func converged(_ lab: Lab, _ t: Topology, endpointSlicesAt rv: Int) throws -> Bool {
-        let deadline = Date(timeIntervalSinceNow: 15)
-        while Date() < deadline {
-            let all = try t.nodes.allSatisfy { n in
-                let h = try healthz(lab, n.name)
-                return h["lastUpdated"]?.stringValue != "0001-01-01T00:00:00Z"
-                    && (h[path: ["resourceVersions", "endpointslices"]]?.stringValue).flatMap { Int($0) }.map { $0 >= rv } == true
-            }
-            if all { return true }
-            usleep(100_000)
-        }
-        return false
-    }
-
+    /// The KUBE-SVC jumps of svc-webport on a node (the `kubernetes` Service has its own).
     func sepRules(_ lab: Lab, _ node: String) throws -> [String] {
         let o = try NamespaceProcessRunner(namespace: try lab.namespace(node)).run(argv: ["/usr/sbin/iptables-save", "-t", "nat"], environment: [:], stdin: Data(), timeout: 30)
-        return o.stdoutText.split(separator: "\n").map(String.init).filter { $0.hasPrefix("-A KUBE-SVC-") && $0.contains("-j KUBE-SEP-") }
+        return o.stdoutText.split(separator: "\n").map(String.init).filter { $0.hasPrefix("-A KUBE-SVC-") && $0.contains("-j KUBE-SEP-") && $0.contains("default/svc-webport") }
     }
 
-    struct Outcome {
-        var servedBefore: [Int?]
-        var convergedAfterChange: Bool
-        var sepRulesAfter: [String]
-        var statusAfter: [Int?]
-        var proxyLog: String
-        /// A label-only change converged too, without a restore.
-        var labelChangeSkipped: Bool
-        /// The assertion of the test: the NodePort stopped reaching the pod and KUBE-SVC lost it on every node.
-        var stoppedReachingThePod: Bool { sepRulesAfter.isEmpty && statusAfter.allSatisfy { $0 != 200 } }
+    func log(_ lab: Lab, _ node: String) -> String {
+        (try? String(contentsOfFile: lab.store.directory + "/agent-netlab-proxy-\(node).log", encoding: .utf8)) ?? ""
     }
 
-    func scenario(ignoreWatch: Bool) throws -> Outcome {
-        let dir = try TemporaryDirectory()
-        let seedFile = "\(dir.path)/seed.json"
-        let base = DefaultTopology.load()
-        try seed(base).write(toFile: seedFile, atomically: true, encoding: .utf8)
-        let t = try topology(seedFile: seedFile, ignoreWatch: ignoreWatch)
-        let lab = try Lab.up(name: uniqueLab(ignoreWatch ? "t-pxagentmut" : "t-pxagent"), topology: t, persistent: false)
+    /// The default checks pass with the agents; the unready check passes once both agents synced
+    /// the slice change (its endpoint ready:false), and afterwards every endpoint is back.
+    @Test func anUnreadyCheckGoesThroughTheAPIAndTheAgentsFollow() throws {
+        let t = try topology()
+        let lab = try Lab.up(name: uniqueLab("t-pxagent"), topology: t, persistent: false)
         defer { try? lab.down() }
-        #expect(lab.record.pods["webpod1"]?.address.address.description == Self.webpodIP, "the seed's endpoint must be webpod1")
-        let client = try lab.namespace("client")
-        let externals = t.nodes.compactMap(\.externalIP)
-        let api = "http://\(t.nodes[0].ip):6443"
-
-        // The first sync (the list) is applied on both nodes: the NodePort reaches webpod1 from outside.
-        let seeded = try JSONValue.decode(Data(try curl(lab, "node1", ["\(api)/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/\(Self.sliceName)"]).utf8))
-        let seededRV = try #require(seeded[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap { Int($0) })
-        #expect(try converged(lab, t, endpointSlicesAt: seededRV))
-        let before = externals.map { Probe.http(from: client, to: $0, port: 30007).status }
-
-        // The endpoint turns not ready through the API (a merge patch, as a controller would write it).
-        let patch = #"{"endpoints":[{"addresses":["\#(Self.webpodIP)"],"conditions":{"ready":false,"serving":false,"terminating":false},"nodeName":"node1"}]}"#
-        let patched = try JSONValue.decode(Data(try curl(lab, "node1", ["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "--data", patch,
-                                                                       "\(api)/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/\(Self.sliceName)"]).utf8))
-        let rv = try #require(patched[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap { Int($0) })
-        let ok = try converged(lab, t, endpointSlicesAt: rv)
-        let seps = try t.nodes.flatMap { try sepRules(lab, $0.name) }
-        let after = externals.map { Probe.http(from: client, to: $0, port: 30007, timeout: 1).status }
-
-        // A change the rules do not depend on (a label) is synced without a restore.
-        let logFile = lab.store.directory + "/agent-proxy-node1.log"
-        func log() -> String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
-        let skippedBefore = log().components(separatedBy: "(rules unchanged, not applied)").count
-        let touched = try JSONValue.decode(Data(try curl(lab, "node1", ["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "--data", #"{"metadata":{"labels":{"netlab.test/touched":"yes"}}}"#,
-                                                                       "\(api)/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/\(Self.sliceName)"]).utf8))
-        let touchedRV = try #require(touched[path: ["metadata", "resourceVersion"]]?.stringValue.flatMap { Int($0) })
-        let skipped = try ok && converged(lab, t, endpointSlicesAt: touchedRV) && log().components(separatedBy: "(rules unchanged, not applied)").count > skippedBefore
-        return Outcome(servedBefore: before, convergedAfterChange: ok, sepRulesAfter: seps, statusAfter: after, proxyLog: log(),
-                       labelChangeSkipped: skipped)
+        let runner = CheckRunner(lab: lab)
+        for c in t.checks where c.name != "no-ready-endpoints" {
+            let r = runner.run(c)
+            #expect(r.passed, "\(RunReport.text(of: r, verbose: true))")
+        }
+        #expect(try t.nodes.allSatisfy { try sepRules(lab, $0.name).count == 1 })
+        let unready = try #require(t.checks.first { $0.name == "no-ready-endpoints" })
+        var during: [[String]] = []
+        runner.afterAttempt = { _, _ in during = (try? t.nodes.map { try sepRules(lab, $0.name) }) ?? [] }
+        let r = runner.run(unready)
+        #expect(r.passed, "\(RunReport.text(of: r, verbose: true))\n\(log(lab, "node2"))")
+        #expect(r.probe?.failure?.contains("ECONNREFUSED") == true, "\(r.probe?.failure ?? "")")
+        #expect(during == [[], []], "KUBE-SVC still sends to the pod while it is unready: \(during)")
+        // Ready again through the API: the rules are back and the NodePort answers.
+        #expect(try t.nodes.allSatisfy { try sepRules(lab, $0.name).count == 1 })
+        let remote = try #require(t.checks.first { $0.name == "nodeport-remote" })
+        #expect(runner.run(remote).passed)
+        // The slice the agents saw is the controller's, from the pod's Ready condition.
+        let slices = try lab.apiClient().list(ResourcePath.endpointSlices.path(namespace: "default"))
+        let web = try #require(slices.items.first { $0[path: ["metadata", "labels", EndpointSlice.serviceNameLabel]]?.stringValue == "svc-webport" })
+        #expect(web["endpoints"]?.arrayValue?.first?[path: ["conditions", "ready"]] == .bool(true))
+        #expect(log(lab, "node2").contains("synced 2 services, 1 endpoints in ") || log(lab, "node2").contains("synced 2 services, 2 endpoints in "), "\(log(lab, "node2"))")
     }
 
-    @Test func anEndpointTurnedNotReadyThroughTheAPILeavesTheRules() throws {
-        let o = try scenario(ignoreWatch: false)
-        #expect(o.servedBefore == [200, 200], "\(o.proxyLog)")
-        #expect(o.convergedAfterChange, "\(o.proxyLog)")
-        #expect(o.stoppedReachingThePod, "KUBE-SVC rules left: \(o.sepRulesAfter), NodePort answers \(o.statusAfter)\n\(o.proxyLog)")
-        #expect(o.proxyLog.contains("netlab-proxy: ready: the first sync is applied"))
-        #expect(o.proxyLog.contains("synced 1 services, 1 endpoints in "))
-        #expect(o.labelChangeSkipped, "\(o.proxyLog)")
+    /// Mutation, with the sync probe: the agents never render the change, so netlab's wait for
+    /// them fails the check, naming the agent and what its healthz said.
+    @Test func aProxyThatIgnoresWatchUpdatesFailsTheCheckItsSyncProbeNeverPasses() throws {
+        let t = try topology(agentLines: "    env: {NETLAB_PROXY_TEST_IGNORE_WATCH: \"1\"}\n    timeoutSeconds: 2\n" + Self.syncLine)
+        let lab = try Lab.up(name: uniqueLab("t-pxagentmut"), topology: t, persistent: false)
+        defer { try? lab.down() }
+        let r = CheckRunner(lab: lab).run(try #require(t.checks.first { $0.name == "no-ready-endpoints" }))
+        #expect(!r.passed)
+        #expect(r.error?.contains("agent 'netlab-proxy' on node 'node1' did not sync within 2 s") == true
+                && r.error?.contains("had rendered endpointslices at resourceVersion") == true, "\(r.error ?? "")")
+        #expect(try t.nodes.allSatisfy { try sepRules(lab, $0.name).count == 1 }, "the ignoring proxy kept its rules")
     }
 
-    /// Mutation: the same lab with a proxy that ignores watch updates never converges, and the
-    /// assertion above fails: KUBE-SVC still sends to the pod and the NodePort still answers.
-    @Test func aProxyThatIgnoresWatchUpdatesDoesNotConverge() throws {
-        let o = try scenario(ignoreWatch: true)
-        #expect(o.servedBefore == [200, 200], "\(o.proxyLog)")
-        #expect(!o.convergedAfterChange)
-        #expect(!o.stoppedReachingThePod)
-        #expect(o.sepRulesAfter.count == 2 && o.statusAfter == [200, 200])
+    /// Mutation, without a sync probe: the check probes again for its `eventually:` window and
+    /// fails on what the packets show: the NodePort still answers, served by the unready pod.
+    @Test func aProxyThatIgnoresWatchUpdatesFailsTheCheckOnThePackets() throws {
+        let t = try topology(agentLines: "    env: {NETLAB_PROXY_TEST_IGNORE_WATCH: \"1\"}\n", eventually: "1s")
+        let lab = try Lab.up(name: uniqueLab("t-pxagentmut2"), topology: t, persistent: false)
+        defer { try? lab.down() }
+        let r = CheckRunner(lab: lab).run(try #require(t.checks.first { $0.name == "no-ready-endpoints" }))
+        #expect(!r.passed && r.error == nil, "\(r.error ?? "")")
+        #expect((r.attempts ?? 0) > 1 && r.convergedAfterMs == nil)
+        let reply = try #require(r.expectations.first { $0.name == "reply" })
+        #expect(!reply.passed && r.probe?.status == 200 && r.probe?.serverPod == "webpod1", "\(reply)")
     }
-}}
+} }

@@ -25,8 +25,9 @@ extension Lab {
         try store.writeStateFile(Self.apiSeedFile, seed.encoded(pretty: true))
         try store.writeStateFile(Self.kubeconfigFile, Data(LabSeed.kubeconfig(lab: name, api: topology.api).utf8))
         let api = topology.api
-        // LEAD: replace [] by the commented flags once `netlab apiserver` takes them (wt-ctl's store controllers).
-        let controllerFlags: [String] = [] // ["--service-cidr", "\(topology.serviceCIDR)", "--node-port-range", "\(TopologyLoader.nodePortRange.lowerBound)-\(TopologyLoader.nodePortRange.upperBound)"]
+        // The controllers allocate from the topology's ranges, as kube-apiserver from its flags.
+        let controllerFlags = ["--service-cidr", "\(topology.serviceCIDR)",
+                               "--node-port-range", "\(TopologyLoader.nodePortRange.lowerBound)-\(TopologyLoader.nodePortRange.upperBound)"]
         let argv = [tools.netlab, "apiserver", "--listen", "\(api.address):\(api.port)", "--seed", store.directory + "/" + Self.apiSeedFile] + controllerFlags
         logStep("start API server", member: member.member, ["listen": "\(api.address):\(api.port)"])
         let process = SupervisedProcess(name: Self.apiServerJournalName, argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
