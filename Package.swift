@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "NetlabKubeClient", dependencies: ["NetlabKit", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "NetlabKubeClientTests", dependencies: ["NetlabKubeClient", "NetlabKit"]),
         // The lab API's benchmark (ci/bench-api.sh): figures of the store, never timed assertions.
-        .executableTarget(name: "netlab-api-bench", dependencies: ["NetlabKit"]),
+        .executableTarget(name: "netlab-api-bench", dependencies: ["NetlabKit", "NetlabKubeClient"]),
         .testTarget(name: "NetlabKitTests", dependencies: ["NetlabKit"], resources: [.copy("Golden")]),
         // Fixtures (fake plugins and proxies, a JUnit schema) are read from the source tree.
         // The CLI's parsing, help text, option validation and exit categories, without root.
