@@ -13,9 +13,13 @@ public final class APIServer: Sendable {
     public let store: APIStore
     let group: MultiThreadedEventLoopGroup
     let channel: any Channel
+    /// The plain-HTTP listener beside an HTTPS one (`insecure`), if any.
+    let insecureChannel: (any Channel)?
     let bookmarks: RepeatedTask?
     /// The bound port (the one asked, or the kernel's choice for port 0).
     public let port: Int
+    /// The plain listener's bound port.
+    public var insecurePort: Int? { insecureChannel?.localAddress?.port }
 
     /// A PEM certificate (chain) and its private key, as kube-apiserver's `--tls-cert-file` and `--tls-private-key-file`.
     public struct TLSFiles: Hashable, Sendable {
@@ -38,29 +42,44 @@ public final class APIServer: Sendable {
 
     /// Binds `host:port` and serves until `stop()`; `/api` tells clients the bound address. With
     /// `tls` it speaks HTTPS only; with `tokens` every request but the public health and version
-    /// paths needs a bearer token from them.
+    /// paths needs a bearer token from them. `insecure` (kube-apiserver's old insecure port) also
+    /// serves plain HTTP without authentication there, for the lab's own use from inside the API's
+    /// namespace (127.0.0.1), where only netlab reaches it.
     public init(store: APIStore, host: String, port: Int, bookmarkInterval: TimeAmount? = .seconds(60), threads: Int = 2,
-                tls: TLSFiles? = nil, tokens: APITokens? = nil) throws {
+                tls: TLSFiles? = nil, tokens: APITokens? = nil, insecure: (host: String, port: Int)? = nil) throws {
         self.store = store
         let ssl = try tls?.context()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let router = APIRouter(store: store, serverAddress: "\(host):\(port)", tokens: tokens)
-        do {
-            let bootstrap = ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        if let ssl { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ssl)) }
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(APIHTTPHandler(router: router))
+        func bind(_ host: String, _ port: Int, ssl: NIOSSLContext?, router: APIRouter) throws -> any Channel {
+            do {
+                return try ServerBootstrap(group: group)
+                    .serverChannelOption(.backlog, value: 256)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            if let ssl { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: ssl)) }
+                            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                            try channel.pipeline.syncOperations.addHandler(APIHTTPHandler(router: router))
+                        }
                     }
-                }
-            channel = try bootstrap.bind(host: host, port: port).wait()
+                    .bind(host: host, port: port).wait()
+            } catch {
+                throw APIServerError.bind("\(host):\(port)", error)
+            }
+        }
+        do {
+            channel = try bind(host, port, ssl: ssl, router: router)
+            do {
+                insecureChannel = try insecure.map { try bind($0.host, $0.port, ssl: nil, router: APIRouter(store: store, serverAddress: "\($0.host):\($0.port)", tokens: nil)) }
+            } catch {
+                try? channel.close().wait()
+                throw error
+            }
         } catch {
             try? group.syncShutdownGracefully()
-            throw APIServerError.bind("\(host):\(port)", error)
+            throw error
         }
         self.group = group
         self.port = channel.localAddress?.port ?? port
@@ -73,6 +92,7 @@ public final class APIServer: Sendable {
     /// Closes the listener and every connection (open watches end with them).
     public func stop() {
         bookmarks?.cancel()
+        try? insecureChannel?.close().wait()
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
     }

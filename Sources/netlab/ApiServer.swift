@@ -23,9 +23,14 @@ struct ApiServer: ParsableCommand {
     @Option(help: "A PEM certificate (chain) to serve HTTPS with; needs --tls-private-key-file.") var tlsCertFile: String?
     @Option(help: "The PEM private key of --tls-cert-file.") var tlsPrivateKeyFile: String?
     @Option(help: "A CSV of token,user,uid[,\"groups\"]: requests then need one of these bearer tokens.") var tokenAuthFile: String?
+    @Option(help: "ADDR:PORT to also serve plain HTTP on, without authentication (kube-apiserver's old insecure port), e.g. 127.0.0.1:6080 for the lab's own use inside the API's namespace.")
+    var insecureListen: String?
 
     func validate() throws {
         guard Self.split(listen) != nil else { throw ValidationError("--listen wants ADDR:PORT (e.g. 127.0.0.1:6443), not \(listen)") }
+        if let insecureListen, Self.split(insecureListen) == nil {
+            throw ValidationError("--insecure-listen wants ADDR:PORT (e.g. 127.0.0.1:6080), not \(insecureListen)")
+        }
         guard history > 0 else { throw ValidationError("--history must be at least 1") }
         guard bookmarkInterval > 0 else { throw ValidationError("--bookmark-interval must be at least 1 second") }
         guard let cidr = IPv4Prefix(serviceCidr), cidr.length <= 30 else {
@@ -64,7 +69,7 @@ struct ApiServer: ParsableCommand {
         }
         let tls = tlsCertFile.map { APIServer.TLSFiles(certificateFile: $0, privateKeyFile: tlsPrivateKeyFile!) }
         let server = try APIServer(store: store, host: host, port: port, bookmarkInterval: .seconds(Int64(bookmarkInterval)),
-                                   tls: tls, tokens: tokens)
+                                   tls: tls, tokens: tokens, insecure: insecureListen.flatMap(Self.split))
         // TERM (the Supervisor's stop) and INT close the listener; the process then exits 0.
         signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
         let sources = [SIGTERM, SIGINT].map { sig in

@@ -104,6 +104,7 @@ import Testing
             (["--tls-cert-file", dir + "/bad.pem"], "--tls-cert-file and --tls-private-key-file go together"),
             (["--tls-cert-file", dir + "/bad.pem", "--tls-private-key-file", dir + "/bad.pem"], "cannot use \(dir)/bad.pem for TLS"),
             (["--token-auth-file", dir + "/tokens.csv"], "must have at least 3 columns"),
+            (["--insecure-listen", "localhost"], "--insecure-listen wants ADDR:PORT (e.g. 127.0.0.1:6080), not localhost"),
         ] {
             let (p, out, err) = try start(listen + args)
             p.waitUntilExit()

@@ -83,3 +83,24 @@ import Testing
         }
     }
 }
+
+/// `--insecure-listen`: beside an authenticated listener, a plain one without authentication
+/// (kube-apiserver's old insecure port) serves the same store, for netlab's own client inside the
+/// API's namespace.
+@Suite struct InsecureListenerTests {
+    @Test func thePlainListenerNeedsNoTokenWhereTheMainOneDoes() throws {
+        let tokens = try APITokens(csv: "s3cret-token,admin,uid-admin,system:masters\n", source: "tokens.csv")
+        let server = try APIServer(store: APIStore(), host: "127.0.0.1", port: 0, bookmarkInterval: nil, tokens: tokens,
+                                   insecure: (host: "127.0.0.1", port: 0))
+        defer { server.stop() }
+        let insecure = try #require(server.insecurePort)
+        #expect(insecure != server.port)
+        #expect(try RawHTTP(port: server.port).request("GET", "/api/v1/namespaces").code == 403)
+        #expect(try RawHTTP(port: server.port).request("GET", "/api/v1/namespaces", headers: ["Authorization": "Bearer s3cret-token"]).code == 200)
+        let plain = try RawHTTP(port: insecure).request("GET", "/api/v1/namespaces")
+        #expect(plain.code == 200 && plain.json?["items"]?.arrayValue?.count == 4)
+        // One store behind both: a write on the plain listener is read on the main one.
+        #expect(try RawHTTP(port: insecure).request("POST", "/api/v1/namespaces", body: #"{"metadata":{"name":"lab"}}"#).code == 201)
+        #expect(try RawHTTP(port: server.port).request("GET", "/api/v1/namespaces/lab", headers: ["Authorization": "Bearer s3cret-token"]).code == 200)
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Yams
 @testable import NetlabKit
 
 /// `api:` in the topology, the API member it gives the datapath, and the seed the lab's API server
@@ -35,7 +36,7 @@ import Testing
             "t.yaml:13:1: api is empty; give it address and/or port (e.g. {address: 10.0.0.254, port: 6443}) or remove the key",
         ])
         #expect(diagnostics(baseTopology + "api: {adress: 10.0.0.9}\n") == [
-            "t.yaml:13:7: api has unknown key 'adress' (did you mean 'address'?); allowed keys: address, port",
+            "t.yaml:13:7: api has unknown key 'adress' (did you mean 'address'?); allowed keys: address, port, tls",
         ])
         let tiny = baseTopology.replacingOccurrences(of: "10.0.0.0/24", with: "10.0.0.32/30").replacingOccurrences(of: "10.0.0.37", with: "10.0.0.34")
             .replacingOccurrences(of: "  - name: node2\n    ip: 10.0.0.38\n    podCIDR: 10.32.1.0/24\n", with: "")
@@ -111,5 +112,25 @@ import Testing
     @Test func theKubeconfigNamesTheLabAndTheServer() {
         let k = LabSeed.kubeconfig(lab: "t-1", api: APIEndpoint(address: IPv4Address("10.0.0.254")!))
         #expect(k.contains("server: http://10.0.0.254:6443\n") && k.contains("current-context: netlab-t-1\n"))
+    }
+
+    /// With TLS the kubeconfig embeds the lab CA and the token, as kubectl and client-go read them.
+    @Test func aTLSKubeconfigCarriesTheCAAndTheToken() throws {
+        let api = APIEndpoint(address: IPv4Address("10.0.0.254")!, tls: true)
+        let k = LabSeed.kubeconfig(lab: "t-1", api: api, certificateAuthority: Data("PEM".utf8), token: "abc")
+        #expect(k.contains("    server: https://10.0.0.254:6443\n    certificate-authority-data: UEVN\n"))
+        #expect(k.contains("  user:\n    token: abc\n"))
+        #expect(try Yams.load(yaml: k) != nil)
+    }
+
+    @Test func tlsIsABooleanAndNeedsAgentsThatSpeakHTTPS() throws {
+        #expect(try TopologyLoader.parse(yaml: baseTopology + "api: {tls: true}\n", source: "t.yaml").api.url == "https://10.0.0.254:6443")
+        #expect(diagnostics(baseTopology + "api: {tls: yes please}\n") == ["t.yaml:13:12: api.tls must be true or false, not the string 'yes please'"])
+        #expect(diagnostics(baseTopology + "api: {port: 6080}\n") == [
+            "t.yaml:13:13: api.port 6080 is the port the API serves netlab itself on inside its namespace; choose another, e.g. 6443",
+        ])
+        #expect(diagnostics(baseTopology + "api: {tls: true}\nagents:\n  - {name: proxy, command: [netlab-proxy]}\n") == [
+            "t.yaml:13:12: api.tls serves HTTPS, but agent 'proxy' runs netlab-proxy, which speaks plain HTTP only; run the lab without tls, or an agent that speaks HTTPS (kube-proxy)",
+        ])
     }
 }

@@ -142,18 +142,22 @@ public enum LabSeed {
 
     /// The lab's kubeconfig: one cluster, user and context named after the lab, the API over
     /// plain HTTP without credentials (the lab's API asks for none).
-    public static func kubeconfig(lab: String, api: APIEndpoint) -> String {
+    /// With TLS, `certificateAuthority` is the lab CA's PEM (embedded as kubectl and client-go
+    /// read it, so the file works wherever it is copied) and `token` the bearer token.
+    public static func kubeconfig(lab: String, api: APIEndpoint, certificateAuthority: Data? = nil, token: String? = nil) -> String {
         let name = "netlab-" + lab
+        let ca = certificateAuthority.map { "\n    certificate-authority-data: \($0.base64EncodedString())" } ?? ""
+        let user = token.map { "\n    token: \($0)" } ?? " {}"
         return """
         apiVersion: v1
         kind: Config
         clusters:
         - name: \(name)
           cluster:
-            server: \(api.url)
+            server: \(api.url)\(ca)
         users:
         - name: \(name)
-          user: {}
+          user:\(user)
         contexts:
         - name: \(name)
           context:

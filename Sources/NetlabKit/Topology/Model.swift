@@ -76,10 +76,26 @@ public struct APIEndpoint: Hashable, Sendable, Codable {
     public static let defaultPort = 6443
     public var address: IPv4Address
     public var port: Int
-    public init(address: IPv4Address, port: Int = APIEndpoint.defaultPort) { self.address = address; self.port = port }
+    /// HTTPS with a lab CA and a bearer token (in-cluster clients such as kindnetd insist on both),
+    /// instead of plain HTTP.
+    public var tls: Bool
+    public init(address: IPv4Address, port: Int = APIEndpoint.defaultPort, tls: Bool = false) {
+        self.address = address; self.port = port; self.tls = tls
+    }
 
-    /// Plain HTTP (the `server:` of the lab's kubeconfig, `{{apiServer}}`).
-    public var url: String { "http://\(address):\(port)" }
+    enum CodingKeys: String, CodingKey { case address, port, tls }
+    /// A lab recorded before `tls` existed served plain HTTP.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(address: try c.decode(IPv4Address.self, forKey: .address), port: try c.decode(Int.self, forKey: .port),
+                  tls: try c.decodeIfPresent(Bool.self, forKey: .tls) ?? false)
+    }
+
+    /// The `server:` of the lab's kubeconfig, `{{apiServer}}`.
+    public var url: String { "\(tls ? "https" : "http")://\(address):\(port)" }
+    /// With TLS, the API also serves plain HTTP on this port of its own namespace's loopback, which
+    /// only netlab reaches (its sockets are opened inside that namespace): its own changes.
+    public static let localPort = 6080
 
     /// The default address: the subnet's highest usable host that is not `taken` (by a node or the
     /// gateway). The top, because the gateway takes the first host and topologies number their

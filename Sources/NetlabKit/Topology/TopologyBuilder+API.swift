@@ -14,7 +14,12 @@ extension TopologyBuilder {
             return
         }
         let f = top.optional("api").flatMap { r.fields($0, "api", allowed: keys["api"]!) }
-        if let n = f?.optional("port"), let p = r.int(n, "api.port", range: 1...65535) { endpoint.port = p.value }
+        if let n = f?.optional("port"), let p = r.int(n, "api.port", range: 1...65535) {
+            if p.value == APIEndpoint.localPort {
+                r.error(p.loc, "api.port \(p.value) is the port the API serves netlab itself on inside its namespace; choose another, e.g. 6443")
+            } else { endpoint.port = p.value }
+        }
+        if let n = f?.optional("tls"), let b = r.bool(n, "api.tls") { endpoint.tls = b.value; apiTLSLocation = b.loc }
         if let n = f?.optional("address") {
             guard let a = r.address(n, "api.address", example: "10.0.0.254"),
                   checkHost(a, in: subnet.value, what: "api.address", rangeName: "vpc.subnet") else { return }
@@ -51,6 +56,15 @@ extension TopologyBuilder {
             if let ip = s.clusterIP, ip.value == reserved {
                 r.error(ip.loc, "\(s.label) clusterIP \(ip.value) is the `kubernetes` Service's (the first address of serviceCIDR \(range), as kube-apiserver reserves it); pick another or leave clusterIP out to get one allocated")
             }
+        }
+    }
+
+    /// netlab-proxy and netlab's own client speak plain HTTP only: a TLS API needs agents that speak
+    /// HTTPS (kube-proxy does).
+    func checkAPITLS() {
+        guard let loc = apiTLSLocation, api?.tls == true else { return }
+        for a in agents where a.command.first.map({ $0 == "netlab-proxy" || $0.hasSuffix("/netlab-proxy") }) == true {
+            r.error(loc, "api.tls serves HTTPS, but agent '\(a.name)' runs netlab-proxy, which speaks plain HTTP only; run the lab without tls, or an agent that speaks HTTPS (kube-proxy)")
         }
     }
 }

@@ -26,6 +26,7 @@ final class TopologyBuilder {
     var mtu = TopologyLoader.defaultVPCMTU
     var routing = VPC.Routing.podRanges
     var proxyModeLocation: YAMLLocation?
+    var apiTLSLocation: YAMLLocation?
     var clusterCIDR: Located<IPv4Prefix>?
     var serviceCIDR: Located<IPv4Prefix>?
     var serviceCIDRIsDefault = false
@@ -59,6 +60,7 @@ final class TopologyBuilder {
         readProxy(top)
         readAgents(top)
         checkProxyMode()
+        checkAPITLS()
         readChecks(top)
         guard r.diagnostics.isEmpty else { return nil }
         return assemble()

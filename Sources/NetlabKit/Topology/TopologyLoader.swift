@@ -33,7 +33,7 @@ public enum TopologyLoader {
         "services[].ports[]": ["name", "port", "targetPort", "nodePort", "protocol"],
         "cni": ["binDir", "conflist", "conflistFile", "timeoutSeconds"],
         "proxy": ["mode", "command", "timeoutSeconds"],
-        "api": ["address", "port"],
+        "api": ["address", "port", "tls"],
         "agents[]": ["name", "command", "env", "nodes", "ready", "sync", "timeoutSeconds", "privateDirs"],
         "agents[].ready": ["http", "tcp", "log", "file"],
         "agents[].sync": ["http"],

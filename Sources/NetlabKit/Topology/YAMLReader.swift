@@ -121,6 +121,14 @@ final class YAMLReader {
         return Located(value: s.string, loc: node.location)
     }
 
+    func bool(_ node: YNode, _ what: String) -> Located<Bool>? {
+        guard node.tagName == .bool, let b = node.bool else {
+            error(node.location, "\(what) must be true or false, not \(node.kindDescription)")
+            return nil
+        }
+        return Located(value: b, loc: node.location)
+    }
+
     func int(_ node: YNode, _ what: String, range: ClosedRange<Int>) -> Located<Int>? {
         guard case .scalar(let s) = node, node.tagName == .int, let v = node.int else {
             var message = "\(what) must be a whole number in \(range.lowerBound)-\(range.upperBound), not \(node.kindDescription)"

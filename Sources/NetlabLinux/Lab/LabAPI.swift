@@ -23,12 +23,21 @@ extension Lab {
         try Interrupts.check()
         let seed = LabSeed.list(topology: topology, pods: record.pods, created: Date(timeIntervalSince1970: record.createdAt))
         try store.writeStateFile(Self.apiSeedFile, seed.encoded(pretty: true))
-        try store.writeStateFile(Self.kubeconfigFile, Data(LabSeed.kubeconfig(lab: name, api: topology.api).utf8))
         let api = topology.api
+        var tlsFlags: [String] = []
+        if api.tls {
+            let credentials = try makeAPICredentials()
+            try store.writeStateFile(Self.kubeconfigFile, Data(LabSeed.kubeconfig(lab: name, api: api, certificateAuthority: credentials.caPEM,
+                                                                                  token: credentials.token).utf8))
+            tlsFlags = apiTLSFlags
+        } else {
+            try store.writeStateFile(Self.kubeconfigFile, Data(LabSeed.kubeconfig(lab: name, api: api).utf8))
+        }
         // The controllers allocate from the topology's ranges, as kube-apiserver from its flags.
         let controllerFlags = ["--service-cidr", "\(topology.serviceCIDR)",
                                "--node-port-range", "\(TopologyLoader.nodePortRange.lowerBound)-\(TopologyLoader.nodePortRange.upperBound)"]
-        let argv = [tools.netlab, "apiserver", "--listen", "\(api.address):\(api.port)", "--seed", store.directory + "/" + Self.apiSeedFile] + controllerFlags
+        let argv = [tools.netlab, "apiserver", "--listen", "\(api.address):\(api.port)", "--seed", store.directory + "/" + Self.apiSeedFile]
+            + controllerFlags + tlsFlags
         logStep("start API server", member: member.member, ["listen": "\(api.address):\(api.port)"])
         let process = SupervisedProcess(name: Self.apiServerJournalName, argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
                                         namespace: try namespace(member.member), readiness: .line("ready"), readinessTimeout: 15,

@@ -19,7 +19,10 @@ extension Lab {
     func apiClient() throws -> KubeClient {
         guard let member = Self.apiMember(of: plan) else { throw LabError.broken(name, "it has no API member") }
         let ns = try namespace(member.member)
-        var client = KubeClient(server: ServerAddress(host: "\(topology.api.address)", port: topology.api.port), userAgent: "netlab", timeout: 10)
+        // With TLS, the plain listener on the API namespace's loopback (netlab's client speaks HTTP).
+        let server = topology.api.tls ? ServerAddress(host: "127.0.0.1", port: APIEndpoint.localPort)
+                                      : ServerAddress(host: "\(topology.api.address)", port: topology.api.port)
+        var client = KubeClient(server: server, userAgent: "netlab", timeout: 10)
         client.openSocket = { family, type in try ns.socket(domain: family, type: type, protocol: 0) }
         return client
     }
