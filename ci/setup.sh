@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
-packages=(libmnl-dev libcap-dev containernetworking-plugins iptables iproute2 tcpdump iputils-ping pkg-config libxml2-utils python3 python3-pip util-linux procps)
+packages=(libmnl-dev libcap-dev containernetworking-plugins iptables iproute2 tcpdump iputils-ping pkg-config libxml2-utils python3 python3-pip util-linux procps curl openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
