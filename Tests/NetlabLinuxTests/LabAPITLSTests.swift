@@ -13,16 +13,7 @@ extension Labs { @Suite struct LabAPITLSTests {
         let dir = try TemporaryDirectory()
         let file = dir.path + "/topology.yaml"
         // The default checks and one that takes webpod1 out of service, then the API and an agent.
-        try (oneShotDefaultYAML + """
-          - name: no-ready-endpoints
-            from: client
-            to: node2.externalIP
-            port: svc-webport.nodePort
-            protocol: http
-            unready: [webpod1]
-            expect:
-              reply: false
-
+        try (oneShotDefaultYAML + ProxyAgentTests.unreadyCheck + """
         api:
           tls: true
         """ + LabAPITests.agentYAML).write(toFile: file, atomically: true, encoding: .utf8)
