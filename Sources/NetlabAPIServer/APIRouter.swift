@@ -19,7 +19,9 @@ public struct APIRequest: Sendable {
 /// What the server writes back: a whole body, or a watch stream it drains chunk by chunk.
 public enum APIResponse: Sendable {
     case body(code: Int, contentType: String, Data)
-    case watch(Watcher)
+    /// A watch's stream; with `table`, each event's object is written as a one-row Table of that
+    /// resource (the first with its column definitions), as for `kubectl get --watch`.
+    case watch(Watcher, table: APIResource? = nil)
 
     static func json(_ code: Int, _ value: JSONValue) -> APIResponse { .body(code: code, contentType: APIRouter.json, value.encoded()) }
     static func status(_ s: APIStatus) -> APIResponse { json(s.code, s.json) }
@@ -159,16 +161,26 @@ public struct APIRouter: Sendable {
             throw .badRequest("dryRun is not supported by the lab's API server: every write it accepts is stored")
         }
 
+        // Server-side printing (kubectl get): a Table instead of the object or list.
+        let table = APITable.isRequested(accept: req.headers["accept"])
+        let include = APITable.IncludeObject(rawValue: query.last { $0.0 == "includeObject" }?.1 ?? "Metadata") ?? .metadata
         switch (req.method, name) {
         case ("GET", nil):
             var options = try ListOptions(query: query)
             if options.watch {
                 options.timeoutSeconds = options.timeoutSeconds.flatMap { $0 > 0 ? $0 : nil }
-                return .watch(try store.watch(r, namespace: namespace, options: options))
+                return .watch(try store.watch(r, namespace: namespace, options: options), table: table ? r : nil)
             }
-            return .json(200, try store.list(r, namespace: namespace, options: options))
+            let list = try store.list(r, namespace: namespace, options: options)
+            guard table else { return .json(200, list) }
+            var t = APITable.table(r, objects: list["items"]?.arrayValue ?? [], resourceVersion: list[path: ["metadata", "resourceVersion"]]?.stringValue,
+                                   now: Date(), include: include)
+            if let next = list[path: ["metadata", "continue"]] { t[path: ["metadata", "continue"]] = next }
+            return .json(200, t)
         case ("GET", let name?):
-            return .json(200, try store.get(r, namespace: namespace, name: name))
+            let o = try store.get(r, namespace: namespace, name: name)
+            guard table else { return .json(200, o) }
+            return .json(200, APITable.table(r, objects: [o], resourceVersion: o[path: ["metadata", "resourceVersion"]]?.stringValue, now: Date(), include: include))
         case ("POST", nil):
             guard !r.namespaced || namespace != nil else { throw Self.notFound() }
             return .json(201, try store.create(r, namespace: namespace, try Self.body(req)))

@@ -131,6 +131,9 @@ final class APIHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     var tooLarge = false
     /// The open watch of this connection and its timeout.
     var watcher: Watcher?
+    /// The watch writes its objects as Tables of this resource; the first carries the columns.
+    var tableOf: APIResource?
+    var tableColumnsSent = false
     var timeout: Scheduled<Void>?
     var keepAlive = true
 
@@ -172,8 +175,9 @@ final class APIHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.head(responseHead(version, code, type, length: data.count))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: data)))), promise: nil)
             end(context)
-        case .watch(let w):
+        case .watch(let w, let table):
             watcher = w
+            tableOf = table
             context.writeAndFlush(wrapOutboundOut(.head(responseHead(version, 200, APIRouter.json, length: nil))), promise: nil)
             let loop = context.eventLoop
             let bound = NIOLoopBound((self, context), eventLoop: loop)
@@ -198,7 +202,14 @@ final class APIHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let w = watcher else { return }
         let events = w.poll()
         for e in events {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: e.encodedLine)))), promise: nil)
+            var line = e.encodedLine
+            if let r = tableOf, [.added, .modified, .deleted].contains(e.type) {
+                let t = APITable.table(r, objects: [e.object], resourceVersion: e.resourceVersion, now: Date(), columns: !tableColumnsSent)
+                tableColumnsSent = true
+                line = (["type": .string(e.type.rawValue), "object": t] as JSONValue).encoded()
+                line.append(0x0A)
+            }
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: line)))), promise: nil)
         }
         if w.isFinished {
             watcher = nil

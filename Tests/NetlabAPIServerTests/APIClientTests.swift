@@ -114,6 +114,20 @@ func seedLab(_ store: APIStore) throws {
             let watched = try k(["get", "svc", "--watch"], timeout: 12)
             #expect(watched.stdoutText.contains("web"), "\(watched.stdoutText) \(watched.stderrText)")
             #expect(watched.stdoutText.contains("late"), "\(watched.stdoutText) \(watched.stderrText)")
+            // The watch's rows are Tables too: the late service is printed with its columns.
+            #expect(watched.stdoutText.split(separator: "\n").contains { $0.hasPrefix("late") && $0.contains("81/TCP") }, "\(watched.stdoutText)")
+
+            // Server-side printing: kubectl's columns, -o wide's too.
+            let wide = try k(["get", "svc,pods", "-o", "wide"])
+            #expect(wide.succeeded, "\(wide.stderrText)")
+            let lines = wide.stdoutText.split(separator: "\n").map(String.init)
+            #expect(lines.contains { $0.hasPrefix("NAME") && $0.contains("TYPE") && $0.contains("CLUSTER-IP") && $0.contains("PORT(S)") && $0.contains("SELECTOR") },
+                    "\(wide.stdoutText)")
+            #expect(lines.contains { $0.contains("web") && $0.contains("80/TCP") && $0.contains("app=x") }, "\(wide.stdoutText)")
+            #expect(lines.contains { $0.hasPrefix("NAME") && $0.contains("READY") && $0.contains("NODE") }, "\(wide.stdoutText)")
+            #expect(lines.contains { $0.contains("p1") && $0.contains("node-1") }, "\(wide.stdoutText)")
+            let narrow = try k(["get", "svc"]).stdoutText
+            #expect(narrow.contains("CLUSTER-IP") && !narrow.contains("SELECTOR"), "priority-1 columns only with -o wide: \(narrow)")
         }
     }
 }
