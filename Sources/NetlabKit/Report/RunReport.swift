@@ -109,7 +109,8 @@ public struct RunReport: Hashable, Sendable, Codable {
         return x.joined(separator: "\n") + "\n"
     }
 
-    private static func ms(_ v: Double) -> String { v < 1000 ? String(format: "%.0f ms", v) : String(format: "%.2f s", v / 1000) }
+    /// A duration for people: milliseconds below a second, seconds with two decimals above.
+    static func ms(_ v: Double) -> String { v < 1000 ? String(format: "%.0f ms", v) : String(format: "%.2f s", v / 1000) }
     private func seconds(_ v: Double) -> String { String(format: "%.3f", v / 1000) }
 
     private func esc(_ s: String) -> String { DiagramText.xml(s) }

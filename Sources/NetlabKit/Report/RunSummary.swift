@@ -58,5 +58,5 @@ public enum RunSummary {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    static func ms(_ v: Double) -> String { v < 1000 ? String(format: "%.0f ms", v) : String(format: "%.2f s", v / 1000) }
+    static func ms(_ v: Double) -> String { RunReport.ms(v) }
 }
