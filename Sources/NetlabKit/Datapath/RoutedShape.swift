@@ -109,6 +109,9 @@ public struct RoutedShape: DatapathShape {
         // The API is one more host on the router; its default route reaches the nodes through it.
         hostOnRouter(Self.api, t.api.address)
 
+        // No bridge to make first, so one veth pairs two first links (gw/eth0 and router/gw, both
+        // ifindex 2: LINUX-NOTES' delayed linkwatch). Without a bridge port waiting on its carrier it
+        // did not cost the first packets: client checks right after `up` passed every run (kernel 6.18).
         return Datapath(members: members, ownMembers: ownMembers, links: veths.map(Datapath.Link.veth), addresses: addresses,
                         routes: routes, sysctls: sysctls, nat: nat, podInterface: podInterface)
     }

@@ -61,7 +61,7 @@ public struct LabPlan: Hashable, Sendable, Codable {
 }
 
 extension LabPlan {
-    /// The plan of `topology`'s datapath in the lab `lab`, in the shape every lab has today.
+    /// The plan of `topology`'s datapath in the lab `lab`, in the shape the topology asks for.
     public init(lab: String, topology t: Topology) { self.init(lab: lab, datapath: Datapath(topology: t)) }
 
     /// The datapath's members as namespaces named after the lab, its links, addresses and routes
