@@ -23,7 +23,7 @@ public struct CapturePoints: Hashable, Sendable {
         // From outside, the gateway is a hop too: its 1:1 NAT is one of the rewrites to see.
         if d.member(named: check.from)?.role == .client, let gw = gateway?.name {
             add(gw, d.interface(of: gw, toward: .client))
-            add(gw, d.interface(of: gw, toward: .vpc))
+            add(d.uplink(of: gw))
         }
         let nodes = d.members(.node).map(\.name)
         for n in nodes { add(d.uplink(of: n)) }

@@ -79,6 +79,7 @@ public struct LabFacts: Sendable {
             }
         }
         let d = Datapath(topology: t)
+        if let why = missingMember(object, in: t, datapath: d) { return "'\(ref)' refers to \(why)" }
         guard let k = Self.kind(of: object, in: t, datapath: d) else {
             // The shape's members that have attributes, outermost first (client, gateway).
             let own = d.ownMembers.reversed().filter { attributes[.member($0.role)] != nil }.map(\.name)
@@ -92,6 +93,9 @@ public struct LabFacts: Sendable {
             return "'\(ref)': a \(k.name(of: object)) has no '\(attribute)'; use one of \(attrs.map { "\(object).\($0.name)" }.joined(separator: ", "))"
         }
         if a.kind != kind { return "'\(ref)' is \(a.kind == .port ? "a port" : "an address"), but \(kind == .port ? "a port" : "an address") is needed here" }
+        if k == .node, attribute == "externalIP", d.the(.gateway) == nil {
+            return "'\(ref)': the \(t.shape.rawValue) shape has no gateway, so no node has an external address; use \(object).ip, or shape: vpcNative or routed"
+        }
         if k == .node, attribute == "externalIP", t.node(named: object)?.externalIP == nil {
             return "'\(ref)': node '\(object)' has no externalIP"
         }
@@ -99,6 +103,17 @@ public struct LabFacts: Sendable {
             return "'\(ref)': service '\(object)' is \(s.type.rawValue), it has no nodePort"
         }
         return nil
+    }
+
+    /// Why `name` is no member of `t`'s lab when another shape has a member so named (`client` in
+    /// the minimal shape), or nil.
+    public static func missingMember(_ name: String, in t: Topology, datapath d: Datapath) -> String? {
+        guard d.member(named: name) == nil, !d.ownMembers.contains(where: { $0.name == name }) else { return nil }
+        let others = Topology.Shape.allCases.filter { Datapath.shape($0).ownMembers.contains { $0.name == name } }
+        guard !others.isEmpty else { return nil }
+        let own = d.ownMembers.map(\.name)
+        return "'\(name)', which the \(t.shape.rawValue) shape does not have (its members: \((own + ["the nodes and pods"]).joined(separator: ", "))); "
+            + "start and end its checks at pods, nodes and services, or use shape: \(others.map(\.rawValue).joined(separator: " or ")) for a \(name)"
     }
 
     public struct Unresolved: Error, CustomStringConvertible {
@@ -119,7 +134,7 @@ public struct LabFacts: Sendable {
             let at: InterfaceRef?
             switch (m.role, attribute) {
             case (.client, "ip"): at = datapath.primaryInterface(of: object)
-            case (.gateway, "ip"): at = datapath.interface(of: object, toward: .vpc).map { InterfaceRef(member: object, interface: $0) }
+            case (.gateway, "ip"): at = datapath.uplink(of: object)
             case (.gateway, "clientSideIP"): at = datapath.interface(of: object, toward: .client).map { InterfaceRef(member: object, interface: $0) }
             default: at = nil
             }

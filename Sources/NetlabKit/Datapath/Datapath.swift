@@ -132,9 +132,12 @@ extension Datapath {
         return createdLinks(of: member).first.map { InterfaceRef(member: member, interface: $0) }
     }
 
-    /// A node's interface on the VPC.
-    public func uplink(of node: String) -> InterfaceRef? {
-        interface(of: node, toward: .vpc).map { InterfaceRef(member: node, interface: $0) }
+    /// A member's interface on the VPC: its link to the bridge or to the router.
+    public func uplink(of member: String) -> InterfaceRef? {
+        for role in Member.Role.allCases where role.isFabric {
+            if let i = interface(of: member, toward: role) { return InterfaceRef(member: member, interface: i) }
+        }
+        return nil
     }
 
     /// The member an address of the plan belongs to: an interface address, or an address mapped

@@ -15,6 +15,8 @@ public struct LabGeography: Sendable {
     /// The gateway's lifeline in a path diagram, drawn although nothing captures on it: the 1:1
     /// NAT happens there.
     public var gatewayLifeline: String { datapath.the(.gateway)?.name ?? "" }
+    /// The gateway's lifeline where the shape has a gateway, none where it has not (minimal).
+    var gatewayLifelines: [String] { datapath.the(.gateway).map { [$0.name] } ?? [] }
 
     /// Whether `member` is the gateway.
     public func isGateway(_ member: String) -> Bool { datapath.member(named: member)?.role == .gateway }
@@ -38,7 +40,7 @@ public struct LabGeography: Sendable {
         case .gateway: return .gateway
         case .node: return .node(m)
         case .pod: return member.host.map { .pod(m, node: $0) } ?? .elsewhere
-        case .vpc, .apiServer: return .elsewhere
+        case .vpc, .router, .apiServer: return .elsewhere
         }
     }
 
@@ -73,7 +75,7 @@ public struct LabGeography: Sendable {
         switch place(ofMember: member) {
         case .client:
             if target == .client { return [] }
-            return [gatewayLifeline] + intoVPC(target)
+            return gatewayLifelines + intoVPC(target)
         case .gateway:
             return target == .client ? [client].compactMap { $0 } : intoVPC(target)
         case .node(let n):
@@ -84,7 +86,7 @@ public struct LabGeography: Sendable {
             case .node, .pod:
                 return (leaving ? [] : [here]) + intoVPC(target)
             case .client, .gateway, .elsewhere:
-                return (leaving ? [] : [here]) + [gatewayLifeline] + (target == .client ? [client].compactMap { $0 } : [])
+                return (leaving ? [] : [here]) + gatewayLifelines + (target == .client ? [client].compactMap { $0 } : [])
             }
         case .pod(_, let n):
             if case .pod(let p, let pn) = target, pn == n { return [pod(p)] }

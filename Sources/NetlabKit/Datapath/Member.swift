@@ -12,11 +12,16 @@ public struct Member: Hashable, Sendable {
         case pod
         /// The lab's Kubernetes API server, on the VPC like a control-plane endpoint outside the nodes.
         case apiServer
-        // Next: router (a routed, non-bridged VPC).
+        /// The VPC's L3 (the routed shape): one link per node, a route per node and pod range.
+        case router
 
         /// CNI plugins make links of their own in it (ptp's host veths, cni0, a VTEP), which no
         /// plan can know in advance.
         public var runsCNIPlugins: Bool { self == .node }
+
+        /// What carries the VPC between its members: the bridge, or the router. A member's link
+        /// to it is its uplink.
+        public var isFabric: Bool { self == .vpc || self == .router }
     }
 
     public var name: String

@@ -3,7 +3,7 @@
 /// `Datapath` alone; nothing here touches the kernel, so the whole wiring is unit-tested without root.
 public struct LabPlan: Hashable, Sendable, Codable {
     /// The member's role as the lab's record and status spell it (Member.Role's `gateway` is `gw`).
-    public enum Role: String, Hashable, Sendable, Codable { case vpc, gw, client, node, pod, api }
+    public enum Role: String, Hashable, Sendable, Codable { case vpc, gw, client, node, pod, api, router }
 
     public struct Namespace: Hashable, Sendable, Codable {
         /// The member's name (Datapath.members).
@@ -61,7 +61,7 @@ public struct LabPlan: Hashable, Sendable, Codable {
 }
 
 extension LabPlan {
-    /// The plan of `topology`'s datapath in the lab `lab`, in the shape every lab has today.
+    /// The plan of `topology`'s datapath in the lab `lab`, in the shape the topology asks for.
     public init(lab: String, topology t: Topology) { self.init(lab: lab, datapath: Datapath(topology: t)) }
 
     /// The datapath's members as namespaces named after the lab, its links, addresses and routes
@@ -108,6 +108,7 @@ extension LabPlan.Role {
         case .node: self = .node
         case .pod: self = .pod
         case .apiServer: self = .api
+        case .router: self = .router
         }
     }
 }

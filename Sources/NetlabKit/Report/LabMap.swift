@@ -9,12 +9,24 @@ public enum LabMap {
             let nat = t.nodes.compactMap { n in n.externalIP.map { "\($0)→\(n.ip)" } }.joined(separator: ", ")
             lines.append(pad(client.name, 8) + "\(ext.clientIP)  via \(gw) \(ext.gatewayIP)" + (nat.isEmpty ? "" : "   (\(gw) maps \(nat) 1:1)"))
         }
-        lines.append(pad(gw, 8) + "\(t.vpc.gateway)/\(t.vpc.subnet.length) on the VPC, routes each pod range to its node")
+        let router = d.the(.router)
+        if d.the(.gateway) != nil {
+            if router == nil {
+                lines.append(pad(gw, 8) + "\(t.vpc.gateway)/\(t.vpc.subnet.length) on the VPC, routes each pod range to its node")
+            } else {
+                let a = d.uplink(of: gw).flatMap { u in d.addresses.first { $0.at == u } }.map { "\($0.prefix)" } ?? ""
+                lines.append(pad(gw, 8) + "\(a) behind the router, the way out")
+            }
+        }
+        if let router {
+            lines.append(pad(router.name, 8) + "\(t.vpc.gateway)/32 on a link to each node, routes each node\(t.vpc.routing == .podRanges ? " and pod range" : "") to its node, L3 only")
+        }
         if let vpc = d.the(.vpc), let bridge = d.bridges.first(where: { $0.at.member == vpc.name }) {
             lines.append(pad(vpc.name, 8) + "bridge \(bridge.at.interface), subnet \(t.vpc.subnet), mtu \(t.vpc.mtu), L2 only")
         }
         if let api = d.the(.apiServer) {
-            lines.append(pad(api.name, 8) + "\(t.api.address)/\(t.vpc.subnet.length) on the VPC, the lab's Kubernetes API at \(t.api.url) (netlab kubectl)")
+            let a = d.uplink(of: api.name).flatMap { u in d.addresses.first { $0.at == u } }.map { "\($0.prefix)" } ?? "\(t.api.address)"
+            lines.append(pad(api.name, 8) + "\(a) on the VPC, the lab's Kubernetes API at \(t.api.url) (netlab kubectl)")
         }
         let width = max(8, (t.pods.map(\.name.count) + t.nodes.map(\.name.count)).max() ?? 0) + 2
         for n in t.nodes {

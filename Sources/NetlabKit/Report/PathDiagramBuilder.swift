@@ -36,7 +36,7 @@ struct PathDiagramBuilder {
     /// the other inside it, and gw itself was not captured.
     func between(_ a: String, _ b: String) -> [String] {
         if geography.isGateway(InterfaceRef.member(ofHop: a)) || geography.isGateway(InterfaceRef.member(ofHop: b)) { return [] }
-        return geography.isExternal(hop: a) != geography.isExternal(hop: b) ? [geography.gatewayLifeline] : []
+        return geography.isExternal(hop: a) != geography.isExternal(hop: b) ? geography.gatewayLifelines : []
     }
 
     mutating func run(_ packets: [CapturedPacket], result: CheckResult) {

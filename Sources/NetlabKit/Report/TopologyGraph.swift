@@ -5,8 +5,8 @@ import Foundation
 /// addresses come from a lab that is up; without one each pod shows its node's range.
 public struct TopologyGraph: Sendable {
     public struct Box: Hashable, Sendable {
-        /// `gw`: the datapath's gateway; `api`: the lab's Kubernetes API.
-        public enum Kind: Hashable, Sendable { case client, gw, api, bridge, node, pod, service }
+        /// `gw`: the datapath's gateway; `api`: the lab's Kubernetes API; `router`: a routed VPC.
+        public enum Kind: Hashable, Sendable { case client, gw, api, bridge, router, node, pod, service }
         public var id: String
         public var kind: Kind
         public var title: String
@@ -39,11 +39,22 @@ public struct TopologyGraph: Sendable {
         if let gw = d.the(.gateway) {
             var gwLines = addresses(gw.name)
             gwLines += d.nat.filter { $0.at == gw.name }.map { "1:1 NAT \($0.external) ↔ \($0.internalAddress)" }
-            boxes.append(Box(id: gw.name, kind: .gw, title: "\(gw.name) (VPC gateway)", lines: gwLines))
+            boxes.append(Box(id: gw.name, kind: .gw, title: "\(gw.name) (\(d.the(.router) == nil ? "VPC" : "NAT") gateway)", lines: gwLines))
         }
         for br in d.bridges {
             boxes.append(Box(id: br.at.member, kind: .bridge, title: "\(br.at.member): bridge \(br.at.interface)",
                              lines: ["subnet \(t.vpc.subnet), mtu \(br.mtu), L2 only"]))
+        }
+        if let router = d.the(.router) {
+            // Its host links share one address (the subnet's gateway): one line for them all.
+            var lines: [String] = []
+            for a in d.addresses where a.at.member == router.name {
+                let on = d.addresses.filter { $0.at.member == router.name && $0.prefix == a.prefix }.map(\.at.interface)
+                let line = "\(a.prefix) on \(on.joined(separator: ", "))"
+                if !lines.contains(line) { lines.append(line) }
+            }
+            lines += d.routes.filter { $0.member == router.name && $0.gateway != nil }.map { "\($0.destination) via \($0.gateway!)" }
+            boxes.append(Box(id: router.name, kind: .router, title: "\(router.name): VPC router (subnet \(t.vpc.subnet), L3)", lines: lines))
         }
         if let api = d.the(.apiServer) {
             boxes.append(Box(id: api.name, kind: .api, title: "\(api.name) (Kubernetes API)", lines: addresses(api.name) + [t.api.url]))
@@ -55,7 +66,9 @@ public struct TopologyGraph: Sendable {
             links.append(Link(a: a, b: b, label: "\(v.a) — \(bridge.map { "\($0.at.interface) port \(v.b.interface)" } ?? v.b.description)", dashed: false))
         }
         for n in t.nodes {
-            var lines = ["\(d.uplink(of: n.name)?.interface ?? "") \(n.ip)/\(t.vpc.subnet.length)"]
+            let uplink = d.uplink(of: n.name)
+            let address = d.addresses.first { $0.at == uplink }.map { "\($0.prefix)" } ?? "\(n.ip)/\(t.vpc.subnet.length)"
+            var lines = ["\(uplink?.interface ?? "") \(address)"]
             if let e = n.externalIP { lines.append("external \(e)") }
             lines.append("pods \(n.podCIDR)")
             boxes.append(Box(id: n.name, kind: .node, title: n.name, lines: lines))
@@ -99,6 +112,7 @@ public struct TopologyGraph: Sendable {
             case .pod: return "([\(l)])"
             case .service: return "{{\(l)}}"
             case .gw: return "[/\(l)\\]"
+            case .router: return ">\(l)]"
             case .api: return "[(\(l))]"
             default: return "[\(l)]"
             }
@@ -183,7 +197,7 @@ public struct TopologyGraph: Sendable {
             besideBottom = max(besideBottom, top + h + vgap)
         }
         y = besideBottom
-        for b in boxes where b.kind == .bridge {
+        for b in boxes where b.kind == .bridge || b.kind == .router {
             let (_, h) = Self.boxSize(b)
             frames[b.id] = DiagramBox(x: m, y: y, width: inner, height: h)
             y += h + vgap
@@ -225,9 +239,10 @@ public struct TopologyGraph: Sendable {
         for link in links {
             guard var a = l.frames[link.a], var b = l.frames[link.b] else { continue }
             if a.y > b.y { swap(&a, &b) }
-            let bridge = [link.a, link.b].contains { id in boxes.first { $0.id == id }?.kind == .bridge }
-            // Onto the bridge: straight down from the box above or up from the box below.
-            let other = bridge ? (boxes.first { $0.id == link.a }?.kind == .bridge ? l.frames[link.b]! : l.frames[link.a]!) : b
+            func spans(_ id: String) -> Bool { boxes.first { $0.id == id }.map { $0.kind == .bridge || $0.kind == .router } ?? false }
+            let bridge = spans(link.a) || spans(link.b)
+            // Onto the bridge (or the router, as wide): straight down from the box above or up from the box below.
+            let other = bridge ? (spans(link.a) ? l.frames[link.b]! : l.frames[link.a]!) : b
             let bx = other.x + other.width / 2
             let ax = bridge ? bx : a.x + a.width / 2
             let (ay, by) = (a.maxY, b.y)
@@ -265,6 +280,7 @@ public struct TopologyGraph: Sendable {
         case .gw: return ("#fef3c7", "#d97706")
         case .api: return ("#f5f3ff", "#6d28d9")
         case .bridge: return ("#e2e8f0", "#334155")
+        case .router: return ("#e0f2fe", "#0369a1")
         case .node: return ("#e0e7ff", "#3730a3")
         case .pod: return ("#ecfdf5", "#047857")
         case .service: return ("#fff7ed", "#c2410c")

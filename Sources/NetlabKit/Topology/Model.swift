@@ -21,16 +21,45 @@ public struct Topology: Hashable, Sendable, Codable {
     public var api: APIEndpoint
     /// The datapath checks `netlab run` runs, in file order.
     public var checks: [Check]
+    /// How the VPC carries the nodes' traffic (`shape:`); `Datapath(topology:)` builds it.
+    public var shape: Shape
+
+    /// The datapath shapes a topology may ask for, each a `DatapathShape`.
+    public enum Shape: String, Hashable, Sendable, Codable, CaseIterable {
+        /// GKE's VPC-native datapath: the VPC is one L2 bridge, a gateway routes and NATs.
+        case vpcNative
+        /// The VPC routes at L3: a router with one link per node, like a cloud's virtual router.
+        case routed
+        /// pod — node — pod on one bridge, with no gateway, client or NAT.
+        case minimal
+    }
 
     public init(source: String, name: String, vpc: VPC, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix,
                 external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings,
-                proxy: ProxySettings = ProxySettings(), agents: [Agent] = [], api: APIEndpoint? = nil, checks: [Check] = []) {
-        self.checks = checks; self.agents = agents
+                proxy: ProxySettings = ProxySettings(), agents: [Agent] = [], api: APIEndpoint? = nil, checks: [Check] = [],
+                shape: Shape = .vpcNative) {
+        self.checks = checks; self.agents = agents; self.shape = shape
         self.api = api ?? APIEndpoint(address: APIEndpoint.defaultAddress(subnet: vpc.subnet, taken: Set(nodes.map(\.ip) + [vpc.gateway]))
                                           ?? vpc.subnet.last.advanced(by: -1))
         self.source = source; self.name = name; self.vpc = vpc; self.clusterCIDR = clusterCIDR
         self.serviceCIDR = serviceCIDR; self.external = external; self.nodes = nodes; self.pods = pods
         self.services = services; self.cni = cni; self.proxy = proxy
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case source, name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape
+    }
+    /// A lab recorded before `shape` existed was VPC-native.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(source: try c.decode(String.self, forKey: .source), name: try c.decode(String.self, forKey: .name),
+                  vpc: try c.decode(VPC.self, forKey: .vpc), clusterCIDR: try c.decode(IPv4Prefix.self, forKey: .clusterCIDR),
+                  serviceCIDR: try c.decode(IPv4Prefix.self, forKey: .serviceCIDR), external: try c.decodeIfPresent(External.self, forKey: .external),
+                  nodes: try c.decode([Node].self, forKey: .nodes), pods: try c.decode([Pod].self, forKey: .pods),
+                  services: try c.decode([Service].self, forKey: .services), cni: try c.decode(CNISettings.self, forKey: .cni),
+                  proxy: try c.decode(ProxySettings.self, forKey: .proxy), agents: try c.decode([Agent].self, forKey: .agents),
+                  api: try c.decode(APIEndpoint.self, forKey: .api), checks: try c.decode([Check].self, forKey: .checks),
+                  shape: try c.decodeIfPresent(Shape.self, forKey: .shape) ?? .vpcNative)
     }
 
     public func node(named n: String) -> Node? { nodes.first { $0.name == n } }

@@ -250,6 +250,10 @@ extension TopologyBuilder {
         let members = datapath.ownMembers.reversed().map(\.name) + t.nodes.map(\.name) + t.pods.map(\.name)
         for m in checkMembers {
             guard let member = datapath.member(named: m.member) else {
+                if let why = LabFacts.missingMember(m.member, in: t, datapath: datapath) {
+                    r.error(m.loc, "\(m.what) names \(why)")
+                    continue
+                }
                 var message = "\(m.what) names '\(m.member)', which is not a member of this lab (\(members.filter { datapath.member(named: $0) != nil }.joined(separator: ", ")))"
                 if let c = closestMatch(m.member, among: members) { message += "; did you mean '\(c)'?" }
                 r.error(m.loc, message)
@@ -272,8 +276,9 @@ extension TopologyBuilder {
             case .source:
                 // A probe needs an address to start from; the VPC is L2 only.
                 if member.role == .vpc {
-                    let starts = [Member.Role.client, .gateway].compactMap(datapath.ownName).joined(separator: " or ")
-                    r.error(m.loc, "\(m.what) cannot be \(m.member): the VPC is a bridge without addresses; start from a pod, a node, \(starts)")
+                    let own = [Member.Role.client, .gateway].compactMap(datapath.ownName)
+                    let starts = own.isEmpty ? "a pod or a node" : "a pod, a node, " + own.joined(separator: " or ")
+                    r.error(m.loc, "\(m.what) cannot be \(m.member): the VPC is a bridge without addresses; start from \(starts)")
                 }
             }
         }

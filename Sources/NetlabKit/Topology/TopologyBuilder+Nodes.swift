@@ -73,8 +73,8 @@ extension TopologyBuilder {
             var message = "node name '\(s.value)' cannot be used: it names a network namespace and a Linux interface, so it must be at most \(max) lowercase letters, digits and '-', starting and ending with a letter or digit"
             if let fix = sanitizedLabel(s.value, maxLength: max) { message += " (e.g. '\(fix)')" }
             r.error(s.loc, message)
-        } else if TopologyLoader.reservedNames.contains(s.value) {
-            r.error(s.loc, "node name '\(s.value)' is reserved for netlab's own namespaces (\(TopologyLoader.reservedNames.joined(separator: ", "))); pick another name such as node-\(s.value)")
+        } else if reservedNames.contains(s.value) {
+            r.error(s.loc, "node name '\(s.value)' is reserved for netlab's own namespaces (\(reservedNames.joined(separator: ", "))); pick another name such as node-\(s.value)")
         }
     }
 

@@ -37,8 +37,8 @@ extension TopologyBuilder {
                 }
                 if let node = nodes.first(where: { $0.name?.value == s.value }), let nodeName = node.name {
                     r.error(s.loc, "pod name '\(s.value)' is also the name of a node (\(nodeName.loc)); pods and nodes are both network namespaces, so pick another pod name")
-                } else if TopologyLoader.reservedNames.contains(s.value) {
-                    r.error(s.loc, "pod name '\(s.value)' is reserved for netlab's own namespaces (\(TopologyLoader.reservedNames.joined(separator: ", "))); pick another name such as \(s.value)-pod")
+                } else if reservedNames.contains(s.value) {
+                    r.error(s.loc, "pod name '\(s.value)' is reserved for netlab's own namespaces (\(reservedNames.joined(separator: ", "))); pick another name such as \(s.value)-pod")
                 }
             }
             if let n = f.required("node", expected: "the name of the node the pod runs on, one of: \(nodeNames.joined(separator: ", "))"),

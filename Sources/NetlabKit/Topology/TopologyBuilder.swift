@@ -25,6 +25,8 @@ final class TopologyBuilder {
     var vpcGateway: IPv4Address?
     var mtu = TopologyLoader.defaultVPCMTU
     var routing = VPC.Routing.podRanges
+    var shape = Topology.Shape.vpcNative
+    var shapeLocation: YAMLLocation?
     var proxyModeLocation: YAMLLocation?
     var apiTLSLocation: YAMLLocation?
     var clusterCIDR: Located<IPv4Prefix>?
@@ -48,9 +50,11 @@ final class TopologyBuilder {
     func build(_ root: YNode) -> Topology? {
         guard let top = r.fields(root, "the topology file", allowed: keys[""]!) else { return nil }
         readName(top)
+        readShape(top)
         readVPC(top)
         readRanges(top)
         readExternal(top)
+        checkShape(top)
         readNodes(top)
         readPods(top)
         readServices(top)
@@ -109,7 +113,7 @@ final class TopologyBuilder {
         }
         let topology = Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu, routing: routing),
                         clusterCIDR: clusterCIDR.value, serviceCIDR: serviceCIDR.value, external: external,
-                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, api: api, checks: checks)
+                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, api: api, checks: checks, shape: shape)
         validateChecks(in: topology)
         return topology
     }

@@ -15,7 +15,8 @@ public enum TopologyLoader {
     /// Automatic clusterIPs start this far into the service CIDR, leaving the low addresses for the
     /// ones users like to pin (kube-dns at .10 in many clusters is written explicitly).
     public static let clusterIPAllocationOffset = 10
-    /// Names netlab gives its own namespaces; nodes and pods are namespaces too, so they cannot use them.
+    /// Names netlab gives its own namespaces in the default shape; nodes and pods are namespaces
+    /// too, so they cannot use them (each shape has its own: `Datapath.shape(_:).ownMembers`).
     public static var reservedNames: [String] { Datapath.shape.ownMembers.map(\.name) }
     /// Node names name a Linux interface (IFNAMSIZ − 1).
     public static let maxNodeNameLength = 15
@@ -23,7 +24,7 @@ public enum TopologyLoader {
     /// Keys accepted in each mapping of the file, by position ("" is the top level, "nodes[]" an
     /// item of `nodes`). The JSON Schema test checks topology.schema.json against this table.
     static let allowedKeys: [String: [String]] = [
-        "": ["name", "vpc", "clusterCIDR", "serviceCIDR", "external", "nodes", "pods", "services", "cni", "proxy", "agents", "api", "checks"],
+        "": ["name", "vpc", "clusterCIDR", "serviceCIDR", "external", "nodes", "pods", "services", "cni", "proxy", "agents", "api", "checks", "shape"],
         "vpc": ["subnet", "gateway", "mtu", "routing"],
         "external": ["client", "gateway"],
         "nodes[]": ["name", "ip", "externalIP", "podCIDR"],
