@@ -68,6 +68,37 @@ extension Labs { @Suite struct ProxyNFTablesTests {
         }
     }
 
+    /// The one-shot mode (proxy.command) takes the same flag: netlab runs it per node, and again
+    /// for the unready check.
+    @Test func theOneShotProxyInNFTablesMode() throws {
+        let yaml = oneShotDefaultYAML + ProxyAgentTests.unreadyCheck + Self.localhostCheck(reply: false)
+            + "proxy:\n  command: [netlab-proxy, --proxy-mode, nftables]\n"
+        let t = try TopologyLoader.parse(yaml: yaml, source: DefaultTopology.fileName)
+        #expect(t.proxy.mode == .oneShot && DoctorResult.usesNFTablesMode(t))
+        let lab = try Lab.up(name: uniqueLab("t-pxnft1"), topology: t, persistent: false)
+        defer { try? lab.down() }
+        for (name, r) in results(t, lab).sorted(by: { $0.key < $1.key }) {
+            #expect(r.passed, "\(name): \(RunReport.text(of: r, verbose: true))")
+        }
+        let nft = try inNode(lab, "node2", ["/usr/sbin/nft", "list", "table", "ip", "kube-proxy"])
+        #expect(nft.contains("elements = { 10.0.0.38 }"), "\(nft)")
+        #expect(nft.contains("ip daddr 10.36.0.0/20 drop"), "the one-shot mode knows the service CIDR: \(nft)")
+        #expect(!(try inNode(lab, "node2", ["/usr/sbin/iptables-save"])).contains("KUBE-"))
+    }
+
+    /// doctor's check loads the proxy's own rendering in a scratch namespace, and is required
+    /// only when a topology asks for the nftables mode.
+    @Test func doctorSaysWhetherTheNFTablesModeWorks() throws {
+        let r = DoctorResult.nftablesCheck(required: true)
+        #expect(r.ok, "\(r.fix)")
+        #expect(!FileManager.default.fileExists(atPath: LabNames.stateDirectory(lab: LabNames.doctorScratch(pid: getpid()))))
+        #expect(DoctorResult.doctorNFTables.contains("numgen random mod 2 vmap"))
+        #expect(DoctorResult.doctorNFTables.contains("goto reject-chain"))
+        #expect(try DoctorResult.usesNFTablesMode(topology(localhostReply: false)))
+        #expect(try !DoctorResult.usesNFTablesMode(defaultTopology()))
+        #expect(DoctorResult.all(topology: try defaultTopology()).contains { $0.what.hasPrefix("nftables proxy mode") && !$0.required })
+    }
+
     /// The documented difference, the other way round: iptables mode answers on 127.0.0.1.
     @Test func iptablesModeAnswersOnLocalhostNodePorts() throws {
         let t = try topology(nftables: false, localhostReply: true)

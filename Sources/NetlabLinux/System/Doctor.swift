@@ -68,14 +68,15 @@ public struct DoctorResult {
 
     /// The proxy's own rendering of a two-service cluster.
     static var doctorNFTables: String {
-        let meta = { (kind: String, name: String) in "\"kind\":\"\(kind)\",\"metadata\":{\"name\":\"\(name)\",\"namespace\":\"doctor\"" }
+        let meta = { (kind: String, name: String) in "\"apiVersion\":\"\(kind == "Service" ? "v1" : "discovery.k8s.io/v1")\",\"kind\":\"\(kind)\",\"metadata\":{\"name\":\"\(name)\",\"namespace\":\"doctor\"" }
         let json = """
-        {"kind":"List","items":[
-         {\(meta("Service", "a")),"spec":{"type":"NodePort","clusterIP":"10.96.0.10","ports":[{"name":"p","port":80,"nodePort":30080}]}}},
-         {\(meta("Service", "b")),"spec":{"clusterIP":"10.96.0.11","ports":[{"name":"p","port":80}]}}},
+        {"apiVersion":"v1","kind":"List","items":[
+         {\(meta("Service", "a"))},"spec":{"type":"NodePort","clusterIP":"10.96.0.10","ports":[{"name":"p","port":80,"nodePort":30080}]}},
+         {\(meta("Service", "b"))},"spec":{"clusterIP":"10.96.0.11","ports":[{"name":"p","port":80}]}},
          {\(meta("EndpointSlice", "a-1")),"labels":{"kubernetes.io/service-name":"a"}},"addressType":"IPv4",
           "endpoints":[{"addresses":["10.32.0.2"]},{"addresses":["10.32.1.2"]}],"ports":[{"name":"p","port":80}]}]}
         """
+        // A fixed text: a decoding failure is a bug here, caught by the doctor test.
         let list = (try? KubeList.decode(Data(json.utf8))) ?? KubeList(items: [])
         let node = ProxyNode(name: "doctor", ip: IPv4Address("10.0.0.2")!, podCIDR: IPv4Prefix("10.32.0.0/24")!, clusterCIDR: IPv4Prefix("10.32.0.0/14")!)
         return NFTablesProxier(serviceCIDR: IPv4Prefix("10.96.0.0/16")!).generate(services: list, node: node, detectLocal: .clusterCIDR(node.clusterCIDR))
