@@ -46,7 +46,9 @@ final class ProxyAgent: Sendable {
         nodeName = options.hostnameOverride ?? Self.hostname()
         clusterCIDR = IPv4Prefix(options.clusterCIDR!)!
         nodeIPOverride = options.bindAddress.flatMap(IPv4Address.init).flatMap { "\($0)" == "0.0.0.0" ? nil : $0 }
-        programmer = NodeProgrammer(detectLocalMode: options.detectLocalMode)
+        // The agent knows no service range (kube-proxy reads ServiceCIDR objects): the nftables
+        // mode then leaves out its drop of unallocated cluster IPs.
+        programmer = NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, omissions: options.omissions)
         // kube-proxy: unhealthy when a queued change waits longer than twice the sync period.
         state = Mutex(State(health: ProxierHealth(healthTimeout: 2 * max(options.syncPeriod, 1))))
         // Tests only: a proxy that ignores watch updates, to prove a check notices (docs/api.md).

@@ -5,27 +5,39 @@ import NetlabLinux
 import Glibc
 #endif
 
-/// The one sync of both modes: a List of Services and EndpointSlices and the node in, the node's
-/// iptables programmed like kube-proxy's iptables mode out (one iptables-save, one iptables-restore).
+/// The one sync of both modes: a List of Services and EndpointSlices and the node in, the node
+/// programmed like kube-proxy out: in iptables mode with one iptables-save and one
+/// iptables-restore, in nftables mode with one `nft -f -` transaction.
 struct NodeProgrammer: Sendable {
     let detectLocalMode: String
+    let mode: ProxyMode
     let proxier: IPTablesProxier
+    let nftProxier: NFTablesProxier
 
-    init(detectLocalMode: String) {
+    init(detectLocalMode: String, mode: ProxyMode = .iptables, serviceCIDR: IPv4Prefix? = nil,
+         omissions: Set<NFTablesProxier.Omission> = []) {
         self.detectLocalMode = detectLocalMode
+        self.mode = mode
         // kube-proxy leaves out the INVALID DROP when the node's conntrack is liberal.
         let liberal = readSysctl("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").map { $0 != "0" } ?? false
         proxier = IPTablesProxier(conntrackTCPLiberal: liberal)
+        nftProxier = NFTablesProxier(serviceCIDR: serviceCIDR, omissions: omissions)
+        if !omissions.isEmpty { logLine("--testing-omit \(omissions.map(\.rawValue).sorted().joined(separator: ",")): a test's broken nftables datapath") }
     }
 
     /// The rules `list` asks for, apart from what the node's tables hold now: equal renderings
     /// mean an apply would change nothing the proxy owns (the agent skips it).
     func render(_ list: KubeList, node: ProxyNode) -> String {
-        proxier.generate(services: list, node: node, detectLocal: LocalDetection(mode: detectLocalMode, node: node)!, existingChains: []).restoreInput
+        let detectLocal = LocalDetection(mode: detectLocalMode, node: node)!
+        switch mode {
+        case .iptables: return proxier.generate(services: list, node: node, detectLocal: detectLocal, existingChains: []).restoreInput
+        case .nftables: return nftProxier.generate(services: list, node: node, detectLocal: detectLocal)
+        }
     }
 
     /// Reads the tables, generates the rules, and applies them in one transaction (or prints them).
     func apply(_ list: KubeList, node: ProxyNode, dryRun: Bool = false) throws {
+        if mode == .nftables { return try applyNFTables(list, node: node, dryRun: dryRun) }
         let detectLocal = LocalDetection(mode: detectLocalMode, node: node)!
         // One iptables-save of every table tells which chains and jumps exist already.
         let save = try locate("iptables-save")
@@ -67,16 +79,42 @@ struct NodeProgrammer: Sendable {
     }
 }
 
-// MARK: - Running iptables
+extension NodeProgrammer {
+    /// The whole table in one `nft -f -` transaction, which rebuilds it atomically: nothing to
+    /// read first. kube-proxy's nftables mode needs no route_localnet (no localhost NodePorts).
+    func applyNFTables(_ list: KubeList, node: ProxyNode, dryRun: Bool) throws {
+        let input = render(list, node: node)
+        if dryRun { print(input, terminator: ""); return }
+        let argv = [try locate("nft", package: "nftables"), "-f", "-"]
+        let o = try run(argv, stdin: input)
+        guard o.succeeded else {
+            let err = o.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw Failure("nft failed: `\(describe(argv))` \(o.terminationDescription): \(err)\(nftContext(err, input: input))")
+        }
+    }
+}
+
+/// nft names the failing line ("/dev/stdin:17:1-30: Error: ..."); show that line.
+func nftContext(_ stderr: String, input: String) -> String {
+    let lines = input.split(separator: "\n", omittingEmptySubsequences: false)
+    for l in stderr.split(separator: "\n") {
+        let parts = l.split(separator: ":")
+        guard parts.count > 2, parts[0].hasPrefix("/dev/stdin") || parts[0] == "-", let n = Int(parts[1]), n >= 1, n <= lines.count else { continue }
+        return "\n  \(n): \(lines[n - 1])"
+    }
+    return ""
+}
+
+// MARK: - Running iptables and nft
 
 /// Finds a program on PATH (netlab may pass a minimal environment).
-func locate(_ program: String) throws -> String {
+func locate(_ program: String, package: String = "iptables") throws -> String {
     let path = ProcessInfo.processInfo.environment["PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
     for dir in path.split(separator: ":") {
         let candidate = "\(dir)/\(program)"
         if access(candidate, X_OK) == 0 { return candidate }
     }
-    throw Failure("\(program) not found on PATH (\(path)); install iptables")
+    throw Failure("\(program) not found on PATH (\(path)); install \(package)")
 }
 
 /// Runs argv to completion with netlab's own runner (the one CNI plugins and proxies run under):

@@ -9,6 +9,10 @@ struct Failure: Error, CustomStringConvertible {
 /// The command line of both modes. Agent-mode flags carry kube-proxy's names.
 struct Options: Sendable {
     var detectLocalMode = "ClusterCIDR"
+    /// kube-proxy's --proxy-mode: iptables (default) or nftables.
+    var proxyMode = ProxyMode.iptables
+    /// Tests only (--testing-omit, not in the usage): nftables rules left out to break the datapath.
+    var omissions: Set<NFTablesProxier.Omission> = []
     var dryRun = false
     // Agent mode (any of --kubeconfig / --master selects it).
     var kubeconfig: String?
@@ -25,19 +29,24 @@ struct Options: Sendable {
     var isAgent: Bool { kubeconfig != nil || master != nil }
 }
 
+enum ProxyMode: String, Sendable { case iptables, nftables }
+
 let usage = """
-usage: netlab-proxy [--detect-local-mode ClusterCIDR|NodeCIDR] [--dry-run]
+usage: netlab-proxy [--proxy-mode iptables|nftables] [--detect-local-mode ClusterCIDR|NodeCIDR] [--dry-run]
        netlab-proxy --kubeconfig PATH | --master URL  [--hostname-override NAME] --cluster-cidr CIDR
                     [--bind-address IP] [--healthz-bind-address 0.0.0.0:10256]
-                    [--min-sync-period 1s] [--sync-period 30s] [--detect-local-mode ...]
+                    [--min-sync-period 1s] [--sync-period 30s] [--proxy-mode ...] [--detect-local-mode ...]
 
 One shot (netlab's proxy contract, docs/proxy-contract.md): programs the current network namespace's
-iptables like kube-proxy (iptables mode) from the Services and EndpointSlices in
+iptables (or nftables) like kube-proxy from the Services and EndpointSlices in
 $\(ProxyContract.services). Reads \(ProxyContract.variables.joined(separator: ", ")).
 Agent (docs/api.md): lists and watches Services, EndpointSlices and its Node on the API server and
 keeps the rules in step until SIGTERM, like kube-proxy.
+  --proxy-mode            iptables (default; iptables-restore, like kube-proxy's iptables mode) or nftables
+                          (one `nft -f` transaction on table ip kube-proxy; NodePorts not on 127.0.0.1)
   --detect-local-mode     which sources are local pods: the cluster CIDR (default) or this node's pod CIDR
-  --dry-run               (one shot) print the iptables-restore input (and the jumps, as comments) instead of applying
+  --dry-run               (one shot) print the iptables-restore input (and the jumps, as comments) or the nft
+                          transaction instead of applying
   --kubeconfig            the API server from this kubeconfig's current context
   --master                the API server's URL (http://ADDR:PORT), overriding the kubeconfig's
   --hostname-override     this node's name (default: the hostname)
@@ -102,14 +111,24 @@ func parseOptions(_ args: [String]) throws -> Options {
         case "--min-sync-period", "--iptables-min-sync-period": o.minSyncPeriod = try duration(flag)
         case "--sync-period", "--iptables-sync-period": o.syncPeriod = try duration(flag)
         case "--proxy-mode":
-            // Accepted so that a kube-proxy command line works unchanged; this proxy is iptables only.
+            // kube-proxy's names; "" is its default (iptables on Linux).
             let m = try value(flag)
-            guard m == "iptables" || m.isEmpty else { throw Failure("--proxy-mode \(m): netlab-proxy implements the iptables mode only") }
+            guard let mode = m.isEmpty ? .iptables : ProxyMode(rawValue: m) else {
+                throw Failure("--proxy-mode \(m): netlab-proxy implements iptables and nftables (ipvs is not implemented)")
+            }
+            o.proxyMode = mode
+        case "--testing-omit":
+            let v = try value(flag)
+            guard let omission = NFTablesProxier.Omission(rawValue: v) else {
+                throw Failure("--testing-omit \(v): one of \(NFTablesProxier.Omission.allCases.map { $0.rawValue }.joined(separator: ", "))")
+            }
+            o.omissions.insert(omission)
         case "-h", "--help": print(usage); exit(0)
         default: throw Failure("unknown argument \(a)\n\(usage)")
         }
         i += 1
     }
+    guard o.omissions.isEmpty || o.proxyMode == .nftables else { throw Failure("--testing-omit breaks the nftables mode only: give --proxy-mode nftables") }
     guard ["ClusterCIDR", "NodeCIDR"].contains(o.detectLocalMode) else {
         throw Failure("--detect-local-mode must be ClusterCIDR or NodeCIDR, not \(o.detectLocalMode)")
     }

@@ -1,5 +1,5 @@
 // netlab-proxy: the reference service proxy. It programs a node like kube-proxy 1.30 in iptables
-// mode, the rules coming from NetlabKit's IPTablesProxier, in two modes that share one sync
+// mode (NetlabKit's IPTablesProxier) or like kube-proxy's nftables mode (NFTablesProxier), in two modes that share one sync
 // (NodeProgrammer): one shot behind netlab's proxy contract (docs/proxy-contract.md: the node
 // from the environment, the List from NETLAB_SERVICES), or an agent that lists and watches the
 // lab's Kubernetes API (docs/api.md, `--kubeconfig`/`--master`), like kube-proxy.
@@ -30,7 +30,8 @@ func oneShot(_ options: Options) throws {
     guard let nodeIP = IPv4Address(nodeIPText) else { throw Failure("\(ProxyContract.nodeIP)=\(nodeIPText) is not an IPv4 address") }
     let node = ProxyNode(name: nodeName, ip: nodeIP, podCIDR: try prefixEnv(ProxyContract.podCIDR),
                          clusterCIDR: try prefixEnv(ProxyContract.clusterCIDR))
-    _ = try prefixEnv(ProxyContract.serviceCIDR)   // part of the contract; kube-proxy's iptables mode does not need it
+    // The iptables mode does not need it; the nftables mode drops traffic to its unallocated addresses.
+    let serviceCIDR = try prefixEnv(ProxyContract.serviceCIDR)
     let servicesPath = try env(ProxyContract.services)
     let list: KubeList
     do {
@@ -38,7 +39,8 @@ func oneShot(_ options: Options) throws {
     } catch {
         throw Failure("cannot read the Services/EndpointSlices List in \(ProxyContract.services)=\(servicesPath): \(error)")
     }
-    try NodeProgrammer(detectLocalMode: options.detectLocalMode).apply(list, node: node, dryRun: options.dryRun)
+    try NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, serviceCIDR: serviceCIDR,
+                       omissions: options.omissions).apply(list, node: node, dryRun: options.dryRun)
 }
 
 func agent(_ options: Options) throws {

@@ -66,7 +66,9 @@ import Testing
             (["--kubeconfig", "/nonexistent/kc", "--cluster-cidr", "10.32.0.0/14"], [:], "cannot read the kubeconfig /nonexistent/kc"),
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--min-sync-period", "soon"], [:], "--min-sync-period wants a duration"),
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--iptables-sync-period=1x"], [:], "--iptables-sync-period wants a duration"),
-            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--proxy-mode", "ipvs"], [:], "iptables mode only"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--proxy-mode", "ipvs"], [:], "implements iptables and nftables (ipvs is not implemented)"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--testing-omit", "reject"], [:], "give --proxy-mode nftables"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--proxy-mode", "nftables", "--testing-omit", "all"], [:], "--testing-omit all: one of masquerade, reject"),
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14"], [ProxyContract.services: "/x.json"], "use one mode"),
             (["--hostname-override", "n"], [:], "--hostname-override is an agent-mode flag"),
         ]

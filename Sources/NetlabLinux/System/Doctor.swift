@@ -8,6 +8,9 @@ public struct DoctorResult {
     public var what: String
     public var ok: Bool
     public var fix: String
+    /// False for what only some topologies need (the nftables proxy mode): reported, but the
+    /// topology runs without it.
+    public var required = true
 
     /// Capabilities, binaries and kernel features. The kernel is asked by doing: a scratch
     /// namespace gets a bridge, a veth pair and a NAT rule, and is deleted again; the host's own
@@ -25,7 +28,58 @@ public struct DoctorResult {
         out.append(DoctorResult(what: "iptables-restore" + (ipt.map { " (\($0))" } ?? ""), ok: ipt != nil, fix: "apt-get install iptables"))
         guard missing.isEmpty else { return out }
         out.append(kernelCheck())
+        out.append(nftablesCheck(required: usesNFTablesMode(t)))
         return out
+    }
+
+    /// A proxy or agent command line with kube-proxy's `--proxy-mode nftables`.
+    static func usesNFTablesMode(_ t: Topology) -> Bool {
+        ([t.proxy.command] + t.agents.map(\.command)).contains { argv in
+            argv.contains("--proxy-mode=nftables") || zip(argv, argv.dropFirst()).contains { $0 == "--proxy-mode" && $1 == "nftables" }
+        }
+    }
+
+    /// What `netlab-proxy --proxy-mode nftables` loads, for a tiny cluster (a service with an
+    /// endpoint: numgen vmap, dnat, masquerade; one without: reject), in one `nft -f` transaction
+    /// in a scratch namespace.
+    static func nftablesCheck(required: Bool, stateRoot: String = LabNames.stateRoot) -> DoctorResult {
+        let what = "nftables proxy mode: nft and the kernel load a kube-proxy table (numgen vmap, dnat, masquerade, reject)"
+        guard let nft = IPTables.which("nft") else {
+            return DoctorResult(what: what, ok: false, fix: "nft is not installed: apt-get install nftables", required: required)
+        }
+        do {
+            let scratch = try DoctorScratch(stateRoot: stateRoot)
+            defer { scratch.end() }
+            let ns = try scratch.namespace("nft")
+            let outcome = try NamespaceProcessRunner(namespace: ns).run(
+                argv: [nft, "-f", "-"], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
+                stdin: Data(doctorNFTables.utf8), timeout: 30)
+            guard outcome.succeeded else {
+                let err = outcome.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
+                return DoctorResult(what: what, ok: false,
+                                    fix: "\(nft) -f \(outcome.terminationDescription): \(err) (the kernel lacks nf_tables, nft_numgen, nft_nat, nft_fib or nft_reject, or nft is older than 1.0)",
+                                    required: required)
+            }
+            return DoctorResult(what: what + " (\(nft))", ok: true, fix: "", required: required)
+        } catch {
+            return DoctorResult(what: what, ok: false, fix: "\(error)", required: required)
+        }
+    }
+
+    /// The proxy's own rendering of a two-service cluster.
+    static var doctorNFTables: String {
+        let meta = { (kind: String, name: String) in "\"apiVersion\":\"\(kind == "Service" ? "v1" : "discovery.k8s.io/v1")\",\"kind\":\"\(kind)\",\"metadata\":{\"name\":\"\(name)\",\"namespace\":\"doctor\"" }
+        let json = """
+        {"apiVersion":"v1","kind":"List","items":[
+         {\(meta("Service", "a"))},"spec":{"type":"NodePort","clusterIP":"10.96.0.10","ports":[{"name":"p","port":80,"nodePort":30080}]}},
+         {\(meta("Service", "b"))},"spec":{"clusterIP":"10.96.0.11","ports":[{"name":"p","port":80}]}},
+         {\(meta("EndpointSlice", "a-1")),"labels":{"kubernetes.io/service-name":"a"}},"addressType":"IPv4",
+          "endpoints":[{"addresses":["10.32.0.2"]},{"addresses":["10.32.1.2"]}],"ports":[{"name":"p","port":80}]}]}
+        """
+        // A fixed text: a decoding failure is a bug here, caught by the doctor test.
+        let list = (try? KubeList.decode(Data(json.utf8))) ?? KubeList(items: [])
+        let node = ProxyNode(name: "doctor", ip: IPv4Address("10.0.0.2")!, podCIDR: IPv4Prefix("10.32.0.0/24")!, clusterCIDR: IPv4Prefix("10.32.0.0/14")!)
+        return NFTablesProxier(serviceCIDR: IPv4Prefix("10.96.0.0/16")!).generate(services: list, node: node, detectLocal: .clusterCIDR(node.clusterCIDR))
     }
 
     static func kernelCheck(stateRoot: String = LabNames.stateRoot) -> DoctorResult {
@@ -46,6 +100,10 @@ public struct DoctorResult {
         } catch {
             return DoctorResult(what: what, ok: false, fix: "\(error)")
         }
+    }
+
+    init(what: String, ok: Bool, fix: String, required: Bool = true) {
+        self.what = what; self.ok = ok; self.fix = fix; self.required = required
     }
 }
 
