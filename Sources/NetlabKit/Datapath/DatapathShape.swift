@@ -23,3 +23,74 @@ extension Datapath {
 
     public init(topology: Topology) { self = Self.shape(topology.shape).datapath(for: topology) }
 }
+
+extension DatapathShape {
+    /// What a topology adds to any shape: its nodes, then its pods on their nodes.
+    func topologyMembers(_ t: Topology) -> [Member] {
+        t.nodes.map { Member(name: $0.name, role: .node) } + t.pods.map { Member(name: $0.name, role: .pod, host: $0.node) }
+    }
+}
+
+/// The parts every shape builds the same way, with the member and interface names each shape
+/// passes in (each shape's file stays the only one that spells its names).
+struct ShapeParts {
+    var veths: [Datapath.Veth] = []
+    var addresses: [Datapath.Address] = []
+    var routes: [Datapath.Route] = []
+    var sysctls: [Datapath.Sysctl] = []
+    var nat: [Datapath.StaticNAT] = []
+
+    /// IPv4 only, like the field report's VPC: IPv6 link-local chatter (DAD, router and MLD
+    /// solicitations on every new link) would only add noise to the captures.
+    mutating func ipv4Only(_ members: [Member]) {
+        for m in members {
+            sysctls.append(.init(member: m.name, key: "net/ipv6/conf/all/disable_ipv6", value: "1"))
+            sysctls.append(.init(member: m.name, key: "net/ipv6/conf/default/disable_ipv6", value: "1"))
+        }
+    }
+
+    /// A bridge that is pure L2: bridged frames must not traverse the member's iptables.
+    mutating func pureL2(_ member: String) {
+        for k in ["iptables", "ip6tables", "arptables"] {
+            sysctls.append(.init(member: member, key: "net/bridge/bridge-nf-call-\(k)", value: "0"))
+        }
+    }
+
+    /// A member that routes for others (a node for its pods, a router). rp_filter is set explicitly
+    /// so the datapath does not depend on what the host's sysctl.d gave new namespaces to inherit.
+    mutating func forwards(_ member: String) {
+        sysctls.append(.init(member: member, key: "net/ipv4/ip_forward", value: "1"))
+        sysctls.append(.init(member: member, key: "net/ipv4/conf/all/rp_filter", value: "0"))
+        sysctls.append(.init(member: member, key: "net/ipv4/conf/default/rp_filter", value: "0"))
+    }
+
+    /// With `external`: the client's link to the gateway's outside interface, its default route
+    /// there, and the gateway's 1:1 NAT of each node's external IP to its internal one.
+    mutating func externalClient(_ t: Topology, outside: InterfaceRef, client: InterfaceRef, mtu: Int) {
+        guard let ext = t.external else { return }
+        veths.append(.init(a: outside, b: client, mtu: mtu))
+        addresses.append(.init(at: outside, prefix: .v4(IPv4Prefix(address: ext.gatewayIP, length: ext.clientIP.length))))
+        addresses.append(.init(at: client, prefix: .v4(ext.clientIP)))
+        routes.append(.init(member: client.member, destination: .everything(.ipv4), gateway: .v4(ext.gatewayIP), device: client.interface))
+        for n in t.nodes {
+            if let e = n.externalIP {
+                nat.append(.init(at: outside.member, outside: outside.interface, external: .v4(e), owner: n.name, internalAddress: .v4(n.ip)))
+            }
+        }
+    }
+
+    /// A host of the VPC subnet as a port of its bridge: `host/interface` paired with the bridge's
+    /// port named after the host, the host's address in the subnet.
+    mutating func bridged(_ host: InterfaceRef, address: IPv4Address, bridgeMember: String, subnet: IPv4Prefix, mtu: Int) {
+        veths.append(.init(a: host, b: InterfaceRef(member: bridgeMember, interface: host.member), mtu: mtu))
+        addresses.append(.init(at: host, prefix: .v4(IPv4Prefix(address: address, length: subnet.length))))
+    }
+
+    /// Each node's routes to the other nodes' pod ranges via their IP (VPC-native, `routing: podRanges`).
+    mutating func podRangeRoutes(_ t: Topology, from node: Node, device: String) {
+        guard t.vpc.routing == .podRanges else { return }
+        for other in t.nodes where other.name != node.name {
+            routes.append(.init(member: node.name, destination: .v4(other.podCIDR), gateway: .v4(other.ip), device: device))
+        }
+    }
+}

@@ -21,41 +21,24 @@ public struct MinimalShape: DatapathShape {
         let vpc = Self.vpc, eth0 = Self.eth0
         func at(_ m: String, _ i: String) -> InterfaceRef { InterfaceRef(member: m, interface: i) }
         var members = ownMembers
-        members += t.nodes.map { Member(name: $0.name, role: .node) }
-        members += t.pods.map { Member(name: $0.name, role: .pod, host: $0.node) }
+        members += topologyMembers(t)
 
-        let mtu = t.vpc.mtu, len = t.vpc.subnet.length
-        var veths: [Datapath.Veth] = []
-        var addresses: [Datapath.Address] = []
-        var routes: [Datapath.Route] = []
-        var sysctls: [Datapath.Sysctl] = []
+        let mtu = t.vpc.mtu
+        var p = ShapeParts()
         var ports: [String] = []
-
-        for m in members {
-            sysctls.append(.init(member: m.name, key: "net/ipv6/conf/all/disable_ipv6", value: "1"))
-            sysctls.append(.init(member: m.name, key: "net/ipv6/conf/default/disable_ipv6", value: "1"))
-        }
-        for k in ["iptables", "ip6tables", "arptables"] {
-            sysctls.append(.init(member: vpc, key: "net/bridge/bridge-nf-call-\(k)", value: "0"))
-        }
-        let routesPodRanges = t.vpc.routing == .podRanges
+        p.ipv4Only(members)
+        p.pureL2(vpc)
         for n in t.nodes {
-            veths.append(.init(a: at(n.name, eth0), b: at(vpc, n.name), mtu: mtu))
+            p.bridged(at(n.name, eth0), address: n.ip, bridgeMember: vpc, subnet: t.vpc.subnet, mtu: mtu)
             ports.append(n.name)
-            addresses.append(.init(at: at(n.name, eth0), prefix: .v4(IPv4Prefix(address: n.ip, length: len))))
-            for other in t.nodes where other.name != n.name && routesPodRanges {
-                routes.append(.init(member: n.name, destination: .v4(other.podCIDR), gateway: .v4(other.ip), device: eth0))
-            }
-            sysctls.append(.init(member: n.name, key: "net/ipv4/ip_forward", value: "1"))
-            sysctls.append(.init(member: n.name, key: "net/ipv4/conf/all/rp_filter", value: "0"))
-            sysctls.append(.init(member: n.name, key: "net/ipv4/conf/default/rp_filter", value: "0"))
+            p.podRangeRoutes(t, from: n, device: eth0)
+            p.forwards(n.name)
         }
-        veths.append(.init(a: at(Self.api, eth0), b: at(vpc, Self.api), mtu: mtu))
+        p.bridged(at(Self.api, eth0), address: t.api.address, bridgeMember: vpc, subnet: t.vpc.subnet, mtu: mtu)
         ports.append(Self.api)
-        addresses.append(.init(at: at(Self.api, eth0), prefix: .v4(IPv4Prefix(address: t.api.address, length: len))))
 
-        let links = [Datapath.Link.bridge(.init(at: at(vpc, Self.bridge), mtu: mtu, ports: ports))] + veths.map(Datapath.Link.veth)
-        return Datapath(members: members, ownMembers: ownMembers, links: links, addresses: addresses, routes: routes,
-                        sysctls: sysctls, nat: [], podInterface: podInterface)
+        let links = [Datapath.Link.bridge(.init(at: at(vpc, Self.bridge), mtu: mtu, ports: ports))] + p.veths.map(Datapath.Link.veth)
+        return Datapath(members: members, ownMembers: ownMembers, links: links, addresses: p.addresses, routes: p.routes,
+                        sysctls: p.sysctls, nat: [], podInterface: podInterface)
     }
 }

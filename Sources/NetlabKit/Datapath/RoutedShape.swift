@@ -36,27 +36,16 @@ public struct RoutedShape: DatapathShape {
         func at(_ m: String, _ i: String) -> InterfaceRef { InterfaceRef(member: m, interface: i) }
         func host(_ a: IPv4Address) -> IPPrefix { .v4(IPv4Prefix(address: a, length: 32)) }
         var members = ownMembers.filter { $0.role != .client || t.external != nil }
-        members += t.nodes.map { Member(name: $0.name, role: .node) }
-        members += t.pods.map { Member(name: $0.name, role: .pod, host: $0.node) }
+        members += topologyMembers(t)
 
         let mtu = t.vpc.mtu
         let everything = IPPrefix.everything(.ipv4)
         let routerTransfer = Self.transfer.first.advanced(by: 1), gatewayTransfer = Self.transfer.first.advanced(by: 2)
-        var veths: [Datapath.Veth] = []
-        var addresses: [Datapath.Address] = []
-        var routes: [Datapath.Route] = []
-        var sysctls: [Datapath.Sysctl] = []
-
-        // IPv4 only, as in the VPC-native shape (IPv6 link-local chatter would fill the captures).
-        for m in members {
-            sysctls.append(.init(member: m.name, key: "net/ipv6/conf/all/disable_ipv6", value: "1"))
-            sysctls.append(.init(member: m.name, key: "net/ipv6/conf/default/disable_ipv6", value: "1"))
-        }
-        // The router forwards between links that each see one host; rp_filter explicitly off, so the
-        // datapath does not depend on what the host gave new namespaces to inherit.
-        for k in ["net/ipv4/ip_forward": "1", "net/ipv4/conf/all/rp_filter": "0", "net/ipv4/conf/default/rp_filter": "0"].sorted(by: { $0.key < $1.key }) {
-            sysctls.append(.init(member: router, key: k.key, value: k.value))
-        }
+        var p = ShapeParts()
+        // IPv4 only, as in the VPC-native shape.
+        p.ipv4Only(members)
+        // The router forwards between links that each see one host.
+        p.forwards(router)
         let routesPodRanges = t.vpc.routing == .podRanges
 
         // A host of the subnet on its own link to the router: its address as a /32, the gateway as
@@ -67,44 +56,33 @@ public struct RoutedShape: DatapathShape {
         }
         func hostOnRouter(_ member: String, _ ip: IPv4Address) {
             let (veth, side) = attach(member)
-            veths.append(veth)
-            addresses.append(.init(at: at(member, eth0), prefix: host(ip)))
-            addresses.append(.init(at: at(router, side), prefix: host(t.vpc.gateway)))
-            routes.append(.init(member: member, destination: host(t.vpc.gateway), gateway: nil, device: eth0))
-            routes.append(.init(member: member, destination: everything, gateway: .v4(t.vpc.gateway), device: eth0))
-            routes.append(.init(member: router, destination: host(ip), gateway: nil, device: side))
+            p.veths.append(veth)
+            p.addresses.append(.init(at: at(member, eth0), prefix: host(ip)))
+            p.addresses.append(.init(at: at(router, side), prefix: host(t.vpc.gateway)))
+            p.routes.append(.init(member: member, destination: host(t.vpc.gateway), gateway: nil, device: eth0))
+            p.routes.append(.init(member: member, destination: everything, gateway: .v4(t.vpc.gateway), device: eth0))
+            p.routes.append(.init(member: router, destination: host(ip), gateway: nil, device: side))
         }
 
         // The gateway behind the router: the subnet and the pod ranges are the router's to deliver.
-        veths.append(.init(a: at(gw, eth0), b: at(router, Self.toGateway), mtu: mtu))
-        addresses.append(.init(at: at(gw, eth0), prefix: .v4(IPv4Prefix(address: gatewayTransfer, length: Self.transfer.length))))
-        addresses.append(.init(at: at(router, Self.toGateway), prefix: .v4(IPv4Prefix(address: routerTransfer, length: Self.transfer.length))))
-        routes.append(.init(member: gw, destination: .v4(t.vpc.subnet), gateway: .v4(routerTransfer), device: eth0))
+        p.veths.append(.init(a: at(gw, eth0), b: at(router, Self.toGateway), mtu: mtu))
+        p.addresses.append(.init(at: at(gw, eth0), prefix: .v4(IPv4Prefix(address: gatewayTransfer, length: Self.transfer.length))))
+        p.addresses.append(.init(at: at(router, Self.toGateway), prefix: .v4(IPv4Prefix(address: routerTransfer, length: Self.transfer.length))))
+        p.routes.append(.init(member: gw, destination: .v4(t.vpc.subnet), gateway: .v4(routerTransfer), device: eth0))
         for n in t.nodes where routesPodRanges {
-            routes.append(.init(member: gw, destination: .v4(n.podCIDR), gateway: .v4(routerTransfer), device: eth0))
+            p.routes.append(.init(member: gw, destination: .v4(n.podCIDR), gateway: .v4(routerTransfer), device: eth0))
         }
-        routes.append(.init(member: router, destination: everything, gateway: .v4(gatewayTransfer), device: Self.toGateway))
-        sysctls.append(.init(member: gw, key: "net/ipv4/ip_forward", value: "1"))
+        p.routes.append(.init(member: router, destination: everything, gateway: .v4(gatewayTransfer), device: Self.toGateway))
+        p.sysctls.append(.init(member: gw, key: "net/ipv4/ip_forward", value: "1"))
 
-        var nat: [Datapath.StaticNAT] = []
-        if let ext = t.external {
-            veths.append(.init(a: at(gw, Self.eth1), b: at(client, eth0), mtu: mtu))
-            addresses.append(.init(at: at(gw, Self.eth1), prefix: .v4(IPv4Prefix(address: ext.gatewayIP, length: ext.clientIP.length))))
-            addresses.append(.init(at: at(client, eth0), prefix: .v4(ext.clientIP)))
-            routes.append(.init(member: client, destination: everything, gateway: .v4(ext.gatewayIP), device: eth0))
-            for n in t.nodes {
-                if let e = n.externalIP { nat.append(.init(at: gw, outside: Self.eth1, external: .v4(e), owner: n.name, internalAddress: .v4(n.ip))) }
-            }
-        }
+        p.externalClient(t, outside: at(gw, Self.eth1), client: at(client, eth0), mtu: mtu)
 
         for n in t.nodes {
             hostOnRouter(n.name, n.ip)
             if routesPodRanges {
-                routes.append(.init(member: router, destination: .v4(n.podCIDR), gateway: .v4(n.ip), device: n.name))
+                p.routes.append(.init(member: router, destination: .v4(n.podCIDR), gateway: .v4(n.ip), device: n.name))
             }
-            sysctls.append(.init(member: n.name, key: "net/ipv4/ip_forward", value: "1"))
-            sysctls.append(.init(member: n.name, key: "net/ipv4/conf/all/rp_filter", value: "0"))
-            sysctls.append(.init(member: n.name, key: "net/ipv4/conf/default/rp_filter", value: "0"))
+            p.forwards(n.name)
         }
         // The API is one more host on the router; its default route reaches the nodes through it.
         hostOnRouter(Self.api, t.api.address)
@@ -112,7 +90,7 @@ public struct RoutedShape: DatapathShape {
         // No bridge to make first, so one veth pairs two first links (gw/eth0 and router/gw, both
         // ifindex 2: LINUX-NOTES' delayed linkwatch). Without a bridge port waiting on its carrier it
         // did not cost the first packets: client checks right after `up` passed every run (kernel 6.18).
-        return Datapath(members: members, ownMembers: ownMembers, links: veths.map(Datapath.Link.veth), addresses: addresses,
-                        routes: routes, sysctls: sysctls, nat: nat, podInterface: podInterface)
+        return Datapath(members: members, ownMembers: ownMembers, links: p.veths.map(Datapath.Link.veth), addresses: p.addresses,
+                        routes: p.routes, sysctls: p.sysctls, nat: p.nat, podInterface: podInterface)
     }
 }
