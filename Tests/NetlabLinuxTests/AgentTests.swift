@@ -139,6 +139,31 @@ extension Labs { @Suite struct AgentTests {
         deleted = true
     }
 
+    /// Agents are launched first and awaited after, so they get ready side by side: node1's agent
+    /// is ready only once node2's has started, which one-after-the-other starting never allows.
+    @Test func agentsGetReadySideBySide() throws {
+        let dir = "/run/nltest-sidebyside-\(getpid())"
+        #expect(mkdir(dir, 0o700) == 0)
+        defer { unlink(dir + "/node2-started"); rmdir(dir) }
+        let yaml = oneShotDefaultYAML + """
+
+        agents:
+          - name: waits
+            command: [/bin/sh, -c, "while [ ! -e \(dir)/node2-started ]; do sleep 0.02; done; echo ready; exec sleep 1000"]
+            nodes: [node1]
+            ready: {log: ready}
+            timeoutSeconds: 10
+          - name: starts
+            command: [/bin/sh, -c, "touch \(dir)/node2-started; echo ready; exec sleep 1000"]
+            nodes: [node2]
+            ready: {log: ready}
+
+        """
+        let lab = try Lab.up(name: uniqueLab("t-sidebyside"), topology: try TopologyLoader.parse(yaml: yaml, source: DefaultTopology.fileName), persistent: false)
+        defer { try? lab.down() }
+        #expect(try Lab.agentStates(topology: lab.topology, store: lab.store).allSatisfy(\.running))
+    }
+
     /// `sync:`: netlab waits until the agent's healthz, probed inside its node, says it synced after
     /// the change; an agent that keeps an older lastUpdated fails the wait with its answer.
     @Test func syncWaitsForALastUpdatedAfterTheChange() throws {

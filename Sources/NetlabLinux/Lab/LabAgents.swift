@@ -21,21 +21,35 @@ extension Lab {
         t.agents.flatMap { a in a.nodes.map { (a, AgentInstance(agent: a.name, node: $0)) } }
     }
 
-    /// Starts every agent on its nodes, one after the other on the calling thread: PR_SET_PDEATHSIG
-    /// follows the spawning thread, so a `run` lab's agents must come from the one that outlives them.
+    /// Starts every agent on its nodes: all are launched from the calling thread (PR_SET_PDEATHSIG
+    /// follows the spawning thread, so a `run` lab's agents must come from the one that outlives
+    /// them), then each is awaited, so they get ready side by side. A failure is the first agent's,
+    /// in the topology's order; the lab's rollback stops the others (they are journaled).
     func startAgents() throws {
+        var launched: [(Agent, AgentInstance, Supervisor.Launch)] = []
         for (agent, instance) in Self.instances(of: topology) {
             try Interrupts.check()
             guard let node = topology.node(named: instance.node) else { continue }
             logStep("start agent", member: node.name, ["agent": "\(agent.name)"])
             let process = try agentProcess(agent, instance, node: node)
             do {
-                try supervisor.start(process)
+                launched.append((agent, instance, try supervisor.launch(process)))
             } catch let e as Supervisor.StartFailure {
-                throw LabError.workload("agent '\(agent.name)' on node '\(node.name)' did not start: \(e.why)"
-                                        + (e.log.isEmpty ? " (its log \(store.directory)/\(instance.logFile) is empty)" : "; the end of its log:\n" + e.log))
+                throw Self.agentFailure(agent, node: node.name, e, log: store.directory + "/" + instance.logFile)
             }
         }
+        for (agent, instance, launch) in launched {
+            do {
+                try supervisor.awaitReady(launch)
+            } catch let e as Supervisor.StartFailure {
+                throw Self.agentFailure(agent, node: instance.node, e, log: store.directory + "/" + instance.logFile)
+            }
+        }
+    }
+
+    static func agentFailure(_ agent: Agent, node: String, _ e: Supervisor.StartFailure, log: String) -> LabError {
+        LabError.workload("agent '\(agent.name)' on node '\(node)' did not start: \(e.why)"
+                          + (e.log.isEmpty ? " (its log \(log) is empty)" : "; the end of its log:\n" + e.log))
     }
 
     func agentProcess(_ agent: Agent, _ instance: AgentInstance, node: Node) throws -> SupervisedProcess {

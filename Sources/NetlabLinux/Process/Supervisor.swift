@@ -80,6 +80,27 @@ public struct Supervisor: Sendable {
     /// child is killed and reaped, and the error says why with the end of its log.
     @discardableResult
     public func start(_ p: SupervisedProcess) throws -> any SupervisedChild {
+        try awaitReady(try launch(p))
+    }
+
+    /// A child spawned, journaled and released, whose readiness is still to be awaited: a lab
+    /// launches several (one thread spawns them all, as PR_SET_PDEATHSIG follows the spawning
+    /// thread) and then awaits each, so they get ready side by side.
+    public final class Launch {
+        let process: SupervisedProcess
+        public let child: any SupervisedChild
+        /// The read end of the child's stdout, for `.line` readiness (closed once awaited).
+        var readyFD: Int32
+        let readinessDeadline: Date
+        init(process: SupervisedProcess, child: any SupervisedChild, readyFD: Int32) {
+            self.process = process; self.child = child; self.readyFD = readyFD
+            readinessDeadline = Date().addingTimeInterval(process.readinessTimeout)
+        }
+        deinit { if readyFD >= 0 { close(readyFD) } }
+    }
+
+    /// Spawns `p`, journals it and releases it (`waitsForStart`); on a failure it is killed and reaped.
+    public func launch(_ p: SupervisedProcess) throws -> Launch {
         let log = try store.stateDirectory().openForAppending(p.logFile, mode: LabStore.fileMode)
         defer { close(log) }
         var ready: [Int32] = [-1, -1], gate: [Int32] = [-1, -1]
@@ -110,7 +131,25 @@ public struct Supervisor: Sendable {
             }
             close(gate[1]); mine[1] = -1
         }
-        let deadline = Date().addingTimeInterval(p.readinessTimeout)
+        // The launch owns the read end from here.
+        let launched = Launch(process: p, child: child, readyFD: ready[0])
+        mine[0] = -1
+        return launched
+    }
+
+    /// Waits until a launched child is ready; on a failure it is killed and reaped, and the error
+    /// says why with the end of its log.
+    @discardableResult
+    public func awaitReady(_ l: Launch) throws -> any SupervisedChild {
+        let p = l.process, child = l.child
+        let ready = [l.readyFD, -1]
+        defer { if l.readyFD >= 0 { close(l.readyFD); l.readyFD = -1 } }
+        func fail(_ why: String) throws -> Never {
+            child.terminate(signal: SIGKILL)
+            child.wait(timeout: nil)
+            throw StartFailure(name: p.name, why: why, log: tail(of: p.logFile))
+        }
+        let deadline = l.readinessDeadline
         switch p.readiness {
         case .started:
             break
@@ -136,6 +175,9 @@ public struct Supervisor: Sendable {
             case .tcp, .http: if p.namespace == nil { try fail("a TCP or HTTP readiness probe needs the child's namespace") }
             default: break
             }
+            // Probed at once, then after pauses growing from 5 ms to 50 ms: most children are ready
+            // within a few milliseconds, and a lab starts several in a row.
+            var pause: useconds_t = 5_000
             while true {
                 if Interrupts.pending != nil {
                     child.terminate(signal: SIGKILL)
@@ -147,7 +189,8 @@ public struct Supervisor: Sendable {
                 if left <= 0 { try fail("\(Self.describe(p.readiness)) within \(p.readinessTimeout) s") }
                 if isReady(p, child: child, pattern: pattern, until: Date().addingTimeInterval(min(1, left))) { break }
                 // Not yet: the next try after a short pause (a refused connect returns at once).
-                usleep(50_000)
+                usleep(pause)
+                pause = min(pause * 2, 50_000)
             }
         }
         return child
