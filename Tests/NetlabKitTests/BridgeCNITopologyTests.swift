@@ -41,4 +41,17 @@ import Testing
             "bridge-cni.yaml:152:15: check 'pod-to-pod' expect.packets[1] at names interface 'cni0' of 'pod1', which it will not have (its interfaces: lo, eth0)",
         ])
     }
+
+    @Test func theGraphDrawsEachNodesCni0AndItsPodsAsPorts() throws {
+        let t = try TopologyLoader.parse(yaml: try Self.source(), source: Self.file)
+        #expect(t.cni.nodeBridges == ["cni0"])
+        let g = TopologyGraph(topology: t, datapath: Datapath(topology: t))
+        #expect(g.boxes.first { $0.id == "node1" }?.lines == ["eth0 10.0.0.37/24", "external 203.0.113.37", "pods 10.32.0.0/24", "bridge cni0 (CNI plugin)"])
+        #expect(g.links.contains { $0.a == "node1" && $0.b == "pod1" && $0.label == "veth (CNI), cni0 port" })
+        #expect(g.mermaid().contains("bridge cni0 (CNI plugin)"))
+        // ptp makes no bridge: the default topology's graph has none.
+        let defaults = try TopologyLoader.parse(yaml: DefaultTopology.yaml, source: DefaultTopology.fileName)
+        #expect(defaults.cni.nodeBridges.isEmpty)
+        #expect(TopologyGraph(topology: defaults, datapath: Datapath(topology: defaults)).links.contains { $0.label == "veth (CNI)" })
+    }
 }
