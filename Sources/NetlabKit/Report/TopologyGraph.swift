@@ -71,6 +71,8 @@ public struct TopologyGraph: Sendable {
             var lines = ["\(uplink?.interface ?? "") \(address)"]
             if let e = n.externalIP { lines.append("external \(e)") }
             lines.append("pods \(n.podCIDR)")
+            let bridges = t.cni.nodeBridges
+            lines += bridges.map { "bridge \($0) (CNI plugin)" }
             boxes.append(Box(id: n.name, kind: .node, title: n.name, lines: lines))
             for p in t.pods(on: n.name) {
                 var pl: [String]
@@ -81,7 +83,7 @@ public struct TopologyGraph: Sendable {
                 }
                 if !p.labels.isEmpty { pl.append(p.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")) }
                 boxes.append(Box(id: p.name, kind: .pod, title: p.name, lines: pl))
-                links.append(Link(a: n.name, b: p.name, label: "veth (CNI)", dashed: false))
+                links.append(Link(a: n.name, b: p.name, label: bridges.first.map { "veth (CNI), \($0) port" } ?? "veth (CNI)", dashed: false))
             }
         }
         for s in t.services {

@@ -236,6 +236,19 @@ public struct CNISettings: Hashable, Sendable, Codable {
     }
 }
 
+extension CNISettings {
+    /// The Linux bridges the conflist's `bridge` plugins make on every node (`bridge`, default
+    /// `cni0` as in the plugin): links of the node that netlab does not create but draws.
+    public var nodeBridges: [String] {
+        var names: [String] = []
+        for p in conflist.objectValue?["plugins"]?.arrayValue ?? [] where p.objectValue?["type"]?.stringValue == "bridge" {
+            let name = p.objectValue?["bridge"]?.stringValue ?? "cni0"
+            if !names.contains(name) { names.append(name) }
+        }
+        return names
+    }
+}
+
 /// The service proxy netlab runs on every node (see docs/proxy-contract.md).
 public struct ProxySettings: Hashable, Sendable, Codable {
     public static let defaultCommand = ["netlab-proxy"]
