@@ -169,7 +169,7 @@ extension Labs { @Suite struct AgentTests {
     @Test func syncWaitsForALastUpdatedAfterTheChange() throws {
         defer { cleanUpPrivateDir() }
         let t = try topology(agentLine(name: "web", mode: "http", ready: #"{http: "http://127.0.0.1:8099/"}"#,
-                                       extra: "    nodes: [node1]\n    timeoutSeconds: 1\n    sync: {http: \"http://127.0.0.1:8099/healthz\"}"))
+                                       extra: "    nodes: [node1]\n    timeoutSeconds: 5\n    sync: {http: \"http://127.0.0.1:8099/healthz\"}"))
         let lab = try Lab.up(name: uniqueLab("t-agentsync"), topology: t, persistent: false)
         defer { try? lab.down() }
         // The agent serves its private directory: its healthz is the file the test writes there.
@@ -183,7 +183,7 @@ extension Labs { @Suite struct AgentTests {
         #expect {
             try lab.waitForAgentsSync(since: change)
         } throws: { error in
-            "\(error)".contains("agent 'web' on node 'node1' did not sync within 1 s") && "\(error)".contains("still said lastUpdated")
+            "\(error)".contains("agent 'web' on node 'node1' did not sync within 5 s") && "\(error)".contains("still said lastUpdated")
         }
         try says(change.at.addingTimeInterval(1))
         try lab.waitForAgentsSync(since: change)
