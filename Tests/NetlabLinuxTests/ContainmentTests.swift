@@ -28,6 +28,9 @@ extension Labs { @Suite struct ContainmentTests {
         let lab = uniqueLab("t-forks")
         let topo = try chainedTopology(plugin: "forks-daemon", in: dir)
         let up = try run([netlabBinary, "up", "--name", lab, "--topology", topo], timeout: 120)
+        var isDown = false
+        // A failed expectation below must not leave the lab up.
+        defer { if !isDown { _ = try? run([netlabBinary, "down", "--name", lab], timeout: 120) } }
         #expect(up.succeeded, "\(up.stderrText)")
         let group = pids("\(dir.path)/forks-daemon.group"), daemons = pids("\(dir.path)/forks-daemon.daemon")
         try #require(group.count == 3 && daemons.count == 3, "one of each per pod: \(group) \(daemons)")
@@ -35,6 +38,7 @@ extension Labs { @Suite struct ContainmentTests {
         #expect(daemons.allSatisfy { isRunning($0, "sleep") }, "the daemons live as long as the lab")
         #expect(try serversRunning(lab), "a lab left up keeps its pod servers after `up` exits")
         let down = try run([netlabBinary, "down", "--name", lab], timeout: 120)
+        isDown = true
         #expect(down.succeeded, "\(down.stderrText)")
         for p in daemons { #expect(!isRunning(p, "sleep"), "the daemon \(p) outlived the lab") }
         #expect(leftovers(of: lab).isEmpty)
@@ -122,10 +126,13 @@ extension Labs { @Suite struct ContainmentTests {
         let lab = uniqueLab("t-nsgone")
         let up = try run([netlabBinary, "up", "--name", lab, "--topology", try chainedTopology(plugin: "record-del", in: dir)], timeout: 120)
         try #require(up.succeeded, "\(up.stderrText)")
+        var isDown = false
+        defer { if !isDown { _ = try? run([netlabBinary, "down", "--name", lab], timeout: 120) } }
         let pod1 = try #require(try Lab.open(name: lab).plan.namespace("pod1"))
         let del = try run(["ip", "netns", "del", pod1.name])
         try #require(del.succeeded, "\(del.stderrText)")
         let down = try run([netlabBinary, "down", "--name", lab], timeout: 120)
+        isDown = true
         #expect(down.succeeded && !down.stderrText.contains("DEL failed"), "\(down.stderrText)")
         let seen = lines("\(dir.path)/record-del.log")
         #expect(seen.contains("DEL pod1 CNI_NETNS=(unset)"), "\(seen)")
