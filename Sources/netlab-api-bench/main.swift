@@ -89,7 +89,7 @@ if CommandLine.arguments.dropFirst().first == "http" {
     _ = try change("warm-up")  // every watch is connected once all saw it
     var fanout: [Double] = []
     for run in 0..<runs { fanout.append(try change("\(run)")) }
-    report("one change to \(watchers) watchers (PATCH to the last event read)", fanout)
+    report("one change to \(watchers) watchers (PATCH to last event)", fanout)
     stop.stop()
     for i in 0..<services { _ = try? client.delete(ResourcePath.services.path(namespace: "default", name: "svc-\(i)")) }
     exit(0)
