@@ -5,8 +5,17 @@ import Testing
 @testable import NetlabLinux
 
 /// The shipped topologies of the routed and minimal shapes on the real kernel: their checks pass,
-/// and a check fails once a route the shape relies on is gone.
+/// pod-to-pod fails once a route the shape relies on is gone, and the service checks fail once the
+/// nodes' service rules are (every check is shown to fail on the datapath it is about).
 extension Labs { @Suite struct ShapeTests {
+    /// A proxy that stopped programming: every node's nat table flushed (its chains left empty).
+    static func flushServiceRules(_ lab: Lab) throws {
+        for n in lab.topology.nodes {
+            let f = try run(["ip", "netns", "exec", LabNames.namespace(lab: lab.name, member: n.name), "iptables", "-t", "nat", "-F"])
+            #expect(f.succeeded, "\(f.stderrText)")
+        }
+    }
+
     static func shipped(_ file: String) throws -> Topology {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return try TopologyLoader.load(path: repo.appendingPathComponent("topologies").appendingPathComponent(file).path)
@@ -41,6 +50,12 @@ extension Labs { @Suite struct ShapeTests {
         let del = try run(["ip", "-n", router, "route", "del", "10.32.1.0/24"])
         #expect(del.succeeded, "\(del.stderrText)")
         #expect(Self.results(lab, t) == ["pod-to-pod": false, "nodeport-local": true, "nodeport-remote": true])
+
+        // The route back, the service rules gone: only the NodePort checks fail.
+        let add = try run(["ip", "-n", router, "route", "add", "10.32.1.0/24", "via", "10.0.0.38", "dev", "node2"])
+        #expect(add.succeeded, "\(add.stderrText)")
+        try Self.flushServiceRules(lab)
+        #expect(Self.results(lab, t) == ["pod-to-pod": true, "nodeport-local": false, "nodeport-remote": false])
     }
 
     @Test func minimalChecksPassFromPodsAndNodesAndPodToPodFailsWithoutANodesPodRoute() throws {
@@ -55,5 +70,11 @@ extension Labs { @Suite struct ShapeTests {
         let del = try run(["ip", "-n", LabNames.namespace(lab: name, member: "node1"), "route", "del", "10.32.1.0/24"])
         #expect(del.succeeded, "\(del.stderrText)")
         #expect(Self.results(lab, t) == ["pod-to-pod": false, "clusterip": true, "nodeport-from-node": true])
+
+        // The route back, the service rules gone: only the ClusterIP and NodePort checks fail.
+        let add = try run(["ip", "-n", LabNames.namespace(lab: name, member: "node1"), "route", "add", "10.32.1.0/24", "via", "10.0.0.38", "dev", "eth0"])
+        #expect(add.succeeded, "\(add.stderrText)")
+        try Self.flushServiceRules(lab)
+        #expect(Self.results(lab, t) == ["pod-to-pod": true, "clusterip": false, "nodeport-from-node": false])
     }
 } }
