@@ -28,8 +28,8 @@ extension Lab {
     }
 
     /// Marks pods ready or not, as kubelet reports a readiness probe: the Ready and
-    /// ContainersReady conditions of pods/<p>/status, merged by type. A pod already in that state
-    /// is not written again (the store makes no event for it either).
+    /// ContainersReady conditions of pods/<p>/status, merged by type. Every pod is patched; for one
+    /// already in that state the store changes nothing and makes no event.
     public func setReadiness(ready: Set<String>, of pods: [Pod]) throws -> APIChange {
         let client = try apiClient()
         let at = Date()

@@ -142,7 +142,6 @@ public struct Supervisor: Sendable {
     @discardableResult
     public func awaitReady(_ l: Launch) throws -> any SupervisedChild {
         let p = l.process, child = l.child
-        let ready = [l.readyFD, -1]
         defer { if l.readyFD >= 0 { close(l.readyFD); l.readyFD = -1 } }
         func fail(_ why: String) throws -> Never {
             child.terminate(signal: SIGKILL)
@@ -155,7 +154,7 @@ public struct Supervisor: Sendable {
             break
         case .line(let prefix):
             var line = [UInt8](repeating: 0, count: 256)
-            switch waitForEvent(ready[0], until: deadline) {
+            switch waitForEvent(l.readyFD, until: deadline) {
             case .interrupted:
                 child.terminate(signal: SIGKILL)
                 child.wait(timeout: nil)
@@ -163,7 +162,7 @@ public struct Supervisor: Sendable {
             case .timedOut:
                 try fail("it did not say \(prefix) within \(p.readinessTimeout) s")
             case .ready:
-                let n = read(ready[0], &line, line.count)
+                let n = read(l.readyFD, &line, line.count)
                 if !(n > 0 && line[0..<n].starts(with: Array(prefix.utf8))) { try fail("it exited before it was ready") }
             }
         case .tcp, .http, .log, .file:
