@@ -82,7 +82,12 @@ public struct LabRecord: Hashable, Sendable, Codable {
     public struct PodAddress: Hashable, Sendable, Codable {
         public var address: IPv4Prefix
         public var gateway: IPv4Address?
-        public init(address: IPv4Prefix, gateway: IPv4Address?) { self.address = address; self.gateway = gateway }
+        /// The pod's IPv6 address and gateway from its CNI result, in a dual-stack lab.
+        public var addressV6: IPv6Prefix?
+        public var gatewayV6: IPv6Address?
+        public init(address: IPv4Prefix, gateway: IPv4Address?, addressV6: IPv6Prefix? = nil, gatewayV6: IPv6Address? = nil) {
+            self.address = address; self.gateway = gateway; self.addressV6 = addressV6; self.gatewayV6 = gatewayV6
+        }
     }
 
     public init(lab: String, phase: Phase, persistent: Bool, ownerPID: Int32, createdAt: Double, topology: Topology) {

@@ -8,6 +8,10 @@ public struct Topology: Hashable, Sendable, Codable {
     public var vpc: VPC
     public var clusterCIDR: IPv4Prefix
     public var serviceCIDR: IPv4Prefix
+    /// The cluster's IPv6 pod range in a dual-stack topology (the second `--cluster-cidr`), else nil.
+    public var clusterCIDRv6: IPv6Prefix?
+    /// The IPv6 service range in a dual-stack topology (the second `--service-cluster-ip-range`), else nil.
+    public var serviceCIDRv6: IPv6Prefix?
     /// The external client and the 1:1 NAT gateway in front of the nodes; nil when the file has no `external:`.
     public var external: External?
     public var nodes: [Node]
@@ -37,8 +41,9 @@ public struct Topology: Hashable, Sendable, Codable {
     public init(source: String, name: String, vpc: VPC, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix,
                 external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings,
                 proxy: ProxySettings = ProxySettings(), agents: [Agent] = [], api: APIEndpoint? = nil, checks: [Check] = [],
-                shape: Shape = .vpcNative) {
+                shape: Shape = .vpcNative, clusterCIDRv6: IPv6Prefix? = nil, serviceCIDRv6: IPv6Prefix? = nil) {
         self.checks = checks; self.agents = agents; self.shape = shape
+        self.clusterCIDRv6 = clusterCIDRv6; self.serviceCIDRv6 = serviceCIDRv6
         self.api = api ?? APIEndpoint(address: APIEndpoint.defaultAddress(subnet: vpc.subnet, taken: Set(nodes.map(\.ip) + [vpc.gateway]))
                                           ?? vpc.subnet.last.advanced(by: -1))
         self.source = source; self.name = name; self.vpc = vpc; self.clusterCIDR = clusterCIDR
@@ -48,8 +53,9 @@ public struct Topology: Hashable, Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case source, name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape
+        case clusterCIDRv6, serviceCIDRv6
     }
-    /// A lab recorded before `shape` existed was VPC-native.
+    /// A lab recorded before `shape` existed was VPC-native; one recorded before IPv6 was IPv4-only.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(source: try c.decode(String.self, forKey: .source), name: try c.decode(String.self, forKey: .name),
@@ -59,8 +65,15 @@ public struct Topology: Hashable, Sendable, Codable {
                   services: try c.decode([Service].self, forKey: .services), cni: try c.decode(CNISettings.self, forKey: .cni),
                   proxy: try c.decode(ProxySettings.self, forKey: .proxy), agents: try c.decode([Agent].self, forKey: .agents),
                   api: try c.decode(APIEndpoint.self, forKey: .api), checks: try c.decode([Check].self, forKey: .checks),
-                  shape: try c.decodeIfPresent(Shape.self, forKey: .shape) ?? .vpcNative)
+                  shape: try c.decodeIfPresent(Shape.self, forKey: .shape) ?? .vpcNative,
+                  clusterCIDRv6: try c.decodeIfPresent(IPv6Prefix.self, forKey: .clusterCIDRv6),
+                  serviceCIDRv6: try c.decodeIfPresent(IPv6Prefix.self, forKey: .serviceCIDRv6))
     }
+
+    /// The families the cluster has, IPv4 first (netlab's dual-stack clusters are IPv4-primary,
+    /// as GKE's are).
+    public var families: [IPFamily] { vpc.subnetV6 == nil ? [.ipv4] : [.ipv4, .ipv6] }
+    public var isDualStack: Bool { vpc.subnetV6 != nil }
 
     public func node(named n: String) -> Node? { nodes.first { $0.name == n } }
     public func pod(named n: String) -> Pod? { pods.first { $0.name == n } }
@@ -75,6 +88,10 @@ public struct VPC: Hashable, Sendable, Codable {
     public var mtu: Int
     /// Who routes the pod ranges across the VPC.
     public var routing: Routing
+    /// The subnet's IPv6 range in a dual-stack topology (a /64, as a GCE dual-stack subnet's), else nil.
+    public var subnetV6: IPv6Prefix?
+    /// The gateway's IPv6 address on the VPC, in `subnetV6`.
+    public var gatewayV6: IPv6Address?
 
     public enum Routing: String, Hashable, Sendable, Codable, CaseIterable {
         /// VPC-native (GKE alias IPs): the VPC routes each node's podCIDR to that node, so the
@@ -85,16 +102,20 @@ public struct VPC: Hashable, Sendable, Codable {
         case none
     }
 
-    public init(subnet: IPv4Prefix, gateway: IPv4Address, mtu: Int, routing: Routing = .podRanges) {
+    public init(subnet: IPv4Prefix, gateway: IPv4Address, mtu: Int, routing: Routing = .podRanges,
+                subnetV6: IPv6Prefix? = nil, gatewayV6: IPv6Address? = nil) {
         self.subnet = subnet; self.gateway = gateway; self.mtu = mtu; self.routing = routing
+        self.subnetV6 = subnetV6; self.gatewayV6 = gatewayV6
     }
 
-    enum CodingKeys: String, CodingKey { case subnet, gateway, mtu, routing }
+    enum CodingKeys: String, CodingKey { case subnet, gateway, mtu, routing, subnetV6, gatewayV6 }
     /// A lab recorded before `routing` existed was VPC-native.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(subnet: try c.decode(IPv4Prefix.self, forKey: .subnet), gateway: try c.decode(IPv4Address.self, forKey: .gateway),
-                  mtu: try c.decode(Int.self, forKey: .mtu), routing: try c.decodeIfPresent(Routing.self, forKey: .routing) ?? .podRanges)
+                  mtu: try c.decode(Int.self, forKey: .mtu), routing: try c.decodeIfPresent(Routing.self, forKey: .routing) ?? .podRanges,
+                  subnetV6: try c.decodeIfPresent(IPv6Prefix.self, forKey: .subnetV6),
+                  gatewayV6: try c.decodeIfPresent(IPv6Address.self, forKey: .gatewayV6))
     }
 }
 
@@ -146,7 +167,15 @@ public struct External: Hashable, Sendable, Codable {
     public var clientIP: IPv4Prefix
     /// The gateway's address on the client side, e.g. 198.51.100.1 (in clientIP's subnet).
     public var gatewayIP: IPv4Address
-    public init(clientIP: IPv4Prefix, gatewayIP: IPv4Address) { self.clientIP = clientIP; self.gatewayIP = gatewayIP }
+    /// In a dual-stack topology, the client's IPv6 address with its prefix (2001:db8::/32,
+    /// RFC 3849). IPv6 is routed, not NATed: the client reaches the nodes' own IPv6 addresses, as
+    /// a GCE VM's external IPv6 range is its own.
+    public var clientIPv6: IPv6Prefix?
+    /// The gateway's IPv6 address on the client side (in clientIPv6's subnet).
+    public var gatewayIPv6: IPv6Address?
+    public init(clientIP: IPv4Prefix, gatewayIP: IPv4Address, clientIPv6: IPv6Prefix? = nil, gatewayIPv6: IPv6Address? = nil) {
+        self.clientIP = clientIP; self.gatewayIP = gatewayIP; self.clientIPv6 = clientIPv6; self.gatewayIPv6 = gatewayIPv6
+    }
 }
 
 public struct Node: Hashable, Sendable, Codable {
@@ -158,8 +187,14 @@ public struct Node: Hashable, Sendable, Codable {
     public var externalIP: IPv4Address?
     /// The node's secondary range for pods, inside the cluster CIDR.
     public var podCIDR: IPv4Prefix
-    public init(name: String, ip: IPv4Address, externalIP: IPv4Address?, podCIDR: IPv4Prefix) {
+    /// The node's IPv6 address in the VPC's subnetV6 (dual-stack), routed end to end (no NAT66).
+    public var ipv6: IPv6Address?
+    /// The node's IPv6 pod range inside clusterCIDRv6 (dual-stack; GKE gives each node a /112).
+    public var podCIDRv6: IPv6Prefix?
+    public init(name: String, ip: IPv4Address, externalIP: IPv4Address?, podCIDR: IPv4Prefix,
+                ipv6: IPv6Address? = nil, podCIDRv6: IPv6Prefix? = nil) {
         self.name = name; self.ip = ip; self.externalIP = externalIP; self.podCIDR = podCIDR
+        self.ipv6 = ipv6; self.podCIDRv6 = podCIDRv6
     }
 }
 
@@ -217,11 +252,42 @@ public struct Service: Hashable, Sendable, Codable {
     public var ports: [ServicePort]
     public var externalTrafficPolicy: TrafficPolicy
     public var internalTrafficPolicy: TrafficPolicy
+    /// `spec.ipFamilyPolicy`.
+    public var ipFamilyPolicy: IPFamilyPolicy
+    /// The service's IPv6 cluster IP (the second of `clusterIPs`) when it is dual-stack, else nil.
+    public var clusterIPv6: IPv6Address?
     public init(name: String, namespace: String = "default", type: ServiceType, clusterIP: IPv4Address, selector: [String: String],
-                ports: [ServicePort], externalTrafficPolicy: TrafficPolicy = .cluster, internalTrafficPolicy: TrafficPolicy = .cluster) {
+                ports: [ServicePort], externalTrafficPolicy: TrafficPolicy = .cluster, internalTrafficPolicy: TrafficPolicy = .cluster,
+                ipFamilyPolicy: IPFamilyPolicy = .singleStack, clusterIPv6: IPv6Address? = nil) {
         self.name = name; self.namespace = namespace; self.type = type; self.clusterIP = clusterIP; self.selector = selector
         self.ports = ports; self.externalTrafficPolicy = externalTrafficPolicy; self.internalTrafficPolicy = internalTrafficPolicy
+        self.ipFamilyPolicy = ipFamilyPolicy; self.clusterIPv6 = clusterIPv6
     }
+
+    /// `spec.clusterIPs`: IPv4 first, then IPv6 when the service has one.
+    public var clusterIPs: [IPAddress] { [.v4(clusterIP)] + (clusterIPv6.map { [.v6($0)] } ?? []) }
+    /// `spec.ipFamilies`, in clusterIPs' order.
+    public var ipFamilies: [IPFamily] { clusterIPs.map(\.family) }
+
+    enum CodingKeys: String, CodingKey {
+        case name, namespace, type, clusterIP, selector, ports, externalTrafficPolicy, internalTrafficPolicy, ipFamilyPolicy, clusterIPv6
+    }
+    /// A lab recorded before IPv6 had single-stack services.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), namespace: try c.decode(String.self, forKey: .namespace),
+                  type: try c.decode(ServiceType.self, forKey: .type), clusterIP: try c.decode(IPv4Address.self, forKey: .clusterIP),
+                  selector: try c.decode([String: String].self, forKey: .selector), ports: try c.decode([ServicePort].self, forKey: .ports),
+                  externalTrafficPolicy: try c.decode(TrafficPolicy.self, forKey: .externalTrafficPolicy),
+                  internalTrafficPolicy: try c.decode(TrafficPolicy.self, forKey: .internalTrafficPolicy),
+                  ipFamilyPolicy: try c.decodeIfPresent(IPFamilyPolicy.self, forKey: .ipFamilyPolicy) ?? .singleStack,
+                  clusterIPv6: try c.decodeIfPresent(IPv6Address.self, forKey: .clusterIPv6))
+    }
+}
+
+/// `spec.ipFamilyPolicy` of a Service.
+public enum IPFamilyPolicy: String, Hashable, Sendable, Codable, CaseIterable {
+    case singleStack = "SingleStack", preferDualStack = "PreferDualStack", requireDualStack = "RequireDualStack"
 }
 
 public struct CNISettings: Hashable, Sendable, Codable {
