@@ -74,7 +74,9 @@ public struct CNIRuntime: Sendable {
     /// it to its caller. The error is `CNIAddFailed`, carrying the cleanup's own error if any.
     /// Missing binaries and an invalid attachment are reported before anything runs, without DEL.
     /// A plugin that timed out is left out of that DEL (`CNITimedOutPlugins`).
-    public func add(_ list: CNINetworkConfigList, _ a: CNIAttachment) throws -> CNIResult {
+    /// `afterPlugin` is called after each plugin's ADD succeeded, with its index (`netlab
+    /// cni-check` looks at the node there, to tell which plugin made what).
+    public func add(_ list: CNINetworkConfigList, _ a: CNIAttachment, afterPlugin: ((Int) throws -> Void)? = nil) throws -> CNIResult {
         try preflight(list, a, .add)
         var prev: JSONValue?
         var result: CNIResult?
@@ -83,6 +85,7 @@ public struct CNIRuntime: Sendable {
                 let r = try runWithResult(invocation(.add, list, pluginIndex: i, a, prevResult: prev), list: list, a)
                 prev = r.raw
                 result = r
+                try afterPlugin?(i)
             } catch {
                 var cleanupError: (any Error)?
                 var skipped: [String] = []
