@@ -162,6 +162,8 @@ import Testing
         ])
         let more = nft.replacingOccurrences(of: "packets 3 bytes 180", with: "packets 7 bytes 420")
         #expect(NodeSnapshot.differences(before: snapshot(nft: nft), after: snapshot(nft: more)) == [])
+        // An empty table (iptables-nft makes them when asked to flush one) holds nothing.
+        #expect(NodeSnapshot.differences(before: snapshot(nft: nft), after: snapshot(nft: nft + "\ntable ip6 nat {\n}\n")) == [])
         let leak = nft.replacingOccurrences(of: "\t}\n}", with: "\t}\n\tchain CNI-DN-9 {\n\t}\n}")
         #expect(NodeSnapshot.differences(before: snapshot(nft: nft), after: snapshot(nft: leak)).map(\.description)
                 == ["left nft chain CNI-DN-9 in table ip nat"])

@@ -8,10 +8,25 @@ import Testing
 /// `netlab cni-check` on the real kernel: Debian's plugins pass every rule that applies to their
 /// cniVersion, and fixture plugins broken in one way each fail exactly the rule about it.
 extension Labs { @Suite struct CNICheckTests {
-    func check(_ t: Topology, _ base: String) throws -> CNIConformanceReport {
+    func check(_ t: Topology, _ base: String, pod: String? = nil) throws -> CNIConformanceReport {
         let name = uniqueLab(base)
         defer { #expect(leftovers(of: name) == [], "cni-check left lab \(name) behind") }
-        return try Lab.cniCheck(name: name, topology: t, pod: nil, logger: netlabLogger())
+        return try Lab.cniCheck(name: name, topology: t, pod: pod, logger: netlabLogger())
+    }
+
+    /// The default topology with webpod1's port 80 published on the node's 8080 (portmap's work),
+    /// and `plugin` from the fixtures in place of portmap when given.
+    func hostPortTopology(portmap plugin: String? = nil, in dir: TemporaryDirectory) throws -> Topology {
+        var yaml = DefaultTopology.yaml.replacingOccurrences(of: "      - containerPort: 80\n        protocol: TCP\n",
+                                                             with: "      - containerPort: 80\n        protocol: TCP\n        hostPort: 8080\n")
+        if let plugin {
+            for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
+            try FileManager.default.copyItem(atPath: "\(fixtures)/\(plugin)", toPath: "\(dir.path)/\(plugin)")
+            yaml = yaml.replacingOccurrences(of: "      - type: portmap\n", with: "      - type: \(plugin)\n")
+                .replacingOccurrences(of: "binDir: /usr/lib/cni", with: "binDir: \(dir.path)")
+        }
+        #expect(yaml.contains("hostPort: 8080"), "the default topology's webpod1 ports moved; update this test")
+        return try TopologyLoader.parse(yaml: yaml, source: "hostport")
     }
 
     func netlabLogger() -> Logger { var l = Logger(label: "test"); l.logLevel = .error; return l }
@@ -38,6 +53,23 @@ extension Labs { @Suite struct CNICheckTests {
         let r = try check(try ShapeTests.shipped("bridge-cni.yaml"), "t-cnibr")
         #expect(verdicts(r) == passingAt031, "\(r.text())")
         #expect(r.plugins == ["bridge", "portmap"])
+    }
+
+    /// With a host port, portmap makes a chain per container on ADD; the real one removes it on DEL.
+    @Test func portmapWithAHostPortPassesEveryRule() throws {
+        let r = try check(try hostPortTopology(in: try TemporaryDirectory()), "t-cnihp", pod: "webpod1")
+        #expect(verdicts(r) == passingAt031, "\(r.text())")
+        #expect(r.pod == "webpod1")
+    }
+
+    @Test func aPortmapWhoseDelDoesNothingIsNamedWithItsChain() throws {
+        let dir = try TemporaryDirectory()
+        let r = try check(try hostPortTopology(portmap: "portmap-no-del", in: dir), "t-cnipm", pod: "webpod1")
+        let evidence = r.result(.delRestoresNode)?.evidence ?? []
+        #expect(r.result(.delRestoresNode)?.verdict == .fail, "\(r.text())")
+        #expect(evidence.contains { $0.hasPrefix("portmap-no-del left iptables chain CNI-DN-") && $0.hasSuffix(" in table nat") }, "\(evidence)")
+        #expect(evidence.contains { $0.hasPrefix("portmap-no-del left iptables rule `-A CNI-DN-") && $0.contains("--dport 8080") }, "\(evidence)")
+        #expect(r.results.filter { $0.verdict == .fail }.map(\.rule) == [.delRestoresNode], "\(r.text())")
     }
 
     /// At 1.0.0 CHECK runs: ptp's passes after ADD and fails once the pod's address is gone.

@@ -160,7 +160,15 @@ extension NodeSnapshot {
 
     /// `nft list ruleset` output as lines by table (`ip nat`), each line with the chain it is in
     /// when it is a rule (`chain X: …`), without counters' values, comments and the braces.
+    /// A table with no chain holds nothing and is left out: iptables-nft makes one whenever a
+    /// table is flushed or listed (Debian's portmap DEL asks ip6tables to on IPv4-only nodes).
     public static func nftRulesetLines(_ text: String) -> [FirewallLine] {
+        let lines = nftRulesetAllLines(text)
+        let used = Set(lines.filter { $0.line != "table" }.map(\.table))
+        return lines.filter { $0.line != "table" || used.contains($0.table) }
+    }
+
+    private static func nftRulesetAllLines(_ text: String) -> [FirewallLine] {
         var table = "", chain = ""
         var out: [FirewallLine] = []
         for raw in text.split(whereSeparator: \.isNewline) {
