@@ -167,6 +167,9 @@ import Testing
         let leak = nft.replacingOccurrences(of: "\t}\n}", with: "\t}\n\tchain CNI-DN-9 {\n\t}\n}")
         #expect(NodeSnapshot.differences(before: snapshot(nft: nft), after: snapshot(nft: leak)).map(\.description)
                 == ["left nft chain CNI-DN-9 in table ip nat"])
+        let rule = nft.replacingOccurrences(of: "masquerade\n", with: "masquerade\n\t\ttcp dport 8080 counter packets 0 bytes 0 dnat to 10.32.0.9:80\n")
+        #expect(NodeSnapshot.differences(before: snapshot(nft: nft), after: snapshot(nft: rule)).map(\.description)
+                == ["left nft rule `tcp dport 8080 counter dnat to 10.32.0.9:80` in chain POSTROUTING in table ip nat"])
     }
 }
 

@@ -129,7 +129,9 @@ extension NodeSnapshot {
             return "chain " + (t.dropFirst().split(separator: " ").first.map(String.init) ?? "")
         }
         if l.source == "nft", t.hasPrefix("chain ") {
-            return "chain " + (t.dropFirst(6).split(separator: " ").first.map(String.init) ?? "")
+            // "chain X" declares the chain; "chain X: …" is a rule (or the base chain's hook line) in it.
+            guard let colon = t.range(of: ": ") else { return "chain " + t.dropFirst(6) }
+            return "rule `\(t[colon.upperBound...])` in chain \(t[t.index(t.startIndex, offsetBy: 6)..<colon.lowerBound])"
         }
         return "rule `\(t)`"
     }
