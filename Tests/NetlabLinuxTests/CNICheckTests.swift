@@ -88,6 +88,18 @@ extension Labs { @Suite struct CNICheckTests {
         #expect(r.result(.checkDetectsTampering)?.evidence.first?.contains("CHECK failed") == true, "\(r.text())")
     }
 
+    /// Debian's portmap fails CHECK of a host port on nodes without IPv6 (LINUX-NOTES): that is check-after-add's
+    /// failure alone; tampering is not judged by a CHECK that fails anyway, nor is the second ADD.
+    @Test func aCheckThatFailsUntouchedFailsOnlyCheckAfterAdd() throws {
+        let yaml = DefaultTopology.yaml.replacingOccurrences(of: "cniVersion: 0.3.1", with: "cniVersion: 1.0.0")
+            .replacingOccurrences(of: "      - containerPort: 80\n        protocol: TCP\n", with: "      - containerPort: 80\n        protocol: TCP\n        hostPort: 8080\n")
+        let r = try check(try TopologyLoader.parse(yaml: yaml, source: "ptp-portmap-1.0.0"), "t-cnichkf", pod: "webpod1")
+        #expect(r.result(.checkAfterAdd)?.verdict == .fail, "\(r.text())")
+        #expect(r.result(.checkAfterAdd)?.evidence.first?.contains("'portmap' failed CHECK") == true, "\(r.text())")
+        #expect(r.result(.checkDetectsTampering)?.verdict == .skip, "\(r.text())")
+        #expect(r.results.filter { $0.verdict == .fail }.map(\.rule) == [.checkAfterAdd], "\(r.text())")
+    }
+
     @Test func aPtpWhoseDelSkipsItsOwnPartIsNamedWithWhatItLeft() throws {
         let dir = try TemporaryDirectory()
         for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }
