@@ -240,23 +240,11 @@ struct CNIConformanceRun {
     /// "ptp left route …": the plugin whose ADD made the object; a leak no ADD step showed (made
     /// by the DEL itself) says so.
     func attributed(_ d: SnapshotDifference, before: NodeSnapshot, afterPlugin: [NodeSnapshot]) -> String {
-        var previous = before
-        for (i, snap) in afterPlugin.enumerated() {
-            if NodeSnapshot.differences(before: previous, after: snap).contains(d) || (d.change == .changed && touched(d, previous, snap)) {
-                let type = list.types[i]
-                let ipam = d.kind == "ipam" ? list.plugins[i]["ipam"]?["type"]?.stringValue.map { " (its IPAM \($0))" } ?? "" : ""
-                return "\(type)\(ipam) \(d)"
-            }
-            previous = snap
+        guard let i = NodeSnapshot.step(making: d, before: before, steps: afterPlugin) else {
+            return "the DEL of \(chain) \(d) (no ADD step showed it: DEL made it)"
         }
-        return "the DEL of \(chain) \(d) (no ADD step showed it: DEL made it)"
-    }
-
-    /// A changed object's difference reads "kind name: old → new": the step that changed it is
-    /// the one whose own difference names the same object.
-    private func touched(_ d: SnapshotDifference, _ from: NodeSnapshot, _ to: NodeSnapshot) -> Bool {
-        let object = d.text.split(separator: ":").first.map(String.init) ?? d.text
-        return NodeSnapshot.differences(before: from, after: to).contains { $0.kind == d.kind && $0.text.hasPrefix(object + ":") }
+        let ipam = d.kind == "ipam" ? list.plugins[i]["ipam"]?["type"]?.stringValue.map { " (its IPAM \($0))" } ?? "" : ""
+        return "\(list.types[i])\(ipam) \(d)"
     }
 
     func independence(b: CNIAttachment, c: CNIAttachment, resultB: CNIResult, resultC: CNIResult,

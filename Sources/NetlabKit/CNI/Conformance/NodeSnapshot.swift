@@ -92,6 +92,22 @@ extension NodeSnapshot {
         return out
     }
 
+    /// Which step made `difference` (a difference from `before` to the end): the index of the
+    /// first of `steps` (the node after each plugin's ADD, in order) whose own change from the
+    /// step before shows it; a changed object counts for the step that changed that object.
+    /// Nil when no step shows it (the DEL itself made it).
+    public static func step(making difference: SnapshotDifference, before: NodeSnapshot, steps: [NodeSnapshot]) -> Int? {
+        var previous = before
+        let object = difference.text.components(separatedBy: ": ").first ?? difference.text
+        for (i, snap) in steps.enumerated() {
+            let made = differences(before: previous, after: snap)
+            if made.contains(difference) { return i }
+            if difference.change == .changed, made.contains(where: { $0.kind == difference.kind && $0.text.hasPrefix(object + ": ") }) { return i }
+            previous = snap
+        }
+        return nil
+    }
+
     /// host-local's files that are not allocations: the lock and the last reserved address of each range.
     public static func isIPAMBookkeeping(_ path: String) -> Bool {
         let file = path.split(separator: "/").last.map(String.init) ?? path
