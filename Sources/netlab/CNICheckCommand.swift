@@ -17,7 +17,7 @@ struct CNICheck: ParsableCommand {
         container's address was removed; DEL restores the node (links, addresses, routes, rules, \
         permanent neighbours, iptables-save and nft rulesets, sysctls) and releases host-local's \
         reservation, naming the plugin that left something; DEL twice and DEL without the netns; \
-        a second ADD independent of the first; STATUS and GC (1.1.0). The lab is taken down \
+        a second ADD independent of the first; STATUS and GC (from 1.1.0). The lab is taken down \
         afterwards, also on failure or Ctrl-C. Exit codes: 0 every rule passed or was skipped, \
         1 a rule failed, 2 bad usage or topology, 3 the environment lacks something.
         """)

@@ -220,3 +220,29 @@ import Testing
         #expect(x.contains("<skipped message=\"cniVersion 0.3.1 has no CHECK\"/>"))
     }
 }
+
+@Suite struct CNIStatusGCTests {
+    @Test func statusAndGCRunEveryPluginWithoutContainerVariables() throws {
+        let runner = FakeRunner()
+        let list = try ptpPortmapList(version: "1.1.0")
+        try makeRuntime(runner).status(list)
+        try makeRuntime(runner).gc(list, validAttachments: [webAttachment])
+        #expect(runner.calls.map(\.label) == ["STATUS ptp", "STATUS portmap", "GC ptp", "GC portmap"])
+        for c in runner.calls {
+            #expect(Set(c.environment.keys) == ["CNI_COMMAND", "CNI_PATH", "PATH"])
+            #expect(c.config["name"] == .string("netlab") && c.config["cniVersion"] == .string("1.1.0"))
+        }
+        #expect(runner.calls[0].config["cni.dev/valid-attachments"] == nil)
+        #expect(runner.calls[2].config["cni.dev/valid-attachments"] == json(#"[{"containerID":"c0ffee","ifname":"eth0"}]"#))
+    }
+
+    @Test func aFailedStatusNamesThePlugin() throws {
+        let runner = FakeRunner { c in
+            c.plugin == "portmap" ? ProcessOutcome(termination: .exited(1), stdout: Data(#"{"code":50,"msg":"not ready"}"#.utf8)) : ProcessOutcome(termination: .exited(0))
+        }
+        #expect { try makeRuntime(runner).status(try ptpPortmapList(version: "1.1.0")) } throws: { e in
+            let p = e as? CNIPluginError
+            return p?.pluginType == "portmap" && p?.command == .status && p?.code == 50
+        }
+    }
+}

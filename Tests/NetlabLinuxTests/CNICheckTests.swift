@@ -100,6 +100,23 @@ extension Labs { @Suite struct CNICheckTests {
         #expect(r.results.filter { $0.verdict == .fail }.map(\.rule) == [.checkAfterAdd], "\(r.text())")
     }
 
+    /// A 1.1.0 chain (a fixture over ptp: Debian's plugins stop at 1.0.0) also gets STATUS and GC.
+    @Test func aVersion11ChainPassesStatusAndGC() throws {
+        let dir = try TemporaryDirectory()
+        for real in ["ptp", "host-local"] { try dir.link(real) }
+        try FileManager.default.copyItem(atPath: "\(fixtures)/ptp-1.1", toPath: "\(dir.path)/ptp-1.1")
+        var yaml = DefaultTopology.yaml.replacingOccurrences(of: "cniVersion: 0.3.1", with: "cniVersion: 1.1.0")
+            .replacingOccurrences(of: "      - type: ptp\n", with: "      - type: ptp-1.1\n")
+            .replacingOccurrences(of: "binDir: /usr/lib/cni", with: "binDir: \(dir.path)")
+        guard let from = yaml.range(of: "      # portmap: hostPort support"), let to = yaml.range(of: "          portMappings: true\n") else {
+            Issue.record("the default topology's portmap entry moved; update this test"); return
+        }
+        yaml.removeSubrange(from.lowerBound..<to.upperBound)
+        let r = try check(try TopologyLoader.parse(yaml: yaml, source: "ptp-1.1"), "t-cni11")
+        #expect(r.results.allSatisfy { $0.verdict == .pass }, "\(r.text())")
+        #expect(r.result(.gc)?.evidence.contains { $0.contains("released cni-check-d's reservation") } == true, "\(r.text())")
+    }
+
     @Test func aPtpWhoseDelSkipsItsOwnPartIsNamedWithWhatItLeft() throws {
         let dir = try TemporaryDirectory()
         for real in ["ptp", "host-local", "portmap"] { try dir.link(real) }

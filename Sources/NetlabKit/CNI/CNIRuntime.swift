@@ -124,6 +124,38 @@ public struct CNIRuntime: Sendable {
         return try runDel(list, a, prevResult: prevResult?.raw)
     }
 
+    /// STATUS (spec 1.1.0): every plugin in order, as libcni's GetStatusNetworkList, with its
+    /// configuration (name and cniVersion injected) and no container variables: it succeeds when
+    /// the plugin is ready for ADD.
+    public func status(_ list: CNINetworkConfigList) throws {
+        try runWithoutContainer(.status, list) { $0 }
+    }
+
+    /// GC (spec 1.1.0): every plugin in order, as libcni's GCNetworkList, its configuration
+    /// carrying "cni.dev/valid-attachments" (container ID and interface of each attachment that is
+    /// still wanted); a plugin releases what it holds for any other.
+    public func gc(_ list: CNINetworkConfigList, validAttachments: [CNIAttachment]) throws {
+        let valid = JSONValue.array(validAttachments.map { .object(["containerID": .string($0.containerID), "ifname": .string($0.ifName)]) })
+        try runWithoutContainer(.gc, list) { conf in
+            var c = conf
+            c["cni.dev/valid-attachments"] = valid
+            return c
+        }
+    }
+
+    private func runWithoutContainer(_ command: CNICommand, _ list: CNINetworkConfigList, _ config: (JSONValue) -> JSONValue) throws {
+        let missing = missingPlugins(list)
+        if !missing.isEmpty { throw CNIPluginNotFound(pluginTypes: missing, binDir: binDir) }
+        for (i, type) in list.types.enumerated() {
+            var conf = list.plugins[i]
+            conf["name"] = .string(list.name)
+            conf["cniVersion"] = .string(list.cniVersion.description)
+            let env = ["CNI_COMMAND": command.rawValue, "CNI_PATH": binDir, "PATH": cniSearchPath]
+            let ctx = ErrorContext(type: type, command: command, podName: "-", podNamespace: "-", netns: "-")
+            try ensureSucceeded(try start([pluginPath(type)], env, config(conf).encoded(), ctx), ctx)
+        }
+    }
+
     /// Asks a plugin which spec versions it supports (CNI_COMMAND=VERSION), for preflight checks:
     /// the installed 1.1.1 plugins stop at 1.0.0.
     public func supportedVersions(pluginType: String, asking version: CNIVersion) throws -> [String] {

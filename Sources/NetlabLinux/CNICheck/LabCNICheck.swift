@@ -12,7 +12,7 @@ import NetlabKit
 /// Container a: ADD (plugin by plugin, the node looked at after each, so a leak names the
 /// plugin that made it), CHECK, DEL, the node compared with before, DEL again. Containers b and
 /// c: two ADDs side by side, c's address removed and CHECK asked to notice, c's netns deleted
-/// before its DEL.
+/// before its DEL. From 1.1.0: STATUS, and GC with b the only valid attachment beside a container d.
 extension Lab {
     public func cniConformance(pod podName: String? = nil) throws -> CNIConformanceReport {
         guard let pod = podName.map({ topology.pod(named: $0) }) ?? topology.pods.first else {
@@ -216,15 +216,24 @@ struct CNIConformanceRun {
         } catch {
             put(CNIRuleResult(.delWithoutNetns, .fail, ["DEL of \(c.podName) after its netns was deleted (no CNI_NETNS) failed: \(short(error))"]))
         }
+        try Interrupts.check()
+
+        if list.cniVersion < CNIVersion(1, 1, 0) {
+            skipAll([.status, .gc], "cniVersion \(list.cniVersion) has no STATUS and GC (they exist from 1.1.0 on)")
+        } else {
+            do {
+                try runtime.status(list)
+                put(CNIRuleResult(.status, .pass, ["STATUS of every plugin of \(chain) succeeded"]))
+            } catch {
+                put(CNIRuleResult(.status, .fail, ["STATUS failed: \(short(error))"]))
+            }
+            put(try garbageCollection(keeping: b, resultB: resultB))
+        }
+
         do { try runtime.del(list, b, prevResult: resultB) } catch {
             lab.logger.warning("CNI DEL of cni-check container \(b.podName) failed: \(short(error))")
         }
         try deleteNamespace("b")
-
-        let why = list.cniVersion < CNIVersion(1, 1, 0)
-            ? "cniVersion \(list.cniVersion) has no STATUS and GC (they exist from 1.1.0 on)"
-            : "netlab does not run STATUS and GC yet (cniVersion \(list.cniVersion) has them)"
-        skipAll([.status, .gc], why)
         return ordered(results)
     }
 
@@ -285,6 +294,34 @@ struct CNIConformanceRun {
             }
         }
         return .judged(.addIndependent, problems: problems, passed: seen)
+    }
+
+    /// GC with only b valid: d, added for it, loses its reservation; b keeps its own and its address.
+    mutating func garbageCollection(keeping b: CNIAttachment, resultB: CNIResult) throws -> CNIRuleResult {
+        let d = try container("d")
+        let resultD: CNIResult
+        do { resultD = try runtime.add(list, d) } catch {
+            return CNIRuleResult(.gc, .fail, ["ADD of \(d.podName), to be collected, failed: \(short(error))"])
+        }
+        defer { _ = try? runtime.del(list, d, prevResult: resultD); try? deleteNamespace("d") }
+        let before = try reader.take()
+        do { try runtime.gc(list, validAttachments: [b]) } catch {
+            return CNIRuleResult(.gc, .fail, ["GC with \(b.podName) as the only valid attachment failed: \(short(error))"])
+        }
+        let after = try reader.take()
+        var problems: [String] = [], seen: [String] = ["GC with \(b.podName) as the only valid attachment succeeded"]
+        if hasHostLocal {
+            let keptD = after.ipamReservations(of: d.containerID), keptB = after.ipamReservations(of: b.containerID)
+            if !keptD.isEmpty { problems.append("GC kept \(d.podName)'s reservation \(keptD.joined(separator: ", ")), which no valid attachment holds") }
+            else if !before.ipamReservations(of: d.containerID).isEmpty { seen.append("it released \(d.podName)'s reservation") }
+            if keptB.isEmpty { problems.append("GC released \(b.podName)'s reservation, although \(b.podName) is a valid attachment") }
+            else { seen.append("it kept \(b.podName)'s \(keptB.joined(separator: ", "))") }
+        }
+        if let ipB = resultB.podAddress(ifName: b.ifName), let ns = containers["b"] {
+            let addrs = try RouteNetlink(socket: try lab.edges.netlink.socket(in: ns)).listAddresses()
+            if !addrs.contains(where: { $0.prefix.address == ipB.address }) { problems.append("\(b.podName) lost \(ipB) in the GC") }
+        }
+        return .judged(.gc, problems: problems, passed: seen)
     }
 
     /// c's pod address removed from its interface: CHECK must notice.
