@@ -6,6 +6,7 @@
 #include <linux/veth.h>
 #include <linux/if.h>
 #include <linux/neighbour.h>
+#include <linux/fib_rules.h>
 
 /* Macros that are expressions do not reach Swift. */
 static inline size_t netlab_mnl_socket_buffer_size(void) { return MNL_SOCKET_BUFFER_SIZE; }

@@ -116,6 +116,22 @@ int netlab_write_file_in_netns(int nsfd, const char *path, const char *value) {
     return netlab_run_in_netns(nsfd, write_file, &w);
 }
 
+struct read_args { const char *path; char *buf; size_t cap; };
+static int read_file(void *p) {
+    struct read_args *r = p;
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    ssize_t n = read(fd, r->buf, r->cap);
+    int e = errno;
+    close(fd);
+    return n < 0 ? -e : (int)n;
+}
+
+int netlab_read_file_in_netns(int nsfd, const char *path, char *buf, size_t cap) {
+    struct read_args r = { path, buf, cap };
+    return netlab_run_in_netns(nsfd, read_file, &r);
+}
+
 static pid_t spawn(const char *path, char *const argv[], char *const envp[], int nsfd,
                    int in_fd, int out_fd, int err_fd, int new_pgrp, int die_with_parent,
                    const struct netlab_isolation *iso, int *failed_step) {

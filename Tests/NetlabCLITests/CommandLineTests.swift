@@ -36,6 +36,14 @@ import NetlabLinux
         #expect(graph.lab.name == "lab1")
     }
 
+    @Test func cniCheckTakesTheTopologyThePodAndTheReportFormats() throws {
+        let c = try #require(try parse(["cni-check", "-t", "t.yaml", "--pod", "web", "--name", "c1", "--json", "--junit", "r.xml"]) as? CNICheck)
+        #expect(c.topo.topology == "t.yaml" && c.pod == "web" && c.lab.name == "c1" && c.json && c.junit == "r.xml")
+        let plain = try #require(try parse(["cni-check"]) as? CNICheck)
+        #expect(plain.topo.topology == nil && plain.pod == nil && plain.lab.name == nil && !plain.json)
+        #expect(rejection(["cni-check", "--name", "Bad_Name"])?.code == ExitCategory.usage.exitCode)
+    }
+
     @Test func runWithoutANameGetsOneOfItsOwn() throws {
         let run = try #require(try parse(["run"]) as? Run)
         #expect(run.sessionOptions.lab.hasPrefix("run-") && !run.sessionOptions.keep)

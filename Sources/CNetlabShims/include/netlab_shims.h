@@ -42,6 +42,10 @@ int netlab_socket_in_netns(int nsfd, int domain, int type, int protocol);
 /* Writes `value` to `path` (a /proc/sys/net file) from inside the namespace `nsfd`. */
 int netlab_write_file_in_netns(int nsfd, const char *path, const char *value);
 
+/* Reads up to `cap` bytes of `path` (a /proc/sys/net file) from inside the namespace `nsfd`:
+ * /proc/sys/net answers for the reading thread's namespace. Returns the length or -errno. */
+int netlab_read_file_in_netns(int nsfd, const char *path, char *buf, size_t cap);
+
 /* Spawns argv[0] (a path) with envp, its network namespace being `nsfd` (or the caller's when
  * nsfd < 0), and fds 0/1/2 set to in/out/err (-1: /dev/null). Every other descriptor is closed in
  * the child. The child is made leader of a new process group when new_pgrp != 0, so a timeout can

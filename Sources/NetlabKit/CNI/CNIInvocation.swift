@@ -2,6 +2,8 @@ import Foundation
 
 public enum CNICommand: String, Hashable, Sendable, CaseIterable {
     case add = "ADD", check = "CHECK", del = "DEL", version = "VERSION"
+    /// Spec 1.1.0: whether the plugin is ready for ADD, and garbage collection of stale attachments.
+    case status = "STATUS", gc = "GC"
 }
 
 /// Exactly what one plugin run gets: argv, the whole environment, and stdin.

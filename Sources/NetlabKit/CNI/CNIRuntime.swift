@@ -74,7 +74,9 @@ public struct CNIRuntime: Sendable {
     /// it to its caller. The error is `CNIAddFailed`, carrying the cleanup's own error if any.
     /// Missing binaries and an invalid attachment are reported before anything runs, without DEL.
     /// A plugin that timed out is left out of that DEL (`CNITimedOutPlugins`).
-    public func add(_ list: CNINetworkConfigList, _ a: CNIAttachment) throws -> CNIResult {
+    /// `afterPlugin` is called after each plugin's ADD succeeded, with its index (`netlab
+    /// cni-check` looks at the node there, to tell which plugin made what).
+    public func add(_ list: CNINetworkConfigList, _ a: CNIAttachment, afterPlugin: ((Int) throws -> Void)? = nil) throws -> CNIResult {
         try preflight(list, a, .add)
         var prev: JSONValue?
         var result: CNIResult?
@@ -83,6 +85,7 @@ public struct CNIRuntime: Sendable {
                 let r = try runWithResult(invocation(.add, list, pluginIndex: i, a, prevResult: prev), list: list, a)
                 prev = r.raw
                 result = r
+                try afterPlugin?(i)
             } catch {
                 var cleanupError: (any Error)?
                 var skipped: [String] = []
@@ -119,6 +122,38 @@ public struct CNIRuntime: Sendable {
     public func del(_ list: CNINetworkConfigList, _ a: CNIAttachment, prevResult: CNIResult?) throws -> CNIDelOutcome {
         try preflight(list, a, .del)
         return try runDel(list, a, prevResult: prevResult?.raw)
+    }
+
+    /// STATUS (spec 1.1.0): every plugin in order, as libcni's GetStatusNetworkList, with its
+    /// configuration (name and cniVersion injected) and no container variables: it succeeds when
+    /// the plugin is ready for ADD.
+    public func status(_ list: CNINetworkConfigList) throws {
+        try runWithoutContainer(.status, list) { $0 }
+    }
+
+    /// GC (spec 1.1.0): every plugin in order, as libcni's GCNetworkList, its configuration
+    /// carrying "cni.dev/valid-attachments" (container ID and interface of each attachment that is
+    /// still wanted); a plugin releases what it holds for any other.
+    public func gc(_ list: CNINetworkConfigList, validAttachments: [CNIAttachment]) throws {
+        let valid = JSONValue.array(validAttachments.map { .object(["containerID": .string($0.containerID), "ifname": .string($0.ifName)]) })
+        try runWithoutContainer(.gc, list) { conf in
+            var c = conf
+            c["cni.dev/valid-attachments"] = valid
+            return c
+        }
+    }
+
+    private func runWithoutContainer(_ command: CNICommand, _ list: CNINetworkConfigList, _ config: (JSONValue) -> JSONValue) throws {
+        let missing = missingPlugins(list)
+        if !missing.isEmpty { throw CNIPluginNotFound(pluginTypes: missing, binDir: binDir) }
+        for (i, type) in list.types.enumerated() {
+            var conf = list.plugins[i]
+            conf["name"] = .string(list.name)
+            conf["cniVersion"] = .string(list.cniVersion.description)
+            let env = ["CNI_COMMAND": command.rawValue, "CNI_PATH": binDir, "PATH": cniSearchPath]
+            let ctx = ErrorContext(type: type, command: command, podName: "-", podNamespace: "-", netns: "-")
+            try ensureSucceeded(try start([pluginPath(type)], env, config(conf).encoded(), ctx), ctx)
+        }
     }
 
     /// Asks a plugin which spec versions it supports (CNI_COMMAND=VERSION), for preflight checks:

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import CNetlabShims
 
@@ -54,6 +55,16 @@ public final class NetworkNamespace: @unchecked Sendable {
     /// Writes a sysctl (e.g. `/proc/sys/net/ipv4/ip_forward`) inside this namespace.
     public func writeSysctl(_ path: String, _ value: String) throws {
         try shimCall("write \(value) to \(path) in netns \(name)") { netlab_write_file_in_netns(fd, path, value) }
+    }
+
+    /// Reads a sysctl (e.g. `/proc/sys/net/ipv4/ip_forward`) inside this namespace, trimmed; nil when
+    /// it does not exist there (an interface's conf directory that is gone).
+    public func readSysctl(_ path: String) throws -> String? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = netlab_read_file_in_netns(fd, path, &buf, buf.count - 1)
+        if n == -ENOENT { return nil }
+        if n < 0 { throw SystemError("read \(path) in netns \(name)", errno: -n) }
+        return String(decoding: buf[..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Opens a socket inside this namespace; it can then be used from any thread.
