@@ -23,6 +23,8 @@ public struct Topology: Hashable, Sendable, Codable {
     public var checks: [Check]
     /// How the VPC carries the nodes' traffic (`shape:`); `Datapath(topology:)` builds it.
     public var shape: Shape
+    /// An overlay the agents build between the nodes (`overlay:`), nil for none.
+    public var overlay: Overlay?
 
     /// The datapath shapes a topology may ask for, each a `DatapathShape`.
     public enum Shape: String, Hashable, Sendable, Codable, CaseIterable {
@@ -37,8 +39,8 @@ public struct Topology: Hashable, Sendable, Codable {
     public init(source: String, name: String, vpc: VPC, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix,
                 external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings,
                 proxy: ProxySettings = ProxySettings(), agents: [Agent] = [], api: APIEndpoint? = nil, checks: [Check] = [],
-                shape: Shape = .vpcNative) {
-        self.checks = checks; self.agents = agents; self.shape = shape
+                shape: Shape = .vpcNative, overlay: Overlay? = nil) {
+        self.checks = checks; self.agents = agents; self.shape = shape; self.overlay = overlay
         self.api = api ?? APIEndpoint(address: APIEndpoint.defaultAddress(subnet: vpc.subnet, taken: Set(nodes.map(\.ip) + [vpc.gateway]))
                                           ?? vpc.subnet.last.advanced(by: -1))
         self.source = source; self.name = name; self.vpc = vpc; self.clusterCIDR = clusterCIDR
@@ -47,7 +49,7 @@ public struct Topology: Hashable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape
+        case source, name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape, overlay
     }
     /// A lab recorded before `shape` existed was VPC-native.
     public init(from decoder: Decoder) throws {
@@ -59,7 +61,8 @@ public struct Topology: Hashable, Sendable, Codable {
                   services: try c.decode([Service].self, forKey: .services), cni: try c.decode(CNISettings.self, forKey: .cni),
                   proxy: try c.decode(ProxySettings.self, forKey: .proxy), agents: try c.decode([Agent].self, forKey: .agents),
                   api: try c.decode(APIEndpoint.self, forKey: .api), checks: try c.decode([Check].self, forKey: .checks),
-                  shape: try c.decodeIfPresent(Shape.self, forKey: .shape) ?? .vpcNative)
+                  shape: try c.decodeIfPresent(Shape.self, forKey: .shape) ?? .vpcNative,
+                  overlay: try c.decodeIfPresent(Overlay.self, forKey: .overlay))
     }
 
     public func node(named n: String) -> Node? { nodes.first { $0.name == n } }
