@@ -101,3 +101,37 @@ import Testing
         #expect(port.mismatches(Packet.decode(Self.encapsulated(Self.innerPing()))) == ["outer dport is 8472, not 4789"])
     }
 }
+
+/// Both layers in what a user reads: the transcript (the inner line indented under the outer)
+/// and the path diagram (the encapsulated sighting is the same packet, labelled with its outer layer).
+@Suite struct VXLANReportTests {
+    typealias T = VXLANPacketTests
+
+    @Test func transcriptIndentsTheInnerPacket() {
+        let line = TcpdumpFormatter(includeTimestamp: false).format(PacketFixtures.captured([T.encapsulated(T.innerPing())])[0])
+        let r = CheckResult(name: "pod-to-pod", passed: false, durationMs: 1, expectations: [], transcript: [line])
+        let text = RunReport.text(of: r, verbose: true)
+        #expect(text.contains("""
+                \(line.split(separator: "\n")[0])
+                  IP 10.32.0.2 > 10.32.1.2: ICMP echo request, id 7958, seq 1, length 64
+            """), "\(text)")
+    }
+
+    @Test func pathDiagramFollowsThePingThroughTheTunnel() throws {
+        func at(_ hop: String, _ frame: [UInt8], t: UInt64, out: Bool) -> CapturedPacket {
+            CapturedPacket(timestampNanoseconds: t, interfaceName: String(hop.split(separator: "/")[1]), hopLabel: hop,
+                           direction: out ? .outgoing : .incoming, bytes: frame)
+        }
+        let sent = T.innerPing(ttl: 64), routed = T.innerPing(ttl: 63), delivered = T.innerPing(ttl: 62)
+        let packets = [at("pod1/eth0", sent, t: 1, out: true), at("node1/flannel.1", routed, t: 2, out: true),
+                       at("node1/eth0", T.encapsulated(routed), t: 3, out: true), at("node2/eth0", T.encapsulated(routed), t: 4, out: false),
+                       at("pod2/eth0", delivered, t: 5, out: false)]
+        let t = DefaultTopology.load()
+        let d = PacketPathDiagram.build(result: CheckResult(name: "pod-to-pod", passed: true, durationMs: 1, expectations: []),
+                                        source: "pod1", target: T.pod2, packets: packets,
+                                        hops: packets.map(\.hopLabel), geography: LabGeography(topology: t, pods: [:]))
+        #expect(d.lifelines.map { $0.id } == ["pod1/eth0", "node1/flannel.1", "node1/eth0", "node2/eth0", "pod2/eth0"])
+        let labels = d.steps.compactMap { s -> String? in if case .arrow(let a) = s { return a.label } else { return nil } }
+        #expect(labels.contains("[VXLAN 10.0.0.37 → 10.0.0.38 vni 1] 10.32.0.2 → 10.32.1.2 echo request seq 1 ttl 63"), "\(labels)")
+    }
+}
