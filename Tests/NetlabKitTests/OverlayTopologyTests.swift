@@ -71,4 +71,17 @@ import Testing
         let d = diagnostics(baseTopology + ref)
         #expect(d == ["t.yaml:21:32: check 'c' expect.packets[0] match.vxlan.src: 'node3.ip' refers to 'node3', which is not a node, pod, service, client or gw of this topology"])
     }
+
+    /// The datapath knows the agents' VTEPs: a check may capture on one, and a packet that went
+    /// into node1's VTEP has node1's uplink still to cross (a failure says "not seen at node1/eth0").
+    @Test func theDatapathFollowsAPacketIntoTheTunnel() throws {
+        let path = repoRoot.appendingPathComponent("topologies/overlay-vxlan.yaml").path
+        let t = try TopologyLoader.parse(yaml: try String(contentsOfFile: path, encoding: .utf8), source: path)
+        let d = Datapath(topology: t)
+        #expect(d.interfaces(of: "node1")?.known.contains("flannel.1") == true)
+        #expect(Datapath(topology: DefaultTopology.load()).interfaces(of: "node1")?.known.contains("flannel.1") == false)
+        let g = LabGeography(datapath: d, pods: ["pod2": .init(address: IPv4Prefix("10.32.1.2/24")!, gateway: IPv4Address("10.32.1.1"))])
+        #expect(g.path(from: "node1/flannel.1", leaving: true, to: IPv4Address("10.32.1.2")!) == ["node1/eth0", "node2/eth0", "pod2/eth0"])
+        #expect(g.path(from: "node1/eth0", leaving: true, to: IPv4Address("10.32.1.2")!) == ["node2/eth0", "pod2/eth0"])
+    }
 }
