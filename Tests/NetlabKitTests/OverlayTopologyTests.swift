@@ -84,4 +84,15 @@ import Testing
         #expect(g.path(from: "node1/flannel.1", leaving: true, to: IPv4Address("10.32.1.2")!) == ["node1/eth0", "node2/eth0", "pod2/eth0"])
         #expect(g.path(from: "node1/eth0", leaving: true, to: IPv4Address("10.32.1.2")!) == ["node2/eth0", "pod2/eth0"])
     }
+
+    @Test func theGraphDrawsTheVTEPsAndTheirTunnel() throws {
+        let path = repoRoot.appendingPathComponent("topologies/overlay-vxlan.yaml").path
+        let t = try TopologyLoader.parse(yaml: try String(contentsOfFile: path, encoding: .utf8), source: path)
+        let g = TopologyGraph(topology: t, datapath: Datapath(topology: t))
+        #expect(g.boxes.first { $0.id == "node2" }?.lines.last == "VTEP flannel.1 10.32.1.0/32 (agent)")
+        #expect(g.links.contains(.init(a: "node1", b: "node2", label: "node1/flannel.1 ⇄ node2/flannel.1: vxlan vni 1, udp 8472", dashed: true)))
+        #expect(g.svg().contains(">udp 8472</text>"))
+        let plain = DefaultTopology.load()
+        #expect(!TopologyGraph(topology: plain, datapath: Datapath(topology: plain)).mermaid().contains("VTEP"))
+    }
 }
