@@ -155,7 +155,8 @@ final class OverlayAgent: @unchecked Sendable {
             }
         } catch {
             logLine("sync failed: \(error); retrying")
-            if !stop.sleep(1) { runner.request() }
+            // Not in a tight loop: at most once a second (sleep says false once stopped).
+            if stop.sleep(1) { runner.request() }
         }
         return true
     }
