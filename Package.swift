@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "netlab", targets: ["netlab"]),
         .executable(name: "netlab-proxy", targets: ["netlab-proxy"]),
+        .executable(name: "netlab-overlay", targets: ["netlab-overlay"]),
         .library(name: "NetlabKit", targets: ["NetlabKit"]),
     ],
     dependencies: [
@@ -58,6 +59,9 @@ let package = Package(
         // The reference service proxy: a separate binary behind the same contract as a user's proxy.
         // It shares netlab's process runner (NetlabLinux), so "spawn, feed, collect, time out" has one implementation.
         .executableTarget(name: "netlab-proxy", dependencies: ["NetlabKit", "NetlabLinux", "NetlabKubeClient"]),
+        // The reference overlay agent (flannel's vxlan backend from the API's Nodes): its VTEP
+        // through NetlabLinux's netlink requests, the API through NetlabKubeClient.
+        .executableTarget(name: "netlab-overlay", dependencies: ["NetlabKit", "NetlabLinux", "NetlabKubeClient"]),
         // A small Kubernetes API client (plain HTTP/1.1 on POSIX sockets, no NIO): list, watch,
         // writes, a reflector and the pieces of an API-driven agent, for netlab-proxy and netlab.
         .target(name: "NetlabKubeClient", dependencies: ["NetlabKit", .product(name: "Yams", package: "Yams")]),

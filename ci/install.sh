@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs netlab and netlab-proxy side by side (netlab finds netlab-proxy, and `netlab serve`
+# Installs netlab, netlab-proxy and netlab-overlay side by side (netlab finds its agents, and `netlab serve`
 # itself, next to its own binary) into PREFIX/bin, by default /usr/local/bin: on the PATH that
 # `sudo` keeps (Debian's and Ubuntu's secure_path), so the README's `sudo netlab ...` lines work.
 #
@@ -20,12 +20,13 @@ done
 if [ -z "$from" ]; then
   swift build -c release --product netlab
   swift build -c release --product netlab-proxy
+  swift build -c release --product netlab-overlay
   from=.build/release
 fi
-for b in netlab netlab-proxy; do
+for b in netlab netlab-proxy netlab-overlay; do
   [ -x "$from/$b" ] || { echo "ci/install.sh: $from/$b is missing: build it first (swift build -c release)" >&2; exit 3; }
 done
 install -d -m 0755 "$prefix/bin"
 # install(1) writes a new file and renames it into place: a running netlab keeps its old binary.
-install -m 0755 "$from/netlab" "$from/netlab-proxy" "$prefix/bin/"
-echo "installed netlab and netlab-proxy into $prefix/bin ($("$prefix/bin/netlab" --version))"
+install -m 0755 "$from/netlab" "$from/netlab-proxy" "$from/netlab-overlay" "$prefix/bin/"
+echo "installed netlab, netlab-proxy and netlab-overlay into $prefix/bin ($("$prefix/bin/netlab" --version))"

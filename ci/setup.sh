@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 / Ubuntu machine (with Swift installed) for netlab and builds it.
-#   sudo ci/setup.sh            packages, release build, install (ci/install.sh: netlab and netlab-proxy
+#   sudo ci/setup.sh            packages, release build, install (ci/install.sh: netlab, netlab-proxy and netlab-overlay
 #                               into /usr/local/bin, on sudo's PATH), then `netlab run`: the default lab's checks
 #   sudo ci/setup.sh --deps     only the Debian packages
 # Everything netlab builds lives in namespaces it creates; this script changes no network setting.

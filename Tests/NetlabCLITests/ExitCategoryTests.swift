@@ -86,8 +86,8 @@ import Testing
         let declaration = try Regex(#"(?m)^\s*(?:public |internal |private |fileprivate )?(?:final )?(?:struct|enum|class) (\w+)\b[^{\n]*:[^{\n]*\b(?:Netlab)?Error\b"#)
         var declared: [String] = []
         let files = FileManager.default.enumerator(atPath: sources.path)!.compactMap { $0 as? String }
-        // netlab-proxy is a separate program with its own exit codes.
-        for f in files where f.hasSuffix(".swift") && !f.hasPrefix("netlab-proxy/") {
+        // netlab-proxy and netlab-overlay are separate programs with their own exit codes.
+        for f in files where f.hasSuffix(".swift") && !f.hasPrefix("netlab-proxy/") && !f.hasPrefix("netlab-overlay/") {
             let text = try String(contentsOf: sources.appendingPathComponent(f), encoding: .utf8)
             for m in text.matches(of: declaration) { declared.append(String(m.output[1].substring ?? "")) }
         }

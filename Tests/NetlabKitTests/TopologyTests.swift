@@ -162,7 +162,7 @@ extension TopologyLoader {
             "t.yaml:12:13: pods[0] labels must be a mapping of label names to values like {app: webpod}, not a list",
         ])
         #expect(diagnostics("- vpc\n") == [
-            "t.yaml:1:1: the topology file must be a mapping (key: value lines) with keys name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape, not a list",
+            "t.yaml:1:1: the topology file must be a mapping (key: value lines) with keys name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape, overlay, not a list",
         ])
     }
 
@@ -182,7 +182,7 @@ extension TopologyLoader {
     @Test func unknownKeysListTheAllowedOnesAndSuggestTheClosest() {
         #expect(diagnostics(baseTopology + "    podCidr: 10.32.1.0/24\nprxy: {}\nproxy: {mod: iptables}\nchecks: [anything]\n") == [
             "t.yaml:13:5: node 'node2' has unknown key 'podCidr' (did you mean 'podCIDR'?); allowed keys: name, ip, externalIP, podCIDR",
-            "t.yaml:14:1: the topology file has unknown key 'prxy' (did you mean 'proxy'?); allowed keys: name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape",
+            "t.yaml:14:1: the topology file has unknown key 'prxy' (did you mean 'proxy'?); allowed keys: name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape, overlay",
             "t.yaml:15:9: proxy has unknown key 'mod' (did you mean 'mode'?); allowed keys: mode, command, timeoutSeconds",
             "t.yaml:16:10: checks[0] must be a mapping (key: value lines) with keys name, description, from, to, port, protocol, expect, capture, unready, timeout, eventually, not the string 'anything'",
         ])

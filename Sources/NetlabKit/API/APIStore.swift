@@ -408,6 +408,9 @@ public final class APIStore: Sendable {
         if subresource == "status" {
             o = old
             o["status"] = new["status"]
+            // As the API server's status strategies: the spec stays, the labels and annotations
+            // are the request's (flanneld annotates its Node with a PATCH of nodes/status).
+            for field in ["labels", "annotations"] { o[path: ["metadata", field]] = new[path: ["metadata", field]] }
         } else {
             o = new
             for field in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "generation"] {

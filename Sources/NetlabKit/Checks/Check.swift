@@ -105,11 +105,14 @@ public struct PacketPattern: Hashable, Sendable, Codable {
     /// ARP: the address asked for (target) and the asker (sender): "who-has X tell Y".
     public var whoHas: Ref?
     public var tell: Ref?
+    /// The packet is VXLAN with these outer fields; the other fields are the inner frame's.
+    public var vxlan: VXLANPattern?
 
     public init(proto: PacketFilter.ProtocolKind? = nil, src: Ref? = nil, dst: Ref? = nil, sport: Ref? = nil, dport: Ref? = nil,
-                ttl: Int? = nil, icmp: ICMPKind? = nil, tcpFlags: String? = nil, arp: ARPKind? = nil, whoHas: Ref? = nil, tell: Ref? = nil) {
+                ttl: Int? = nil, icmp: ICMPKind? = nil, tcpFlags: String? = nil, arp: ARPKind? = nil, whoHas: Ref? = nil, tell: Ref? = nil,
+                vxlan: VXLANPattern? = nil) {
         self.proto = proto; self.src = src; self.dst = dst; self.sport = sport; self.dport = dport; self.ttl = ttl
-        self.icmp = icmp; self.tcpFlags = tcpFlags; self.arp = arp; self.whoHas = whoHas; self.tell = tell
+        self.icmp = icmp; self.tcpFlags = tcpFlags; self.arp = arp; self.whoHas = whoHas; self.tell = tell; self.vxlan = vxlan
     }
 
     /// The protocol, said or implied by the other fields.

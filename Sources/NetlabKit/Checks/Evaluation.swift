@@ -125,7 +125,10 @@ public struct CheckEvaluator {
 /// A check's packet pattern with its references resolved into the packet matcher
 /// (`PacketFilter`, which also says which fields a packet gets wrong), and how messages show it.
 public struct ResolvedPattern {
+    /// The packet's fields (with `outer`, the inner frame's).
     public var filter: PacketFilter
+    /// The encapsulation the packet must be in.
+    public var outer: VXLANMatch?
     /// "tcp [S] 10.0.0.38 > 10.32.0.3.80", for messages.
     public var text: String
 
@@ -164,11 +167,18 @@ public struct ResolvedPattern {
             words.append("\(s) > \(d)")
         }
         if let ttl = p.ttl { words.append("ttl \(ttl)") }
-        text = words.joined(separator: " ")
+        outer = try p.vxlan.map { try VXLANMatch($0, facts: facts) }
+        text = (outer.map { $0.text + ": " } ?? "") + words.joined(separator: " ")
     }
 
-    /// The fields that differ; empty when the packet matches.
-    public func mismatches(_ d: DecodedPacket) -> [String] { filter.mismatches(d) }
+    /// The fields that differ; empty when the packet matches. A packet outside VXLAN, where the
+    /// pattern wants it inside, is compared as if it were the inner frame, so the closest one
+    /// (the same ping, unencapsulated) says exactly that.
+    public func mismatches(_ d: DecodedPacket) -> [String] {
+        guard let outer else { return filter.mismatches(d) }
+        guard let (o, inner) = outer.mismatches(d) else { return ["not in VXLAN"] + filter.mismatches(d) }
+        return o + filter.mismatches(inner).map { $0.hasPrefix("it is ") ? $0 : "inner " + $0 }
+    }
 }
 
 extension TCPFlags {
@@ -200,6 +210,10 @@ extension PacketPattern: CustomStringConvertible {
         if let v = dst { parts.append("dst \(v)") }
         if let v = dport { parts.append("dport \(v)") }
         if let v = ttl { parts.append("ttl \(v)") }
+        if let v = vxlan {
+            let outer = [v.vni.map { "vni \($0)" }, v.src.map { "src \($0)" }, v.dst.map { "dst \($0)" }, v.dport.map { "dport \($0)" }].compactMap { $0 }
+            parts.insert("vxlan {\(outer.joined(separator: ", "))}", at: 0)
+        }
         return parts.joined(separator: ", ")
     }
 }

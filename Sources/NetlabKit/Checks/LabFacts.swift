@@ -32,7 +32,8 @@ public struct LabFacts: Sendable {
     /// Attributes by kind of object, with what they are.
     public static let attributes: [ObjectKind: [(name: String, kind: ValueKind, meaning: String)]] = [
         .node: [("ip", .address, "the node's internal (VPC) address"),
-                ("externalIP", .address, "the node's external address, mapped 1:1 by the gateway")],
+                ("externalIP", .address, "the node's external address, mapped 1:1 by the gateway"),
+                ("vtep", .address, "the node's VTEP address (with overlay: its podCIDR's network address)")],
         .pod: [("ip", .address, "the pod's address on its interface, from its CNI result"),
                ("gateway", .address, "the pod's gateway from its CNI result (ptp: the node side of its veth)")],
         .service: [("clusterIP", .address, "the service's cluster IP"),
@@ -99,6 +100,9 @@ public struct LabFacts: Sendable {
         if k == .node, attribute == "externalIP", t.node(named: object)?.externalIP == nil {
             return "'\(ref)': node '\(object)' has no externalIP"
         }
+        if k == .node, attribute == "vtep", t.overlay == nil {
+            return "'\(ref)': the topology has no overlay, so no node has a VTEP; add overlay: {type: vxlan} (with vpc.routing: none)"
+        }
         if k == .service, let s = t.services.first(where: { $0.name == object }), attribute == "nodePort", s.ports.first?.nodePort == nil {
             return "'\(ref)': service '\(object)' is \(s.type.rawValue), it has no nodePort"
         }
@@ -143,6 +147,7 @@ public struct LabFacts: Sendable {
         if let n = t.node(named: object) {
             if attribute == "ip" { return .address(n.ip) }
             if attribute == "externalIP", let e = n.externalIP { return .address(e) }
+            if attribute == "vtep", let o = t.overlay { return .address(o.vtepAddress(of: n)) }
         }
         if t.pod(named: object) != nil {
             guard let p = pods[object] else { throw Unresolved(ref: ref, reason: "pod '\(object)' has no address (its CNI ADD gave none)") }

@@ -65,6 +65,9 @@ public struct Datapath: Hashable, Sendable {
     public var nat: [StaticNAT]
     /// The interface a pod's CNI ADD is asked to create (CNI_IFNAME).
     public var podInterface: String
+    /// The overlay the topology's agents build: a VTEP on every node, which netlab does not make
+    /// but captures on and follows packets through (into it, then out of the node's uplink).
+    public var overlay: Overlay?
 
     public init(members: [Member], ownMembers: [Member], links: [Link], addresses: [Address], routes: [Route],
                 sysctls: [Sysctl], nat: [StaticNAT], podInterface: String) {
@@ -111,6 +114,7 @@ extension Datapath {
         guard let m = self.member(named: member) else { return nil }
         var names = linksUp(of: member)
         if m.role == .pod, !names.contains(podInterface) { names.append(podInterface) }
+        if m.role == .node, let o = overlay, !names.contains(o.device) { names.append(o.device) }
         return (names, m.role.runsCNIPlugins)
     }
 

@@ -21,7 +21,10 @@ extension Datapath {
         }
     }
 
-    public init(topology: Topology) { self = Self.shape(topology.shape).datapath(for: topology) }
+    public init(topology: Topology) {
+        self = Self.shape(topology.shape).datapath(for: topology)
+        overlay = topology.overlay
+    }
 }
 
 extension DatapathShape {

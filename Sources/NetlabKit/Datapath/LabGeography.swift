@@ -80,11 +80,13 @@ public struct LabGeography: Sendable {
             return target == .client ? [client].compactMap { $0 } : intoVPC(target)
         case .node(let n):
             let here = uplink(n)
+            // Out of the node's VTEP, a packet still has its uplink to cross, encapsulated.
+            let intoTunnel = leaving && datapath.overlay.map { hop == InterfaceRef(member: n, interface: $0.device).description } ?? false
             switch target {
             case .pod(let p, let pn) where pn == n: return leaving ? [] : [pod(p)]
             case .node(let tn) where tn == n: return []
             case .node, .pod:
-                return (leaving ? [] : [here]) + intoVPC(target)
+                return (leaving && !intoTunnel ? [] : [here]) + intoVPC(target)
             case .client, .gateway, .elsewhere:
                 return (leaving ? [] : [here]) + gatewayLifelines + (target == .client ? [client].compactMap { $0 } : [])
             }

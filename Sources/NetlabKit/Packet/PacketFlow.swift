@@ -16,6 +16,8 @@ struct Observation {
     var time: UInt64
     var d: DecodedPacket
     var ip: IPv4Header
+    /// Seen inside VXLAN: `d` and `ip` are the inner packet's, this the outer layer's.
+    var outer: VXLANOuter?
     var src: Endpoint { Endpoint(ip: ip.source, port: d.sourcePort) }
     var dst: Endpoint { Endpoint(ip: ip.destination, port: d.destinationPort) }
 
@@ -69,8 +71,15 @@ struct Observation {
             default: s += " ICMP type \(i.type)"
             }
         }
-        return s + " ttl \(ip.ttl)"
+        s += " ttl \(ip.ttl)"
+        return outer.map { "[VXLAN \($0.source) → \($0.destination) vni \($0.vni)] " + s } ?? s
     }
+}
+
+/// The outer layer of a packet seen inside VXLAN, for labels.
+struct VXLANOuter: Hashable {
+    var source: IPv4Address, destination: IPv4Address
+    var vni: UInt32
 }
 
 /// The probe's packets, each with its sightings at the capture points, in time order.
@@ -91,6 +100,13 @@ struct PacketFlow {
         for p in packets {
             let d = p.decoded
             if let a = d.arp { arps.append((p, a)); continue }
+            // An overlay's datagram is the packet it carries, sighted once more on the way.
+            if let outer = d.ipv4, let v = d.vxlan, let ip = v.inner.ipv4, v.inner.hasUsableIPv4Header,
+               v.inner.tcp != nil || v.inner.udp != nil || v.inner.icmp != nil {
+                observations.append(Observation(hop: p.hopLabel, outgoing: p.direction == .outgoing, time: p.timestampNanoseconds, d: v.inner, ip: ip,
+                                                outer: VXLANOuter(source: outer.source, destination: outer.destination, vni: v.vni)))
+                continue
+            }
             guard let ip = d.ipv4, d.hasUsableIPv4Header, d.tcp != nil || d.udp != nil || d.icmp != nil else { continue }
             observations.append(Observation(hop: p.hopLabel, outgoing: p.direction == .outgoing, time: p.timestampNanoseconds, d: d, ip: ip))
         }

@@ -2,7 +2,7 @@
 /// sequence numbers) for the protocols a Kubernetes datapath check looks at: ARP, ICMP, TCP, UDP.
 ///
 /// Verified against tcpdump 4.99.3 (see PacketTcpdumpOracleTests). Deliberate limits: no
-/// application decoding beyond HTTP on ports 80/8080 and VXLAN on 4789 (tcpdump also decodes DNS,
+/// application decoding beyond HTTP on ports 80/8080, VXLAN on 4789 and 8472 (OTV to tcpdump) (tcpdump also decodes DNS,
 /// SSH, BGP, NTP, ...); unknown EtherTypes and malformed headers get netlab's own wording.
 public struct TcpdumpFormatter: Sendable {
     /// Prefix each line with UTC time of day, nanoseconds (`20:01:26.435245123`).
@@ -258,6 +258,7 @@ public struct TcpdumpFormatter: Sendable {
         if u.length < 8 { return ends + "truncated-udplength \(u.length)" }
         if u.length > ipLen { return ends + "UDP, bad length \(u.length - 8) > \(ipLen - 8)" }
         if u.sourcePort == 4789 || u.destinationPort == 4789 { return ends + vxlanText(u) }
+        if u.sourcePort == 8472 || u.destinationPort == 8472 { return ends + otvText(u) }
         return ends + "UDP, length \(u.payloadLength)"
     }
 

@@ -66,11 +66,12 @@ public struct RunReport: Hashable, Sendable, Codable {
         for x in c.expectations where !x.passed || verbose {
             lines.append("  \(x.passed ? "ok  " : "FAIL") \(x.name)")
             lines.append("       expected: \(x.expected)")
-            lines.append("       observed: \(x.observed)")
+            // An encapsulated packet's inner line goes under the outer one, as tcpdump -v indents.
+            lines.append("       observed: \(x.observed.replacingOccurrences(of: "\n", with: "\n                 "))")
         }
         if !c.passed || verbose, !c.transcript.isEmpty {
             lines.append("  packets, all interfaces in time order:")
-            lines += c.transcript.map { "    " + $0 }
+            lines += c.transcript.map { "    " + $0.replacingOccurrences(of: "\n", with: "\n      ") }
         }
         if !c.passed || verbose {
             lines += c.artifacts.map { path in

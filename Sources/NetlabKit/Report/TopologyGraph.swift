@@ -73,6 +73,7 @@ public struct TopologyGraph: Sendable {
             lines.append("pods \(n.podCIDR)")
             let bridges = t.cni.nodeBridges
             lines += bridges.map { "bridge \($0) (CNI plugin)" }
+            if let o = t.overlay { lines.append("VTEP \(o.device) \(o.vtepAddress(of: n))/32 (agent)") }
             boxes.append(Box(id: n.name, kind: .node, title: n.name, lines: lines))
             for p in t.pods(on: n.name) {
                 var pl: [String]
@@ -84,6 +85,14 @@ public struct TopologyGraph: Sendable {
                 if !p.labels.isEmpty { pl.append(p.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")) }
                 boxes.append(Box(id: p.name, kind: .pod, title: p.name, lines: pl))
                 links.append(Link(a: n.name, b: p.name, label: bridges.first.map { "veth (CNI), \($0) port" } ?? "veth (CNI)", dashed: false))
+            }
+        }
+        // The overlay's tunnels, between every two nodes' VTEPs, over the VPC.
+        if let o = t.overlay {
+            for (i, a) in t.nodes.enumerated() {
+                for b in t.nodes.dropFirst(i + 1) {
+                    links.append(Link(a: a.name, b: b.name, label: "\(a.name)/\(o.device) ⇄ \(b.name)/\(o.device): \(o.kind.rawValue) vni \(o.vni), udp \(o.port)", dashed: true))
+                }
             }
         }
         for s in t.services {
@@ -240,6 +249,19 @@ public struct TopologyGraph: Sendable {
         // Links first, so boxes cover their ends. A link into the bridge drops straight onto it.
         for link in links {
             guard var a = l.frames[link.a], var b = l.frames[link.b] else { continue }
+            // An overlay tunnel between two nodes side by side: across, at their VTEP lines.
+            if boxes.contains(where: { $0.id == link.a && $0.kind == .node }), boxes.contains(where: { $0.id == link.b && $0.kind == .node }) {
+                let (lhs, rhs) = a.x < b.x ? (a, b) : (b, a)
+                let y = min(lhs.maxY, rhs.maxY) - 12
+                o.append("<line x1=\"\(f(lhs.maxX))\" y1=\"\(f(y))\" x2=\"\(f(rhs.x))\" y2=\"\(f(y))\" stroke=\"#a16207\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>")
+                // The gap between two columns is narrow: the tunnel's kind and VNI above, its port below.
+                let parts = (link.label.components(separatedBy: ": ").last ?? link.label).components(separatedBy: ", ")
+                for (k, text) in parts.prefix(2).enumerated() {
+                    let w = DiagramText.width(text, size: 10)
+                    o.append("<text x=\"\(f((lhs.maxX + rhs.x - w) / 2))\" y=\"\(f(k == 0 ? y - 5 : y + 13))\" font-size=\"10\" fill=\"#a16207\">\(x(text))</text>")
+                }
+                continue
+            }
             if a.y > b.y { swap(&a, &b) }
             func spans(_ id: String) -> Bool { boxes.first { $0.id == id }.map { $0.kind == .bridge || $0.kind == .router } ?? false }
             let bridge = spans(link.a) || spans(link.b)

@@ -27,6 +27,8 @@ public struct Topology: Hashable, Sendable, Codable {
     public var checks: [Check]
     /// How the VPC carries the nodes' traffic (`shape:`); `Datapath(topology:)` builds it.
     public var shape: Shape
+    /// An overlay the agents build between the nodes (`overlay:`), nil for none.
+    public var overlay: Overlay?
 
     /// The datapath shapes a topology may ask for, each a `DatapathShape`.
     public enum Shape: String, Hashable, Sendable, Codable, CaseIterable {
@@ -41,8 +43,8 @@ public struct Topology: Hashable, Sendable, Codable {
     public init(source: String, name: String, vpc: VPC, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix,
                 external: External?, nodes: [Node], pods: [Pod], services: [Service], cni: CNISettings,
                 proxy: ProxySettings = ProxySettings(), agents: [Agent] = [], api: APIEndpoint? = nil, checks: [Check] = [],
-                shape: Shape = .vpcNative, clusterCIDRv6: IPv6Prefix? = nil, serviceCIDRv6: IPv6Prefix? = nil) {
-        self.checks = checks; self.agents = agents; self.shape = shape
+                shape: Shape = .vpcNative, overlay: Overlay? = nil, clusterCIDRv6: IPv6Prefix? = nil, serviceCIDRv6: IPv6Prefix? = nil) {
+        self.checks = checks; self.agents = agents; self.shape = shape; self.overlay = overlay
         self.clusterCIDRv6 = clusterCIDRv6; self.serviceCIDRv6 = serviceCIDRv6
         self.api = api ?? APIEndpoint(address: APIEndpoint.defaultAddress(subnet: vpc.subnet, taken: Set(nodes.map(\.ip) + [vpc.gateway]))
                                           ?? vpc.subnet.last.advanced(by: -1))
@@ -52,7 +54,7 @@ public struct Topology: Hashable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case source, name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape
+        case source, name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape, overlay
         case clusterCIDRv6, serviceCIDRv6
     }
     /// A lab recorded before `shape` existed was VPC-native; one recorded before IPv6 was IPv4-only.
@@ -66,6 +68,7 @@ public struct Topology: Hashable, Sendable, Codable {
                   proxy: try c.decode(ProxySettings.self, forKey: .proxy), agents: try c.decode([Agent].self, forKey: .agents),
                   api: try c.decode(APIEndpoint.self, forKey: .api), checks: try c.decode([Check].self, forKey: .checks),
                   shape: try c.decodeIfPresent(Shape.self, forKey: .shape) ?? .vpcNative,
+                  overlay: try c.decodeIfPresent(Overlay.self, forKey: .overlay),
                   clusterCIDRv6: try c.decodeIfPresent(IPv6Prefix.self, forKey: .clusterCIDRv6),
                   serviceCIDRv6: try c.decodeIfPresent(IPv6Prefix.self, forKey: .serviceCIDRv6))
     }

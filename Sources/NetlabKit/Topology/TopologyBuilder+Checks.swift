@@ -235,6 +235,9 @@ extension TopologyBuilder {
                 r.error(s.loc, "\(what).tcpFlags '\(s.value)' must be tcpdump's flag letters (F S R P . U E W), e.g. S for a SYN, S. for a SYN-ACK"); ok = false
             } else { p.tcpFlags = s.value }
         }
+        if let n = f.optional("vxlan") {
+            if let v = readVXLANPattern(n, what: "\(what).vxlan") { p.vxlan = v } else { ok = false }
+        }
         let kinds = [p.proto, p.icmp.map { _ in .icmp }, p.tcpFlags.map { _ in .tcp }, (p.arp != nil || p.whoHas != nil || p.tell != nil) ? PacketFilter.ProtocolKind.arp : nil].compactMap { $0 }
         if Set(kinds).count > 1 {
             r.error(f.loc, "\(what) mixes fields of different protocols (\(Set(kinds).map(\.rawValue).sorted().joined(separator: ", "))); a packet has one")

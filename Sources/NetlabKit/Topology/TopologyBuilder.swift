@@ -25,6 +25,7 @@ final class TopologyBuilder {
     var vpcGateway: IPv4Address?
     var mtu = TopologyLoader.defaultVPCMTU
     var routing = VPC.Routing.podRanges
+    var overlay: Overlay?
     var shape = Topology.Shape.vpcNative
     var shapeLocation: YAMLLocation?
     var proxyModeLocation: YAMLLocation?
@@ -52,6 +53,7 @@ final class TopologyBuilder {
         readName(top)
         readShape(top)
         readVPC(top)
+        readOverlay(top)
         readRanges(top)
         readExternal(top)
         checkShape(top)
@@ -113,7 +115,8 @@ final class TopologyBuilder {
         }
         let topology = Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu, routing: routing),
                         clusterCIDR: clusterCIDR.value, serviceCIDR: serviceCIDR.value, external: external,
-                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, api: api, checks: checks, shape: shape)
+                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, api: api, checks: checks, shape: shape,
+                        overlay: overlay)
         validateChecks(in: topology)
         return topology
     }

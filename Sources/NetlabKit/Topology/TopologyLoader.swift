@@ -24,8 +24,9 @@ public enum TopologyLoader {
     /// Keys accepted in each mapping of the file, by position ("" is the top level, "nodes[]" an
     /// item of `nodes`). The JSON Schema test checks topology.schema.json against this table.
     static let allowedKeys: [String: [String]] = [
-        "": ["name", "vpc", "clusterCIDR", "serviceCIDR", "external", "nodes", "pods", "services", "cni", "proxy", "agents", "api", "checks", "shape"],
+        "": ["name", "vpc", "clusterCIDR", "serviceCIDR", "external", "nodes", "pods", "services", "cni", "proxy", "agents", "api", "checks", "shape", "overlay"],
         "vpc": ["subnet", "gateway", "mtu", "routing"],
+        "overlay": ["type", "vni", "port"],
         "external": ["client", "gateway"],
         "nodes[]": ["name", "ip", "externalIP", "podCIDR"],
         "pods[]": ["name", "node", "namespace", "labels", "ports"],
@@ -41,7 +42,8 @@ public enum TopologyLoader {
         "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout", "eventually"],
         "checks[].expect": ["reply", "status", "replyTTL", "serverPod", "serverSaw", "packets"],
         "checks[].expect.packets[]": ["at", "match", "absent"],
-        "checks[].expect.packets[].match": ["proto", "src", "dst", "sport", "dport", "ttl", "icmp", "tcpFlags", "arp", "whoHas", "tell"],
+        "checks[].expect.packets[].match": ["proto", "src", "dst", "sport", "dport", "ttl", "icmp", "tcpFlags", "arp", "whoHas", "tell", "vxlan"],
+        "checks[].expect.packets[].match.vxlan": ["vni", "src", "dst", "dport"],
     ]
 
     /// The most a topology file (or its conflistFile) may hold; `parse` refuses more, and the

@@ -1,8 +1,8 @@
 import Foundation
 import NetlabKit
 
-/// Where netlab's own binaries are: `netlab` (for `netlab serve` in pods) and `netlab-proxy`,
-/// which are built and installed side by side.
+/// Where netlab's own binaries are: `netlab` (for `netlab serve` in pods), `netlab-proxy` and
+/// `netlab-overlay`, which are built and installed side by side.
 public struct Tools: Sendable {
     public var directory: String
 
