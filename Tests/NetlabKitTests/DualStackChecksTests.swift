@@ -183,3 +183,13 @@ import Testing
         #expect(PacketFilter(.tcp, source: .v4(IPv4Address("10.32.0.2")!), ttl: 64).mismatches(syn) == ["src is 2001:db8:32::2, not 10.32.0.2", "hop limit is 63, not 64"])
     }
 }
+
+extension DualStackChecksTests {
+    /// A failed IPv6 expectation names the closest packet and how it differs, as for IPv4.
+    @Test func aFailedIPv6ExpectationExplainsTheClosestPacket() {
+        let late = PacketBuilder.tcp6Frame(Self.path, sourcePort: 40000, destinationPort: 8080, sequence: 1, flags: .syn, hopLimit: 62)
+        let r = judge(check(PacketPattern(src: "pod1.ipv6", dport: "80", ttl: 63, tcpFlags: "S")), [late])
+        #expect(!r.passed)
+        #expect(r.observed == "1 packet there, none matching; closest: IP6 (hlim 62) 2001:db8:32::2.40000 > 2001:db8:32::1:2.8080: Flags [S], seq 1, win 65535, length 0 (dport is 8080, not 80, hop limit is 62, not 63)")
+    }
+}
