@@ -193,3 +193,35 @@ extension DualStackChecksTests {
         #expect(r.observed == "1 packet there, none matching; closest: IP6 (hlim 62) 2001:db8:32::2.40000 > 2001:db8:32::1:2.8080: Flags [S], seq 1, win 65535, length 0 (dport is 8080, not 80, hop limit is 62, not 63)")
     }
 }
+
+extension DualStackChecksTests {
+    /// An IPv6 check's packets are followed hop by hop as an IPv4 check's are: the echo and its
+    /// reply at each capture point with their hop limits, neighbour discovery and MLD left out of
+    /// the flow, and a lost reply shown where it stopped.
+    @Test func theDiagramFollowsAnIPv6Flow() {
+        typealias DF = DiagramFixtures
+        let pods: [String: LabRecord.PodAddress] = ["pod1": Self.pods["pod1"]!, "pod2": Self.pods["pod2"]!]
+        let geography = LabGeography(topology: DF.topology, pods: pods)
+        func req(_ h: UInt8) -> [UInt8] { B.icmp6EchoFrame(Self.path, identifier: 7, sequence: 1, hopLimit: h) }
+        func rep(_ h: UInt8) -> [UInt8] { B.icmp6EchoFrame(Self.path.reversed, reply: true, identifier: 7, sequence: 1, hopLimit: h) }
+        let ns = B.neighborSolicitationFrame(sourceMAC: Self.macA, source: IPv6Address("2001:db8:32::1:1")!, target: Self.pod2)
+        let mld = B.mldv2ReportFrame(sourceMAC: Self.macA, source: IPv6Address("fe80::1")!, groups: [Self.pod2.solicitedNodeMulticast])
+        let hops = ["pod1/eth0", "node1/eth0", "node2/eth0", "pod2/eth0"]
+        let all = DF.capture([("pod1/eth0", true, req(64)), ("node1/eth0", true, req(63)), ("node2/eth0", false, req(63)),
+                              ("pod2/eth0", false, ns), ("pod2/eth0", false, mld),
+                              ("pod2/eth0", false, req(62)), ("pod2/eth0", true, rep(64)), ("node2/eth0", true, rep(63)),
+                              ("node1/eth0", false, rep(63)), ("pod1/eth0", false, rep(62))])
+        let d = PacketPathDiagram.build(result: DF.result("pod-to-pod-v6", passed: true), source: "pod1", target: .v6(Self.pod2),
+                                        packets: all, hops: hops, geography: geography)
+        let arrows = d.steps.compactMap { if case .arrow(let a) = $0 { return a } else { return nil } }
+        #expect(d.lifelines.map(\.id) == hops)
+        #expect(arrows.count == 6)
+        #expect(arrows.first?.label == "2001:db8:32::2 → 2001:db8:32::1:2 echo request seq 1 hlim 64")
+        #expect(arrows.last?.label == "2001:db8:32::1:2 → 2001:db8:32::2 echo reply seq 1 hlim 62")
+        // The reply lost after node2: the diagram stops it there, on its way to node1.
+        let lost = PacketPathDiagram.build(result: DF.result("pod-to-pod-v6", passed: false), source: "pod1", target: .v6(Self.pod2),
+                                           packets: Array(all.prefix(8)), hops: hops, geography: geography)
+        let stops = lost.steps.compactMap { if case .stop(let s) = $0 { return s } else { return nil } }
+        #expect(stops.map { "\($0.from) -> \($0.missing)" } == ["node2/eth0 -> node1/eth0"], "\(stops)")
+    }
+}

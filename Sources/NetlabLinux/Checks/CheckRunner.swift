@@ -64,8 +64,7 @@ public final class CheckRunner {
             }
             let formatter = TcpdumpFormatter(includeTimestamp: true, includeHop: true, includeTTL: true)
             result.transcript = packets.map(formatter.format)
-            // The diagram follows IPv4 flows; an IPv6 check's is drawn from its hops alone.
-            let diagram = PacketPathDiagram.build(result: result, source: check.from, target: target.v4, packets: packets,
+            let diagram = PacketPathDiagram.build(result: result, source: check.from, target: target, packets: packets,
                                                   hops: hops.map(\.label), geography: LabGeography(topology: lab.topology, pods: lab.record.pods))
             diagrams[check.name] = diagram
             lastCapture = (check.name, packets, hops, diagram)
