@@ -92,6 +92,12 @@ import Testing
             "t.yaml:19:9: check 'c' to: 'b.ipv6' is an IPv6 address, but this topology is single-stack (IPv4 only); give vpc.subnet, the nodes and the pod ranges an IPv6 second value (see topologies/gke-dual-stack.yaml), or use b.ip",
             "t.yaml:24:24: check 'c' expect.packets[0] match.src: 'b.ips[1]': b.ips has one address (IPv4; this topology is single-stack), so its index is 0",
         ])
+        // Neighbour discovery is ICMPv6: saying both is one protocol; ICMPv6 with tcpFlags is not.
+        let ndp = check.replacingOccurrences(of: "to: b.ipv6", with: "to: b.ip").replacingOccurrences(of: "src: \"b.ips[1]\", ", with: "proto: icmp6, ")
+        #expect((try? TopologyLoader.parse(yaml: baseTopology + ndp, source: "t.yaml"))?.checks.first?.expect.packets.first?.match.ndp == .solicitation)
+        #expect(diagnostics(baseTopology + ndp.replacingOccurrences(of: "ndp: solicitation", with: "tcpFlags: S")) == [
+            "t.yaml:24:18: check 'c' expect.packets[0] match mixes fields of different protocols (icmp, tcp); a packet has one",
+        ])
         // A literal IPv6 address is no reference: it is taken as written.
         let literal = check.replacingOccurrences(of: "to: b.ipv6", with: "to: 2001:db8::1").replacingOccurrences(of: "src: \"b.ips[1]\", ", with: "")
         #expect((try? TopologyLoader.parse(yaml: baseTopology + literal, source: "t.yaml"))?.checks.first?.to == "2001:db8::1")

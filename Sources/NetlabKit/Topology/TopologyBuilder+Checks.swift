@@ -243,8 +243,10 @@ extension TopologyBuilder {
         }
         // icmp and icmp6 are one kind here (`icmp:` follows the check's family), and so are ARP and
         // neighbour discovery (whoHas and tell serve both).
-        let said: [PacketFilter.ProtocolKind?] = [p.proto.map { $0 == .icmp6 ? .icmp : $0 == .ndp ? .arp : $0 }, p.icmp.map { _ in .icmp },
-                                                  p.tcpFlags.map { _ in .tcp }, (p.arp != nil || p.ndp != nil || p.whoHas != nil || p.tell != nil) ? .arp : nil]
+        let neighbour = p.arp != nil || p.ndp != nil || p.whoHas != nil || p.tell != nil
+        // Neighbour discovery is ICMPv6: `proto: icmp6` with `ndp:` is one protocol.
+        let said: [PacketFilter.ProtocolKind?] = [p.proto.map { $0 == .icmp6 ? (neighbour ? .arp : .icmp) : $0 == .ndp ? .arp : $0 }, p.icmp.map { _ in .icmp },
+                                                  p.tcpFlags.map { _ in .tcp }, neighbour ? .arp : nil]
         let kinds = Set(said.compactMap { $0 })
         if kinds.count > 1 {
             r.error(f.loc, "\(what) mixes fields of different protocols (\(kinds.map { $0 == .arp ? "arp/ndp" : $0.rawValue }.sorted().joined(separator: ", "))); a packet has one")
