@@ -18,6 +18,7 @@
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 
 #ifndef CLONE_NEWNET
@@ -344,4 +345,33 @@ int netlab_signals_to_pipe(int fd, const int *signals, int count) {
         if (sigaction(signals[i], &sa, NULL) < 0) return -errno;
     }
     return 0;
+}
+
+int netlab_ipv6_recv_hoplimit(int fd) {
+    int on = 1;
+    return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) < 0 ? -errno : 0;
+}
+
+int netlab_recv_with_hoplimit(int fd, unsigned char *buf, int len, unsigned char *src, int *hoplimit) {
+    struct sockaddr_in6 from;
+    struct iovec iov = { buf, (size_t)len };
+    char control[CMSG_SPACE(sizeof(int)) + 64];
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    memset(&from, 0, sizeof from);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n;
+    do { n = recvmsg(fd, &msg, MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    memcpy(src, &from.sin6_addr, 16);
+    *hoplimit = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) memcpy(hoplimit, CMSG_DATA(c), sizeof(int));
+    }
+    return (int)n;
 }

@@ -114,13 +114,13 @@ import Testing
 
     @Test func referencesResolveAgainstTheTopologyAndTheCNIResults() throws {
         let f = facts
-        #expect(try f.address("node2.externalIP") == IPv4Address("203.0.113.38"))
-        #expect(try f.address("webpod1.gateway") == IPv4Address("10.32.0.1"))
+        #expect(try f.address("node2.externalIP") == IPAddress("203.0.113.38"))
+        #expect(try f.address("webpod1.gateway") == IPAddress("10.32.0.1"))
         #expect(try f.port("svc-webport.nodePort") == 30007)
         #expect(try f.port("svc-webport.targetPort") == 80)
-        #expect(try f.address("client.ip") == IPv4Address("198.51.100.10"))
-        #expect(try f.address("gw.clientSideIP") == IPv4Address("198.51.100.1"))
-        #expect(try f.address("10.9.8.7") == IPv4Address("10.9.8.7"))
+        #expect(try f.address("client.ip") == IPAddress("198.51.100.10"))
+        #expect(try f.address("gw.clientSideIP") == IPAddress("198.51.100.1"))
+        #expect(try f.address("10.9.8.7") == IPAddress("10.9.8.7"))
         #expect(f.show("node2.ip") == "10.0.0.38 (node2.ip)")
         #expect(throws: LabFacts.Unresolved.self) { try f.address("svc-webport.port") }
         #expect(LabFacts.problem(with: "svc-webport.nodePort", in: topology, expecting: .address) != nil)

@@ -39,7 +39,7 @@ import Testing
         let facts = LabFacts(topology: t, pods: pods)
         let geography = LabGeography(datapath: datapath, pods: pods)
         for c in t.checks {
-            let target = try facts.address(c.to)
+            let target = try facts.address(c.to).v4!
             let points = CapturePoints(check: c, target: target, datapath: datapath, pods: pods)
             o.append("")
             o.append("check \(c.name): \(c.kind.rawValue) from \(c.from) to \(target)")
@@ -47,7 +47,7 @@ import Testing
             o.append("  flush: \(points.flush.joined(separator: " "))")
             let start = datapath.primaryInterface(of: c.from)!.description
             o.append("  there: \(start) -> \(geography.path(from: start, leaving: true, to: target).joined(separator: " -> "))")
-            let source = try facts.address(Ref(c.from + ".ip"))
+            let source = try facts.address(Ref(c.from + ".ip")).v4!
             for hop in points.hops {
                 let back = geography.path(from: hop.label, leaving: true, to: source)
                 o.append("  back from \(hop.label): \(back.isEmpty ? "(arrived)" : back.joined(separator: " -> "))")

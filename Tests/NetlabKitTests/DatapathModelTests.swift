@@ -117,9 +117,9 @@ import Testing
 
     @Test func referencesToTheShapesMembersResolveToTheirPlanAddresses() throws {
         let f = LabFacts(topology: F.topology, pods: F.pods)
-        #expect(try f.address("gw.ip") == Self.ip("10.0.0.1"))
-        #expect(try f.address("gw.clientSideIP") == Self.ip("198.51.100.1"))
-        #expect(try f.address("client.ip") == Self.ip("198.51.100.10"))
+        #expect(try f.address("gw.ip") == .v4(Self.ip("10.0.0.1")))
+        #expect(try f.address("gw.clientSideIP") == .v4(Self.ip("198.51.100.1")))
+        #expect(try f.address("client.ip") == .v4(Self.ip("198.51.100.10")))
         #expect(LabFacts.kind(of: "gw", in: F.topology) == .member(.gateway))
         #expect(LabFacts.kind(of: "vpc", in: F.topology) == nil, "the VPC has nothing to refer to")
         #expect(LabFacts.problem(with: "gw.mac", in: F.topology, expecting: .address)

@@ -72,8 +72,8 @@ import Testing
         #expect(Self.routes(d, "gw") == ["10.0.0.0/24 via 169.254.255.253 dev eth0", "10.32.0.0/24 via 169.254.255.253 dev eth0",
                                          "10.32.1.0/24 via 169.254.255.253 dev eth0"])
         #expect(d.nat.map { "\($0.external)→\($0.internalAddress) out \($0.outside)" } == ["203.0.113.37→10.0.0.37 out eth1", "203.0.113.38→10.0.0.38 out eth1"])
-        #expect(try LabFacts(topology: t, pods: [:]).address(Ref("gw.ip")) == IPv4Address("169.254.255.254")!)
-        #expect(try LabFacts(topology: t, pods: [:]).address(Ref("client.ip")) == IPv4Address("198.51.100.10")!)
+        #expect(try LabFacts(topology: t, pods: [:]).address(Ref("gw.ip")) == IPAddress("169.254.255.254")!)
+        #expect(try LabFacts(topology: t, pods: [:]).address(Ref("client.ip")) == IPAddress("198.51.100.10")!)
 
         // Without pod ranges routed by the VPC, neither the router nor the gateway routes them.
         var none = t

@@ -12,7 +12,7 @@ import Testing
         #expect(t.overlay == Overlay(kind: .vxlan, vni: 1, port: 8472))
         #expect(t.vpc.routing == .none)
         let facts = LabFacts(topology: t, pods: [:])
-        #expect(try facts.address("node2.vtep") == IPv4Address("10.32.1.0"))
+        #expect(try facts.address("node2.vtep") == IPAddress("10.32.1.0"))
         let ping = try #require(t.checks.first { $0.name == "pod-to-pod" })
         #expect(ping.expect.packets[0].match.vxlan == VXLANPattern(vni: 1, src: "node1.ip", dst: "node2.ip"))
         #expect(t.agents.map { $0.name } == ["netlab-proxy", "netlab-overlay"])

@@ -131,7 +131,7 @@ import Testing
                 let d = Packet.decode(cut, originalLength: orig)
                 #expect(!d.issues.isEmpty, "cut at \(n) of \(full.count), wire \(orig)")
                 _ = fmt.summary(d)
-                _ = PacketFilter.tcpSYN(to: F.peer, port: 80).matches(d)
+                _ = PacketFilter.tcpSYN(to: .v4(F.peer), port: 80).matches(d)
             }
         }
     }
@@ -157,7 +157,7 @@ import Testing
             }
             let d = Packet.decode(f, originalLength: f.count + Int(rng.next() % 3))
             _ = fmt.summary(d)
-            _ = PacketFilter(.tcp, source: F.pod, port: 80, tcpFlagsSet: .syn).matches(d)
+            _ = PacketFilter(.tcp, source: .v4(F.pod), port: 80, tcpFlagsSet: .syn).matches(d)
         }
     }
 }

@@ -36,31 +36,31 @@ import Testing
     }
 
     static let cases: [(PacketFilter, [String])] = [
-        (PacketFilter(.tcp, source: client, destination: service, destinationPort: 80), ["syn", "ack"]),
-        (.tcpSYN(to: service, port: 80), ["syn"]),
+        (PacketFilter(.tcp, source: .v4(client), destination: .v4(service), destinationPort: 80), ["syn", "ack"]),
+        (.tcpSYN(to: .v4(service), port: 80), ["syn"]),
         (.tcpSYN(), ["syn", "syn-8080"]),
-        (.tcpSYNACK(from: service, port: 80), ["synack"]),
+        (.tcpSYNACK(from: .v4(service), port: 80), ["synack"]),
         (.tcpRST(), ["rst"]),
         (PacketFilter(port: 80), ["syn", "synack", "ack", "rst", "udp-80"]),
         (PacketFilter(.udp, destinationPort: 80), ["udp-80"]),
-        (PacketFilter(host: service), ["syn", "synack", "ack", "syn-8080", "rst", "udp-80"]),
-        (.icmpEchoRequest(from: F.pod, to: F.peer), ["ping"]),
+        (PacketFilter(host: .v4(service)), ["syn", "synack", "ack", "syn-8080", "rst", "udp-80"]),
+        (.icmpEchoRequest(from: .v4(F.pod), to: .v4(F.peer)), ["ping"]),
         (.icmpEchoReply(), ["pong"]),
         (PacketFilter(.icmp, icmpType: 3, icmpCode: 3), ["unreach"]),
-        (PacketFilter(.icmp, destination: F.pod), ["pong", "unreach"]),
+        (PacketFilter(.icmp, destination: .v4(F.pod)), ["pong", "unreach"]),
         (.arpRequest(target: F.peer), ["who-has"]),
         (.arpRequest(target: F.peer, sender: F.gateway), ["who-has"]),
         (.arpRequest(target: F.gateway), []),
         (.arpReply(sender: F.peer), ["is-at"]),
         (PacketFilter(.arp), ["who-has", "is-at"]),
-        (PacketFilter(source: F.peer), ["pong", "unreach", "is-at"]),
+        (PacketFilter(source: .v4(F.peer)), ["pong", "unreach", "is-at"]),
         (PacketFilter(tcpFlagsSet: [.syn, .ack]), ["synack"]),
         (PacketFilter(tcpFlags: .syn), ["syn", "syn-8080"]),
         (PacketFilter(tcpFlags: [.syn, .ack]), ["synack"]),
         (PacketFilter(.tcp, ttl: 64), ["syn", "synack", "ack", "syn-8080", "rst"]),
         (PacketFilter(ttl: 63), []),
-        (PacketFilter(whoHas: F.peer), ["who-has"]),
-        (PacketFilter(tell: F.peer), ["is-at"]),
+        (PacketFilter(whoHas: .v4(F.peer)), ["who-has"]),
+        (PacketFilter(tell: .v4(F.peer)), ["is-at"]),
         (PacketFilter(), frames().map(\.0)),
     ]
 
@@ -73,18 +73,18 @@ import Testing
     /// What a check's failure message says about the closest packet.
     @Test func mismatchesNameEachWrongField() {
         let syn = Packet.decode(Self.frames()[0].1)
-        #expect(PacketFilter.tcpSYN(to: Self.service, port: 80).mismatches(syn).isEmpty)
-        #expect(PacketFilter(.tcp, source: Self.service, destinationPort: 8080, tcpFlags: [.syn, .ack], ttl: 61).mismatches(syn)
+        #expect(PacketFilter.tcpSYN(to: .v4(Self.service), port: 80).mismatches(syn).isEmpty)
+        #expect(PacketFilter(.tcp, source: .v4(Self.service), destinationPort: 8080, tcpFlags: [.syn, .ack], ttl: 61).mismatches(syn)
                 == ["src is 10.0.0.38, not 10.32.0.3", "dport is 80, not 8080", "ttl is 64, not 61", "flags [S], not [S.]"])
         #expect(PacketFilter(.udp, icmpType: 8).mismatches(syn) == ["it is tcp, not udp", "ICMP type none, not echo-request"])
-        #expect(PacketFilter(arpOperation: .reply, whoHas: F.peer).mismatches(syn) == ["ARP none, not reply", "who-has -, not 10.32.1.13"])
-        #expect(PacketFilter(host: F.peer, port: 443).mismatches(syn) == ["neither src nor dst is 10.32.1.13", "neither port is 443"])
+        #expect(PacketFilter(arpOperation: .reply, whoHas: .v4(F.peer)).mismatches(syn) == ["ARP none, not reply", "who-has -, not 10.32.1.13"])
+        #expect(PacketFilter(host: .v4(F.peer), port: 443).mismatches(syn) == ["neither src nor dst is 10.32.1.13", "neither port is 443"])
     }
 
     @Test func descriptionsReadLikeTcpdumpFilters() {
-        #expect(PacketFilter(.tcp, source: Self.client, destination: Self.service, destinationPort: 80).description
+        #expect(PacketFilter(.tcp, source: .v4(Self.client), destination: .v4(Self.service), destinationPort: 80).description
             == "tcp and src 10.0.0.38 and dst 10.32.0.3 and dst port 80")
-        #expect(PacketFilter.tcpSYN(to: Self.service, port: 80).description
+        #expect(PacketFilter.tcpSYN(to: .v4(Self.service), port: 80).description
             == "tcp and dst 10.32.0.3 and dst port 80 and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn")
         #expect(PacketFilter.arpRequest(target: F.peer).description == "arp and dst 10.32.1.13 and arp[6:2] == 1")
         #expect(PacketFilter.icmpEchoReply().description == "icmp and icmp[icmptype] == icmp-echoreply")

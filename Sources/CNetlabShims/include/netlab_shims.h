@@ -116,6 +116,14 @@ int netlab_packet_bind(int fd, int ifindex, int rcvbuf_bytes);
 int netlab_packet_recv(int fd, unsigned char *buf, int len, long long *sec, long *nsec,
                        unsigned char *pkttype, int *origlen);
 
+/* ICMPv6 echo probe: a raw IPv6 socket hands back no IP header, so the reply's hop limit comes as
+ * IPV6_HOPLIMIT ancillary data (RFC 3542), which Swift cannot reach through CMSG_*.
+ * netlab_ipv6_recv_hoplimit asks for it on `fd` (0 or -errno); netlab_recv_with_hoplimit does one
+ * non-blocking receive: the message into buf, the sender's 16 address bytes into src, the hop limit
+ * (-1 when none came) into hoplimit. Returns the length, 0 when nothing is queued, or -errno. */
+int netlab_ipv6_recv_hoplimit(int fd);
+int netlab_recv_with_hoplimit(int fd, unsigned char *buf, int len, unsigned char *src, int *hoplimit);
+
 /* Signals as events: a handler for each signal in `signals` writes the signal number (one byte) to
  * `fd` (a pipe), whichever thread receives it; a netlab thread reads the pipe. SA_RESTART keeps
  * other threads' system calls going. */

@@ -11,6 +11,11 @@ public struct CapturePoints: Hashable, Sendable {
     public var flush: [String]
 
     public init(check: Check, target: IPv4Address, datapath d: Datapath, pods: [String: LabRecord.PodAddress]) {
+        self.init(check: check, target: .v4(target), datapath: d, pods: pods)
+    }
+
+    /// `target` of either family: the pod that has it, by its IPv4 or IPv6 address, is captured.
+    public init(check: Check, target: IPAddress, datapath d: Datapath, pods: [String: LabRecord.PodAddress]) {
         var hops: [Hop] = []
         func add(_ h: Hop?) {
             guard let h, !hops.contains(h), d.member(named: h.member) != nil else { return }
@@ -27,7 +32,10 @@ public struct CapturePoints: Hashable, Sendable {
         }
         let nodes = d.members(.node).map(\.name)
         for n in nodes { add(d.uplink(of: n)) }
-        if let pod = pods.sorted(by: { $0.key < $1.key }).first(where: { $0.value.address.address == target })?.key { add(pod, d.podInterface) }
+        let owns: (LabRecord.PodAddress) -> Bool = { p in
+            switch target { case .v4(let a): return p.address.address == a; case .v6(let a): return p.addressV6?.address == a }
+        }
+        if let pod = pods.sorted(by: { $0.key < $1.key }).first(where: { owns($0.value) })?.key { add(pod, d.podInterface) }
         if let server = check.expect.serverPod { add(server, d.podInterface) }
         self.hops = hops
         self.flush = Set(hops.map(\.member) + [check.from] + nodes + [gateway?.name].compactMap { $0 }).sorted()

@@ -86,33 +86,56 @@ public struct PacketExpectation: Hashable, Sendable, Codable {
 public struct PacketPattern: Hashable, Sendable, Codable {
     public enum ICMPKind: String, Hashable, Sendable, Codable, CaseIterable {
         case echoRequest = "echo-request", echoReply = "echo-reply", unreachable, timeExceeded = "time-exceeded"
+        /// ICMPv6's packet too big; in IPv4, unreachable with "fragmentation needed" (code 4).
+        case packetTooBig = "packet-too-big"
+        /// The ICMP (IPv4) type.
         public var type: UInt8 {
-            switch self { case .echoRequest: return 8; case .echoReply: return 0; case .unreachable: return 3; case .timeExceeded: return 11 }
+            switch self {
+            case .echoRequest: return 8; case .echoReply: return 0; case .unreachable, .packetTooBig: return 3; case .timeExceeded: return 11
+            }
         }
+        /// The ICMPv6 type of the same kind (RFC 4443).
+        public var type6: UInt8 {
+            switch self {
+            case .echoRequest: return ICMPv6Message.echoRequest; case .echoReply: return ICMPv6Message.echoReply
+            case .unreachable: return ICMPv6Message.destinationUnreachable; case .timeExceeded: return ICMPv6Message.timeExceeded
+            case .packetTooBig: return ICMPv6Message.packetTooBig
+            }
+        }
+    }
+    /// Neighbour discovery (the ARP of IPv6): "who has X" and "X is at".
+    public enum NDPKind: String, Hashable, Sendable, Codable, CaseIterable {
+        case solicitation, advertisement
+        public var type: UInt8 { self == .solicitation ? ICMPv6Message.neighborSolicitation : ICMPv6Message.neighborAdvertisement }
     }
     public enum ARPKind: String, Hashable, Sendable, Codable, CaseIterable { case request, reply }
 
+    /// `icmp` means ICMP of the check's family (ICMPv6 in a check to an IPv6 address).
     public var proto: PacketFilter.ProtocolKind?
     public var src: Ref?
     public var dst: Ref?
     public var sport: Ref?
     public var dport: Ref?
+    /// The IPv4 TTL or, for IPv6, the hop limit (`hopLimit:` in a file says the same).
     public var ttl: Int?
+    /// ICMP of the check's family, or of the family of the pattern's addresses.
     public var icmp: ICMPKind?
     /// Exactly these TCP flags, in tcpdump's letters: `S` is a SYN, `S.` a SYN-ACK, `.` an ACK.
     public var tcpFlags: String?
     public var arp: ARPKind?
-    /// ARP: the address asked for (target) and the asker (sender): "who-has X tell Y".
+    /// ARP: the address asked for (target) and the asker (sender): "who-has X tell Y"; with IPv6
+    /// addresses, a neighbour solicitation's target and source (an advertisement's target).
     public var whoHas: Ref?
     public var tell: Ref?
     /// The packet is VXLAN with these outer fields; the other fields are the inner frame's.
     public var vxlan: VXLANPattern?
+    public var ndp: NDPKind?
 
     public init(proto: PacketFilter.ProtocolKind? = nil, src: Ref? = nil, dst: Ref? = nil, sport: Ref? = nil, dport: Ref? = nil,
                 ttl: Int? = nil, icmp: ICMPKind? = nil, tcpFlags: String? = nil, arp: ARPKind? = nil, whoHas: Ref? = nil, tell: Ref? = nil,
-                vxlan: VXLANPattern? = nil) {
+                vxlan: VXLANPattern? = nil, ndp: NDPKind? = nil) {
         self.proto = proto; self.src = src; self.dst = dst; self.sport = sport; self.dport = dport; self.ttl = ttl
-        self.icmp = icmp; self.tcpFlags = tcpFlags; self.arp = arp; self.whoHas = whoHas; self.tell = tell; self.vxlan = vxlan
+        self.icmp = icmp; self.tcpFlags = tcpFlags; self.arp = arp; self.whoHas = whoHas; self.tell = tell; self.vxlan = vxlan; self.ndp = ndp
     }
 
     /// The protocol, said or implied by the other fields.
@@ -120,6 +143,7 @@ public struct PacketPattern: Hashable, Sendable, Codable {
         if let proto { return proto }
         if icmp != nil { return .icmp }
         if tcpFlags != nil { return .tcp }
+        if ndp != nil { return .ndp }
         if arp != nil || whoHas != nil || tell != nil { return .arp }
         return nil
     }
@@ -140,7 +164,7 @@ public struct Ref: Hashable, Sendable, Codable, CustomStringConvertible, Express
 
     /// `object.attribute`, or nil for a literal.
     public var reference: (object: String, attribute: String)? {
-        if IPv4Address(text) != nil || Int(text) != nil { return nil }
+        if IPAddress(text) != nil || Int(text) != nil { return nil }
         guard let dot = text.lastIndex(of: ".") else { return nil }
         return (String(text[..<dot]), String(text[text.index(after: dot)...]))
     }

@@ -84,20 +84,23 @@ public struct CheckEvaluator {
         if let saw = e.serverSaw {
             let want = try? facts.address(saw)
             out.append(ExpectationResult(name: "client address the server saw", expected: facts.show(saw),
-                                         observed: probe.serverSaw.map { "\($0.ip) (port \($0.port))" } ?? "no server answered",
-                                         passed: want != nil && probe.serverSaw?.ip == want))
+                                         observed: probe.serverSaw.map { "\($0.address) (port \($0.port))" } ?? "no server answered",
+                                         passed: want != nil && probe.serverSaw?.address == want))
         }
         // Decoded once: every expectation looks at the same packets.
         let decoded = packets.map { ($0, $0.decoded) }
-        for pe in e.packets { out.append(evaluate(pe, packets: decoded)) }
+        // Patterns are read in the family of the check's target (`icmp: echo-request` to an IPv6
+        // address means ICMPv6's).
+        let family = (try? facts.address(check.to))?.family
+        for pe in e.packets { out.append(evaluate(pe, packets: decoded, family: family)) }
         return out
     }
 
-    func evaluate(_ pe: PacketExpectation, packets: [(CapturedPacket, DecodedPacket)]) -> ExpectationResult {
+    func evaluate(_ pe: PacketExpectation, packets: [(CapturedPacket, DecodedPacket)], family: IPFamily? = nil) -> ExpectationResult {
         let here = packets.filter { $0.0.hopLabel == pe.at }
         let name = "\(pe.absent ? "nothing like this" : "packet") at \(pe.at)"
         let resolved: ResolvedPattern
-        do { resolved = try ResolvedPattern(pe.match, facts: facts) } catch {
+        do { resolved = try ResolvedPattern(pe.match, facts: facts, family: family) } catch {
             return ExpectationResult(name: name, expected: "\(pe.match)", observed: "\(error)", passed: false)
         }
         let matching = here.filter { resolved.mismatches($0.1).isEmpty }
@@ -113,7 +116,7 @@ public struct CheckEvaluator {
         }
         var observed = here.isEmpty ? "no packets at all there" : "\(here.count) packet\(here.count == 1 ? "" : "s") there, none matching"
         // The packet that matches the most fields, and how it differs: usually the rewritten one.
-        // Packets of another protocol (IPv6 neighbour discovery, ARP) explain nothing here.
+        // Packets of another protocol (ARP, link-local IPv6 chatter) explain nothing here.
         let sameProtocol = here.map { ($0, resolved.mismatches($0.1)) }.filter { !$0.1.contains { $0.hasPrefix("it is ") } }
         if let closest = sameProtocol.min(by: { $0.1.count < $1.1.count }) {
             observed += "; closest: \(formatter.format(closest.0.0, decoded: closest.0.1)) (\(closest.1.joined(separator: ", ")))"
@@ -132,23 +135,41 @@ public struct ResolvedPattern {
     /// "tcp [S] 10.0.0.38 > 10.32.0.3.80", for messages.
     public var text: String
 
-    public init(_ p: PacketPattern, facts: LabFacts) throws {
+    /// `family`: the check's (its target's), which `icmp:` and `whoHas:` follow unless the
+    /// pattern's own addresses say another.
+    public init(_ p: PacketPattern, facts: LabFacts, family checkFamily: IPFamily? = nil) throws {
         func port(_ r: Ref) throws -> UInt16 {
             let n = try facts.port(r)
             guard let p = UInt16(exactly: n) else { throw LabFacts.Unresolved(ref: r, reason: "\(n) is not a port (1-65535)") }
             return p
         }
-        var f = PacketFilter(p.impliedProtocol)
-        f.source = try p.src.map(facts.address); f.destination = try p.dst.map(facts.address)
+        let addresses = try [p.src, p.dst, p.whoHas, p.tell].map { try $0.map { ($0, try facts.address($0)) } }
+        let families = Set(addresses.compactMap { $0?.1.family })
+        if families.count > 1, let r = addresses.compactMap({ $0 }).first(where: { $0.1.family == .ipv6 })?.0 {
+            throw LabFacts.Unresolved(ref: r, reason: "the pattern mixes IPv4 and IPv6 addresses; a packet has one family")
+        }
+        let explicitV6 = p.ndp != nil || p.proto == .icmp6 || p.proto == .ndp
+        let family = families.first ?? (explicitV6 ? .ipv6 : p.arp != nil || p.proto == .arp ? .ipv4 : checkFamily)
+        var proto = p.impliedProtocol
+        if family == .ipv6, proto == .icmp { proto = .icmp6 }
+        if family == .ipv6, proto == .arp, p.arp == nil { proto = .ndp }
+        if family == nil, p.icmp != nil, p.proto == nil { proto = nil }
+        var f = PacketFilter(proto)
+        f.source = addresses[0]?.1; f.destination = addresses[1]?.1
         f.sourcePort = try p.sport.map(port); f.destinationPort = try p.dport.map(port)
         // A TTL above 255 matches nothing, as no packet carries one.
         f.ttl = try p.ttl.map { t in
             guard let v = UInt8(exactly: t) else { throw LabFacts.Unresolved(ref: Ref(String(t)), reason: "not a TTL (0-255)") }
             return v
         }
-        f.icmpType = p.icmp?.type
+        if let icmp = p.icmp {
+            // Without a family (a pattern with no address, outside a check), either family's.
+            if family != .ipv6 { f.icmpType = icmp.type; f.icmpCode = icmp == .packetTooBig ? 4 : nil }
+            if family != .ipv4 { f.icmp6Type = icmp.type6 }
+        }
+        if let ndp = p.ndp { f.icmp6Type = ndp.type }
         f.arpOperation = p.arp.map { $0 == .request ? .request : .reply }
-        f.whoHas = try p.whoHas.map(facts.address); f.tell = try p.tell.map(facts.address)
+        f.whoHas = addresses[2]?.1; f.tell = addresses[3]?.1
         f.tcpFlags = try p.tcpFlags.map { s in
             guard let flags = TCPFlags(tcpdumpLetters: s) else { throw LabFacts.Unresolved(ref: Ref(s), reason: "not tcpdump flag letters (F S R P . U E W)") }
             return flags
@@ -158,6 +179,7 @@ public struct ResolvedPattern {
         if let proto = f.protocolMatch { words.append(proto.rawValue) }
         if let icmp = p.icmp { words.append(icmp.rawValue) }
         if let arp = p.arp { words.append(arp.rawValue) }
+        if let ndp = p.ndp { words.append("neighbor \(ndp.rawValue)") }
         if let whoHas = f.whoHas { words.append("who-has \(whoHas)") }
         if let tell = f.tell { words.append("tell \(tell)") }
         if let flags = p.tcpFlags { words.append("[\(flags)]") }
@@ -166,7 +188,7 @@ public struct ResolvedPattern {
             let d = (f.destination.map { "\($0)" } ?? "*") + (f.destinationPort.map { ".\($0)" } ?? "")
             words.append("\(s) > \(d)")
         }
-        if let ttl = p.ttl { words.append("ttl \(ttl)") }
+        if let ttl = p.ttl { words.append("\(family == .ipv6 ? "hop limit" : "ttl") \(ttl)") }
         outer = try p.vxlan.map { try VXLANMatch($0, facts: facts) }
         text = (outer.map { $0.text + ": " } ?? "") + words.joined(separator: " ")
     }
@@ -202,6 +224,7 @@ extension PacketPattern: CustomStringConvertible {
         if let p = proto { parts.append("proto \(p.rawValue)") }
         if let v = icmp { parts.append("icmp \(v.rawValue)") }
         if let v = arp { parts.append("arp \(v.rawValue)") }
+        if let v = ndp { parts.append("ndp \(v.rawValue)") }
         if let v = whoHas { parts.append("whoHas \(v)") }
         if let v = tell { parts.append("tell \(v)") }
         if let v = tcpFlags { parts.append("tcpFlags \(v)") }

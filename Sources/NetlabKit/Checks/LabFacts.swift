@@ -3,11 +3,11 @@
 /// loader rejects `pod2.ipp` before anything runs.
 public struct LabFacts: Sendable {
     public enum Value: Hashable, Sendable, CustomStringConvertible {
-        case address(IPv4Address), port(Int)
+        case address(IPAddress), port(Int)
         public var description: String {
             switch self { case .address(let a): return "\(a)"; case .port(let p): return "\(p)" }
         }
-        public var address: IPv4Address? { if case .address(let a) = self { return a } else { return nil } }
+        public var address: IPAddress? { if case .address(let a) = self { return a } else { return nil } }
         public var port: Int? { if case .port(let p) = self { return p } else { return nil } }
     }
 
@@ -29,20 +29,30 @@ public struct LabFacts: Sendable {
         }
     }
 
-    /// Attributes by kind of object, with what they are.
+    /// Attributes by kind of object, with what they are. IPv6 ones (LabFacts+IPv6.swift) exist in
+    /// dual-stack topologies only; `ips` and `clusterIPs` take an index, IPv4 first (`pod2.ips[1]`).
     public static let attributes: [ObjectKind: [(name: String, kind: ValueKind, meaning: String)]] = [
         .node: [("ip", .address, "the node's internal (VPC) address"),
                 ("externalIP", .address, "the node's external address, mapped 1:1 by the gateway"),
-                ("vtep", .address, "the node's VTEP address (with overlay: its podCIDR's network address)")],
+                ("vtep", .address, "the node's VTEP address (with overlay: its podCIDR's network address)"),
+                ("ipv6", .address, "the node's IPv6 address on the VPC (dual-stack; routed, not NATed)")],
         .pod: [("ip", .address, "the pod's address on its interface, from its CNI result"),
-               ("gateway", .address, "the pod's gateway from its CNI result (ptp: the node side of its veth)")],
+               ("gateway", .address, "the pod's gateway from its CNI result (ptp: the node side of its veth)"),
+               ("ipv6", .address, "the pod's IPv6 address from its CNI result (dual-stack)"),
+               ("gatewayV6", .address, "the pod's IPv6 gateway from its CNI result (dual-stack)"),
+               ("ips", .address, "the pod's addresses, IPv4 first: ips[0], ips[1] (as status.podIPs)")],
         .service: [("clusterIP", .address, "the service's cluster IP"),
+                   ("clusterIPv6", .address, "the service's IPv6 cluster IP (a dual-stack service)"),
+                   ("clusterIPs", .address, "the service's cluster IPs, IPv4 first: clusterIPs[0], clusterIPs[1]"),
                    ("port", .port, "the service's (first) port"),
                    ("targetPort", .port, "the (first) port's target port on the pods"),
                    ("nodePort", .port, "the (first) port's node port")],
-        .member(.client): [("ip", .address, "the external client's address")],
+        .member(.client): [("ip", .address, "the external client's address"),
+                           ("ipv6", .address, "the external client's IPv6 address (dual-stack)")],
         .member(.gateway): [("ip", .address, "the VPC gateway's address"),
-                            ("clientSideIP", .address, "the gateway's address on the client's side")],
+                            ("clientSideIP", .address, "the gateway's address on the client's side"),
+                            ("ipv6", .address, "the VPC gateway's IPv6 address (dual-stack)"),
+                            ("clientSideIPv6", .address, "the gateway's IPv6 address on the client's side (dual-stack)")],
     ]
 
     public let topology: Topology
@@ -75,7 +85,7 @@ public struct LabFacts: Sendable {
     public static func problem(with ref: Ref, in t: Topology, expecting kind: ValueKind) -> String? {
         guard let (object, attribute) = ref.reference else {
             switch kind {
-            case .address: return IPv4Address(ref.text) == nil ? "'\(ref)' is neither an IPv4 address nor a reference like node2.ip" : nil
+            case .address: return IPAddress(ref.text) == nil ? "'\(ref)' is neither an IP address nor a reference like node2.ip" : nil
             case .port: return Int(ref.text).map { (1...65535).contains($0) ? nil : "port \($0) is outside 1-65535" } ?? "'\(ref)' is neither a port number nor a reference like svc-webport.nodePort"
             }
         }
@@ -90,9 +100,13 @@ public struct LabFacts: Sendable {
             return m
         }
         let attrs = attributes[k]!
-        guard let a = attrs.first(where: { $0.name == attribute }) else {
-            return "'\(ref)': a \(k.name(of: object)) has no '\(attribute)'; use one of \(attrs.map { "\(object).\($0.name)" }.joined(separator: ", "))"
+        let (name, index) = Self.indexed(attribute)
+        guard let a = attrs.first(where: { $0.name == name }) else {
+            // What this topology can answer: no IPv6 attribute in a single-stack one.
+            let usable = attrs.filter { t.isDualStack || !Self.isIPv6Attribute($0.name) }
+            return "'\(ref)': a \(k.name(of: object)) has no '\(attribute)'; use one of \(usable.map { "\(object).\($0.name)" + (Self.indexable.contains($0.name) ? "[0]" : "") }.joined(separator: ", "))"
         }
+        if let why = familyProblem(ref, object: object, kind: k, name: name, index: index, in: t) { return why }
         if a.kind != kind { return "'\(ref)' is \(a.kind == .port ? "a port" : "an address"), but \(kind == .port ? "a port" : "an address") is needed here" }
         if k == .node, attribute == "externalIP", d.the(.gateway) == nil {
             return "'\(ref)': the \(t.shape.rawValue) shape has no gateway, so no node has an external address; use \(object).ip, or shape: vpcNative or routed"
@@ -127,11 +141,12 @@ public struct LabFacts: Sendable {
 
     public func resolve(_ ref: Ref) throws -> Value {
         guard let (object, attribute) = ref.reference else {
-            if let a = IPv4Address(ref.text) { return .address(a) }
+            if let a = IPAddress(ref.text) { return .address(a) }
             if let p = Int(ref.text) { return .port(p) }
             throw Unresolved(ref: ref, reason: "not an address, a port or a reference")
         }
         let t = topology
+        if let v = try resolveDualStack(ref, object: object, attribute: attribute) { return v }
         if let m = datapath.member(named: object), m.role == .client || m.role == .gateway {
             // A shape member's addresses are the plan's: the client's on its link, the gateway's
             // on its VPC side (ip) and on its client side (clientSideIP).
@@ -142,24 +157,24 @@ public struct LabFacts: Sendable {
             case (.gateway, "clientSideIP"): at = datapath.interface(of: object, toward: .client).map { InterfaceRef(member: object, interface: $0) }
             default: at = nil
             }
-            if let at, let a = datapath.addresses.first(where: { $0.at == at })?.prefix.address.v4 { return .address(a) }
+            if let at, let a = datapath.addresses.first(where: { $0.at == at && $0.prefix.family == .ipv4 })?.prefix.address { return .address(a) }
         }
         if let n = t.node(named: object) {
-            if attribute == "ip" { return .address(n.ip) }
-            if attribute == "externalIP", let e = n.externalIP { return .address(e) }
-            if attribute == "vtep", let o = t.overlay { return .address(o.vtepAddress(of: n)) }
+            if attribute == "ip" { return .address(.v4(n.ip)) }
+            if attribute == "externalIP", let e = n.externalIP { return .address(.v4(e)) }
+            if attribute == "vtep", let o = t.overlay { return .address(.v4(o.vtepAddress(of: n))) }
         }
         if t.pod(named: object) != nil {
             guard let p = pods[object] else { throw Unresolved(ref: ref, reason: "pod '\(object)' has no address (its CNI ADD gave none)") }
-            if attribute == "ip" { return .address(p.address.address) }
+            if attribute == "ip" { return .address(.v4(p.address.address)) }
             if attribute == "gateway" {
                 guard let g = p.gateway else { throw Unresolved(ref: ref, reason: "the CNI result of pod '\(object)' has no gateway") }
-                return .address(g)
+                return .address(.v4(g))
             }
         }
         if let s = t.services.first(where: { $0.name == object }), let p = s.ports.first {
             switch attribute {
-            case "clusterIP": return .address(s.clusterIP)
+            case "clusterIP": return .address(.v4(s.clusterIP))
             case "port": return .port(p.port)
             case "targetPort": return .port(p.targetPort)
             case "nodePort": if let np = p.nodePort { return .port(np) }
@@ -169,7 +184,7 @@ public struct LabFacts: Sendable {
         throw Unresolved(ref: ref, reason: "no such attribute here")
     }
 
-    public func address(_ ref: Ref) throws -> IPv4Address {
+    public func address(_ ref: Ref) throws -> IPAddress {
         guard let a = try resolve(ref).address else { throw Unresolved(ref: ref, reason: "it is a port, not an address") }
         return a
     }

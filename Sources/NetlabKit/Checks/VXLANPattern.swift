@@ -26,8 +26,13 @@ public struct VXLANMatch: Sendable, Hashable {
             guard let n = UInt32(exactly: v), n <= 0xffffff else { throw LabFacts.Unresolved(ref: Ref(String(v)), reason: "not a VNI (0-16777215)") }
             return n
         }
-        source = try p.src.map(facts.address)
-        destination = try p.dst.map(facts.address)
+        // The underlay is the VPC's IPv4: the VTEPs are the nodes' IPv4 addresses.
+        func ipv4(_ r: Ref) throws -> IPv4Address {
+            guard let a = try facts.address(r).v4 else { throw LabFacts.Unresolved(ref: r, reason: "not an IPv4 address: VXLAN's outer addresses are the nodes' IPv4 ones") }
+            return a
+        }
+        source = try p.src.map(ipv4)
+        destination = try p.dst.map(ipv4)
         port = try p.dport.map { r in
             let n = try facts.port(r)
             guard let v = UInt16(exactly: n) else { throw LabFacts.Unresolved(ref: r, reason: "\(n) is not a port (1-65535)") }

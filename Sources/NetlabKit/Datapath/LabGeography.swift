@@ -23,12 +23,21 @@ public struct LabGeography: Sendable {
 
     /// The member an address belongs to. A node's external IP belongs to the node (the gateway
     /// only maps it); a pod's ptp gateway is the node side of its veth, so it belongs to the node.
-    public func owner(of a: IPv4Address) -> Place {
-        if let m = datapath.planOwner(of: .v4(a)) { return place(ofMember: m.name) }
+    public func owner(of a: IPv4Address) -> Place { owner(of: .v4(a)) }
+
+    /// Either family's: a pod owns its IPv6 address too, and its IPv6 gateway is its node's.
+    public func owner(of a: IPAddress) -> Place {
+        if let m = datapath.planOwner(of: a) { return place(ofMember: m.name) }
         for (name, p) in pods.sorted(by: { $0.key < $1.key }) {
             guard let node = datapath.member(named: name)?.host else { continue }
-            if p.address.address == a { return .pod(name, node: node) }
-            if p.gateway == a { return .node(node) }
+            switch a {
+            case .v4(let v4):
+                if p.address.address == v4 { return .pod(name, node: node) }
+                if p.gateway == v4 { return .node(node) }
+            case .v6(let v6):
+                if p.addressV6?.address == v6 { return .pod(name, node: node) }
+                if p.gatewayV6 == v6 { return .node(node) }
+            }
         }
         return .elsewhere
     }
@@ -57,7 +66,9 @@ public struct LabGeography: Sendable {
 
     /// The capture points a packet seen at `hop` should reach next on its way to `dst`, nearest
     /// first. `leaving`: it was seen going out of `hop` (onto the wire), not coming in.
-    func path(from hop: String, leaving: Bool, to dst: IPv4Address) -> [String] {
+    func path(from hop: String, leaving: Bool, to dst: IPv4Address) -> [String] { path(from: hop, leaving: leaving, to: .v4(dst)) }
+
+    func path(from hop: String, leaving: Bool, to dst: IPAddress) -> [String] {
         let member = InterfaceRef.member(ofHop: hop)
         let target = owner(of: dst)
         // Arrived where its destination lives: nothing further to see.

@@ -100,7 +100,14 @@ private struct Decoder {
         switch type {
         case EtherType.arp: decodeARP(at: offset)
         case EtherType.ipv4: decodeIPv4(at: offset)
-        default: break  // other EtherTypes (IPv6, LLDP, ...) are not decoded; not an error
+        case EtherType.ipv6:
+            // IPv6Decoder.swift; TCP and UDP are decoded here for both families.
+            switch IPv6Decoding.decode(r, at: offset, wireLength: wireLength, into: &out) {
+            case let (IPProtocolNumber.tcp, l4, length)?: decodeTCP(at: l4, length: length)
+            case let (IPProtocolNumber.udp, l4, length)?: decodeUDP(at: l4, length: length)
+            default: break
+            }
+        default: break  // other EtherTypes (LLDP, ...) are not decoded; not an error
         }
         return out
     }
@@ -221,7 +228,7 @@ private struct Decoder {
         out.icmp = m
     }
 
-    mutating func decodeTCP(at o: Int, length: Int, ip: IPv4Header) {
+    mutating func decodeTCP(at o: Int, length: Int, ip: IPv4Header? = nil) {
         guard length >= 20 else { issue(.tcp, .invalid, "segment length \(length) < 20"); return }
         guard let sp = r.u16(o), let dp = r.u16(o + 2), let seq = r.u32(o + 4), let ack = r.u32(o + 8),
               let offFlags = r.u16(o + 12), let win = r.u16(o + 14), let sum = r.u16(o + 16), let urp = r.u16(o + 18) else {

@@ -4,49 +4,79 @@
 
 /// An address and port as a packet carries it; the port is nil for ICMP.
 struct Endpoint: Hashable {
-    var ip: IPv4Address
+    var ip: IPAddress
     var port: UInt16?
-    var text: String { port.map { "\(ip):\($0)" } ?? "\(ip)" }
+    var text: String { port.map { ip.family == .ipv6 ? "[\(ip)]:\($0)" : "\(ip):\($0)" } ?? "\(ip)" }
 }
 
-/// One capture of an IPv4 packet.
+/// One capture of an IPv4 or IPv6 packet.
 struct Observation {
     var hop: String
     var outgoing: Bool
     var time: UInt64
     var d: DecodedPacket
-    var ip: IPv4Header
-    /// Seen inside VXLAN: `d` and `ip` are the inner packet's, this the outer layer's.
+    var source: IPAddress
+    var destination: IPAddress
+    /// The upper-layer protocol, and the TTL or hop limit as captured.
+    var proto: UInt8
+    var hopLimit: UInt8
+    /// Seen inside VXLAN: `d` is the inner packet, this the outer layer.
     var outer: VXLANOuter?
-    var src: Endpoint { Endpoint(ip: ip.source, port: d.sourcePort) }
-    var dst: Endpoint { Endpoint(ip: ip.destination, port: d.destinationPort) }
+
+    init?(hop: String, outgoing: Bool, time: UInt64, d: DecodedPacket, outer: VXLANOuter? = nil) {
+        guard d.tcp != nil || d.udp != nil || d.icmp != nil || d.icmp6 != nil, let s = d.sourceAddress, let t = d.destinationAddress else { return nil }
+        if let ip = d.ipv4 {
+            guard d.hasUsableIPv4Header else { return nil }
+            proto = ip.protocolNumber
+        } else if let ip = d.ipv6 {
+            // The link's own IPv6 housekeeping is no probe's packet (ARP is not either).
+            guard d.hasUsableIPv6Header, !(d.icmp6.map { $0.isNeighbourDiscovery || $0.isMulticastListener } ?? false) else { return nil }
+            proto = ip.upperProtocol
+        } else { return nil }
+        self.hop = hop; self.outgoing = outgoing; self.time = time; self.d = d; self.outer = outer
+        source = s; destination = t; hopLimit = d.hopLimit ?? 0
+    }
+
+    var src: Endpoint { Endpoint(ip: source, port: d.sourcePort) }
+    var dst: Endpoint { Endpoint(ip: destination, port: d.destinationPort) }
 
     /// What stays the same when NAT rewrites addresses and ports: the IP id and the L4 fields
     /// no NAT touches (TCP sequence numbers and flags, the ICMP type and sequence, UDP payload).
     /// The ICMP echo id is left out: masquerading may remap it like a port.
+    /// IPv6 has no IP id; its flow label and payload length stay the same across hops.
     var invariantKey: String {
-        var k = "\(ip.protocolNumber)|\(ip.identification)|\(ip.totalLength)"
+        var k = d.ipv4.map { "\(proto)|\($0.identification)|\($0.totalLength)" } ?? d.ipv6.map { "\(proto)|v6 \($0.flowLabel)|\($0.payloadLength)" } ?? ""
         if let t = d.tcp { k += "|\(t.sequence)|\(t.acknowledgment)|\(t.flags.rawValue)|\(t.payloadLength)" }
         if let u = d.udp { k += "|\(u.payload.prefix(64).map(String.init).joined(separator: ","))" }
         if let i = d.icmp {
             k += "|\(i.type)|\(i.code)|\(i.sequence.map(String.init) ?? "")"
             if let q = i.quoted { k += "|\(q.header.identification)" }
         }
+        if let i = d.icmp6 {
+            k += "|\(i.type)|\(i.code)|\(i.sequence.map(String.init) ?? "")"
+            if let q = i.quoted { k += "|\(q.header.flowLabel)|\(q.header.payloadLength)" }
+        }
         return k
     }
 
     /// The connection this packet belongs to, without direction: (proto, lower end, higher end).
     /// ICMP echoes use their id as the "port", as conntrack does.
-    var connection: String { Observation.connection(proto: ip.protocolNumber, src: flowSrc, dst: flowDst) }
-    var flowSrc: Endpoint { Endpoint(ip: ip.source, port: d.sourcePort ?? d.icmp?.identifier) }
-    var flowDst: Endpoint { Endpoint(ip: ip.destination, port: d.destinationPort ?? d.icmp?.identifier) }
+    var connection: String { Observation.connection(proto: proto, src: flowSrc, dst: flowDst) }
+    var flowSrc: Endpoint { Endpoint(ip: source, port: d.sourcePort ?? d.icmp?.identifier ?? d.icmp6?.identifier) }
+    var flowDst: Endpoint { Endpoint(ip: destination, port: d.destinationPort ?? d.icmp?.identifier ?? d.icmp6?.identifier) }
 
-    /// For an ICMP error: the connection of the datagram it quotes.
+    /// For an ICMP or ICMPv6 error: the connection of the datagram it quotes.
     var quotedConnection: String? {
-        guard let q = d.icmp?.quoted else { return nil }
-        return Observation.connection(proto: q.header.protocolNumber,
-                                      src: Endpoint(ip: q.header.source, port: q.sourcePort),
-                                      dst: Endpoint(ip: q.header.destination, port: q.destinationPort))
+        if let q = d.icmp?.quoted {
+            return Observation.connection(proto: q.header.protocolNumber,
+                                          src: Endpoint(ip: .v4(q.header.source), port: q.sourcePort),
+                                          dst: Endpoint(ip: .v4(q.header.destination), port: q.destinationPort))
+        }
+        guard let q = d.icmp6?.quoted else { return nil }
+        let id = q.echoIdentifier
+        return Observation.connection(proto: q.header.upperProtocol,
+                                      src: Endpoint(ip: .v6(q.header.source), port: q.sourcePort ?? id),
+                                      dst: Endpoint(ip: .v6(q.header.destination), port: q.destinationPort ?? id))
     }
 
     static func connection(proto: UInt8, src: Endpoint, dst: Endpoint) -> String {
@@ -70,8 +100,14 @@ struct Observation {
             case ICMPMessage.timeExceeded: s += " ICMP time exceeded"
             default: s += " ICMP type \(i.type)"
             }
+        } else if let i = d.icmp6 {
+            switch i.type {
+            case ICMPv6Message.echoRequest: s += " echo request" + (i.sequence.map { " seq \($0)" } ?? "")
+            case ICMPv6Message.echoReply: s += " echo reply" + (i.sequence.map { " seq \($0)" } ?? "")
+            default: s += " ICMPv6 \(TcpdumpFormatter.icmp6TypeName(i.type))" + (i.isError ? " code \(i.code)" : "")
+            }
         }
-        s += " ttl \(ip.ttl)"
+        s += d.ipv6 != nil ? " hlim \(hopLimit)" : " ttl \(hopLimit)"
         return outer.map { "[VXLAN \($0.source) → \($0.destination) vni \($0.vni)] " + s } ?? s
     }
 }
@@ -95,20 +131,19 @@ struct PacketFlow {
     ///   - packets: every capture, in time order.
     ///   - isSource: whether a capture point belongs to the probe's source.
     ///   - target: the address probed, to tell the probe's first packet among the source's.
-    init(_ packets: [CapturedPacket], from isSource: (String) -> Bool, to target: IPv4Address?) {
+    init(_ packets: [CapturedPacket], from isSource: (String) -> Bool, to target: IPAddress?) {
         var observations: [Observation] = []
         for p in packets {
             let d = p.decoded
             if let a = d.arp { arps.append((p, a)); continue }
             // An overlay's datagram is the packet it carries, sighted once more on the way.
-            if let outer = d.ipv4, let v = d.vxlan, let ip = v.inner.ipv4, v.inner.hasUsableIPv4Header,
-               v.inner.tcp != nil || v.inner.udp != nil || v.inner.icmp != nil {
-                observations.append(Observation(hop: p.hopLabel, outgoing: p.direction == .outgoing, time: p.timestampNanoseconds, d: v.inner, ip: ip,
-                                                outer: VXLANOuter(source: outer.source, destination: outer.destination, vni: v.vni)))
+            if let outer = d.ipv4, let v = d.vxlan,
+               let o = Observation(hop: p.hopLabel, outgoing: p.direction == .outgoing, time: p.timestampNanoseconds, d: v.inner,
+                                   outer: VXLANOuter(source: outer.source, destination: outer.destination, vni: v.vni)) {
+                observations.append(o)
                 continue
             }
-            guard let ip = d.ipv4, d.hasUsableIPv4Header, d.tcp != nil || d.udp != nil || d.icmp != nil else { continue }
-            observations.append(Observation(hop: p.hopLabel, outgoing: p.direction == .outgoing, time: p.timestampNanoseconds, d: d, ip: ip))
+            if let o = Observation(hop: p.hopLabel, outgoing: p.direction == .outgoing, time: p.timestampNanoseconds, d: d) { observations.append(o) }
         }
 
         // The same packet seen at several hops; a second sighting at the same hop in the same
@@ -128,7 +163,7 @@ struct PacketFlow {
         // The probe's first packet, then everything of its connection, followed through NAT:
         // a group belongs to the flow when any of its sightings does, and then adds its own.
         let sourced = observations.filter { isSource($0.hop) && $0.outgoing }
-        guard let first = sourced.first(where: { target == nil || $0.ip.destination == target }) ?? sourced.first ?? observations.first
+        guard let first = sourced.first(where: { target == nil || $0.destination == target }) ?? sourced.first ?? observations.first
         else { return }
         self.first = first
         var connections: Set<String> = [first.connection]

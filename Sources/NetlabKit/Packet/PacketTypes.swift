@@ -1,6 +1,6 @@
 /// Which header a decode issue belongs to.
 public enum PacketLayer: String, Sendable, Hashable, Codable {
-    case ethernet, vlan, arp, ipv4, icmp, tcp, udp
+    case ethernet, vlan, arp, ipv4, icmp, tcp, udp, ipv6, icmp6
 }
 
 /// Something the decoder could not take at face value. Decoding never traps; it stops at the
@@ -277,6 +277,9 @@ public struct DecodedPacket: Sendable, Hashable {
     public var icmp: ICMPMessage?
     public var tcp: TCPSegment?
     public var udp: UDPDatagram?
+    /// IPv6 and ICMPv6 (IPv6Packet.swift).
+    public var ipv6: IPv6Header?
+    public var icmp6: ICMPv6Message?
     /// Bytes after the Ethernet header on the wire (from the original length), as tcpdump's
     /// "length" for ARP counts them (so Ethernet padding shows as length 46).
     public var linkPayloadLength: Int

@@ -45,7 +45,7 @@ public struct TcpdumpFormatter: Sendable {
         switch eth.etherType {
         case EtherType.arp: return arpSummary(d)
         case EtherType.ipv4: return ipSummary(d)
-        case EtherType.ipv6: return "IP6, length \(d.linkPayloadLength)"
+        case EtherType.ipv6: return ip6Summary(d)
         default:
             return "ethertype 0x\(hex4(eth.etherType)), length \(d.linkPayloadLength + eth.headerLength)"
         }
@@ -87,8 +87,8 @@ public struct TcpdumpFormatter: Sendable {
         if ip.fragmentOffset != 0 { return head + hosts + ": " + protoName(ip.protocolNumber) }
         switch ip.protocolNumber {
         case IPProtocolNumber.icmp: return head + hosts + ": " + icmpSummary(d)
-        case IPProtocolNumber.tcp: return head + tcpSummary(d, ip)
-        case IPProtocolNumber.udp: return head + udpSummary(d, ip)
+        case IPProtocolNumber.tcp: return head + tcpSummary(d, hosts: ("\(ip.source)", "\(ip.destination)"))
+        case IPProtocolNumber.udp: return head + udpSummary(d, hosts: ("\(ip.source)", "\(ip.destination)"), ipPayloadLength: ip.payloadLength)
         default: return head + hosts + ":  ip-proto-\(ip.protocolNumber) \(ip.payloadLength)"
         }
     }
@@ -148,15 +148,16 @@ public struct TcpdumpFormatter: Sendable {
         }
     }
 
-    func tcpSummary(_ d: DecodedPacket, _ ip: IPv4Header) -> String {
-        let hosts = "\(ip.source) > \(ip.destination)"
+    /// `hosts` nil: only the ports, as tcpdump prints TCP and UDP after IPv6 extension headers.
+    func tcpSummary(_ d: DecodedPacket, hosts ends: (String, String)?) -> String {
+        let hosts = ends.map { "\($0.0) > \($0.1)" } ?? ""
         guard let t = d.tcp else {
             if let i = d.issues.first(where: { $0.layer == .tcp }) {
                 return hosts + ": tcp [\(i.kind == .truncated ? "|tcp" : i.detail)]"
             }
             return hosts + ": [|tcp]"
         }
-        var s = "\(ip.source).\(t.sourcePort) > \(ip.destination).\(t.destinationPort): Flags [\(t.flags.tcpdumpLetters)]"
+        var s = "\(Self.end(ends?.0, t.sourcePort)) > \(Self.end(ends?.1, t.destinationPort)): Flags [\(t.flags.tcpdumpLetters)]"
         if let bad = d.issues.first(where: { $0.layer == .tcp && $0.detail.hasPrefix("data offset") }) {
             return s + " [bad hdr length: \(bad.detail)]"
         }
@@ -250,11 +251,10 @@ public struct TcpdumpFormatter: Sendable {
         return i >= length ? "HTTP: \(line) [|http]" : "HTTP: \(line)"
     }
 
-    func udpSummary(_ d: DecodedPacket, _ ip: IPv4Header) -> String {
-        let hosts = "\(ip.source) > \(ip.destination)"
+    func udpSummary(_ d: DecodedPacket, hosts addresses: (String, String)?, ipPayloadLength ipLen: Int) -> String {
+        let hosts = addresses.map { "\($0.0) > \($0.1)" } ?? ""
         guard let u = d.udp else { return hosts + ": [|udp]" }
-        let ends = "\(ip.source).\(u.sourcePort) > \(ip.destination).\(u.destinationPort): "
-        let ipLen = ip.payloadLength
+        let ends = "\(Self.end(addresses?.0, u.sourcePort)) > \(Self.end(addresses?.1, u.destinationPort)): "
         if u.length < 8 { return ends + "truncated-udplength \(u.length)" }
         if u.length > ipLen { return ends + "UDP, bad length \(u.length - 8) > \(ipLen - 8)" }
         if u.sourcePort == 4789 || u.destinationPort == 4789 { return ends + vxlanText(u) }

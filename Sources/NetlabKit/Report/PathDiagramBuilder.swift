@@ -8,6 +8,12 @@ extension PacketPathDiagram {
     /// saw nothing can still be named as the one the packet never reached.
     public static func build(result: CheckResult, source: String, target: IPv4Address? = nil, packets: [CapturedPacket],
                              hops: [String], geography: LabGeography) -> PacketPathDiagram {
+        build(result: result, source: source, target: target.map(IPAddress.v4), packets: packets, hops: hops, geography: geography)
+    }
+
+    /// The same for a target of either family (an IPv6 check follows its IPv6 packets).
+    public static func build(result: CheckResult, source: String, target: IPAddress?, packets: [CapturedPacket],
+                             hops: [String], geography: LabGeography) -> PacketPathDiagram {
         var b = PathDiagramBuilder(source: source, target: target, geography: geography, captured: Set(hops + packets.map(\.hopLabel)))
         b.run(packets.sorted { $0.timestampNanoseconds < $1.timestampNanoseconds }, result: result)
         return PacketPathDiagram(check: result.name, description: result.description, passed: result.passed,
@@ -18,13 +24,13 @@ extension PacketPathDiagram {
 
 struct PathDiagramBuilder {
     let source: String
-    let target: IPv4Address?
+    let target: IPAddress?
     let geography: LabGeography
     let captured: Set<String>
     var lifelines: [String] = []
     var steps: [PacketPathDiagram.Step] = []
 
-    init(source: String, target: IPv4Address?, geography: LabGeography, captured: Set<String>) {
+    init(source: String, target: IPAddress?, geography: LabGeography, captured: Set<String>) {
         self.source = source; self.target = target; self.geography = geography; self.captured = captured
     }
 
@@ -65,7 +71,7 @@ struct PathDiagramBuilder {
         // per address, right where it arrives.
         var reported = Set<String>()
         for g in flow {
-            let reply = original.map { g[0].ip.source != $0.ip.source } ?? false
+            let reply = original.map { g[0].source != $0.source } ?? false
             for (o1, o2) in zip(g, g.dropFirst()) { push(o2.time, move(o1, o2, reply: reply)) }
             guard let sent = original?.dst else { continue }
             for o in g where isSource(o.hop) && !o.outgoing && o.d.icmp?.quoted == nil && o.src != sent && !reported.contains(o.src.text) {
@@ -148,7 +154,7 @@ struct PathDiagramBuilder {
             // seen, and the next capture point it should have crossed.
             for g in flow {
                 guard let last = g.last else { continue }
-                let next = geography.path(from: last.hop, leaving: last.outgoing, to: last.ip.destination)
+                let next = geography.path(from: last.hop, leaving: last.outgoing, to: last.destination)
                 // The packet came in at `last` and had to leave through it again: it died inside.
                 guard let missing = next.first(where: { $0 == last.hop ? !last.outgoing : captured.contains($0) }) else { continue }
                 add(missing)

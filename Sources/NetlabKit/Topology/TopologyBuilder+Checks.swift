@@ -51,7 +51,7 @@ extension TopologyBuilder {
                 kind = k.value
             } else { ok = false }
             var to = Ref("")
-            if let n = f.required("to", expected: "the destination address, like pod2.ip, node2.externalIP or a literal 10.32.1.2"),
+            if let n = f.required("to", expected: "the destination address, like pod2.ip, pod2.ipv6, node2.externalIP or a literal 10.32.1.2 or 2001:db8:32::1:2"),
                let ref = readRef(n, "\(label) to", kind: .address) {
                 to = ref
             } else { ok = false }
@@ -227,7 +227,13 @@ extension TopologyBuilder {
         p.src = ref("src", .address); p.dst = ref("dst", .address)
         p.sport = ref("sport", .port); p.dport = ref("dport", .port)
         p.whoHas = ref("whoHas", .address); p.tell = ref("tell", .address)
+        // hopLimit is IPv6's name for the TTL: one field, either key.
         if let n = f.optional("ttl") { if let v = r.int(n, "\(what).ttl", range: 0...255) { p.ttl = v.value } else { ok = false } }
+        if let n = f.optional("hopLimit") {
+            if f.optional("ttl") != nil { r.error(n.location, "\(what) gives both ttl and hopLimit, which are one field (IPv6 calls the TTL the hop limit); keep one"); ok = false }
+            else if let v = r.int(n, "\(what).hopLimit", range: 0...255) { p.ttl = v.value } else { ok = false }
+        }
+        if let n = f.optional("ndp") { if let v = r.enumeration(n, "\(what).ndp", PacketPattern.NDPKind.self) { p.ndp = v.value } else { ok = false } }
         if let n = f.optional("icmp") { if let v = r.enumeration(n, "\(what).icmp", PacketPattern.ICMPKind.self) { p.icmp = v.value } else { ok = false } }
         if let n = f.optional("arp") { if let v = r.enumeration(n, "\(what).arp", PacketPattern.ARPKind.self) { p.arp = v.value } else { ok = false } }
         if let n = f.optional("tcpFlags"), let s = r.string(n, "\(what).tcpFlags", example: "S") {
@@ -238,9 +244,19 @@ extension TopologyBuilder {
         if let n = f.optional("vxlan") {
             if let v = readVXLANPattern(n, what: "\(what).vxlan") { p.vxlan = v } else { ok = false }
         }
-        let kinds = [p.proto, p.icmp.map { _ in .icmp }, p.tcpFlags.map { _ in .tcp }, (p.arp != nil || p.whoHas != nil || p.tell != nil) ? PacketFilter.ProtocolKind.arp : nil].compactMap { $0 }
-        if Set(kinds).count > 1 {
-            r.error(f.loc, "\(what) mixes fields of different protocols (\(Set(kinds).map(\.rawValue).sorted().joined(separator: ", "))); a packet has one")
+        // icmp and icmp6 are one kind here (`icmp:` follows the check's family), and so are ARP and
+        // neighbour discovery (whoHas and tell serve both).
+        let neighbour = p.arp != nil || p.ndp != nil || p.whoHas != nil || p.tell != nil
+        // Neighbour discovery is ICMPv6: `proto: icmp6` with `ndp:` is one protocol.
+        let said: [PacketFilter.ProtocolKind?] = [p.proto.map { $0 == .icmp6 ? (neighbour ? .arp : .icmp) : $0 == .ndp ? .arp : $0 }, p.icmp.map { _ in .icmp },
+                                                  p.tcpFlags.map { _ in .tcp }, neighbour ? .arp : nil]
+        let kinds = Set(said.compactMap { $0 })
+        if kinds.count > 1 {
+            r.error(f.loc, "\(what) mixes fields of different protocols (\(kinds.map { $0 == .arp ? "arp/ndp" : $0.rawValue }.sorted().joined(separator: ", "))); a packet has one")
+            ok = false
+        }
+        if p.arp != nil, p.ndp != nil {
+            r.error(f.loc, "\(what) gives both arp (IPv4) and ndp (IPv6); a packet is one of them")
             ok = false
         }
         return ok ? p : nil

@@ -42,7 +42,7 @@ public enum TopologyLoader {
         "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout", "eventually"],
         "checks[].expect": ["reply", "status", "replyTTL", "serverPod", "serverSaw", "packets"],
         "checks[].expect.packets[]": ["at", "match", "absent"],
-        "checks[].expect.packets[].match": ["proto", "src", "dst", "sport", "dport", "ttl", "icmp", "tcpFlags", "arp", "whoHas", "tell", "vxlan"],
+        "checks[].expect.packets[].match": ["proto", "src", "dst", "sport", "dport", "ttl", "hopLimit", "icmp", "tcpFlags", "arp", "ndp", "whoHas", "tell", "vxlan"],
         "checks[].expect.packets[].match.vxlan": ["vni", "src", "dst", "dport"],
     ]
 

@@ -92,19 +92,20 @@ public final class CheckRunner {
         }
     }
 
-    static func probe(_ kind: Check.Kind, from ns: NetworkNamespace, to ip: IPv4Address, port: Int?, timeout: Double) -> ProbeObservation {
+    static func probe(_ kind: Check.Kind, from ns: NetworkNamespace, to ip: IPAddress, port: Int?, timeout: Double) -> ProbeObservation {
+        let shown = ip.family == .ipv6 ? "[\(ip)]" : "\(ip)"
         switch kind {
         case .icmp:
             let r = Probe.echo(from: ns, to: ip, timeout: timeout)
             return ProbeObservation(target: "\(ip)", replied: r.ttl != nil, replyTTL: r.ttl, failure: r.failure)
         case .http:
             let r = Probe.http(from: ns, to: ip, port: port ?? 80, timeout: timeout)
-            return ProbeObservation(target: "\(ip):\(port ?? 80)", replied: r.status != nil, status: r.status, serverPod: r.serverPod,
+            return ProbeObservation(target: "\(shown):\(port ?? 80)", replied: r.status != nil, status: r.status, serverPod: r.serverPod,
                                     serverSaw: r.clientSeenByServer, local: r.local, failure: r.failure)
         case .udp:
             let r = Probe.udp(from: ns, to: ip, port: port ?? 53, timeout: timeout)
             let answer = r.reply.flatMap(ServerAnswer.init(decoding:))
-            return ProbeObservation(target: "\(ip):\(port ?? 53)", replied: r.reply != nil, serverPod: answer?.pod,
+            return ProbeObservation(target: "\(shown):\(port ?? 53)", replied: r.reply != nil, serverPod: answer?.pod,
                                     serverSaw: answer?.client, local: r.local, failure: r.failure)
         }
     }

@@ -34,23 +34,18 @@ public enum PodServer {
             close(0)
         }
         var listeners: [Int32] = []
-        for port in tcpPorts {
-            let fd = socket(AF_INET, Int32(NETLAB_SOCK_STREAM) | Int32(NETLAB_SOCK_CLOEXEC), 0)
-            if fd < 0 { throw SystemError("socket for TCP port \(port)", errno: errno) }
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            var sa = socketAddress(IPv4Address(0), port)
-            if withSockaddr(&sa, { bind(fd, $0, $1) }) != 0 { throw SystemError("bind TCP port \(port) in pod \(pod)", errno: errno) }
-            if listen(fd, 128) != 0 { throw SystemError("listen on TCP port \(port)", errno: errno) }
-            listeners.append(fd)
-        }
         var udp: [Int32] = []
-        for port in udpPorts {
-            let fd = socket(AF_INET, Int32(NETLAB_SOCK_DGRAM) | Int32(NETLAB_SOCK_CLOEXEC), 0)
-            if fd < 0 { throw SystemError("socket for UDP port \(port)", errno: errno) }
-            var sa = socketAddress(IPv4Address(0), port)
-            if withSockaddr(&sa, { bind(fd, $0, $1) }) != 0 { throw SystemError("bind UDP port \(port) in pod \(pod)", errno: errno) }
-            udp.append(fd)
+        // One socket per family (IPv6 ones IPV6_V6ONLY), so an IPv4 client is seen as itself and
+        // an IPv6 one in IPv6 form. A namespace without IPv6 (a single-stack lab) serves IPv4 only.
+        for family in [AF_INET, AF_INET6] {
+            for port in tcpPorts {
+                guard let fd = try listener(family, Int32(NETLAB_SOCK_STREAM), port: port, pod: pod) else { continue }
+                if listen(fd, 128) != 0 { throw SystemError("listen on TCP port \(port)", errno: errno) }
+                listeners.append(fd)
+            }
+            for port in udpPorts {
+                if let fd = try listener(family, Int32(NETLAB_SOCK_DGRAM), port: port, pod: pod) { udp.append(fd) }
+            }
         }
         for fd in listeners { NetlabThreads.start(name: "serve-tcp") { serveTCP(fd, pod: pod) } }
         for fd in udp { NetlabThreads.start(name: "serve-udp") { serveUDP(fd, pod: pod) } }
@@ -60,20 +55,38 @@ public enum PodServer {
         while true { pause() }
     }
 
+    /// A socket of `family` bound to every address on `port`; nil when the namespace has no
+    /// IPv6 at all (only IPv6 may be missing).
+    static func listener(_ family: Int32, _ type: Int32, port: Int, pod: String) throws -> Int32? {
+        let what = type == Int32(NETLAB_SOCK_STREAM) ? "TCP" : "UDP"
+        let fd = socket(family, type | Int32(NETLAB_SOCK_CLOEXEC), 0)
+        if fd < 0 {
+            if family == AF_INET6 && errno == EAFNOSUPPORT { return nil }
+            throw SystemError("socket for \(what) port \(port)", errno: errno)
+        }
+        var one: Int32 = 1
+        if type == Int32(NETLAB_SOCK_STREAM) { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        if family == AF_INET6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        let sa = family == AF_INET6 ? SocketAddress(.v6(IPv6Address(high: 0, low: 0)), port) : SocketAddress(.v4(IPv4Address(0)), port)
+        if sa.with({ bind(fd, $0, $1) }) != 0 {
+            let e = errno
+            close(fd)
+            if family == AF_INET6 && (e == EADDRNOTAVAIL || e == EAFNOSUPPORT) { return nil }
+            throw SystemError("bind \(what) port \(port) (\(family == AF_INET6 ? "IPv6" : "IPv4")) in pod \(pod)", errno: e)
+        }
+        return fd
+    }
+
     static func serveTCP(_ listener: Int32, pod: String) {
         while true {
-            var peer = sockaddr_in()
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let c = withUnsafeMutablePointer(to: &peer) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &len) }
-            }
+            let (c, peer) = fillingSockaddr { accept(listener, $0, $1) }
             if c < 0 { if errno == EINTR || errno == ECONNABORTED { continue }; usleep(1000); continue }
-            let client = peer
+            guard let client = endpoint(of: peer) else { close(c); continue }
             NetlabThreads.start(name: "serve-conn") { handle(c, peer: client, pod: pod) }
         }
     }
 
-    static func handle(_ fd: Int32, peer: sockaddr_in, pod: String) {
+    static func handle(_ fd: Int32, peer: SocketEndpoint, pod: String) {
         defer { close(fd) }
         setReceiveTimeout(fd, seconds: 5)
         // Read the request head; the answer does not depend on it, but a client expects it consumed.
@@ -86,9 +99,8 @@ public enum PodServer {
             if request.count >= 4, request.suffix(4) == [13, 10, 13, 10] { break }
             if request.firstRange(of: [13, 10, 13, 10]) != nil { break }
         }
-        let (ip, port) = endpoint(of: peer)
         let server = localEndpoint(fd) ?? SocketEndpoint(ip: IPv4Address(0), port: 0)
-        let body = answer(pod: pod, client: SocketEndpoint(ip: ip, port: port), server: server) + "\n"
+        let body = answer(pod: pod, client: peer, server: server) + "\n"
         let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nServer: netlab\r\n\r\n"
         let out = Array((head + body).utf8)
         var sent = 0
@@ -104,15 +116,18 @@ public enum PodServer {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let server = localEndpoint(fd) ?? SocketEndpoint(ip: IPv4Address(0), port: 0)
         while true {
-            var peer = sockaddr_in()
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            var peer = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = withUnsafeMutablePointer(to: &peer) { p in
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &len) }
             }
             if n < 0 { continue }
-            let (ip, port) = endpoint(of: peer)
-            let reply = Array(answer(pod: pod, client: SocketEndpoint(ip: ip, port: port), server: server).utf8)
-            _ = withSockaddr(&peer) { sa, l in reply.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, l) } }
+            guard let client = endpoint(of: peer) else { continue }
+            let reply = Array(answer(pod: pod, client: client, server: server).utf8)
+            let peerLength = len
+            _ = withUnsafePointer(to: &peer) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in reply.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, peerLength) } }
+            }
         }
     }
 }

@@ -23,17 +23,22 @@ public enum Probe {
         public var serverPod: String? { ServerAnswer(decoding: body)?.pod }
     }
 
-    /// An HTTP GET of `path` from `ns` to `ip:port` with a deadline.
     public static func http(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, path: String = "/", timeout: Double = 2) -> HTTPResult {
+        http(from: ns, to: .v4(ip), port: port, path: path, timeout: timeout)
+    }
+
+    /// An HTTP GET of `path` from `ns` to `ip:port` with a deadline, over IPv4 or IPv6.
+    public static func http(from ns: NetworkNamespace, to address: IPAddress, port: Int, path: String = "/", timeout: Double = 2) -> HTTPResult {
         var result = HTTPResult(status: nil, body: "", local: nil, failure: nil)
+        let sa = SocketAddress(address, port)
+        let ip = address.family == .ipv6 ? "[\(address)]" : "\(address)"
         let fd: Int32
-        do { fd = try ns.socket(domain: AF_INET, type: Int32(NETLAB_SOCK_STREAM) | Int32(NETLAB_SOCK_NONBLOCK), protocol: 0) } catch {
+        do { fd = try ns.socket(domain: sa.domain, type: Int32(NETLAB_SOCK_STREAM) | Int32(NETLAB_SOCK_NONBLOCK), protocol: 0) } catch {
             result.failure = "\(error)"; return result
         }
         defer { close(fd) }
         let deadline = Date().addingTimeInterval(timeout)
-        var sa = socketAddress(ip, port)
-        if withSockaddr(&sa, { connect(fd, $0, $1) }) != 0 && errno != EINPROGRESS {
+        if sa.with({ connect(fd, $0, $1) }) != 0 && errno != EINPROGRESS {
             result.failure = "connect to \(ip):\(port): \(SystemError.name(of: errno))"; return result
         }
         switch waitForEvent(fd, events: Int16(POLLOUT), until: deadline) {
@@ -74,8 +79,9 @@ public enum Probe {
 
     public struct EchoResult: Hashable, Sendable {
         /// The TTL of the echo reply as it arrived.
+        /// The TTL (IPv4) or hop limit (IPv6) of the echo reply as it arrived.
         public var ttl: Int?
-        public var from: IPv4Address?
+        public var from: IPAddress?
         public var failure: String?
     }
 
@@ -119,12 +125,12 @@ public enum Probe {
         guard let header = reply.ipv4, reply.hasUsableIPv4Header, let icmp = reply.icmp else { return nil }
         let src = header.source
         if icmp.type == ICMPMessage.echoReply && icmp.identifier == id && src == target {
-            return EchoResult(ttl: Int(header.ttl), from: src)
+            return EchoResult(ttl: Int(header.ttl), from: .v4(src))
         }
         // Destination unreachable / time exceeded about our request: say so.
         if icmp.type == ICMPMessage.destinationUnreachable || icmp.type == ICMPMessage.timeExceeded, icmp.quoted?.echoIdentifier == id {
             let what = icmp.type == ICMPMessage.destinationUnreachable ? "destination unreachable" : "time exceeded"
-            return EchoResult(from: src, failure: "\(src) answered ICMP \(what) (code \(icmp.code))")
+            return EchoResult(from: .v4(src), failure: "\(src) answered ICMP \(what) (code \(icmp.code))")
         }
         return nil
     }
@@ -135,16 +141,21 @@ public enum Probe {
         public var failure: String?
     }
 
-    /// One UDP datagram to `ip:port`, waiting for netlab's server to answer.
     public static func udp(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, timeout: Double = 2) -> UDPResult {
+        udp(from: ns, to: .v4(ip), port: port, timeout: timeout)
+    }
+
+    /// One UDP datagram to `ip:port` (either family), waiting for netlab's server to answer.
+    public static func udp(from ns: NetworkNamespace, to address: IPAddress, port: Int, timeout: Double = 2) -> UDPResult {
         var result = UDPResult()
+        let sa = SocketAddress(address, port)
+        let ip = address.family == .ipv6 ? "[\(address)]" : "\(address)"
         let fd: Int32
-        do { fd = try ns.socket(domain: AF_INET, type: Int32(NETLAB_SOCK_DGRAM) | Int32(NETLAB_SOCK_NONBLOCK), protocol: 0) } catch {
+        do { fd = try ns.socket(domain: sa.domain, type: Int32(NETLAB_SOCK_DGRAM) | Int32(NETLAB_SOCK_NONBLOCK), protocol: 0) } catch {
             result.failure = "\(error)"; return result
         }
         defer { close(fd) }
-        var sa = socketAddress(ip, port)
-        if withSockaddr(&sa, { connect(fd, $0, $1) }) != 0 { result.failure = "connect UDP to \(ip):\(port): \(SystemError.name(of: errno))"; return result }
+        if sa.with({ connect(fd, $0, $1) }) != 0 { result.failure = "connect UDP to \(ip):\(port): \(SystemError.name(of: errno))"; return result }
         result.local = localEndpoint(fd)
         let msg = Array("netlab".utf8)
         do { _ = try msg.withUnsafeBytes { b in try syscallRetrying("send UDP to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
