@@ -221,6 +221,29 @@ extension TopologyBuilder {
         }
     }
 
+    // MARK: cni
+
+    /// `{{podCIDRv6}}` and `{{nodeIPv6}}` have a value only in a dual-stack topology; elsewhere a
+    /// plugin would be handed the placeholder's text as a subnet.
+    func checkConflistFamilies(_ json: JSONValue, source: String, locate: (String) -> YAMLLocation) {
+        guard vpcFamilies == [.ipv4] else { return }
+        let uses = CNINetworkConfigList.placeholderUses(json, path: "")
+        for (name, path) in uses where CNINetworkConfigList.ipv6Placeholders.contains(name) {
+            let at = path.hasPrefix(".") ? String(path.dropFirst()) : path
+            r.error(locate(at), "\(source) uses {{\(name)}} at \(at), but the topology is IPv4 only (vpc.subnet has no IPv6 range), so the node has no such value; make the topology dual-stack or remove the IPv6 range from the conflist")
+        }
+    }
+
+    /// An agent's IPv6 placeholders have no value in an IPv4-only topology.
+    func checkIPv6Placeholders(_ s: Located<String>, _ what: String) -> Bool {
+        guard vpcFamilies == [.ipv4] else { return true }
+        let used = Agent.placeholderNames(in: s.value).filter(Agent.ipv6Placeholders.contains)
+        for name in used {
+            r.error(s.loc, "\(what) uses {{\(name)}}, but the topology is IPv4 only (vpc.subnet has no IPv6 range), so it has no value; make the topology dual-stack or remove it")
+        }
+        return used.isEmpty
+    }
+
     // MARK: shape
 
     /// Only the VPC-native shape builds IPv6 this round.
