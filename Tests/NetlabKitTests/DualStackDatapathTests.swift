@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 @testable import NetlabKit
 
@@ -130,6 +133,29 @@ func dualStackFile() throws -> Topology {
         #expect(diagnostics(agent) == [
             "t.yaml:14:36: agent 'a' command uses {{clusterCIDRv6}}, but the topology is IPv4 only (vpc.subnet has no IPv6 range), so it has no value; make the topology dual-stack or remove it",
         ])
+    }
+
+    /// The addresses host-local hands out in the dual-stack lab (as the root test sees them).
+    static let pods: [String: LabRecord.PodAddress] = [
+        "pod1": .init(address: IPv4Prefix("10.32.0.2/24")!, gateway: IPv4Address("10.32.0.1"),
+                      addressV6: IPv6Prefix("2001:db8:32::2/112")!, gatewayV6: IPv6Address("2001:db8:32::1")),
+        "webpod1": .init(address: IPv4Prefix("10.32.0.3/24")!, gateway: IPv4Address("10.32.0.1"),
+                         addressV6: IPv6Prefix("2001:db8:32::3/112")!, gatewayV6: IPv6Address("2001:db8:32::1")),
+        "pod2": .init(address: IPv4Prefix("10.32.1.2/24")!, gateway: IPv4Address("10.32.1.1"),
+                      addressV6: IPv6Prefix("2001:db8:32::1:2/112")!, gatewayV6: IPv6Address("2001:db8:32::1:1")),
+    ]
+
+    @Test func graphAndMapShowBothFamilies() throws {
+        let t = try dualStackFile()
+        let graph = TopologyGraph(topology: t, datapath: Datapath(topology: t), pods: Self.pods)
+        try Golden.check(graph.mermaid(), "report/gke-dual-stack-graph.mmd")
+        #expect(XMLParser(data: Data(graph.svg().utf8)).parse())
+        #expect(graph.svg().contains("eth0 2001:db8:32::1:2/112"))
+        let frames = Array(graph.layout().frames.values)
+        for i in frames.indices { for j in frames.indices where j > i { #expect(!frames[i].intersects(frames[j])) } }
+        try Golden.check(LabMap.render(lab: "ds", topology: t, pods: Self.pods) + "\n", "report/gke-dual-stack-map.txt")
+        // Without a lab, pods show both of their node's ranges.
+        #expect(TopologyGraph(topology: t, datapath: Datapath(topology: t)).mermaid().contains("pod2<br/>eth0 from 10.32.1.0/24<br/>eth0 from 2001:db8:32::1:0/112"))
     }
 
     @Test func theAPIsNodesAndPodsCarryBothFamilies() throws {
