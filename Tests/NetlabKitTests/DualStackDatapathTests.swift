@@ -73,8 +73,13 @@ func dualStackFile() throws -> Topology {
         let d = Datapath(topology: try dualStackFile())
         let on = ["all", "default"].flatMap { s in ["disable_ipv6=0", "accept_dad=0", "accept_ra=0"].map { "net/ipv6/conf/\(s)/\($0)" } }
         func sorted(_ m: String) -> [String] { Self.sysctls(d, m).sorted() }
-        for m in ["client", "pod1", "pod2", "webpod1"] { #expect(sorted(m) == on.sorted(), "\(m)") }
-        for m in ["gw", "node1", "node2"] { #expect(sorted(m) == (on + ["net/ipv6/conf/all/forwarding=1"]).sorted(), "\(m)") }
+        // netlab's own links exist before the sysctls, so each gets its own (default reaches the CNI's).
+        func link(_ i: String) -> [String] { ["net/ipv6/conf/\(i)/accept_dad=0", "net/ipv6/conf/\(i)/accept_ra=0"] }
+        for m in ["pod1", "pod2", "webpod1"] { #expect(sorted(m) == on.sorted(), "\(m)") }
+        #expect(sorted("client") == (on + link("eth0")).sorted())
+        let forwarding = "net/ipv6/conf/all/forwarding=1"
+        #expect(sorted("gw") == (on + link("eth0") + link("eth1") + [forwarding]).sorted())
+        for m in ["node1", "node2"] { #expect(sorted(m) == (on + link("eth0") + [forwarding]).sorted(), "\(m)") }
         // The bridge is L2 and the API speaks IPv4: IPv6 stays off there, as in every IPv4-only lab.
         for m in ["vpc", "api"] { #expect(sorted(m) == ["net/ipv6/conf/all/disable_ipv6=1", "net/ipv6/conf/default/disable_ipv6=1"], "\(m)") }
         let v4 = Datapath(topology: DefaultTopology.load())
