@@ -69,6 +69,13 @@ func dualStackFile() throws -> Topology {
         for m in ["gw", "node1", "node2", "client"] { #expect(Self.routes(d, m, .ipv4) == Self.routes(v4, m, .ipv4)) }
     }
 
+    @Test func withRoutingNoneTheVPCRoutesNoIPv6PodRangeEither() throws {
+        let yaml = try dualStackFileYAML().replacingOccurrences(of: "  routing: podRanges", with: "  routing: none")
+        let d = Datapath(topology: try TopologyLoader.parse(yaml: yaml, source: "t.yaml"))
+        #expect(Self.routes(d, "gw", .ipv6).isEmpty)
+        #expect(Self.routes(d, "node1", .ipv6) == ["::/0 via 2001:db8:0:1::1 dev eth0"])
+    }
+
     @Test func ipv6IsOnWhereItIsAddressedWithoutDADOrRouterAdvertisements() throws {
         let d = Datapath(topology: try dualStackFile())
         let on = ["all", "default"].flatMap { s in ["disable_ipv6=0", "accept_dad=0", "accept_ra=0"].map { "net/ipv6/conf/\(s)/\($0)" } }
