@@ -213,6 +213,29 @@ func ipJSON(_ ns: TestNamespace, _ args: [String]) throws -> [[String: Any]] {
         #expect(left.first?.hardwareAddress == mac)
     }
 
+    /// Checks over IPv6 must see neighbour discovery on the wire as IPv4 checks see ARP: the flush
+    /// before a check takes IPv6 entries too.
+    @Test(.enabled(if: getuid() == 0, "needs root: creates network namespaces"))
+    func flushNeighboursTakesIPv6EntriesToo() throws {
+        let ns = try TestNamespace("neigh6")
+        defer { ns.close() }
+        let rt = try ns.netlink()
+        try rt.createVeth(name: "a", peerName: "b")
+        try rt.setUp(.name("a"))
+        // With a carrier, as a lab's links have: IPv6 entries on a link without one did not stay.
+        try rt.setUp(.name("b"))
+        for (addr, state) in [("2001:db8::2", "stale"), ("2001:db8::3", "reachable"), ("2001:db8::4", "permanent")] {
+            let r = try run(["ip", "-n", ns.name, "-6", "neigh", "replace", addr, "lladdr", "02:00:00:00:00:09", "dev", "a", "nud", state])
+            try #require(r.succeeded, "\(r.stderrText)")
+        }
+        try rt.setNeighbour(IPv4Address("10.0.0.2")!, mac: [2, 0, 0, 0, 0, 9], on: .name("a"), state: .stale)
+        let flushed = try rt.flushNeighbours(on: .name("a"))
+        #expect(flushed == 3)
+        let left = try run(["ip", "-n", ns.name, "-6", "neigh", "show", "dev", "a"]).stdoutText
+        #expect(left.contains("2001:db8::4"))
+        #expect(!left.contains("2001:db8::2") && !left.contains("2001:db8::3"))
+    }
+
     /// Not a benchmark: prints how long 100 veth pairs take one request at a time and as one batch.
     @Test(.enabled(if: getuid() == 0, "needs root: creates network namespaces"))
     func hundredVethPairsTiming() throws {

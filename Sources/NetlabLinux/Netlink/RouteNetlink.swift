@@ -123,17 +123,25 @@ public struct RouteNetlink {
             .filter { ifindex == nil || $0.ifindex == ifindex }
     }
 
-    /// Deletes the link's dynamic neighbour entries (all but permanent and NOARP ones), so the next
-    /// packet has to ARP again. Returns how many were deleted. Entries that vanish between the dump
-    /// and the delete (ENOENT) are not errors.
-    /// Equivalent to: `ip -4 neigh flush dev <link>`.
+    /// Deletes the link's dynamic neighbour entries of both families (all but permanent and NOARP
+    /// ones), so the next packet has to ARP or solicit again. Returns how many were deleted.
+    /// Entries that vanish between the dump and the delete (ENOENT) are not errors.
+    /// Equivalent to: `ip -4 neigh flush dev <link>; ip -6 neigh flush dev <link>`.
     @discardableResult
     public func flushNeighbours(on link: LinkRef) throws -> Int {
         let ifindex = try index(of: link)
         let ifname = link.knownName
-        let entries = try listNeighbours(on: .index(ifindex))
-            .filter { !$0.isIn(.permanent) && !$0.isIn(.noARP) }
-        let requests = try entries.map { try RouteRequest.deleteNeighbour($0.address, ifindex: ifindex, ifname: ifname) }
+        var entries: [IPAddress] = []
+        for family in [AF_INET, AF_INET6] {
+            for m in try socket.request(RouteRequest.dumpNeighbours(family: family)) {
+                guard m.type == UInt16(RTM_NEWNEIGH), let h = m.familyHeader(ndmsg.self), h.ndm_family == UInt8(family),
+                      h.ndm_ifindex == ifindex, h.ndm_state & (NeighbourState.permanent.rawValue | NeighbourState.noARP.rawValue) == 0,
+                      let dst = m.attributes(after: ndmsg.self)[Int(NDA_DST)] else { continue }
+                if family == AF_INET, dst.count == 4 { entries.append(.v4(IPv4Address(dst.reduce(0) { $0 << 8 | UInt32($1) }))) }
+                if family == AF_INET6, let a = IPv6Address(bytes: dst) { entries.append(.v6(a)) }
+            }
+        }
+        let requests = try entries.map { try RouteRequest.deleteNeighbour($0, ifindex: ifindex, ifname: ifname) }
         var deleted = 0
         for result in try socket.transact(requests) {
             switch result {

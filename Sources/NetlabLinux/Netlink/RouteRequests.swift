@@ -210,9 +210,9 @@ public enum RouteRequest {
         }
     }
 
-    static func neighbourHeader(ifindex: Int32, state: UInt16 = 0) -> ndmsg {
+    static func neighbourHeader(ifindex: Int32, state: UInt16 = 0, family: Int32 = AF_INET) -> ndmsg {
         var m = ndmsg()
-        m.ndm_family = UInt8(AF_INET)
+        m.ndm_family = UInt8(family)
         m.ndm_ifindex = ifindex
         m.ndm_state = state
         return m
@@ -240,10 +240,24 @@ public enum RouteRequest {
         }
     }
 
-    /// Equivalent to: `ip -4 neigh show`.
-    public static func dumpNeighbours() throws -> NetlinkRequest {
+    /// Equivalent to: `ip neigh del <address> dev <ifname>`, for an address of either family.
+    public static func deleteNeighbour(_ address: IPAddress, ifindex: Int32, ifname: String? = nil) throws -> NetlinkRequest {
+        let dev = ifname ?? "ifindex \(ifindex)"
+        let (family, bytes): (Int32, [UInt8]) = switch address {
+        case .v4(let a): (AF_INET, a.octets)
+        case .v6(let a): (AF_INET6, a.bytes)
+        }
+        return try NetlinkMessageWriter.build(type: Int(RTM_DELNEIGH), flags: NLM_F_ACK,
+                                              operation: "delete neighbour \(address) on \(dev)") { w in
+            try w.putHeader(neighbourHeader(ifindex: ifindex, family: family))
+            try w.putBytes(Int(NDA_DST), bytes)
+        }
+    }
+
+    /// Equivalent to: `ip -4 neigh show` (`ip -6 neigh show` with AF_INET6).
+    public static func dumpNeighbours(family: Int32 = AF_INET) throws -> NetlinkRequest {
         try NetlinkMessageWriter.build(type: Int(RTM_GETNEIGH), flags: NLM_F_DUMP, operation: "list neighbours") { w in
-            try w.putHeader(neighbourHeader(ifindex: 0))
+            try w.putHeader(neighbourHeader(ifindex: 0, family: family))
         }
     }
 }
