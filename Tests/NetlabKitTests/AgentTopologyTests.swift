@@ -114,7 +114,7 @@ import Testing
 
         """) == [
             "t.yaml:14:11: agent 'Kube_Proxy' name 'Kube_Proxy' cannot be used: it names the agent's log and state files, so it must be at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (e.g. 'kube-proxy')",
-            "t.yaml:15:45: agent 'Kube_Proxy' command uses unknown placeholder {{nodename}} (did you mean {{nodeName}}?); known: {{nodeName}}, {{nodeIP}}, {{podCIDR}}, {{clusterCIDR}}, {{serviceCIDR}}, {{stateDir}}, {{kubeconfig}}, {{apiServer}}",
+            "t.yaml:15:45: agent 'Kube_Proxy' command uses unknown placeholder {{nodename}} (did you mean {{nodeName}}?); known: {{nodeName}}, {{nodeIP}}, {{podCIDR}}, {{clusterCIDR}}, {{serviceCIDR}}, {{stateDir}}, {{kubeconfig}}, {{apiServer}}, {{nodeIPv6}}, {{podCIDRv6}}, {{clusterCIDRv6}}, {{serviceCIDRv6}}",
             "t.yaml:16:13: agent 'Kube_Proxy' nodes names 'node3', which is not a node of this topology (nodes: node1, node2)",
             "t.yaml:16:27: agent 'Kube_Proxy' nodes names 'node1' twice; an agent runs once per node",
             "t.yaml:17:19: agent 'Kube_Proxy' ready http 'https://127.0.0.1/healthz' must be an http:// URL with an IPv4 address, like http://127.0.0.1:10256/healthz (netlab probes it from inside the node)",

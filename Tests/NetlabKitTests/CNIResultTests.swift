@@ -42,7 +42,7 @@ import Testing
          "ips":[{"address":"169.254.1.1/32","interface":0},{"address":"fd00::5/64","interface":2},{"address":"192.168.5.5/24","interface":1},
                 {"address":"10.244.1.7/24","gateway":"10.244.1.1","interface":2}]}
         """))
-        #expect(r.ips.count == 3)   // the IPv6 entry is skipped, but stays in raw
+        #expect(r.ips.count == 3 && r.ips6.count == 1)   // each family apart
         #expect(r.podAddress(ifName: "eth0") == IPv4Prefix("10.244.1.7/24"))
         #expect(r.podAddress(ifName: "net1") == IPv4Prefix("192.168.5.5/24"))
         // Two sandbox interfaces and none called eth9: no guess.

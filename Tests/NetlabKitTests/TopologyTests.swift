@@ -142,7 +142,7 @@ extension TopologyLoader {
         vpc:
           subnet: 10.0.0.0/24
           mtu: "1460"
-        clusterCIDR: [10.32.0.0/14]
+        clusterCIDR: {ipv4: 10.32.0.0/14}
         cni:
           conflist: {cniVersion: 0.3.1, name: net, plugins: [{type: ptp}]}
         nodes:
@@ -155,7 +155,7 @@ extension TopologyLoader {
         """
         #expect(diagnostics(yaml) == [
             "t.yaml:3:8: vpc.mtu must be a whole number in 576-9000, not the string '1460'; remove the quotes",
-            "t.yaml:4:14: clusterCIDR must be a string like 10.32.0.0/14, not a list",
+            "t.yaml:4:14: clusterCIDR must be a string like 10.32.0.0/14, not a mapping",
             "t.yaml:8:3: nodes must be a list (lines starting with '- ', each a node with name, ip and podCIDR), not a mapping",
             "t.yaml:10:11: pods[0] name must be a string like webpod1, not the number 123; if you meant the text 123, put it in quotes: \"123\"",
             "t.yaml:11:11: pods[0] names node 'node1', which does not exist (nodes: )",

@@ -45,7 +45,9 @@ public enum LabSeed {
     }
 
     static func node(_ n: Node, time: JSONValue) -> JSONValue {
+        // One InternalIP per family, IPv4 first, as the kubelet of a dual-stack node reports them.
         var addresses: [JSONValue] = [["type": "InternalIP", "address": .string("\(n.ip)")]]
+        if let a6 = n.ipv6 { addresses.append(["type": "InternalIP", "address": .string("\(a6)")]) }
         if let e = n.externalIP { addresses.append(["type": "ExternalIP", "address": .string("\(e)")]) }
         addresses.append(["type": "Hostname", "address": .string(n.name)])
         return [
@@ -54,7 +56,7 @@ public enum LabSeed {
             "metadata": ["name": .string(n.name), "annotations": [:],
                          "labels": ["kubernetes.io/hostname": .string(n.name), "kubernetes.io/os": "linux",
                                     "kubernetes.io/arch": .string(architecture)]],
-            "spec": ["podCIDR": .string("\(n.podCIDR)"), "podCIDRs": [.string("\(n.podCIDR)")]],
+            "spec": ["podCIDR": .string("\(n.podCIDR)"), "podCIDRs": .array(([n.podCIDR.description] + (n.podCIDRv6.map { [$0.description] } ?? [])).map(JSONValue.string))],
             "status": [
                 "addresses": .array(addresses),
                 "conditions": [["type": "Ready", "status": "True", "reason": "KubeletReady",
@@ -87,11 +89,12 @@ public enum LabSeed {
                                  "qosClass": "BestEffort", "startTime": time]
         if let node = t.node(named: p.node) {
             status["hostIP"] = .string("\(node.ip)")
-            status["hostIPs"] = [["ip": .string("\(node.ip)")]]
+            status["hostIPs"] = .array((["\(node.ip)"] + (node.ipv6.map { ["\($0)"] } ?? [])).map { ["ip": .string($0)] })
         }
         if let a = address {
             status["podIP"] = .string("\(a.address.address)")
-            status["podIPs"] = [["ip": .string("\(a.address.address)")]]
+            // podIP is the primary family's (IPv4); podIPs lists both in a dual-stack lab.
+            status["podIPs"] = .array((["\(a.address.address)"] + (a.addressV6.map { ["\($0.address)"] } ?? [])).map { ["ip": .string($0)] })
         }
         return [
             "apiVersion": "v1", "kind": "Pod",

@@ -11,7 +11,9 @@ public struct CNINetworkConfigList: Hashable, Sendable {
     public var otherKeys: [String: JSONValue]
 
     /// Placeholders `rendered(for:mtu:)` fills in.
-    public static let placeholders = ["podCIDR", "nodeName", "nodeIP", "mtu"]
+    public static let placeholders = ["podCIDR", "nodeName", "nodeIP", "mtu"] + ipv6Placeholders
+    /// The node's IPv6 pod range and address, for a dual-stack topology (host-local's second range).
+    public static let ipv6Placeholders = ["podCIDRv6", "nodeIPv6"]
 
     public init(_ json: JSONValue) throws {
         guard var o = json.objectValue else { throw CNIConfigError("the CNI configuration list must be a JSON object") }
@@ -76,11 +78,14 @@ public struct CNINetworkConfigList: Hashable, Sendable {
         return out
     }
 
-    /// The list for one node: `{{podCIDR}}`, `{{nodeName}}`, `{{nodeIP}}` and `{{mtu}}` are replaced in
-    /// every string of every plugin; a string that is exactly "{{mtu}}" becomes a number, because
-    /// plugins decode "mtu" as an integer.
+    /// The list for one node: `{{podCIDR}}`, `{{nodeName}}`, `{{nodeIP}}` and `{{mtu}}` (and in a
+    /// dual-stack topology `{{podCIDRv6}}` and `{{nodeIPv6}}`) are replaced in every string of every
+    /// plugin; a string that is exactly "{{mtu}}" becomes a number, because plugins decode "mtu" as
+    /// an integer.
     public func rendered(for node: Node, mtu: Int) -> CNINetworkConfigList {
-        let values = ["podCIDR": node.podCIDR.description, "nodeName": node.name, "nodeIP": node.ip.description, "mtu": String(mtu)]
+        var values = ["podCIDR": node.podCIDR.description, "nodeName": node.name, "nodeIP": node.ip.description, "mtu": String(mtu)]
+        if let p6 = node.podCIDRv6 { values["podCIDRv6"] = p6.description }
+        if let a6 = node.ipv6 { values["nodeIPv6"] = a6.description }
         func render(_ v: JSONValue) -> JSONValue {
             switch v {
             case .string(let s):
@@ -147,20 +152,26 @@ public struct CNINetworkConfigList: Hashable, Sendable {
     }
 
     private static func findUnknownPlaceholders(_ v: JSONValue, path: String, into out: inout [String]) {
+        for (name, at) in placeholderUses(v, path: path) where !placeholders.contains(name) { out.append("{{\(name)}} at \(at)") }
+    }
+
+    /// Every `{{name}}` in the strings of `v`, with its JSON path, in document order (keys sorted).
+    static func placeholderUses(_ v: JSONValue, path: String) -> [(name: String, path: String)] {
         switch v {
         case .string(let s):
+            var out: [(name: String, path: String)] = []
             var rest = Substring(s)
             while let open = rest.range(of: "{{") {
                 guard let close = rest[open.upperBound...].range(of: "}}") else { break }
-                let name = String(rest[open.upperBound..<close.lowerBound])
-                if !placeholders.contains(name) { out.append("{{\(name)}} at \(path)") }
+                out.append((String(rest[open.upperBound..<close.lowerBound]), path))
                 rest = rest[close.upperBound...]
             }
+            return out
         case .array(let a):
-            for (i, e) in a.enumerated() { findUnknownPlaceholders(e, path: "\(path)[\(i)]", into: &out) }
+            return a.enumerated().flatMap { placeholderUses($1, path: "\(path)[\($0)]") }
         case .object(let o):
-            for k in o.keys.sorted() { findUnknownPlaceholders(o[k]!, path: "\(path).\(k)", into: &out) }
-        default: break
+            return o.keys.sorted().flatMap { placeholderUses(o[$0]!, path: "\(path).\($0)") }
+        default: return []
         }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// A plugin's ADD result (spec 0.3.0 to 1.x), read for what netlab needs and kept verbatim in
 /// `raw`: the next plugin gets `raw` as prevResult and netlab saves it for CHECK and DEL, so keys
-/// netlab does not model (IPv6 entries, plugin extensions) are never lost.
+/// netlab does not model (plugin extensions) are never lost.
 public struct CNIResult: Hashable, Sendable {
     public struct Interface: Hashable, Sendable {
         public var name: String
@@ -25,6 +25,18 @@ public struct CNIResult: Hashable, Sendable {
         public var gw: IPv4Address?
     }
 
+    /// An IPv6 entry of `ips` (a dual-stack pod's second address).
+    public struct IPConfig6: Hashable, Sendable {
+        public var address: IPv6Prefix
+        public var gateway: IPv6Address?
+        public var interface: Int?
+    }
+
+    public struct Route6: Hashable, Sendable {
+        public var dst: IPv6Prefix
+        public var gw: IPv6Address?
+    }
+
     public struct DNS: Hashable, Sendable {
         public var nameservers: [String] = []
         public var domain: String?
@@ -34,9 +46,11 @@ public struct CNIResult: Hashable, Sendable {
 
     public var cniVersion: CNIVersion
     public var interfaces: [Interface]
-    /// IPv4 addresses only: netlab is IPv4; IPv6 entries stay in `raw`.
+    /// The IPv4 addresses; the IPv6 ones are in `ips6`, each family in the result's order.
     public var ips: [IPConfig]
+    public var ips6: [IPConfig6]
     public var routes: [Route]
+    public var routes6: [Route6]
     public var dns: DNS
     public var raw: JSONValue
 
@@ -62,16 +76,10 @@ public struct CNIResult: Hashable, Sendable {
         }
 
         var ips: [IPConfig] = []
+        var ips6: [IPConfig6] = []
         for (i, e) in try CNIResult.array(json, "ips").enumerated() {
             guard let addr = e["address"]?.stringValue else { throw CNIResultError("ips[\(i)] has no \"address\"") }
-            // 0.3.x/0.4.0 say "version":"4"/"6"; 1.x leaves it to the address itself.
-            if e["version"]?.stringValue == "6" || addr.contains(":") { continue }
-            guard let prefix = IPv4Prefix(addr) else { throw CNIResultError("ips[\(i)].address \"\(addr)\" is not an IPv4 address with a prefix length") }
-            var gw: IPv4Address?
-            if let g = e["gateway"]?.stringValue, !g.isEmpty {
-                guard let a = IPv4Address(g) else { throw CNIResultError("ips[\(i)].gateway \"\(g)\" is not an IPv4 address") }
-                gw = a
-            }
+            let gateway = e["gateway"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
             var index: Int?
             if let idx = e["interface"] {
                 guard let n = idx.intValue, n >= 0, n < interfaces.count else {
@@ -79,13 +87,40 @@ public struct CNIResult: Hashable, Sendable {
                 }
                 index = n
             }
+            // 0.3.x/0.4.0 say "version":"4"/"6"; 1.x leaves it to the address itself.
+            if e["version"]?.stringValue == "6" || addr.contains(":") {
+                guard let prefix = IPv6Prefix(addr) else { throw CNIResultError("ips[\(i)].address \"\(addr)\" is not an IPv6 address with a prefix length") }
+                var gw: IPv6Address?
+                if let g = gateway {
+                    guard let a = IPv6Address(g) else { throw CNIResultError("ips[\(i)].gateway \"\(g)\" is not an IPv6 address") }
+                    gw = a
+                }
+                ips6.append(IPConfig6(address: prefix, gateway: gw, interface: index))
+                continue
+            }
+            guard let prefix = IPv4Prefix(addr) else { throw CNIResultError("ips[\(i)].address \"\(addr)\" is not an IPv4 address with a prefix length") }
+            var gw: IPv4Address?
+            if let g = gateway {
+                guard let a = IPv4Address(g) else { throw CNIResultError("ips[\(i)].gateway \"\(g)\" is not an IPv4 address") }
+                gw = a
+            }
             ips.append(IPConfig(address: prefix, gateway: gw, interface: index))
         }
 
         var routes: [Route] = []
+        var routes6: [Route6] = []
         for (i, e) in try CNIResult.array(json, "routes").enumerated() {
             guard let d = e["dst"]?.stringValue else { throw CNIResultError("routes[\(i)] has no \"dst\"") }
-            if d.contains(":") { continue }
+            if d.contains(":") {
+                guard let dst = IPv6Prefix(d) else { throw CNIResultError("routes[\(i)].dst \"\(d)\" is not an IPv6 prefix") }
+                var gw: IPv6Address?
+                if let g = e["gw"]?.stringValue, !g.isEmpty {
+                    guard let a = IPv6Address(g) else { throw CNIResultError("routes[\(i)].gw \"\(g)\" is not an IPv6 address") }
+                    gw = a
+                }
+                routes6.append(Route6(dst: dst, gw: gw))
+                continue
+            }
             guard let dst = IPv4Prefix(d) else { throw CNIResultError("routes[\(i)].dst \"\(d)\" is not an IPv4 prefix") }
             var gw: IPv4Address?
             if let g = e["gw"]?.stringValue, !g.isEmpty {
@@ -102,6 +137,7 @@ public struct CNIResult: Hashable, Sendable {
         }
 
         self.cniVersion = version; self.interfaces = interfaces; self.ips = ips; self.routes = routes; self.dns = dns; self.raw = json
+        self.ips6 = ips6; self.routes6 = routes6
     }
 
     /// Parses stdout of a plugin (or a saved result file).
@@ -119,12 +155,17 @@ public struct CNIResult: Hashable, Sendable {
     /// The gateway that goes with `podAddress(ifName:)`.
     public func gateway(ifName: String) -> IPv4Address? { podIPConfig(ifName: ifName)?.gateway }
 
-    public func podIPConfig(ifName: String) -> IPConfig? {
+    public func podIPConfig(ifName: String) -> IPConfig? { podEntry(ips, ifName: ifName, interface: \.interface) }
+
+    /// The pod's IPv6 address and gateway (a dual-stack pod's), chosen as `podIPConfig` chooses.
+    public func podIPConfig6(ifName: String) -> IPConfig6? { podEntry(ips6, ifName: ifName, interface: \.interface) }
+
+    private func podEntry<E>(_ entries: [E], ifName: String, interface: (E) -> Int?) -> E? {
         if let i = interfaces.firstIndex(where: { $0.name == ifName && $0.isInSandbox }),
-           let ip = ips.first(where: { $0.interface == i }) { return ip }
+           let ip = entries.first(where: { interface($0) == i }) { return ip }
         let sandboxes = interfaces.indices.filter { interfaces[$0].isInSandbox }
-        if sandboxes.count == 1, let ip = ips.first(where: { $0.interface == sandboxes[0] }) { return ip }
-        return ips.first { $0.interface == nil }
+        if sandboxes.count == 1, let ip = entries.first(where: { interface($0) == sandboxes[0] }) { return ip }
+        return entries.first { interface($0) == nil }
     }
 
     private static func array(_ json: JSONValue, _ key: String) throws -> [JSONValue] {

@@ -49,6 +49,25 @@ struct ShapeParts {
         }
     }
 
+    /// Dual-stack: IPv6 on, and only the addresses and routes netlab plans: duplicate address
+    /// detection off (planned addresses are unique, and a tentative address is unusable for a
+    /// second or more) and router advertisements ignored (nothing autoconfigures the lab).
+    /// `default` reaches the links made after the sysctls (the pods' veths).
+    mutating func dualStack(_ members: [Member]) {
+        for m in members {
+            for (key, value) in [("disable_ipv6", "0"), ("accept_dad", "0"), ("accept_ra", "0")] {
+                sysctls.append(.init(member: m.name, key: "net/ipv6/conf/all/\(key)", value: value))
+                sysctls.append(.init(member: m.name, key: "net/ipv6/conf/default/\(key)", value: value))
+            }
+        }
+    }
+
+    /// IPv6 forwarding where IPv4 forwards, in a dual-stack lab (no NAT66: the gateway routes).
+    mutating func forwardsIPv6(_ member: String, _ t: Topology) {
+        guard t.isDualStack else { return }
+        sysctls.append(.init(member: member, key: "net/ipv6/conf/all/forwarding", value: "1"))
+    }
+
     /// A bridge that is pure L2: bridged frames must not traverse the member's iptables.
     mutating func pureL2(_ member: String) {
         for k in ["iptables", "ip6tables", "arptables"] {
@@ -72,6 +91,12 @@ struct ShapeParts {
         addresses.append(.init(at: outside, prefix: .v4(IPv4Prefix(address: ext.gatewayIP, length: ext.clientIP.length))))
         addresses.append(.init(at: client, prefix: .v4(ext.clientIP)))
         routes.append(.init(member: client.member, destination: .everything(.ipv4), gateway: .v4(ext.gatewayIP), device: client.interface))
+        // IPv6 is routed end to end, not NATed: the client reaches the nodes' own addresses.
+        if let c6 = ext.clientIPv6, let g6 = ext.gatewayIPv6 {
+            addresses.append(.init(at: outside, prefix: .v6(IPv6Prefix(address: g6, length: c6.length))))
+            addresses.append(.init(at: client, prefix: .v6(c6)))
+            routes.append(.init(member: client.member, destination: .everything(.ipv6), gateway: .v6(g6), device: client.interface))
+        }
         for n in t.nodes {
             if let e = n.externalIP {
                 nat.append(.init(at: outside.member, outside: outside.interface, external: .v4(e), owner: n.name, internalAddress: .v4(n.ip)))
@@ -81,9 +106,14 @@ struct ShapeParts {
 
     /// A host of the VPC subnet as a port of its bridge: `host/interface` paired with the bridge's
     /// port named after the host, the host's address in the subnet.
-    mutating func bridged(_ host: InterfaceRef, address: IPv4Address, bridgeMember: String, subnet: IPv4Prefix, mtu: Int) {
+    /// In a dual-stack VPC, `addressV6` is its address in the subnet's IPv6 range.
+    mutating func bridged(_ host: InterfaceRef, address: IPv4Address, bridgeMember: String, subnet: IPv4Prefix, mtu: Int,
+                          addressV6: IPv6Address? = nil, subnetV6: IPv6Prefix? = nil) {
         veths.append(.init(a: host, b: InterfaceRef(member: bridgeMember, interface: host.member), mtu: mtu))
         addresses.append(.init(at: host, prefix: .v4(IPv4Prefix(address: address, length: subnet.length))))
+        if let addressV6, let subnetV6 {
+            addresses.append(.init(at: host, prefix: .v6(IPv6Prefix(address: addressV6, length: subnetV6.length))))
+        }
     }
 
     /// Each node's routes to the other nodes' pod ranges via their IP (VPC-native, `routing: podRanges`).
@@ -91,6 +121,18 @@ struct ShapeParts {
         guard t.vpc.routing == .podRanges else { return }
         for other in t.nodes where other.name != node.name {
             routes.append(.init(member: node.name, destination: .v4(other.podCIDR), gateway: .v4(other.ip), device: device))
+        }
+        podRangeRoutesV6(t, at: node.name, device: device, except: node.name)
+    }
+
+    /// `member`'s routes to every node's IPv6 pod range via the node's IPv6 address (but `except`'s,
+    /// its own), as the VPC routes the IPv4 ranges; none in an IPv4-only lab.
+    mutating func podRangeRoutesV6(_ t: Topology, at member: String, device: String, except: String? = nil) {
+        guard t.vpc.routing == .podRanges else { return }
+        for n in t.nodes where n.name != except {
+            if let p6 = n.podCIDRv6, let a6 = n.ipv6 {
+                routes.append(.init(member: member, destination: .v6(p6), gateway: .v6(a6), device: device))
+            }
         }
     }
 }

@@ -32,27 +32,42 @@ public struct VPCNativeShape: DatapathShape {
         let mtu = t.vpc.mtu
         var p = ShapeParts()
         var ports: [String] = []
-        p.ipv4Only(members)
+        if t.isDualStack {
+            // The VPC's bridge is L2 and the API stays on IPv4: IPv6 only where it is addressed.
+            let v4Only = members.filter { $0.role == .vpc || $0.role == .apiServer }
+            p.ipv4Only(v4Only)
+            p.dualStack(members.filter { !v4Only.contains($0) })
+        } else {
+            p.ipv4Only(members)
+        }
         // The VPC is pure L2: no address, and bridged frames do not traverse its iptables.
         p.pureL2(vpc)
 
         // The gateway of the VPC subnet; the cloud's router for the pod ranges too.
-        p.bridged(at(gw, eth0), address: t.vpc.gateway, bridgeMember: vpc, subnet: t.vpc.subnet, mtu: mtu)
+        p.bridged(at(gw, eth0), address: t.vpc.gateway, bridgeMember: vpc, subnet: t.vpc.subnet, mtu: mtu,
+                  addressV6: t.vpc.gatewayV6, subnetV6: t.vpc.subnetV6)
         ports.append(gw)
         // VPC-native: the VPC routes each pod range to its node (with routing none, the agents do).
         for n in t.nodes where t.vpc.routing == .podRanges {
             p.routes.append(.init(member: gw, destination: .v4(n.podCIDR), gateway: .v4(n.ip), device: eth0))
         }
+        p.podRangeRoutesV6(t, at: gw, device: eth0)
         p.sysctls.append(.init(member: gw, key: "net/ipv4/ip_forward", value: "1"))
+        p.forwardsIPv6(gw, t)
         p.externalClient(t, outside: at(gw, Self.eth1), client: at(client, eth0), mtu: mtu)
 
         for n in t.nodes {
-            p.bridged(at(n.name, eth0), address: n.ip, bridgeMember: vpc, subnet: t.vpc.subnet, mtu: mtu)
+            p.bridged(at(n.name, eth0), address: n.ip, bridgeMember: vpc, subnet: t.vpc.subnet, mtu: mtu,
+                      addressV6: n.ipv6, subnetV6: t.vpc.subnetV6)
             ports.append(n.name)
             p.routes.append(.init(member: n.name, destination: .everything(.ipv4), gateway: .v4(t.vpc.gateway), device: eth0))
+            if let g6 = t.vpc.gatewayV6 {
+                p.routes.append(.init(member: n.name, destination: .everything(.ipv6), gateway: .v6(g6), device: eth0))
+            }
             p.podRangeRoutes(t, from: n, device: eth0)
             // A node forwards for its pods.
             p.forwards(n.name)
+            p.forwardsIPv6(n.name, t)
         }
 
         // The API answers the nodes on their shared subnet, so it needs no route at all: no default

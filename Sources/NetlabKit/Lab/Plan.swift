@@ -37,6 +37,18 @@ public struct LabPlan: Hashable, Sendable, Codable {
         public var device: String
     }
 
+    /// An IPv6 address of a dual-stack lab, added usable at once (no duplicate address detection).
+    public struct Address6: Hashable, Sendable, Codable {
+        public var namespace: String, device: String, prefix: IPv6Prefix
+    }
+
+    public struct Route6: Hashable, Sendable, Codable {
+        public var namespace: String
+        public var destination: IPv6Prefix
+        public var gateway: IPv6Address?
+        public var device: String
+    }
+
     public struct Sysctl: Hashable, Sendable, Codable {
         public var namespace: String
         /// Under /proc/sys, e.g. `net/ipv4/ip_forward`.
@@ -51,6 +63,10 @@ public struct LabPlan: Hashable, Sendable, Codable {
     public var veths: [Veth]
     public var addresses: [Address]
     public var routes: [Route]
+    /// The IPv6 halves of a dual-stack lab, wired after the IPv4 addresses and routes of each
+    /// namespace; empty in an IPv4-only lab.
+    public var addresses6: [Address6]
+    public var routes6: [Route6]
     public var sysctls: [Sysctl]
     /// iptables-restore input per namespace (member name → rules), applied with --noflush.
     public var firewall: [String: String]
@@ -74,10 +90,13 @@ extension LabPlan {
         }
         bridges = d.bridges.map { Bridge(namespace: $0.at.member, name: $0.at.interface, mtu: $0.mtu, ports: $0.ports) }
         veths = d.veths.map { Veth(namespaceA: $0.a.member, nameA: $0.a.interface, namespaceB: $0.b.member, nameB: $0.b.interface, mtu: $0.mtu) }
-        // IPv4 is all the executor wires yet; an IPv6 address or route waits for its family there.
         addresses = d.addresses.compactMap { a in a.prefix.v4.map { Address(namespace: a.at.member, device: a.at.interface, prefix: $0) } }
         routes = d.routes.compactMap { r in
             r.destination.v4.map { Route(namespace: r.member, destination: $0, gateway: r.gateway?.v4, device: r.device) }
+        }
+        addresses6 = d.addresses.compactMap { a in a.prefix.v6.map { Address6(namespace: a.at.member, device: a.at.interface, prefix: $0) } }
+        routes6 = d.routes.compactMap { r in
+            r.destination.v6.map { Route6(namespace: r.member, destination: $0, gateway: r.gateway?.v6, device: r.device) }
         }
         sysctls = d.sysctls.map { Sysctl(namespace: $0.member, key: $0.key, value: $0.value) }
         linksUp = Dictionary(uniqueKeysWithValues: d.members.map { ($0.name, d.linksUp(of: $0.name)) })

@@ -370,6 +370,9 @@ public struct Agent: Hashable, Sendable, Codable {
     public static let defaultTimeout = 30.0
     /// What `{{...}}` may name in `command` and `env`, each replaced per node.
     public static let placeholders = ["nodeName", "nodeIP", "podCIDR", "clusterCIDR", "serviceCIDR", "stateDir", "kubeconfig", "apiServer"]
+        + ipv6Placeholders
+    /// The IPv6 halves, valued only in a dual-stack topology.
+    public static let ipv6Placeholders = ["nodeIPv6", "podCIDRv6", "clusterCIDRv6", "serviceCIDRv6"]
 
     public var name: String
     /// The argv as written, placeholders unexpanded. The program (never a placeholder) is an
@@ -431,8 +434,12 @@ public struct Agent: Hashable, Sendable, Codable {
     /// The placeholder values for this agent on `node` of `topology`, its state directory being
     /// `stateDir` and the lab's kubeconfig the file at `kubeconfig`.
     public static func values(node: Node, topology: Topology, stateDir: String, kubeconfig: String) -> [String: String] {
-        ["nodeName": node.name, "nodeIP": "\(node.ip)", "podCIDR": "\(node.podCIDR)",
-         "clusterCIDR": "\(topology.clusterCIDR)", "serviceCIDR": "\(topology.serviceCIDR)", "stateDir": stateDir,
-         "kubeconfig": kubeconfig, "apiServer": topology.api.url]
+        var values = ["nodeName": node.name, "nodeIP": "\(node.ip)", "podCIDR": "\(node.podCIDR)",
+                      "clusterCIDR": "\(topology.clusterCIDR)", "serviceCIDR": "\(topology.serviceCIDR)", "stateDir": stateDir,
+                      "kubeconfig": kubeconfig, "apiServer": topology.api.url]
+        let v6: [(String, String?)] = [("nodeIPv6", node.ipv6?.description), ("podCIDRv6", node.podCIDRv6?.description),
+                                       ("clusterCIDRv6", topology.clusterCIDRv6?.description), ("serviceCIDRv6", topology.serviceCIDRv6?.description)]
+        for case let (k, v?) in v6 { values[k] = v }
+        return values
     }
 }

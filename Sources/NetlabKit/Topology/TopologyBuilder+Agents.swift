@@ -231,7 +231,7 @@ extension TopologyBuilder {
             r.error(s.loc, message + "; known: \(Agent.placeholders.map { "{{\($0)}}" }.joined(separator: ", "))")
             ok = false
         }
-        return ok
+        return ok && checkIPv6Placeholders(s, what)
     }
 
     private func hostAndPort(_ s: String, defaultPort: Int?) -> (IPv4Address, Int)? {

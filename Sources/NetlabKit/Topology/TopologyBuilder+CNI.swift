@@ -23,6 +23,7 @@ extension TopologyBuilder {
             let json = r.json(from: inline, path: "", marks: &marks)
             r.validateConflist(json, source: "cni.conflist") { marks[$0] ?? inline.location }
             if r.diagnostics.count == before { conflist = json }
+            checkConflistFamilies(json, source: "cni.conflist") { marks[$0] ?? inline.location }
         case (nil, let fileNode?):
             guard let f = r.string(fileNode, "cni.conflistFile", example: "gke.conflist") else { break }
             let path = resolve(f.value, nextTo: source)
@@ -40,6 +41,7 @@ extension TopologyBuilder {
             let before = r.diagnostics.count
             r.validateConflist(json, source: "the conflist in \(shownPath)") { _ in f.loc }
             if r.diagnostics.count == before { conflist = json }
+            checkConflistFamilies(json, source: "the conflist in \(shownPath)") { _ in f.loc }
         }
         var timeout = 30.0
         if let n = c.optional("timeoutSeconds"), let t = r.int(n, "cni.timeoutSeconds", range: 1...3600) { timeout = Double(t.value) }

@@ -16,15 +16,19 @@ extension TopologyBuilder {
     func readVPC(_ top: Fields) {
         guard let node = top.required("vpc", expected: "a mapping with subnet, and optionally gateway and mtu"),
               let vpc = r.fields(node, "vpc", allowed: keys["vpc"]!) else { return }
-        if let n = vpc.required("subnet", expected: "the VPC's IPv4 prefix like 10.0.0.0/24"),
-           let s = r.prefix(n, "vpc.subnet", example: "10.0.0.0/24", network: true) {
+        var subnetValue: DualStack<IPv4Prefix, IPv6Prefix>?
+        if let n = vpc.required("subnet", expected: "the VPC's IPv4 prefix like 10.0.0.0/24") {
+            subnetValue = r.dualPrefix(n, "vpc.subnet", example: "10.0.0.0/24", exampleV6: "2001:db8:0:1::/64", network: true)
+        }
+        if let s = subnetValue?.v4 {
             if s.value.length > 30 {
                 r.error(s.loc, "vpc.subnet \(s.value) is too small: it needs room for the gateway and at least one node; use a /30 or larger, e.g. /24")
             } else {
                 subnet = s
             }
         }
-        let gateway = vpc.optional("gateway").flatMap { r.address($0, "vpc.gateway", example: "10.0.0.1") }
+        let gatewayValue = vpc.optional("gateway").flatMap { r.dualAddress($0, "vpc.gateway", example: "10.0.0.1", exampleV6: "2001:db8:0:1::1") }
+        let gateway = gatewayValue?.v4
         if let subnet {
             if let gateway {
                 if checkHost(gateway, in: subnet.value, what: "vpc.gateway", rangeName: "vpc.subnet") { vpcGateway = gateway.value }
@@ -32,6 +36,7 @@ extension TopologyBuilder {
                 vpcGateway = subnet.value.first.advanced(by: 1)
             }
         }
+        readVPCV6(subnet: subnetValue, gateway: gatewayValue)
         if let n = vpc.optional("mtu"), let m = r.int(n, "vpc.mtu", range: TopologyLoader.vpcMTURange) { mtu = m.value }
         if let n = vpc.optional("routing"), let s = r.string(n, "vpc.routing", example: "none") {
             if let v = VPC.Routing(rawValue: s.value) { routing = v } else {
@@ -55,15 +60,19 @@ extension TopologyBuilder {
     }
 
     func readRanges(_ top: Fields) {
+        var clusterValue: DualStack<IPv4Prefix, IPv6Prefix>?, serviceValue: DualStack<IPv4Prefix, IPv6Prefix>?
         if let n = top.required("clusterCIDR", expected: "the pods' IPv4 range like 10.32.0.0/14; every node's podCIDR lies in it") {
-            clusterCIDR = r.prefix(n, "clusterCIDR", example: "10.32.0.0/14", network: true)
+            clusterValue = r.dualPrefix(n, "clusterCIDR", example: "10.32.0.0/14", exampleV6: "2001:db8:32::/64", network: true)
+            clusterCIDR = clusterValue?.v4
         }
         if let n = top.optional("serviceCIDR") {
-            serviceCIDR = r.prefix(n, "serviceCIDR", example: "10.36.0.0/20", network: true)
+            serviceValue = r.dualPrefix(n, "serviceCIDR", example: "10.36.0.0/20", exampleV6: "2001:db8:36::/112", network: true)
+            serviceCIDR = serviceValue?.v4
         } else {
             serviceCIDRIsDefault = true
             serviceCIDR = Located(value: TopologyLoader.defaultServiceCIDR, loc: top.loc)
         }
+        readRangesV6(top, cluster: clusterValue, service: serviceValue)
         guard let svc = serviceCIDR else { return }
         // With the default range there is no serviceCIDR line to point at, so point at the range it collides with.
         let shown = serviceCIDRIsDefault ? "the default serviceCIDR \(svc.value) (used because the file sets none)" : "serviceCIDR \(svc.value)"
@@ -86,7 +95,9 @@ extension TopologyBuilder {
             return
         }
         guard let cn = ext.required("client", expected: "the client's address with its prefix, like 198.51.100.10/24"),
-              let client = r.prefix(cn, "external.client", example: "198.51.100.10/24", network: false) else { return }
+              let clientValue = r.dualPrefix(cn, "external.client", example: "198.51.100.10/24", exampleV6: "2001:db8:100::10/64", network: false),
+              let client = clientValue.v4 else { return }
+        var gatewayValue: DualStack<IPv4Address, IPv6Address>?
         let net = client.value.network
         var ok = true
         if client.value.length > 30 {
@@ -106,7 +117,8 @@ extension TopologyBuilder {
         }
         var gateway = net.first.advanced(by: 1)
         if let gn = ext.optional("gateway") {
-            guard let g = r.address(gn, "external.gateway", example: net.first.advanced(by: 1).description) else { return }
+            gatewayValue = r.dualAddress(gn, "external.gateway", example: net.first.advanced(by: 1).description, exampleV6: "2001:db8:100::1")
+            guard let g = gatewayValue?.v4 else { return }
             guard checkHost(g, in: net, what: "external.gateway", rangeName: "the client's subnet") else { return }
             if g.value == client.value.address {
                 r.error(g.loc, "external.gateway \(g.value) is the client's own address; the gateway needs a different address in \(net)")
@@ -117,6 +129,9 @@ extension TopologyBuilder {
             r.error(client.loc, "external.client \(client.value.address) is the first host of \(net), which is also the default gateway; set external.gateway or pick another client address")
             return
         }
-        if ok { external = External(clientIP: client.value, gatewayIP: gateway) }
+        if ok {
+            external = External(clientIP: client.value, gatewayIP: gateway)
+            readExternalV6(client: clientValue, gateway: gatewayValue)
+        }
     }
 }

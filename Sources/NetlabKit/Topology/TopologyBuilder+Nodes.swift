@@ -8,6 +8,8 @@ struct PartialNode {
     var ip: Located<IPv4Address>?
     var externalIP: Located<IPv4Address>?
     var podCIDR: Located<IPv4Prefix>?
+    var ipv6: Located<IPv6Address>?
+    var podCIDRv6: Located<IPv6Prefix>?
 }
 
 extension TopologyBuilder {
@@ -34,8 +36,11 @@ extension TopologyBuilder {
                     byName[s.value] = s.loc
                 }
             }
-            if let n = f.required("ip", expected: "the node's address in vpc.subnet like 10.0.0.37"),
-               let ip = r.address(n, "\(label) ip", example: "10.0.0.37") {
+            var ipValue: DualStack<IPv4Address, IPv6Address>?
+            if let n = f.required("ip", expected: "the node's address in vpc.subnet like 10.0.0.37") {
+                ipValue = r.dualAddress(n, "\(label) ip", example: "10.0.0.37", exampleV6: "2001:db8:0:1::37")
+            }
+            if let ip = ipValue?.v4 {
                 node.ip = ip
                 if let subnet, checkHost(ip, in: subnet.value, what: "\(label) ip", rangeName: "vpc.subnet") {
                     if ip.value == vpcGateway {
@@ -48,7 +53,7 @@ extension TopologyBuilder {
                     byIP[ip.value] = (label, ip.loc)
                 }
             }
-            if let n = f.optional("externalIP"), let ext = r.address(n, "\(label) externalIP", example: "203.0.113.37") {
+            if let n = f.optional("externalIP"), externalIPIsIPv4(n, label: label), let ext = r.address(n, "\(label) externalIP", example: "203.0.113.37") {
                 node.externalIP = ext
                 checkExternalIP(ext, label: label)
                 if let (other, loc) = byExternalIP[ext.value] {
@@ -57,11 +62,15 @@ extension TopologyBuilder {
                     byExternalIP[ext.value] = (label, ext.loc)
                 }
             }
-            if let n = f.required("podCIDR", expected: "the node's pod range inside clusterCIDR like 10.32.0.0/24"),
-               let p = r.prefix(n, "\(label) podCIDR", example: "10.32.0.0/24", network: true) {
+            var podCIDRValue: DualStack<IPv4Prefix, IPv6Prefix>?
+            if let n = f.required("podCIDR", expected: "the node's pod range inside clusterCIDR like 10.32.0.0/24") {
+                podCIDRValue = r.dualPrefix(n, "\(label) podCIDR", example: "10.32.0.0/24", exampleV6: "2001:db8:32::/112", network: true)
+            }
+            if let p = podCIDRValue?.v4 {
                 node.podCIDR = p
                 checkPodCIDR(p, label: label, others: accepted)
             }
+            readNodeV6(&node, ip: ipValue, podCIDR: podCIDRValue, others: accepted)
             accepted.append(node)
         }
         nodes = accepted

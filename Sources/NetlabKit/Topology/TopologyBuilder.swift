@@ -34,6 +34,13 @@ final class TopologyBuilder {
     var serviceCIDRIsDefault = false
     var externalDeclared = false
     var external: External?
+    /// The IPv6 halves of the dual-stack values (TopologyBuilder+DualStack); nil in a single-stack file.
+    var subnetV6: Located<IPv6Prefix>?
+    var vpcGatewayV6: IPv6Address?
+    var clusterCIDRv6: Located<IPv6Prefix>?
+    var serviceCIDRv6: Located<IPv6Prefix>?
+    /// Whether vpc.subnet was read (nil when it was wrong): it decides the topology's families.
+    var vpcFamilies: [IPFamily]?
     var nodes: [PartialNode] = []
     var pods: [PartialPod] = []
     var services: [PartialService] = []
@@ -55,6 +62,7 @@ final class TopologyBuilder {
         readRanges(top)
         readExternal(top)
         checkShape(top)
+        checkDualStackShape(top)
         readNodes(top)
         readPods(top)
         readServices(top)
@@ -86,7 +94,8 @@ final class TopologyBuilder {
         var outNodes: [Node] = []
         for n in nodes {
             guard let name = n.name, let ip = n.ip, let podCIDR = n.podCIDR else { return nil }
-            outNodes.append(Node(name: name.value, ip: ip.value, externalIP: n.externalIP?.value, podCIDR: podCIDR.value))
+            outNodes.append(Node(name: name.value, ip: ip.value, externalIP: n.externalIP?.value, podCIDR: podCIDR.value,
+                                 ipv6: n.ipv6?.value, podCIDRv6: n.podCIDRv6?.value))
         }
         var outPods: [Pod] = []
         for p in pods {
@@ -111,9 +120,11 @@ final class TopologyBuilder {
                                        selector: s.selector, ports: ports, externalTrafficPolicy: s.externalTrafficPolicy,
                                        internalTrafficPolicy: s.internalTrafficPolicy))
         }
-        let topology = Topology(source: source, name: name, vpc: VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu, routing: routing),
+        let vpc = VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu, routing: routing, subnetV6: subnetV6?.value, gatewayV6: vpcGatewayV6)
+        let topology = Topology(source: source, name: name, vpc: vpc,
                         clusterCIDR: clusterCIDR.value, serviceCIDR: serviceCIDR.value, external: external,
-                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, api: api, checks: checks, shape: shape)
+                        nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, api: api, checks: checks, shape: shape,
+                        clusterCIDRv6: clusterCIDRv6?.value, serviceCIDRv6: serviceCIDRv6?.value)
         validateChecks(in: topology)
         return topology
     }

@@ -47,7 +47,14 @@ extension Lab {
         guard let address = result.podAddress(ifName: attachment.ifName) else {
             throw LabError.cni("CNI ADD for pod '\(pod.name)' on node '\(node.name)' returned no IPv4 address for eth0: \(result.raw.encodedString())")
         }
-        withState { record.pods[pod.name] = LabRecord.PodAddress(address: address, gateway: result.gateway(ifName: attachment.ifName)) }
+        let v6 = result.podIPConfig6(ifName: attachment.ifName)
+        if topology.isDualStack && v6 == nil {
+            throw LabError.cni("CNI ADD for pod '\(pod.name)' on node '\(node.name)' returned no IPv6 address for eth0, but the topology is dual-stack: give the IPAM plugin the node's IPv6 range too (host-local: ranges [[{subnet: \"{{podCIDR}}\"}], [{subnet: \"{{podCIDRv6}}\"}]]); the result was \(result.raw.encodedString())")
+        }
+        withState {
+            record.pods[pod.name] = LabRecord.PodAddress(address: address, gateway: result.gateway(ifName: attachment.ifName),
+                                                         addressV6: v6?.address, gatewayV6: v6?.gateway)
+        }
         // CHECK where the version has it. A failed CHECK is the plugin's finding, shown to the
         // user; it does not stop the lab (Debian's portmap fails CHECK on IPv4-only nodes).
         do {

@@ -47,10 +47,12 @@ extension Lab {
         }
 
         let members = Set(plan.linksUp.keys).union(plan.addresses.map(\.namespace)).union(plan.routes.map(\.namespace))
+            .union(plan.addresses6.map(\.namespace)).union(plan.routes6.map(\.namespace))
         for member in members.sorted() {
             let socket = try nl(member)
             let needsIndexes = plan.bridges.contains { $0.namespace == member && !$0.ports.isEmpty }
                 || plan.addresses.contains { $0.namespace == member } || plan.routes.contains { $0.namespace == member }
+                || plan.addresses6.contains { $0.namespace == member } || plan.routes6.contains { $0.namespace == member }
             var index: [String: Int32] = [:]
             if needsIndexes { for l in try RouteNetlink(socket: socket).listLinks() { index[l.name] = l.index } }
             func idx(_ name: String) throws -> Int32 {
@@ -65,7 +67,13 @@ extension Lab {
             for a in plan.addresses where a.namespace == member {
                 batch.append(try RouteRequest.addAddress(a.prefix, ifindex: try idx(a.device), ifname: a.device))
             }
+            for a in plan.addresses6 where a.namespace == member {
+                batch.append(try RouteRequest.addAddress(a.prefix, ifindex: try idx(a.device), ifname: a.device))
+            }
             for r in plan.routes where r.namespace == member {
+                batch.append(try RouteRequest.addRoute(destination: r.destination, gateway: r.gateway, deviceIndex: try idx(r.device), deviceName: r.device))
+            }
+            for r in plan.routes6 where r.namespace == member {
                 batch.append(try RouteRequest.addRoute(destination: r.destination, gateway: r.gateway, deviceIndex: try idx(r.device), deviceName: r.device))
             }
             if !batch.isEmpty {
