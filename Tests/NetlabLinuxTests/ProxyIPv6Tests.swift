@@ -164,3 +164,13 @@ extension Labs { @Suite struct ProxyIPv6Tests {
         }
     }
 } }
+
+extension Labs { @Suite struct DoctorIPv6Tests {
+    /// On this kernel both work; the table doctor loads is the proxy's own IPv6 rendering.
+    @Test func doctorFindsIp6tablesNatAndNftsIp6Family() {
+        let r = DoctorResult.ipv6Check(required: true)
+        #expect(r.ok, "\(r.fix)")
+        #expect(DoctorResult.doctorNFTablesIPv6.contains("add element ip6 kube-proxy service-ips { 2001:db8:36::a . tcp . 80 : goto service-"))
+        #expect(DoctorResult.doctorNFTablesIPv6.contains("dnat to [2001:db8:32::3]:80"))
+    }
+} }

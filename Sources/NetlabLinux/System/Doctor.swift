@@ -29,6 +29,7 @@ public struct DoctorResult {
         guard missing.isEmpty else { return out }
         out.append(kernelCheck())
         out.append(nftablesCheck(required: usesNFTablesMode(t)))
+        out.append(ipv6Check(required: t.isDualStack))
         return out
     }
 
