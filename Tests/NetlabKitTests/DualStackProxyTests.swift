@@ -210,3 +210,20 @@ enum DualStackFixtures {
         #expect(!v4.contains("svc1") && !v4.contains("fd00"))
     }
 }
+
+@Suite struct DualStackContractTests {
+    @Test func theIPv6VariablesAreDocumentedAndSetOnlyInDualStackLabs() throws {
+        let doc = try String(contentsOf: repoRoot.appendingPathComponent("docs/proxy-contract.md"), encoding: .utf8)
+        for v in ProxyContract.dualStackVariables { #expect(doc.contains("`\(v)`"), "\(v) is not documented") }
+        let base = { (v6: ProxyContract.IPv6Facts?) in
+            ProxyContract.environment(node: "node1", nodeIP: IPv4Address("10.0.0.37")!, podCIDR: IPv4Prefix("10.32.0.0/24")!,
+                                      clusterCIDR: IPv4Prefix("10.32.0.0/14")!, serviceCIDR: IPv4Prefix("10.36.0.0/20")!,
+                                      servicesPath: "/run/netlab/lab/services.json", ipv6: v6)
+        }
+        #expect(base(nil).keys.sorted() == ProxyContract.variables.sorted())
+        let dual = base(.init(nodeIP: IPv6Address("2001:db8:0:1::37")!, podCIDR: IPv6Prefix("2001:db8:32::/112")!,
+                              clusterCIDR: IPv6Prefix("2001:db8:32::/64")!, serviceCIDR: IPv6Prefix("2001:db8:36::/112")!))
+        #expect(dual.keys.sorted() == (ProxyContract.variables + ProxyContract.dualStackVariables).sorted())
+        #expect(dual[ProxyContract.nodeIPv6] == "2001:db8:0:1::37" && dual[ProxyContract.serviceCIDRv6] == "2001:db8:36::/112")
+    }
+}
