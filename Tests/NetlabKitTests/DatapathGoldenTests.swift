@@ -29,6 +29,13 @@ import Testing
         for a in plan.addresses { o.append("  \(a.namespace)/\(a.device) \(a.prefix)") }
         o.append("routes:")
         for r in plan.routes { o.append("  \(r.namespace): \(r.destination)" + (r.gateway.map { " via \($0)" } ?? "") + " dev \(r.device)") }
+        // The IPv6 half of a dual-stack lab (none in an IPv4-only one, whose golden stays as it was).
+        if !plan.addresses6.isEmpty || !plan.routes6.isEmpty {
+            o.append("addresses (IPv6):")
+            for a in plan.addresses6 { o.append("  \(a.namespace)/\(a.device) \(a.prefix)") }
+            o.append("routes (IPv6):")
+            for r in plan.routes6 { o.append("  \(r.namespace): \(r.destination)" + (r.gateway.map { " via \($0)" } ?? "") + " dev \(r.device)") }
+        }
         o.append("sysctls:")
         for s in plan.sysctls { o.append("  \(s.namespace): \(s.key)=\(s.value)") }
         o.append("firewall:")
@@ -55,6 +62,10 @@ import Testing
             o.append("  owners: \(target) is \(geography.owner(of: target)), \(source) is \(geography.owner(of: source))")
         }
         return o.joined(separator: "\n") + "\n"
+    }
+
+    @Test func theDualStackDatapath() throws {
+        try Golden.check(try Self.render(try dualStackFile(), lab: "ds"), "datapath/gke-dual-stack.txt")
     }
 
     @Test func theDefaultDatapathIsUnchanged() throws {

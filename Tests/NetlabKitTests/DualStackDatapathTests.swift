@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 @testable import NetlabKit
 
@@ -66,12 +69,24 @@ func dualStackFile() throws -> Topology {
         for m in ["gw", "node1", "node2", "client"] { #expect(Self.routes(d, m, .ipv4) == Self.routes(v4, m, .ipv4)) }
     }
 
+    @Test func withRoutingNoneTheVPCRoutesNoIPv6PodRangeEither() throws {
+        let yaml = try dualStackFileYAML().replacingOccurrences(of: "  routing: podRanges", with: "  routing: none")
+        let d = Datapath(topology: try TopologyLoader.parse(yaml: yaml, source: "t.yaml"))
+        #expect(Self.routes(d, "gw", .ipv6).isEmpty)
+        #expect(Self.routes(d, "node1", .ipv6) == ["::/0 via 2001:db8:0:1::1 dev eth0"])
+    }
+
     @Test func ipv6IsOnWhereItIsAddressedWithoutDADOrRouterAdvertisements() throws {
         let d = Datapath(topology: try dualStackFile())
         let on = ["all", "default"].flatMap { s in ["disable_ipv6=0", "accept_dad=0", "accept_ra=0"].map { "net/ipv6/conf/\(s)/\($0)" } }
         func sorted(_ m: String) -> [String] { Self.sysctls(d, m).sorted() }
-        for m in ["client", "pod1", "pod2", "webpod1"] { #expect(sorted(m) == on.sorted(), "\(m)") }
-        for m in ["gw", "node1", "node2"] { #expect(sorted(m) == (on + ["net/ipv6/conf/all/forwarding=1"]).sorted(), "\(m)") }
+        // netlab's own links exist before the sysctls, so each gets its own (default reaches the CNI's).
+        func link(_ i: String) -> [String] { ["net/ipv6/conf/\(i)/accept_dad=0", "net/ipv6/conf/\(i)/accept_ra=0"] }
+        for m in ["pod1", "pod2", "webpod1"] { #expect(sorted(m) == on.sorted(), "\(m)") }
+        #expect(sorted("client") == (on + link("eth0")).sorted())
+        let forwarding = "net/ipv6/conf/all/forwarding=1"
+        #expect(sorted("gw") == (on + link("eth0") + link("eth1") + [forwarding]).sorted())
+        for m in ["node1", "node2"] { #expect(sorted(m) == (on + link("eth0") + [forwarding]).sorted(), "\(m)") }
         // The bridge is L2 and the API speaks IPv4: IPv6 stays off there, as in every IPv4-only lab.
         for m in ["vpc", "api"] { #expect(sorted(m) == ["net/ipv6/conf/all/disable_ipv6=1", "net/ipv6/conf/default/disable_ipv6=1"], "\(m)") }
         let v4 = Datapath(topology: DefaultTopology.load())
@@ -130,6 +145,29 @@ func dualStackFile() throws -> Topology {
         #expect(diagnostics(agent) == [
             "t.yaml:14:36: agent 'a' command uses {{clusterCIDRv6}}, but the topology is IPv4 only (vpc.subnet has no IPv6 range), so it has no value; make the topology dual-stack or remove it",
         ])
+    }
+
+    /// The addresses host-local hands out in the dual-stack lab (as the root test sees them).
+    static let pods: [String: LabRecord.PodAddress] = [
+        "pod1": .init(address: IPv4Prefix("10.32.0.2/24")!, gateway: IPv4Address("10.32.0.1"),
+                      addressV6: IPv6Prefix("2001:db8:32::2/112")!, gatewayV6: IPv6Address("2001:db8:32::1")),
+        "webpod1": .init(address: IPv4Prefix("10.32.0.3/24")!, gateway: IPv4Address("10.32.0.1"),
+                         addressV6: IPv6Prefix("2001:db8:32::3/112")!, gatewayV6: IPv6Address("2001:db8:32::1")),
+        "pod2": .init(address: IPv4Prefix("10.32.1.2/24")!, gateway: IPv4Address("10.32.1.1"),
+                      addressV6: IPv6Prefix("2001:db8:32::1:2/112")!, gatewayV6: IPv6Address("2001:db8:32::1:1")),
+    ]
+
+    @Test func graphAndMapShowBothFamilies() throws {
+        let t = try dualStackFile()
+        let graph = TopologyGraph(topology: t, datapath: Datapath(topology: t), pods: Self.pods)
+        try Golden.check(graph.mermaid(), "report/gke-dual-stack-graph.mmd")
+        #expect(XMLParser(data: Data(graph.svg().utf8)).parse())
+        #expect(graph.svg().contains("eth0 2001:db8:32::1:2/112"))
+        let frames = Array(graph.layout().frames.values)
+        for i in frames.indices { for j in frames.indices where j > i { #expect(!frames[i].intersects(frames[j])) } }
+        try Golden.check(LabMap.render(lab: "ds", topology: t, pods: Self.pods) + "\n", "report/gke-dual-stack-map.txt")
+        // Without a lab, pods show both of their node's ranges.
+        #expect(TopologyGraph(topology: t, datapath: Datapath(topology: t)).mermaid().contains("pod2<br/>eth0 from 10.32.1.0/24<br/>eth0 from 2001:db8:32::1:0/112"))
     }
 
     @Test func theAPIsNodesAndPodsCarryBothFamilies() throws {

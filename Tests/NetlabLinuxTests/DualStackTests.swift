@@ -36,6 +36,21 @@ extension Labs { @Suite struct DualStackTests {
         let node2 = try #require(t.node(named: "node2"))
         #expect(try #require(node2.podCIDRv6).contains(pod2v6.address))
         #expect(pod2.gatewayV6 != nil)
+        // Every pod got one address of each family from its node's two ranges.
+        for p in t.pods {
+            let a = try #require(lab.record.pods[p.name]), n = try #require(t.node(named: p.node))
+            #expect(n.podCIDR.contains(a.address.address) && a.addressV6.map { n.podCIDRv6!.contains($0.address) } == true, "\(p.name): \(a)")
+        }
+
+        // No address waits for duplicate address detection, link-local ones included: a router
+        // whose link-local address is tentative sends no neighbour solicitation for what it forwards.
+        for m in ["gw", "node1", "node2", "client", "pod1", "pod2"] {
+            let ns = LabNames.namespace(lab: lab.name, member: m)
+            let tentative = try run(["ip", "-n", ns, "-6", "addr", "show", "tentative"])
+            #expect(tentative.succeeded && tentative.stdoutText.isEmpty, "\(m): \(tentative.stdoutText)")
+        }
+        let dad = try run(["ip", "netns", "exec", LabNames.namespace(lab: lab.name, member: "node1"), "cat", "/proc/sys/net/ipv6/conf/eth0/accept_dad"])
+        #expect(dad.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
 
         // Across nodes over IPv6: node1 and node2 each route it once (hop limit 64 - 2).
         let p6 = try Self.ping(lab, from: "pod1", "-6", "\(pod2v6.address)")

@@ -50,4 +50,24 @@ import Testing
         let hostBits = try RouteRequest.addRoute(destination: IPv6Prefix("2001:db8:32::1:7/112")!, deviceIndex: 4)
         #expect(NetlinkMessage(bytes: hostBits.bytes).attributes(after: rtmsg.self)[Int(RTA_DST.rawValue)] == IPv6Address("2001:db8:32::1:0")!.bytes)
     }
+
+    @Test func routeNetlinkSendsTheIPv6RequestsAfterLookingUpTheLink() throws {
+        let socket = RecordingNetlinkSocket(namespaceName: "ns1") { request in
+            guard request.type == UInt16(RTM_GETLINK) else { return .success([]) }
+            var h = ifinfomsg()
+            h.ifi_index = 6
+            let reply = try! NetlinkMessageWriter.build(type: Int(RTM_NEWLINK), flags: 0, operation: "reply") { try $0.putHeader(h) }
+            return .success([NetlinkMessage(bytes: reply.bytes)])
+        }
+        let rt = RouteNetlink(socket: socket)
+        try rt.addAddress(IPv6Prefix("2001:db8:100::10/64")!, to: .name("eth0"))
+        try rt.addRoute(destination: IPv6Prefix("::/0")!, gateway: IPv6Address("2001:db8:100::1"), device: .name("eth0"))
+        #expect(socket.requests.map(\.bytes) == [
+            try RouteRequest.getLink(.name("eth0")).bytes,
+            try RouteRequest.addAddress(IPv6Prefix("2001:db8:100::10/64")!, ifindex: 6).bytes,
+            try RouteRequest.getLink(.name("eth0")).bytes,
+            try RouteRequest.addRoute(destination: IPv6Prefix("::/0")!, gateway: IPv6Address("2001:db8:100::1"), deviceIndex: 6).bytes,
+        ])
+        #expect(socket.requests[3].operation == "add route ::/0 via 2001:db8:100::1 dev eth0")
+    }
 }

@@ -62,6 +62,19 @@ struct ShapeParts {
         }
     }
 
+    /// netlab's own links in `members` exist before the sysctls are written, so `default` missed
+    /// them: each gets DAD and router advertisements off itself. DAD is skipped only when both
+    /// `all` and the link say so; and a router with its link-local address still tentative sends
+    /// no neighbour solicitation for a packet it forwards (it has no source for it), which held the
+    /// first packet across the VPC for a second.
+    mutating func ipv6AtOnce(on members: Set<String>) {
+        var seen: Set<InterfaceRef> = []
+        for end in veths.flatMap({ [$0.a, $0.b] }) where members.contains(end.member) && seen.insert(end).inserted {
+            sysctls.append(.init(member: end.member, key: "net/ipv6/conf/\(end.interface)/accept_dad", value: "0"))
+            sysctls.append(.init(member: end.member, key: "net/ipv6/conf/\(end.interface)/accept_ra", value: "0"))
+        }
+    }
+
     /// IPv6 forwarding where IPv4 forwards, in a dual-stack lab (no NAT66: the gateway routes).
     mutating func forwardsIPv6(_ member: String, _ t: Topology) {
         guard t.isDualStack else { return }

@@ -32,14 +32,10 @@ public struct VPCNativeShape: DatapathShape {
         let mtu = t.vpc.mtu
         var p = ShapeParts()
         var ports: [String] = []
-        if t.isDualStack {
-            // The VPC's bridge is L2 and the API stays on IPv4: IPv6 only where it is addressed.
-            let v4Only = members.filter { $0.role == .vpc || $0.role == .apiServer }
-            p.ipv4Only(v4Only)
-            p.dualStack(members.filter { !v4Only.contains($0) })
-        } else {
-            p.ipv4Only(members)
-        }
+        // In a dual-stack lab, IPv6 where it is addressed: the VPC's bridge is L2 and the API stays on IPv4.
+        let v6Members = t.isDualStack ? members.filter { $0.role != .vpc && $0.role != .apiServer } : []
+        p.ipv4Only(members.filter { !v6Members.contains($0) })
+        p.dualStack(v6Members)
         // The VPC is pure L2: no address, and bridged frames do not traverse its iptables.
         p.pureL2(vpc)
 
@@ -74,6 +70,8 @@ public struct VPCNativeShape: DatapathShape {
         // route, none to the pod ranges (hostNetwork agents talk to it from their node's address).
         p.bridged(at(Self.api, eth0), address: t.api.address, bridgeMember: vpc, subnet: t.vpc.subnet, mtu: mtu)
         ports.append(Self.api)
+
+        p.ipv6AtOnce(on: Set(v6Members.map(\.name)))
 
         let links = [Datapath.Link.bridge(.init(at: at(vpc, Self.bridge), mtu: mtu, ports: ports))] + p.veths.map(Datapath.Link.veth)
         return Datapath(members: members, ownMembers: ownMembers, links: links, addresses: p.addresses, routes: p.routes,

@@ -34,7 +34,8 @@ public struct TopologyGraph: Sendable {
             d.addresses.filter { $0.at.member == member }.map { "\($0.at.interface) \($0.prefix)" }
         }
         if let e = t.external, let client = d.the(.client) {
-            boxes.append(Box(id: client.name, kind: .client, title: client.name, lines: addresses(client.name) + ["default via \(e.gatewayIP)"]))
+            let defaults = ["default via \(e.gatewayIP)"] + (e.gatewayIPv6.map { ["default via \($0)"] } ?? [])
+            boxes.append(Box(id: client.name, kind: .client, title: client.name, lines: addresses(client.name) + defaults))
         }
         if let gw = d.the(.gateway) {
             var gwLines = addresses(gw.name)
@@ -43,7 +44,7 @@ public struct TopologyGraph: Sendable {
         }
         for br in d.bridges {
             boxes.append(Box(id: br.at.member, kind: .bridge, title: "\(br.at.member): bridge \(br.at.interface)",
-                             lines: ["subnet \(t.vpc.subnet), mtu \(br.mtu), L2 only"]))
+                             lines: ["subnet \(([t.vpc.subnet.description] + (t.vpc.subnetV6.map { [$0.description] } ?? [])).joined(separator: ", ")), mtu \(br.mtu), L2 only"]))
         }
         if let router = d.the(.router) {
             // Its host links share one address (the subnet's gateway): one line for them all.
@@ -69,17 +70,21 @@ public struct TopologyGraph: Sendable {
             let uplink = d.uplink(of: n.name)
             let address = d.addresses.first { $0.at == uplink }.map { "\($0.prefix)" } ?? "\(n.ip)/\(t.vpc.subnet.length)"
             var lines = ["\(uplink?.interface ?? "") \(address)"]
+            // A dual-stack node's IPv6 address on the same link.
+            lines += d.addresses.filter { $0.at == uplink && $0.prefix.family == .ipv6 }.map { "\(uplink?.interface ?? "") \($0.prefix)" }
             if let e = n.externalIP { lines.append("external \(e)") }
             lines.append("pods \(n.podCIDR)")
+            if let p6 = n.podCIDRv6 { lines.append("pods \(p6)") }
             let bridges = t.cni.nodeBridges
             lines += bridges.map { "bridge \($0) (CNI plugin)" }
             boxes.append(Box(id: n.name, kind: .node, title: n.name, lines: lines))
             for p in t.pods(on: n.name) {
                 var pl: [String]
                 if let a = pods[p.name] {
-                    pl = ["\(d.podInterface) \(a.address)"] + (a.gateway.map { ["gw \($0)"] } ?? [])
+                    pl = ["\(d.podInterface) \(a.address)"] + (a.addressV6.map { ["\(d.podInterface) \($0)"] } ?? [])
+                        + (a.gateway.map { ["gw \($0)"] } ?? []) + (a.gatewayV6.map { ["gw \($0)"] } ?? [])
                 } else {
-                    pl = ["\(d.podInterface) from \(n.podCIDR)"]
+                    pl = ["\(d.podInterface) from \(n.podCIDR)"] + (n.podCIDRv6.map { ["\(d.podInterface) from \($0)"] } ?? [])
                 }
                 if !p.labels.isEmpty { pl.append(p.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")) }
                 boxes.append(Box(id: p.name, kind: .pod, title: p.name, lines: pl))
@@ -89,7 +94,7 @@ public struct TopologyGraph: Sendable {
         for s in t.services {
             let ports = s.ports.map { p in "\(p.port)→\(p.targetPort)" + (p.nodePort.map { " nodePort \($0)" } ?? "") + "/\(p.proto.rawValue)" }
             boxes.append(Box(id: "svc:" + s.name, kind: .service, title: "\(s.name) (\(s.type.rawValue))",
-                             lines: ["\(s.clusterIP)"] + ports))
+                             lines: s.clusterIPs.map(\.description) + ports))
             for p in t.pods where !s.selector.isEmpty && s.selector.allSatisfy({ p.labels[$0.key] == $0.value }) {
                 links.append(Link(a: "svc:" + s.name, b: p.name, label: "selects", dashed: true))
             }

@@ -46,3 +46,18 @@ extension RouteRequest {
         }
     }
 }
+
+extension RouteNetlink {
+    /// Equivalent to: `ip -6 addr add <prefix> dev <link> nodad`.
+    public func addAddress(_ prefix: IPv6Prefix, to link: LinkRef) throws {
+        let ifindex = try index(of: link)
+        try socket.perform([RouteRequest.addAddress(prefix, ifindex: ifindex, ifname: link.knownName)])
+    }
+
+    /// Equivalent to: `ip -6 route add <destination> [via <gateway>] [dev <device>]`.
+    public func addRoute(destination: IPv6Prefix, gateway: IPv6Address? = nil, device: LinkRef? = nil) throws {
+        let deviceIndex = try device.map(index(of:))
+        try socket.perform([RouteRequest.addRoute(destination: destination, gateway: gateway, deviceIndex: deviceIndex,
+                                                  deviceName: device?.knownName)])
+    }
+}
