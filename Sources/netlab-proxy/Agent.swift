@@ -26,6 +26,7 @@ final class ProxyAgent: Sendable {
     let options: Options
     let nodeName: String
     let clusterCIDR: IPv4Prefix
+    let clusterCIDRv6: IPv6Prefix?
     let nodeIPOverride: IPv4Address?
     let programmer: NodeProgrammer
     let stop = StopToken()
@@ -44,11 +45,15 @@ final class ProxyAgent: Sendable {
     init(options: Options, client: KubeClient) {
         self.options = options
         nodeName = options.hostnameOverride ?? Self.hostname()
-        clusterCIDR = IPv4Prefix(options.clusterCIDR!)!
+        let ranges = dualRanges(options.clusterCIDR!)!
+        clusterCIDR = ranges.v4
+        clusterCIDRv6 = ranges.v6
         nodeIPOverride = options.bindAddress.flatMap(IPv4Address.init).flatMap { "\($0)" == "0.0.0.0" ? nil : $0 }
-        // The agent knows no service range (kube-proxy reads ServiceCIDR objects): the nftables
-        // mode then leaves out its drop of unallocated cluster IPs.
-        programmer = NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, omissions: options.omissions)
+        // Without --service-cidr the agent knows no service range (kube-proxy reads ServiceCIDR
+        // objects): the nftables mode then leaves out its drop of unallocated cluster IPs.
+        let services = options.serviceCIDR.flatMap(dualRanges)
+        programmer = NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, serviceCIDR: services?.v4,
+                                    serviceCIDRv6: services?.v6, omissions: options.omissions)
         // kube-proxy: unhealthy when a queued change waits longer than twice the sync period.
         state = Mutex(State(health: ProxierHealth(healthTimeout: 2 * max(options.syncPeriod, 1))))
         // Tests only: a proxy that ignores watch updates, to prove a check notices (docs/api.md).
@@ -136,7 +141,9 @@ final class ProxyAgent: Sendable {
             return false
         }
         // ClusterCIDR detection never reads the pod range; the node's /32 stands in when the Node has none.
-        let node = ProxyNode(name: nodeName, ip: ip, podCIDR: facts?.podCIDR ?? IPv4Prefix("\(ip)/32")!, clusterCIDR: clusterCIDR)
+        // The IPv6 proxier runs once the Node has an IPv6 InternalIP and --cluster-cidr an IPv6 range.
+        let node = ProxyNode(name: nodeName, ip: ip, podCIDR: facts?.podCIDR ?? IPv4Prefix("\(ip)/32")!, clusterCIDR: clusterCIDR,
+                             ipv6: clusterCIDRv6 == nil ? nil : facts?.internalIPv6, podCIDRv6: facts?.podCIDRv6, clusterCIDRv6: clusterCIDRv6)
         for s in snap.skipped { logLine("left out \(s)") }
         let start = Date()
         let rendered = programmer.render(snap.list, node: node)

@@ -7,40 +7,57 @@ import Glibc
 
 /// The one sync of both modes: a List of Services and EndpointSlices and the node in, the node
 /// programmed like kube-proxy out: in iptables mode with one iptables-save and one
-/// iptables-restore, in nftables mode with one `nft -f -` transaction.
+/// iptables-restore per family (ip6tables-save/-restore for IPv6), in nftables mode with one
+/// `nft -f -` transaction holding the `ip` table and, on a dual-stack node, the `ip6` one. A
+/// dual-stack node gets one proxier per family, as kube-proxy's meta proxier runs them.
 struct NodeProgrammer: Sendable {
     let detectLocalMode: String
     let mode: ProxyMode
     let proxier: IPTablesProxier
     let nftProxier: NFTablesProxier
+    /// --testing-omit ipv6: a dual-stack node programmed for IPv4 only.
+    let omitsIPv6: Bool
 
-    init(detectLocalMode: String, mode: ProxyMode = .iptables, serviceCIDR: IPv4Prefix? = nil,
+    init(detectLocalMode: String, mode: ProxyMode = .iptables, serviceCIDR: IPv4Prefix? = nil, serviceCIDRv6: IPv6Prefix? = nil,
          omissions: Set<NFTablesProxier.Omission> = []) {
         self.detectLocalMode = detectLocalMode
         self.mode = mode
         // kube-proxy leaves out the INVALID DROP when the node's conntrack is liberal.
         let liberal = readSysctl("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").map { $0 != "0" } ?? false
         proxier = IPTablesProxier(conntrackTCPLiberal: liberal)
-        nftProxier = NFTablesProxier(serviceCIDR: serviceCIDR, omissions: omissions)
-        if !omissions.isEmpty { logLine("--testing-omit \(omissions.map(\.rawValue).sorted().joined(separator: ",")): a test's broken nftables datapath") }
+        nftProxier = NFTablesProxier(serviceCIDR: serviceCIDR, serviceCIDRv6: serviceCIDRv6, omissions: omissions)
+        omitsIPv6 = omissions.contains(.ipv6)
+        if !omissions.isEmpty { logLine("--testing-omit \(omissions.map(\.rawValue).sorted().joined(separator: ",")): a test's broken datapath") }
     }
+
+    /// The families this sync programs on `node`.
+    func families(_ node: ProxyNode) -> [IPFamily] { omitsIPv6 ? [.ipv4] : node.families }
 
     /// The rules `list` asks for, apart from what the node's tables hold now: equal renderings
     /// mean an apply would change nothing the proxy owns (the agent skips it).
     func render(_ list: KubeList, node: ProxyNode) -> String {
-        let detectLocal = LocalDetection(mode: detectLocalMode, node: node)!
-        switch mode {
-        case .iptables: return proxier.generate(services: list, node: node, detectLocal: detectLocal, existingChains: []).restoreInput
-        case .nftables: return nftProxier.generate(services: list, node: node, detectLocal: detectLocal)
-        }
+        families(node).map { family in
+            let detectLocal = LocalDetection(mode: detectLocalMode, node: node, family: family)!
+            switch mode {
+            case .iptables: return proxier.generate(services: list, node: node, detectLocal: detectLocal, existingChains: []).restoreInput
+            case .nftables: return nftProxier.generate(services: list, node: node, detectLocal: detectLocal)
+            }
+        }.joined()
     }
 
-    /// Reads the tables, generates the rules, and applies them in one transaction (or prints them).
+    /// Reads the tables, generates the rules, and applies them in one transaction per family (or prints them).
     func apply(_ list: KubeList, node: ProxyNode, dryRun: Bool = false) throws {
         if mode == .nftables { return try applyNFTables(list, node: node, dryRun: dryRun) }
-        let detectLocal = LocalDetection(mode: detectLocalMode, node: node)!
+        for family in families(node) { try applyIPTables(list, node: node, family: family, dryRun: dryRun) }
+    }
+
+    /// The iptables (IPv4) or ip6tables (IPv6) binaries, as kube-proxy runs one per family.
+    static func binary(_ program: String, _ family: IPFamily) -> String { family == .ipv6 ? "ip6" + program : "ip" + program }
+
+    func applyIPTables(_ list: KubeList, node: ProxyNode, family: IPFamily, dryRun: Bool) throws {
+        let detectLocal = LocalDetection(mode: detectLocalMode, node: node, family: family)!
         // One iptables-save of every table tells which chains and jumps exist already.
-        let save = try locate("iptables-save")
+        let save = try locate(Self.binary("tables-save", family))
         var saved = ""
         let o0 = try run([save])
         if o0.succeeded {
@@ -57,31 +74,33 @@ struct NodeProgrammer: Sendable {
         let input = rules.restoreInput(existing: saved)
 
         if dryRun {
+            if family == .ipv6 { print("# ip6tables-restore input (the IPv6 proxier)") }
             print(rules.restoreInput, terminator: "")
             for c in rules.ensureChains { print("# ensure chain: -t \(c.table.rawValue) -N \(c.chain)") }
             for j in rules.jumps { print("# ensure jump: \(j.text)") }
             return
         }
 
-        if proxier.localhostNodePorts {
+        if proxier.localhostNodePorts && family == .ipv4 {
             // NodePorts on 127.0.0.1 need martian loopback sources to be routable (this namespace only).
             try writeSysctl("/proc/sys/net/ipv4/conf/all/route_localnet", "1")
         }
 
         // The whole sync, chains and jumps included, in one transaction.
-        let restore = try locate("iptables-restore")
+        let tool = Self.binary("tables-restore", family)
+        let restore = try locate(tool)
         let argv = [restore, "-w", "5", "-W", "100000", "--noflush", "--counters"]
         let o = try run(argv, stdin: input)
         guard o.succeeded else {
             let err = o.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw Failure("iptables-restore failed: `\(describe(argv))` \(o.terminationDescription): \(err)\(restoreContext(err, input: input))")
+            throw Failure("\(tool) failed: `\(describe(argv))` \(o.terminationDescription): \(err)\(restoreContext(err, input: input))")
         }
     }
 }
 
 extension NodeProgrammer {
-    /// The whole table in one `nft -f -` transaction, which rebuilds it atomically: nothing to
-    /// read first. kube-proxy's nftables mode needs no route_localnet (no localhost NodePorts).
+    /// Every family's table in one `nft -f -` transaction, which rebuilds them atomically: nothing
+    /// to read first. kube-proxy's nftables mode needs no route_localnet (no localhost NodePorts).
     func applyNFTables(_ list: KubeList, node: ProxyNode, dryRun: Bool) throws {
         let input = render(list, node: node)
         if dryRun { print(input, terminator: ""); return }

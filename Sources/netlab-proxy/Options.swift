@@ -19,6 +19,9 @@ struct Options: Sendable {
     var master: String?
     var hostnameOverride: String?
     var clusterCIDR: String?
+    /// netlab-proxy's own (kube-proxy reads ServiceCIDR objects): the service ranges, "v4[,v6]";
+    /// the nftables mode then drops traffic to their unallocated addresses.
+    var serviceCIDR: String?
     /// kube-proxy's --bind-address: when set (not 0.0.0.0), the node's IP; else the Node's InternalIP.
     var bindAddress: String?
     /// "" disables the health server.
@@ -34,7 +37,7 @@ enum ProxyMode: String, Sendable { case iptables, nftables }
 let usage = """
 usage: netlab-proxy [--proxy-mode iptables|nftables] [--detect-local-mode ClusterCIDR|NodeCIDR] [--dry-run]
        netlab-proxy --kubeconfig PATH | --master URL  [--hostname-override NAME] --cluster-cidr CIDR
-                    [--bind-address IP] [--healthz-bind-address 0.0.0.0:10256]
+                    [--service-cidr CIDR[,CIDR]] [--bind-address IP] [--healthz-bind-address 0.0.0.0:10256]
                     [--min-sync-period 1s] [--sync-period 30s] [--proxy-mode ...] [--detect-local-mode ...]
 
 One shot (netlab's proxy contract, docs/proxy-contract.md): programs the current network namespace's
@@ -50,7 +53,9 @@ keeps the rules in step until SIGTERM, like kube-proxy.
   --kubeconfig            the API server from this kubeconfig's current context
   --master                the API server's URL (http://ADDR:PORT), overriding the kubeconfig's
   --hostname-override     this node's name (default: the hostname)
-  --cluster-cidr          the cluster's pod range
+  --cluster-cidr          the cluster's pod range; IPv4,IPv6 (10.32.0.0/14,2001:db8:32::/64) for dual-stack: a node
+                          with an IPv6 InternalIP is then programmed in both families (ip6tables / table ip6 kube-proxy)
+  --service-cidr          the service ranges (IPv4[,IPv6]): the nftables mode drops traffic to their unallocated IPs
   --bind-address          this node's IP (default: the Node's InternalIP from the API)
   --healthz-bind-address  where /healthz and /livez answer ("" for nowhere)
   --min-sync-period       the shortest time between two syncs; changes meanwhile join the next (default 1s)
@@ -105,6 +110,7 @@ func parseOptions(_ args: [String]) throws -> Options {
         case "--master": o.master = try value(flag)
         case "--hostname-override": o.hostnameOverride = try value(flag)
         case "--cluster-cidr": o.clusterCIDR = try value(flag)
+        case "--service-cidr": o.serviceCIDR = try value(flag)
         case "--bind-address": o.bindAddress = try value(flag)
         case "--healthz-bind-address": o.healthzBindAddress = try value(flag)
         // kube-proxy's older per-mode names too.
@@ -128,19 +134,35 @@ func parseOptions(_ args: [String]) throws -> Options {
         }
         i += 1
     }
-    guard o.omissions.isEmpty || o.proxyMode == .nftables else { throw Failure("--testing-omit breaks the nftables mode only: give --proxy-mode nftables") }
+    guard o.omissions.subtracting([.ipv6]).isEmpty || o.proxyMode == .nftables else {
+        throw Failure("--testing-omit masquerade and reject break the nftables mode only: give --proxy-mode nftables")
+    }
     guard ["ClusterCIDR", "NodeCIDR"].contains(o.detectLocalMode) else {
         throw Failure("--detect-local-mode must be ClusterCIDR or NodeCIDR, not \(o.detectLocalMode)")
     }
     if o.isAgent {
         guard !o.dryRun else { throw Failure("--dry-run is for the one-shot mode; the agent (--kubeconfig/--master) always applies") }
         guard let c = o.clusterCIDR else { throw Failure("the agent needs --cluster-cidr (the cluster's pod range, e.g. 10.32.0.0/14)") }
-        guard IPv4Prefix(c) != nil else { throw Failure("--cluster-cidr \(c) is not an IPv4 prefix such as 10.32.0.0/14") }
+        guard dualRanges(c) != nil else {
+            throw Failure("--cluster-cidr \(c) is not an IPv4 prefix such as 10.32.0.0/14, nor IPv4,IPv6 such as 10.32.0.0/14,2001:db8:32::/64")
+        }
+        if let r = o.serviceCIDR, dualRanges(r) == nil {
+            throw Failure("--service-cidr \(r) is not an IPv4 prefix such as 10.36.0.0/20, nor IPv4,IPv6 such as 10.36.0.0/20,2001:db8:36::/112")
+        }
         if let b = o.bindAddress, IPv4Address(b) == nil { throw Failure("--bind-address \(b) is not an IPv4 address") }
     } else {
-        for (name, set) in [("--hostname-override", o.hostnameOverride != nil), ("--cluster-cidr", o.clusterCIDR != nil), ("--bind-address", o.bindAddress != nil)] where set {
+        for (name, set) in [("--hostname-override", o.hostnameOverride != nil), ("--cluster-cidr", o.clusterCIDR != nil), ("--service-cidr", o.serviceCIDR != nil), ("--bind-address", o.bindAddress != nil)] where set {
             throw Failure("\(name) is an agent-mode flag: give --kubeconfig or --master too (the one-shot mode reads the environment)")
         }
     }
     return o
+}
+
+/// kube-proxy's comma list of ranges, IPv4 first: "10.32.0.0/14" or "10.32.0.0/14,2001:db8:32::/64".
+func dualRanges(_ s: String) -> (v4: IPv4Prefix, v6: IPv6Prefix?)? {
+    let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    guard (1...2).contains(parts.count), let v4 = IPv4Prefix(parts[0]) else { return nil }
+    guard parts.count == 2 else { return (v4, nil) }
+    guard let v6 = IPv6Prefix(parts[1]) else { return nil }
+    return (v4, v6)
 }

@@ -23,15 +23,31 @@ func prefixEnv(_ name: String) throws -> IPv4Prefix {
     return p
 }
 
+/// An optional variable of the contract's dual-stack part, parsed; nil when unset.
+func optionalEnv<T>(_ name: String, _ what: String, _ parse: (String) -> T?) throws -> T? {
+    guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else { return nil }
+    guard let x = parse(v) else { throw Failure("\(name)=\(v) is not \(what)") }
+    return x
+}
+
 /// One shot: the node and the List from the contract's environment, one sync.
 func oneShot(_ options: Options) throws {
     let nodeName = try env(ProxyContract.nodeName)
     let nodeIPText = try env(ProxyContract.nodeIP)
     guard let nodeIP = IPv4Address(nodeIPText) else { throw Failure("\(ProxyContract.nodeIP)=\(nodeIPText) is not an IPv4 address") }
+    // A dual-stack lab adds the IPv6 facts; with the node's IPv6 address and the cluster's IPv6 range the IPv6 proxier runs too.
+    let v6 = "an IPv6 prefix such as 2001:db8:32::/64"
     let node = ProxyNode(name: nodeName, ip: nodeIP, podCIDR: try prefixEnv(ProxyContract.podCIDR),
-                         clusterCIDR: try prefixEnv(ProxyContract.clusterCIDR))
-    // The iptables mode does not need it; the nftables mode drops traffic to its unallocated addresses.
+                         clusterCIDR: try prefixEnv(ProxyContract.clusterCIDR),
+                         ipv6: try optionalEnv(ProxyContract.nodeIPv6, "an IPv6 address such as 2001:db8:0:1::37") { IPv6Address($0) },
+                         podCIDRv6: try optionalEnv(ProxyContract.podCIDRv6, v6) { IPv6Prefix($0) },
+                         clusterCIDRv6: try optionalEnv(ProxyContract.clusterCIDRv6, v6) { IPv6Prefix($0) })
+    if node.ipv6 != nil, node.clusterCIDRv6 == nil {
+        throw Failure("\(ProxyContract.nodeIPv6) is set but \(ProxyContract.clusterCIDRv6) is not: a dual-stack node needs both (docs/proxy-contract.md)")
+    }
+    // The iptables mode does not need them; the nftables mode drops traffic to their unallocated addresses.
     let serviceCIDR = try prefixEnv(ProxyContract.serviceCIDR)
+    let serviceCIDRv6 = try optionalEnv(ProxyContract.serviceCIDRv6, v6) { IPv6Prefix($0) }
     let servicesPath = try env(ProxyContract.services)
     let list: KubeList
     do {
@@ -40,7 +56,7 @@ func oneShot(_ options: Options) throws {
         throw Failure("cannot read the Services/EndpointSlices List in \(ProxyContract.services)=\(servicesPath): \(error)")
     }
     try NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, serviceCIDR: serviceCIDR,
-                       omissions: options.omissions).apply(list, node: node, dryRun: options.dryRun)
+                       serviceCIDRv6: serviceCIDRv6, omissions: options.omissions).apply(list, node: node, dryRun: options.dryRun)
 }
 
 func agent(_ options: Options) throws {

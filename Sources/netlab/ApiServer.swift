@@ -16,7 +16,7 @@ struct ApiServer: ParsableCommand {
     @Option(help: "A v1 List (JSON) of objects to create at start.") var seed: String?
     @Option(help: "Events kept per resource for watches that resume and paged lists.") var history = 1000
     @Option(help: "Seconds between BOOKMARKs to the watches that allow them.") var bookmarkInterval = 60
-    @Option(help: "The IPv4 CIDR Services' clusterIPs are allocated from (kube-apiserver's --service-cluster-ip-range).")
+    @Option(help: "The IPv4 CIDR Services' clusterIPs are allocated from, or IPv4,IPv6 for a dual-stack cluster (kube-apiserver's --service-cluster-ip-range, e.g. 10.36.0.0/20,2001:db8:36::/112).")
     var serviceCidr = "10.96.0.0/12"
     @Option(help: "The range nodePorts are allocated from (kube-apiserver's --service-node-port-range).")
     var nodePortRange = "30000-32767"
@@ -33,8 +33,12 @@ struct ApiServer: ParsableCommand {
         }
         guard history > 0 else { throw ValidationError("--history must be at least 1") }
         guard bookmarkInterval > 0 else { throw ValidationError("--bookmark-interval must be at least 1 second") }
-        guard let cidr = IPv4Prefix(serviceCidr), cidr.length <= 30 else {
-            throw ValidationError("--service-cidr wants an IPv4 CIDR of at least 4 addresses (e.g. 10.96.0.0/12), not \(serviceCidr)")
+        guard let ranges = Self.serviceRanges(serviceCidr), ranges.v4.length <= 30 else {
+            throw ValidationError("--service-cidr wants an IPv4 CIDR of at least 4 addresses (e.g. 10.96.0.0/12), or IPv4,IPv6 (e.g. 10.36.0.0/20,2001:db8:36::/112), not \(serviceCidr)")
+        }
+        // kube-apiserver: an IPv6 service range may be at most /108 (its allocator's bitmap limit) and a network.
+        if let v6 = ranges.v6, v6.length < 108 || v6.length > 126 {
+            throw ValidationError("--service-cidr's IPv6 range \(v6) must be /108 to /126 (kube-apiserver's limit), e.g. 2001:db8:36::/112")
         }
         guard (tlsCertFile == nil) == (tlsPrivateKeyFile == nil) else {
             throw ValidationError("--tls-cert-file and --tls-private-key-file go together: give both or neither")
@@ -42,6 +46,15 @@ struct ApiServer: ParsableCommand {
         guard ServiceAllocator.parsePortRange(nodePortRange) != nil else {
             throw ValidationError("--node-port-range wants LOW-HIGH within 1-65535 (e.g. 30000-32767), not \(nodePortRange)")
         }
+    }
+
+    /// "10.96.0.0/12" or "10.96.0.0/12,fd00::/108": IPv4 first, as netlab's dual-stack clusters are.
+    static func serviceRanges(_ s: String) -> (v4: IPv4Prefix, v6: IPv6Prefix?)? {
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard (1...2).contains(parts.count), let v4 = IPv4Prefix(parts[0]) else { return nil }
+        guard parts.count == 2 else { return (v4, nil) }
+        guard let v6 = IPv6Prefix(parts[1]) else { return nil }
+        return (v4, v6)
     }
 
     static func split(_ s: String) -> (String, Int)? {
@@ -52,7 +65,8 @@ struct ApiServer: ParsableCommand {
 
     func run() throws {
         let (host, port) = Self.split(listen)!
-        let allocator = ServiceAllocator(serviceCIDR: IPv4Prefix(serviceCidr)!, nodePortRange: ServiceAllocator.parsePortRange(nodePortRange)!)
+        let ranges = Self.serviceRanges(serviceCidr)!
+        let allocator = ServiceAllocator(serviceCIDR: ranges.v4, serviceCIDRv6: ranges.v6, nodePortRange: ServiceAllocator.parsePortRange(nodePortRange)!)
         let store = APIStore(APIStore.Configuration(historyLimit: history, controllers: LabControllers(services: allocator)))
         if let seed {
             guard let data = FileManager.default.contents(atPath: seed) else {

@@ -71,6 +71,12 @@ import Testing
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--proxy-mode", "nftables", "--testing-omit", "all"], [:], "--testing-omit all: one of masquerade, reject"),
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14"], [ProxyContract.services: "/x.json"], "use one mode"),
             (["--hostname-override", "n"], [:], "--hostname-override is an agent-mode flag"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "2001:db8:32::/64"], [:], "nor IPv4,IPv6 such as 10.32.0.0/14,2001:db8:32::/64"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14,10.33.0.0/16"], [:], "nor IPv4,IPv6"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--service-cidr", "fd00::/108"], [:], "--service-cidr fd00::/108 is not an IPv4 prefix"),
+            (["--service-cidr", "10.36.0.0/20"], [:], "--service-cidr is an agent-mode flag"),
+            // --testing-omit ipv6 breaks either mode, so the iptables mode takes it: this one fails only at the API.
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14,2001:db8:32::/64", "--testing-omit", "ipv6", "--healthz-bind-address", "bad"], [:], "--healthz-bind-address wants ADDR:PORT"),
         ]
         for (args, env, message) in cases {
             let (p, err) = try start(args, environment: env.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a })

@@ -377,7 +377,7 @@ private func slices(_ store: APIStore, _ ns: String = "default") throws -> [JSON
         let pods = [EndpointSlices.PodInfo(namespace: "default", name: "p", uid: "pu", labels: ["app": "web"], ip: IPv4Address("10.0.0.2"),
                                            nodeName: nil, ready: false, terminating: true,
                                            containerPorts: [.init(name: "http", port: 8080, proto: "TCP")])]
-        for slice in EndpointSlices.slices(for: info, pods: pods, sliceUID: { _ in "s1" }) + EndpointSlices.slices(for: info, pods: []) {
+        for slice in EndpointSlices.slices(for: info, pods: pods, sliceUID: { _, _ in "s1" }) + EndpointSlices.slices(for: info, pods: []) {
             #expect(APIStore.json(slice) == (try JSONValue.decode(JSONEncoder().encode(slice))))
         }
     }

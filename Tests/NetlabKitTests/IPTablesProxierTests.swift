@@ -158,7 +158,7 @@ import Testing
         let list = ServiceState.list(topology: F.defaultTopology, podIPs: F.defaultIPs)
         let pn = F.proxyNode(F.node1)
         let plain = IPTablesProxier(masqueradeBit: 15, localhostNodePorts: false, conntrackTCPLiberal: true)
-            .generate(services: list, node: pn, detectLocal: .clusterCIDR(pn.clusterCIDR), existingChains: [])
+            .generate(services: list, node: pn, detectLocal: .clusterCIDR(.v4(pn.clusterCIDR)), existingChains: [])
         #expect(plain.nat.contains("-A KUBE-MARK-MASQ -j MARK --or-mark 0x00008000"))
         #expect(!plain.filter.contains("KUBE-FIREWALL") && !plain.filter.contains("INVALID"))
         #expect(plain.nat.contains("-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS"))
@@ -191,7 +191,7 @@ import Testing
 
     @Test func aFreshNodeGetsEveryChainAndJumpInTheSameTransaction() throws {
         let r = IPTablesProxier().generate(services: ServiceState.list(topology: F.defaultTopology, podIPs: F.defaultIPs),
-                                           node: F.proxyNode(F.node1), detectLocal: .clusterCIDR(F.defaultTopology.clusterCIDR), existingChains: [])
+                                           node: F.proxyNode(F.node1), detectLocal: .clusterCIDR(.v4(F.defaultTopology.clusterCIDR)), existingChains: [])
         let fresh = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n"
         let input = r.restoreInput(existing: fresh)
         try Golden.check(input, "proxy/sync-fresh-node1.rules")
@@ -203,7 +203,7 @@ import Testing
 
     @Test func aResyncInsertsNoJumpTwice() {
         let r = IPTablesProxier().generate(services: ServiceState.list(topology: F.defaultTopology, podIPs: F.defaultIPs),
-                                           node: F.proxyNode(F.node1), detectLocal: .clusterCIDR(F.defaultTopology.clusterCIDR), existingChains: [])
+                                           node: F.proxyNode(F.node1), detectLocal: .clusterCIDR(.v4(F.defaultTopology.clusterCIDR)), existingChains: [])
         // What iptables-save prints after the first sync: every jump is there.
         var save = "*mangle\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n*filter\n"
         for c in r.ensureChains where c.table == .filter { save += ":\(c.chain) - [0:0]\n" }

@@ -71,7 +71,7 @@ import Testing
         let node = ProxyNode(name: "test-node", ip: IPv4Address("192.168.0.2")!, podCIDR: IPv4Prefix("10.0.0.0/24")!,
                              clusterCIDR: IPv4Prefix("10.0.0.0/8")!)
         let text = NFTablesProxier(serviceCIDR: IPv4Prefix("172.30.0.0/16")!)
-            .generate(services: list, node: node, detectLocal: .clusterCIDR(node.clusterCIDR))
+            .generate(services: list, node: node, detectLocal: .clusterCIDR(.v4(node.clusterCIDR)))
         let expected = try String(contentsOf: try #require(Bundle.module.url(forResource: "Golden", withExtension: nil))
             .appendingPathComponent("proxy/nft/kube-proxy-overall.expected"), encoding: .utf8)
         let upstream = expected.split(separator: "\n").map(String.init).filter { !$0.isEmpty && !$0.hasPrefix("#") }.sorted()

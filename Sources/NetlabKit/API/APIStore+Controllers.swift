@@ -130,13 +130,24 @@ extension APIStore {
             namespace: svc[path: ["metadata", "namespace"]]?.stringValue ?? "", name: svc[path: ["metadata", "name"]]?.stringValue ?? "",
             uid: svc[path: ["metadata", "uid"]]?.stringValue ?? "", labels: labels(svc), selector: selector, ports: ports,
             headless: svc[path: ["spec", "clusterIP"]] == "None",
-            publishNotReadyAddresses: svc[path: ["spec", "publishNotReadyAddresses"]] == true)
+            publishNotReadyAddresses: svc[path: ["spec", "publishNotReadyAddresses"]] == true,
+            ipFamilies: ipFamilies(svc))
     }
 
-    /// A stored Pod as the slice rule reads it: its IPv4 address, Ready condition, deletion, phase, container ports.
+    /// The address types a stored Service's slices have (upstream's getAddressTypesForService):
+    /// its ipFamilies, else its clusterIPs' families, else IPv4.
+    static func ipFamilies(_ svc: JSONValue) -> [IPFamily] {
+        let listed = (svc[path: ["spec", "ipFamilies"]]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(IPFamily.init(rawValue:)) }
+        if !listed.isEmpty { return listed }
+        let fromIPs = ServiceAllocator.clusterIPs(svc).compactMap { IPAddress($0)?.family }
+        return fromIPs.isEmpty ? [.ipv4] : fromIPs
+    }
+
+    /// A stored Pod as the slice rule reads it: its addresses of each family, Ready condition, deletion, phase, container ports.
     static func podInfo(_ pod: JSONValue) -> EndpointSlices.PodInfo {
         let ips = [pod[path: ["status", "podIP"]]?.stringValue] + (pod[path: ["status", "podIPs"]]?.arrayValue ?? []).map { $0["ip"]?.stringValue }
         let ip = ips.compactMap { $0.flatMap { IPv4Address($0) } }.first
+        let ipv6 = ips.compactMap { $0.flatMap { IPv6Address($0) } }.first
         let conditions = pod[path: ["status", "conditions"]]?.arrayValue ?? []
         let ready = conditions.contains { $0["type"] == "Ready" && $0["status"] == "True" }
         let deletion = pod[path: ["metadata", "deletionTimestamp"]]
@@ -152,7 +163,7 @@ extension APIStore {
             namespace: pod[path: ["metadata", "namespace"]]?.stringValue ?? "", name: pod[path: ["metadata", "name"]]?.stringValue ?? "",
             uid: pod[path: ["metadata", "uid"]]?.stringValue ?? "", labels: labels(pod), ip: ip,
             nodeName: node?.isEmpty == false ? node : nil, ready: ready, terminating: deletion != nil && deletion != .null,
-            finished: phase == "Succeeded" || phase == "Failed", containerPorts: containerPorts)
+            finished: phase == "Succeeded" || phase == "Failed", containerPorts: containerPorts, ipv6: ipv6)
     }
 
     /// A typed slice as the store keeps objects (the JSON its Codable form writes, built directly:

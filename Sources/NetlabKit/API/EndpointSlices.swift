@@ -27,10 +27,13 @@ public enum EndpointSlices {
         public var ports: [ServicePort]
         public var headless: Bool
         public var publishNotReadyAddresses: Bool
+        /// `spec.ipFamilies`: the controller writes slices of each of these address types, in this order.
+        public var ipFamilies: [IPFamily]
         public init(namespace: String, name: String, uid: String, labels: [String: String] = [:], selector: [String: String],
-                    ports: [ServicePort], headless: Bool = false, publishNotReadyAddresses: Bool = false) {
+                    ports: [ServicePort], headless: Bool = false, publishNotReadyAddresses: Bool = false, ipFamilies: [IPFamily] = [.ipv4]) {
             self.namespace = namespace; self.name = name; self.uid = uid; self.labels = labels; self.selector = selector
             self.ports = ports; self.headless = headless; self.publishNotReadyAddresses = publishNotReadyAddresses
+            self.ipFamilies = ipFamilies
         }
     }
 
@@ -41,6 +44,14 @@ public enum EndpointSlices {
         public init(name: String?, port: Int, proto: String) { self.name = name; self.port = port; self.proto = proto }
     }
 
+    /// The pod's address of `family`, as upstream's getEndpointAddresses picks from status.podIPs.
+    static func address(_ pod: PodInfo, _ family: IPFamily) -> IPAddress? {
+        switch family {
+        case .ipv4: return pod.ip.map(IPAddress.v4)
+        case .ipv6: return pod.ipv6.map(IPAddress.v6)
+        }
+    }
+
     public struct PodInfo: Hashable, Sendable {
         public var namespace: String
         public var name: String
@@ -48,6 +59,8 @@ public enum EndpointSlices {
         public var labels: [String: String]
         /// The pod's IPv4 address; nil until the CNI gave it one.
         public var ip: IPv4Address?
+        /// The pod's IPv6 address (status.podIPs' IPv6 one) in a dual-stack cluster.
+        public var ipv6: IPv6Address?
         public var nodeName: String?
         /// The pod's Ready condition.
         public var ready: Bool
@@ -57,8 +70,9 @@ public enum EndpointSlices {
         public var finished: Bool
         public var containerPorts: [ContainerPort]
         public init(namespace: String, name: String, uid: String, labels: [String: String], ip: IPv4Address?, nodeName: String?,
-                    ready: Bool, terminating: Bool = false, finished: Bool = false, containerPorts: [ContainerPort] = []) {
-            self.namespace = namespace; self.name = name; self.uid = uid; self.labels = labels; self.ip = ip; self.nodeName = nodeName
+                    ready: Bool, terminating: Bool = false, finished: Bool = false, containerPorts: [ContainerPort] = [],
+                    ipv6: IPv6Address? = nil) {
+            self.namespace = namespace; self.name = name; self.uid = uid; self.labels = labels; self.ip = ip; self.ipv6 = ipv6; self.nodeName = nodeName
             self.ready = ready; self.terminating = terminating; self.finished = finished; self.containerPorts = containerPorts
         }
     }
@@ -75,9 +89,11 @@ public enum EndpointSlices {
         return String(SHA256.hash(key).prefix(5).map { alphabet[Int($0) % alphabet.count] })
     }
 
-    /// The name of the service's first slice, and of its `index`th when pods resolve its ports differently.
-    public static func sliceName(namespace: String, service: String, index: Int = 0) -> String {
-        service + "-" + generatedSuffix(for: index == 0 ? "\(namespace)/\(service)" : "\(namespace)/\(service)/\(index)")
+    /// The name of the service's first slice, and of its `index`th when pods resolve its ports
+    /// differently; IPv6 slices have their own (the IPv4 ones keep the names they had before dual-stack).
+    public static func sliceName(namespace: String, service: String, index: Int = 0, family: IPFamily = .ipv4) -> String {
+        let base = family == .ipv4 ? "\(namespace)/\(service)" : "\(namespace)/\(service)/\(family.rawValue)"
+        return service + "-" + generatedSuffix(for: index == 0 ? base : "\(base)/\(index)")
     }
 
     /// The ports of one pod's endpoint: a numeric targetPort as is, a named one resolved from the
@@ -95,15 +111,43 @@ public enum EndpointSlices {
         }
     }
 
-    /// The slices for `service`: one per distinct set of resolved ports (one in the usual case), each
-    /// with its endpoints sorted by address; one slice with no endpoints when no pod qualifies (it
-    /// carries the service's numeric ports). `sliceUID` names the uid of slice `index` (nil: left to the store).
-    public static func slices(for svc: ServiceInfo, pods: [PodInfo], sliceUID: (Int) -> String? = { _ in nil }) -> [EndpointSlice] {
-        var members: [(PodInfo, IPv4Address)] = []
-        for pod in pods where pod.namespace == svc.namespace && selects(svc.selector, pod.labels) && !pod.finished {
-            if let ip = pod.ip { members.append((pod, ip)) }
+    /// The slices for `service`: for each of its ipFamilies (upstream reconciles per address
+    /// type), one per distinct set of resolved ports (one in the usual case), each with the
+    /// endpoints of the pods' addresses of that family sorted by address; one slice with no
+    /// endpoints when no pod qualifies (it carries the service's numeric ports). `sliceUID` names
+    /// the uid of the family's slice `index` (nil: left to the store).
+    public static func slices(for svc: ServiceInfo, pods: [PodInfo], sliceUID: (IPFamily, Int) -> String? = { _, _ in nil }) -> [EndpointSlice] {
+        var labels = svc.labels
+        labels[EndpointSlice.serviceNameLabel] = svc.name
+        labels[managedByLabel] = controllerName
+        if svc.headless { labels[headlessLabel] = "" } else { labels[headlessLabel] = nil }
+        var out: [EndpointSlice] = []
+        for family in svc.ipFamilies {
+            for (index, group) in groups(svc, pods, family).enumerated() {
+                let meta = ObjectMeta(
+                    name: sliceName(namespace: svc.namespace, service: svc.name, index: index, family: family),
+                    namespace: svc.namespace, uid: sliceUID(family, index), labels: labels,
+                    ownerReferences: [OwnerReference(apiVersion: "v1", kind: "Service", name: svc.name, uid: svc.uid,
+                                                     controller: true, blockOwnerDeletion: true)])
+                out.append(EndpointSlice(metadata: meta, addressType: family.rawValue, endpoints: group.endpoints, ports: group.ports))
+            }
         }
-        members.sort { a, b in a.1 != b.1 ? a.1 < b.1 : a.0.name < b.0.name }
+        return out
+    }
+
+    /// The endpoints of `family` grouped by their resolved ports.
+    static func groups(_ svc: ServiceInfo, _ pods: [PodInfo], _ family: IPFamily) -> [(ports: [EndpointPort], endpoints: [KubeEndpoint])] {
+        var members: [(PodInfo, IPAddress)] = []
+        for pod in pods where pod.namespace == svc.namespace && selects(svc.selector, pod.labels) && !pod.finished {
+            if let ip = address(pod, family) { members.append((pod, ip)) }
+        }
+        members.sort { a, b in
+            switch (a.1, b.1) {
+            case (.v4(let x), .v4(let y)) where x != y: return x < y
+            case (.v6(let x), .v6(let y)) where x != y: return x < y
+            default: return a.0.name < b.0.name
+            }
+        }
         var groups: [(ports: [EndpointPort], endpoints: [KubeEndpoint])] = []
         for (pod, ip) in members {
             let ports = endpointPorts(svc, pod)
@@ -121,17 +165,6 @@ public enum EndpointSlices {
             }
         }
         if groups.isEmpty { groups = [(endpointPorts(svc, nil), [])] }
-        var labels = svc.labels
-        labels[EndpointSlice.serviceNameLabel] = svc.name
-        labels[managedByLabel] = controllerName
-        if svc.headless { labels[headlessLabel] = "" } else { labels[headlessLabel] = nil }
-        return groups.enumerated().map { index, group in
-            let meta = ObjectMeta(
-                name: sliceName(namespace: svc.namespace, service: svc.name, index: index),
-                namespace: svc.namespace, uid: sliceUID(index), labels: labels,
-                ownerReferences: [OwnerReference(apiVersion: "v1", kind: "Service", name: svc.name, uid: svc.uid,
-                                                 controller: true, blockOwnerDeletion: true)])
-            return EndpointSlice(metadata: meta, endpoints: group.endpoints, ports: group.ports)
-        }
+        return groups
     }
 }

@@ -32,7 +32,8 @@ public enum LabSeed {
         items += t.nodes.map { node($0, time: time) }
         items += t.pods.map { pod($0, topology: t, address: pods[$0.name], time: time) }
         items += kubernetesObjects(t)
-        let services = ServiceState.list(topology: t, podIPs: pods.mapValues { $0.address.address })
+        let services = ServiceState.list(topology: t, podIPs: pods.mapValues { $0.address.address },
+                                         podIPv6s: pods.compactMapValues { $0.addressV6?.address })
         items += services.items.map(json)
         return ["apiVersion": "v1", "kind": "List", "items": .array(items)]
     }

@@ -11,10 +11,13 @@
 /// same every run.
 public struct ServiceAllocator: Hashable, Sendable {
     public var serviceCIDR: IPv4Prefix
+    /// The secondary (IPv6) service range of a dual-stack cluster (`--service-cluster-ip-range
+    /// 10.96.0.0/12,fd00::/108`); nil: the cluster is IPv4 single-stack.
+    public var serviceCIDRv6: IPv6Prefix?
     public var nodePortRange: ClosedRange<Int>
 
-    public init(serviceCIDR: IPv4Prefix = IPv4Prefix("10.96.0.0/12")!, nodePortRange: ClosedRange<Int> = 30000...32767) {
-        self.serviceCIDR = serviceCIDR.network; self.nodePortRange = nodePortRange
+    public init(serviceCIDR: IPv4Prefix = IPv4Prefix("10.96.0.0/12")!, serviceCIDRv6: IPv6Prefix? = nil, nodePortRange: ClosedRange<Int> = 30000...32767) {
+        self.serviceCIDR = serviceCIDR.network; self.serviceCIDRv6 = serviceCIDRv6?.network; self.nodePortRange = nodePortRange
     }
 
     /// `30000-32767` as kube-apiserver's `--service-node-port-range` reads it.
@@ -29,18 +32,26 @@ public struct ServiceAllocator: Hashable, Sendable {
     /// The clusterIPs and nodePorts the stored services hold, by the key (`namespace/name`) of their holder.
     public struct Held: Hashable, Sendable {
         public var addresses: [IPv4Address: String] = [:]
+        public var addressesV6: [IPv6Address: String] = [:]
         public var nodePorts: [Int: String] = [:]
         public init() {}
 
         /// A write of the service at `key`: what `old` held goes, what `new` holds comes.
         public mutating func record(_ key: String, old: JSONValue?, new: JSONValue?) {
-            for ip in old.map(ServiceAllocator.clusterIPs) ?? [] { if let a = IPv4Address(ip), addresses[a] == key { addresses[a] = nil } }
+            for ip in old.map(ServiceAllocator.clusterIPs) ?? [] {
+                if let a = IPv4Address(ip), addresses[a] == key { addresses[a] = nil }
+                if let a = IPv6Address(ip), addressesV6[a] == key { addressesV6[a] = nil }
+            }
             for p in old.map(ServiceAllocator.nodePorts) ?? [] where nodePorts[p] == key { nodePorts[p] = nil }
-            for ip in new.map(ServiceAllocator.clusterIPs) ?? [] { if let a = IPv4Address(ip) { addresses[a] = key } }
+            for ip in new.map(ServiceAllocator.clusterIPs) ?? [] {
+                if let a = IPv4Address(ip) { addresses[a] = key }
+                if let a = IPv6Address(ip) { addressesV6[a] = key }
+            }
             for p in new.map(ServiceAllocator.nodePorts) ?? [] { nodePorts[p] = key }
         }
 
         func holdsAddress(_ a: IPv4Address, besides key: String) -> Bool { addresses[a].map { $0 != key } ?? false }
+        func holdsAddress(_ a: IPv6Address, besides key: String) -> Bool { addressesV6[a].map { $0 != key } ?? false }
         func holdsPort(_ p: Int, besides key: String) -> Bool { nodePorts[p].map { $0 != key } ?? false }
     }
 
@@ -195,6 +206,9 @@ public struct ServiceAllocator: Hashable, Sendable {
                 svc[path: ["spec", "ipFamilies"]] = svc[path: ["spec", "ipFamilyPolicy"]] == "SingleStack" ? ["IPv4"] : ["IPv4", "IPv6"]
             }
             return
+        }
+        if let v6 = serviceCIDRv6 {
+            return try assignDualStack(&svc, ips: ips, families: families, v6: v6, old: old, key: key, held: held, invalid)
         }
         for (i, f) in families.enumerated() where f != "IPv4" {
             throw invalid("spec.ipFamilies[\(i)]", "Invalid value: \(goQuote(f)): not configured on this cluster", "FieldValueInvalid")

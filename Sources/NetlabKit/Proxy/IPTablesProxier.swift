@@ -9,8 +9,13 @@ import Foundation
 //
 // Deliberately not covered (netlab topologies have none of them): LoadBalancer VIPs and
 // loadBalancerSourceRanges (KUBE-FW-*), externalIPs, health-check node ports, topology-aware
-// hints, IPv6, --nodeport-addresses (NodePorts match every local address, as by default), and the
+// hints, --nodeport-addresses (NodePorts match every local address, as by default), and the
 // nfacct counters kube-proxy 1.31 added.
+//
+// IPv6: the same chains for ip6tables-restore, rendered by the IPv6 proxier of a dual-stack node
+// (detectLocal of the IPv6 family), with kube-proxy's differences: no KUBE-FIREWALL localnet
+// guard (IPv6 has no route_localnet) and NodePorts never on ::1. REJECT is spelled the same; the
+// kernel's ip6t_REJECT answers icmp6-port-unreachable by default.
 
 extension LocalDetection {
     var ifLocal: [String] { ["-s", cidr.description] }
@@ -94,7 +99,7 @@ public struct IPTablesProxier: Sendable {
         ["KUBE-SVC-", "KUBE-SVL-", "KUBE-SEP-", "KUBE-FW-", "KUBE-EXT-"].contains { name.hasPrefix($0) }
     }
 
-    /// Generates one full sync for `node`.
+    /// Generates one full sync for `node` in `detectLocal`'s family (the IPv4 or the IPv6 proxier).
     /// - Parameter existingChains: the chains now in the node's **nat** table (from
     ///   `iptables-save -t nat`, see `IPTablesSave.chains`); service chains among them that this
     ///   sync no longer writes are flushed and deleted. Other chains (CNI-HOSTPORT-*, …) are never touched.
@@ -116,7 +121,8 @@ public struct IPTablesProxier: Sendable {
                      "-j", "MASQUERADE", "--random-fully")
         natRules.add("-A", S.markMasqChain, "-j", "MARK", "--or-mark", mark)
 
-        if localhostNodePorts {
+        let isIPv6 = detectLocal.family == .ipv6
+        if localhostNodePorts && !isIPv6 {
             // route_localnet opens 127.0.0.0/8 to the outside (issue 90259); this closes it again.
             filterChains.chain(S.kubeletFirewallChain)
             filterRules.add("-A", S.kubeletFirewallChain, "-m", "comment", "--comment", q("block incoming localnet connections"),
@@ -124,7 +130,7 @@ public struct IPTablesProxier: Sendable {
                             "RELATED,ESTABLISHED,DNAT", "-j", "DROP")
         }
 
-        let services = ProxyServices(list, node: node)
+        let services = ProxyServices(list, node: node, family: detectLocal.family)
         let largeCluster = services.totalEndpoints > S.largeClusterEndpointsThreshold
         func serviceComment(_ c: String) -> [String] { largeCluster ? [] : ["-m", "comment", "--comment", c] }
 
@@ -247,7 +253,8 @@ public struct IPTablesProxier: Sendable {
         }
 
         var nodePortDestinations = ["-m", "addrtype", "--dst-type", "LOCAL"]
-        if !localhostNodePorts { nodePortDestinations += ["!", "-d", "127.0.0.0/8"] }
+        // IPv6 NodePorts never work on localhost (kube-proxy blocks ::1 whatever the flag says).
+        if isIPv6 { nodePortDestinations += ["!", "-d", "::1/128"] } else if !localhostNodePorts { nodePortDestinations += ["!", "-d", "127.0.0.0/8"] }
         natRules.add(["-A", S.servicesChain, "-m", "comment", "--comment",
                       q("kubernetes service nodeports; NOTE: this must be the last rule in this chain")]
                      + nodePortDestinations + ["-j", S.nodePortsChain])

@@ -13,7 +13,11 @@
 //   element's chain referenced for a while); the resulting table is the same.
 // - Not covered (netlab topologies have none): LoadBalancer VIPs and source ranges (the
 //   firewall-ips map stays empty), externalIPs, --nodeport-addresses other than the node's IP,
-//   --masquerade-all, topology hints, IPv6 (`ip6 kube-proxy`).
+//   --masquerade-all, topology hints.
+//
+// IPv6: the IPv6 proxier of a dual-stack node renders `table ip6 kube-proxy` (ip6 daddr/saddr,
+// ipv6_addr sets and maps, `dnat to [addr]:port`, endpoint chains with the address' colons as
+// dots, as kube-proxy names them); netlab-proxy sends both tables in one `nft -f` transaction.
 
 public struct NFTablesProxier: Sendable {
     /// Test-only breakages of the rendered datapath, so that root tests can prove a check fails
@@ -23,20 +27,33 @@ public struct NFTablesProxier: Sendable {
         case masquerade
         /// The reject-chain drops instead: services without endpoints time out instead of refusing.
         case reject
+        /// Nothing of IPv6 is programmed (either mode): a dual-stack node proxied as IPv4-only,
+        /// as kube-proxy ends up when the node's ip6tables nat table is missing.
+        case ipv6
     }
 
     public static let table = "kube-proxy"
     public static let family = "ip"
+
+    /// The nftables family of `family`'s table: `ip` or `ip6`.
+    public static func tableFamily(_ family: IPFamily) -> String { family == .ipv6 ? "ip6" : "ip" }
 
     /// kube-proxy's --masquerade-bit (default 14 → mark 0x4000).
     public var masqueradeBit: Int
     /// The service range; kube-proxy drops traffic to its unallocated addresses (cluster-ips-check).
     /// Without it that one rule is left out.
     public var serviceCIDR: IPv4Prefix?
+    /// The IPv6 service range, the same for the `ip6` table.
+    public var serviceCIDRv6: IPv6Prefix?
     public var omissions: Set<Omission>
 
-    public init(masqueradeBit: Int = 14, serviceCIDR: IPv4Prefix? = nil, omissions: Set<Omission> = []) {
-        self.masqueradeBit = masqueradeBit; self.serviceCIDR = serviceCIDR; self.omissions = omissions
+    public init(masqueradeBit: Int = 14, serviceCIDR: IPv4Prefix? = nil, serviceCIDRv6: IPv6Prefix? = nil, omissions: Set<Omission> = []) {
+        self.masqueradeBit = masqueradeBit; self.serviceCIDR = serviceCIDR; self.serviceCIDRv6 = serviceCIDRv6; self.omissions = omissions
+    }
+
+    /// The service range of `family`, if known.
+    func serviceCIDR(_ family: IPFamily) -> IPPrefix? {
+        family == .ipv6 ? serviceCIDRv6.map { .v6($0.network) } : serviceCIDR.map { .v4($0.network) }
     }
 
     /// As kube-proxy's tests spell it ("0x4000").
@@ -71,20 +88,24 @@ public struct NFTablesProxier: Sendable {
         ("nat-prerouting", "nat", "prerouting", -100),
     ]
 
-    /// One `nft -f` transaction: the whole table, rebuilt atomically.
+    /// One `nft -f` transaction: the whole table of `detectLocal`'s family (`ip` or `ip6`
+    /// kube-proxy), rebuilt atomically.
     public func generate(services list: KubeList, node: ProxyNode, detectLocal: LocalDetection) -> String {
-        let services = ProxyServices(list, node: node)
-        var t = Transaction()
+        let family = detectLocal.family
+        let services = ProxyServices(list, node: node, family: family)
+        var t = Transaction(family: Self.tableFamily(family))
         let S = Self.self
         let cidr = detectLocal.cidr.description
+        // kube-proxy's ipX and ipvX_addr.
+        let ipX = Self.tableFamily(family), addrType = family == .ipv6 ? "ipv6_addr" : "ipv4_addr"
 
         // Sets and maps.
-        t.define("set", S.clusterIPsSet, "type ipv4_addr ; comment \"Active ClusterIPs\" ;")
-        t.define("set", S.nodePortIPsSet, "type ipv4_addr ; comment \"IPs that accept NodePort traffic\" ;")
-        t.define("map", S.firewallIPsMap, "type ipv4_addr . inet_proto . inet_service : verdict ; comment \"destinations that are subject to LoadBalancerSourceRanges\" ;")
+        t.define("set", S.clusterIPsSet, "type \(addrType) ; comment \"Active ClusterIPs\" ;")
+        t.define("set", S.nodePortIPsSet, "type \(addrType) ; comment \"IPs that accept NodePort traffic\" ;")
+        t.define("map", S.firewallIPsMap, "type \(addrType) . inet_proto . inet_service : verdict ; comment \"destinations that are subject to LoadBalancerSourceRanges\" ;")
         t.define("map", S.noEndpointNodePortsMap, "type inet_proto . inet_service : verdict ; comment \"vmap to drop or reject packets to service nodeports with no endpoints\" ;")
-        t.define("map", S.noEndpointServicesMap, "type ipv4_addr . inet_proto . inet_service : verdict ; comment \"vmap to drop or reject packets to services with no endpoints\" ;")
-        t.define("map", S.serviceIPsMap, "type ipv4_addr . inet_proto . inet_service : verdict ; comment \"ClusterIP, ExternalIP and LoadBalancer IP traffic\" ;")
+        t.define("map", S.noEndpointServicesMap, "type \(addrType) . inet_proto . inet_service : verdict ; comment \"vmap to drop or reject packets to services with no endpoints\" ;")
+        t.define("map", S.serviceIPsMap, "type \(addrType) . inet_proto . inet_service : verdict ; comment \"ClusterIP, ExternalIP and LoadBalancer IP traffic\" ;")
         t.define("map", S.serviceNodePortsMap, "type inet_proto . inet_service : verdict ; comment \"NodePort traffic\" ;")
 
         // Chains that exist on every node.
@@ -97,9 +118,9 @@ public struct NFTablesProxier: Sendable {
         }
         t.chain(S.rejectChain, "{ comment \"helper for @no-endpoint-services / @no-endpoint-nodeports\" ; }")
 
-        t.rule(S.clusterIPsCheckChain, "ip daddr @\(S.clusterIPsSet) reject comment \"Reject traffic to invalid ports of ClusterIPs\"")
-        if let serviceCIDR {
-            t.rule(S.clusterIPsCheckChain, "ip daddr { \(serviceCIDR.network) } drop comment \"Drop traffic to unallocated ClusterIPs\"")
+        t.rule(S.clusterIPsCheckChain, "\(ipX) daddr @\(S.clusterIPsSet) reject comment \"Reject traffic to invalid ports of ClusterIPs\"")
+        if let range = serviceCIDR(family) {
+            t.rule(S.clusterIPsCheckChain, "\(ipX) daddr { \(range) } drop comment \"Drop traffic to unallocated ClusterIPs\"")
         }
         t.rule("filter-prerouting-pre-dnat", "ct state new jump \(S.firewallCheckChain)")
         t.rule("filter-forward", "ct state new jump \(S.serviceEndpointsCheckChain)")
@@ -109,7 +130,7 @@ public struct NFTablesProxier: Sendable {
         t.rule("filter-output", "ct state new jump \(S.serviceEndpointsCheckChain)")
         t.rule("filter-output-pre-dnat", "ct state new jump \(S.firewallCheckChain)")
         t.rule("filter-output", "ct state new jump \(S.clusterIPsCheckChain)")
-        t.rule(S.firewallCheckChain, "ip daddr . meta l4proto . th dport vmap @\(S.firewallIPsMap)")
+        t.rule(S.firewallCheckChain, "\(ipX) daddr . meta l4proto . th dport vmap @\(S.firewallIPsMap)")
         t.rule(S.markMasqChain, "mark set mark or \(masqueradeMark)")
         t.rule(S.masqueradingChain, "mark and \(masqueradeMark) == 0 return")
         t.rule(S.masqueradingChain, "mark set mark xor \(masqueradeMark)")
@@ -119,12 +140,12 @@ public struct NFTablesProxier: Sendable {
         t.rule("nat-prerouting", "jump \(S.servicesChain)")
         // NodePorts answer on the node's own address only (--nodeport-addresses primary), never on
         // 127.0.0.1: the documented difference from the iptables mode.
-        t.rule(S.nodePortEndpointsCheckChain, "ip daddr @\(S.nodePortIPsSet) meta l4proto . th dport vmap @\(S.noEndpointNodePortsMap)")
+        t.rule(S.nodePortEndpointsCheckChain, "\(ipX) daddr @\(S.nodePortIPsSet) meta l4proto . th dport vmap @\(S.noEndpointNodePortsMap)")
         t.rule(S.rejectChain, omissions.contains(.reject) ? "drop" : "reject")
-        t.rule(S.servicesChain, "ip daddr . meta l4proto . th dport vmap @\(S.serviceIPsMap)")
-        t.rule(S.servicesChain, "ip daddr @\(S.nodePortIPsSet) meta l4proto . th dport vmap @\(S.serviceNodePortsMap)")
-        t.element(S.nodePortIPsSet, "\(node.ip)")
-        t.rule(S.serviceEndpointsCheckChain, "ip daddr . meta l4proto . th dport vmap @\(S.noEndpointServicesMap)")
+        t.rule(S.servicesChain, "\(ipX) daddr . meta l4proto . th dport vmap @\(S.serviceIPsMap)")
+        t.rule(S.servicesChain, "\(ipX) daddr @\(S.nodePortIPsSet) meta l4proto . th dport vmap @\(S.serviceNodePortsMap)")
+        if let address = node.address(family) { t.element(S.nodePortIPsSet, "\(address)") }
+        t.rule(S.serviceEndpointsCheckChain, "\(ipX) daddr . meta l4proto . th dport vmap @\(S.noEndpointServicesMap)")
 
         for svc in services.ports {
             let cat = ServicePortRouting(svc, endpoints: services.endpoints(of: svc))
@@ -147,7 +168,7 @@ public struct NFTablesProxier: Sendable {
                 t.element(S.serviceIPsMap, "\(key) : goto \(internalChain)")
                 // Off-cluster sources reaching the cluster IP are masqueraded: the reply might
                 // otherwise bypass this node.
-                t.rule(internalChain, "ip daddr \(svc.clusterIP) \(detectLocal.ifNotLocalNFT) jump \(S.markMasqChain)")
+                t.rule(internalChain, "\(ipX) daddr \(svc.clusterIP) \(ipX) saddr != \(cidr) jump \(S.markMasqChain)")
             } else {
                 t.element(S.noEndpointServicesMap, "\(key) comment \"\(name)\" : \(verdictWithout)")
             }
@@ -164,7 +185,7 @@ public struct NFTablesProxier: Sendable {
                     t.rule(externalChain, "jump \(S.markMasqChain)")
                 } else {
                     // Pods reaching a NodePort act as if they went out to a load balancer and back.
-                    t.rule(externalChain, "ip saddr \(cidr) goto \(clusterPolicyChain) comment \"short-circuit pod traffic\"")
+                    t.rule(externalChain, "\(ipX) saddr \(cidr) goto \(clusterPolicyChain) comment \"short-circuit pod traffic\"")
                     // The node itself must be masqueraded: its source address is local.
                     t.rule(externalChain, "fib saddr type local jump \(S.markMasqChain) comment \"masquerade local traffic\"")
                     t.rule(externalChain, "fib saddr type local goto \(clusterPolicyChain) comment \"short-circuit local traffic\"")
@@ -175,7 +196,7 @@ public struct NFTablesProxier: Sendable {
             let affinity = svc.affinitySeconds.flatMap { $0 > 0 ? $0 : nil }
             if let affinity {
                 for ep in cat.reachable {
-                    t.define("set", Self.affinitySet(svc, ep), "type ipv4_addr ; flags dynamic,timeout ; timeout \(affinity)s ;")
+                    t.define("set", Self.affinitySet(svc, ep), "type \(addrType) ; flags dynamic,timeout ; timeout \(affinity)s ;")
                 }
             }
             if cat.usesClusterPolicy { writeServiceToEndpointRules(&t, svc, clusterPolicyChain, cat.cluster, affinity != nil) }
@@ -184,8 +205,8 @@ public struct NFTablesProxier: Sendable {
             for ep in cat.reachable {
                 let chain = Self.endpointChain(svc, ep)
                 // Hairpin: a pod reaching itself through the service is masqueraded.
-                t.rule(chain, "ip saddr \(ep.ip) jump \(S.markMasqChain)")
-                if affinity != nil { t.rule(chain, "update @\(Self.affinitySet(svc, ep)) { ip saddr }") }
+                t.rule(chain, "\(ipX) saddr \(ep.ip) jump \(S.markMasqChain)")
+                if affinity != nil { t.rule(chain, "update @\(Self.affinitySet(svc, ep)) { \(ipX) saddr }") }
                 t.rule(chain, "meta l4proto \(proto) dnat to \(ep.hostPort)")
             }
         }
@@ -196,7 +217,7 @@ public struct NFTablesProxier: Sendable {
                                              _ endpoints: [ProxyEndpoint], _ affinity: Bool) {
         if affinity {
             for ep in endpoints {
-                t.rule(chain, "ip saddr @\(Self.affinitySet(svc, ep)) goto \(Self.endpointChain(svc, ep))")
+                t.rule(chain, "\(Self.tableFamily(ep.family)) saddr @\(Self.affinitySet(svc, ep)) goto \(Self.endpointChain(svc, ep))")
             }
         }
         // Uniform choice in one rule: a random number mod N picks the endpoint's chain.
@@ -223,16 +244,16 @@ public struct NFTablesProxier: Sendable {
 
     /// "5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
     public static func servicePortEndpointChainNameBase(_ svc: ProxyServicePort, _ ep: ProxyEndpoint) -> String {
-        hashAndTruncate("\(svc.name.namespace)/\(svc.name.name)/\(svc.proto)/\(svc.name.port)__\(ep.ip)/\(ep.port)")
+        // Colons are not allowed in chain names: an IPv6 address is written with dots (fd00.10.180..1).
+        hashAndTruncate("\(svc.name.namespace)/\(svc.name.name)/\(svc.proto)/\(svc.name.port)__\(String(ep.ip.map { $0 == ":" ? "." : $0 }))/\(ep.port)")
     }
 
     static func endpointChain(_ svc: ProxyServicePort, _ ep: ProxyEndpoint) -> String { "endpoint-" + servicePortEndpointChainNameBase(svc, ep) }
     static func affinitySet(_ svc: ProxyServicePort, _ ep: ProxyEndpoint) -> String { "affinity-" + servicePortEndpointChainNameBase(svc, ep) }
 }
 
-extension LocalDetection {
-    /// kube-proxy's IfNotLocalNFT.
-    var ifNotLocalNFT: String { "ip saddr != \(cidr)" }
+extension ProxyEndpoint {
+    var family: IPFamily { ip.contains(":") ? .ipv6 : .ipv4 }
 }
 
 /// The lines of one nft transaction in an order nft accepts in one file: the table (added and
@@ -240,7 +261,9 @@ extension LocalDetection {
 struct Transaction {
     private var definitions: [String] = [], chains: [String] = [], rules: [String] = [], elements: [String] = []
     private var chainNames: Set<String> = []
-    private let prefix = "\(NFTablesProxier.family) \(NFTablesProxier.table)"
+    private let prefix: String
+
+    init(family: String = NFTablesProxier.family) { prefix = "\(family) \(NFTablesProxier.table)" }
 
     mutating func define(_ kind: String, _ name: String, _ body: String) { definitions.append("add \(kind) \(prefix) \(name) { \(body) }") }
     mutating func chain(_ name: String, _ spec: String? = nil) {

@@ -3,34 +3,63 @@
 // endpoints it may use (ready, local, serving-and-terminating) and the traffic-policy decisions.
 // A renderer (IPTablesProxier today, an nftables one next) only turns these decisions into rules.
 
-/// The node a proxy programs.
+/// The node a proxy programs. The IPv6 fields are set on a dual-stack node; kube-proxy then runs
+/// one proxier per family (its meta proxier), and so does netlab-proxy.
 public struct ProxyNode: Hashable, Sendable {
     public var name: String
     public var ip: IPv4Address
     public var podCIDR: IPv4Prefix
     public var clusterCIDR: IPv4Prefix
-    public init(name: String, ip: IPv4Address, podCIDR: IPv4Prefix, clusterCIDR: IPv4Prefix) {
+    /// The node's IPv6 address (its NodePorts answer there too).
+    public var ipv6: IPv6Address?
+    /// The node's IPv6 pod range; NodeCIDR local detection needs it (else the node's /128 stands in).
+    public var podCIDRv6: IPv6Prefix?
+    /// The cluster's IPv6 pod range (the second `--cluster-cidr`): with `ipv6`, it makes the node dual-stack.
+    public var clusterCIDRv6: IPv6Prefix?
+    public init(name: String, ip: IPv4Address, podCIDR: IPv4Prefix, clusterCIDR: IPv4Prefix,
+                ipv6: IPv6Address? = nil, podCIDRv6: IPv6Prefix? = nil, clusterCIDRv6: IPv6Prefix? = nil) {
         self.name = name; self.ip = ip; self.podCIDR = podCIDR; self.clusterCIDR = clusterCIDR
+        self.ipv6 = ipv6; self.podCIDRv6 = podCIDRv6; self.clusterCIDRv6 = clusterCIDRv6
+    }
+
+    /// The families this node is programmed for, IPv4 first: IPv6 too once the node has an IPv6
+    /// address and the cluster an IPv6 pod range (kube-proxy runs dual-stack when both families are configured).
+    public var families: [IPFamily] { ipv6 != nil && clusterCIDRv6 != nil ? [.ipv4, .ipv6] : [.ipv4] }
+
+    /// The node's address of `family`.
+    public func address(_ family: IPFamily) -> IPAddress? {
+        switch family {
+        case .ipv4: return .v4(ip)
+        case .ipv6: return ipv6.map(IPAddress.v6)
+        }
     }
 }
 
 /// kube-proxy's `--detect-local-mode`: which sources count as "pod traffic from this cluster/node".
 public enum LocalDetection: Hashable, Sendable {
-    case clusterCIDR(IPv4Prefix)
-    case nodeCIDR(IPv4Prefix)
+    case clusterCIDR(IPPrefix)
+    case nodeCIDR(IPPrefix)
 
-    /// Parses the flag's value ("ClusterCIDR" or "NodeCIDR") for `node`.
-    public init?(mode: String, node: ProxyNode) {
-        switch mode {
-        case "ClusterCIDR": self = .clusterCIDR(node.clusterCIDR)
-        case "NodeCIDR": self = .nodeCIDR(node.podCIDR)
+    /// Parses the flag's value ("ClusterCIDR" or "NodeCIDR") for `node`'s `family` (the node's
+    /// ranges of that family; nil as well when the node has none of it).
+    public init?(mode: String, node: ProxyNode, family: IPFamily = .ipv4) {
+        switch (mode, family) {
+        case ("ClusterCIDR", .ipv4): self = .clusterCIDR(.v4(node.clusterCIDR))
+        case ("NodeCIDR", .ipv4): self = .nodeCIDR(.v4(node.podCIDR))
+        case ("ClusterCIDR", .ipv6):
+            guard let c = node.clusterCIDRv6 else { return nil }
+            self = .clusterCIDR(.v6(c))
+        case ("NodeCIDR", .ipv6):
+            guard let p = node.podCIDRv6 ?? node.ipv6.map({ IPv6Prefix(address: $0, length: 128) }) else { return nil }
+            self = .nodeCIDR(.v6(p))
         default: return nil
         }
     }
 
-    public var cidr: IPv4Prefix {
+    public var cidr: IPPrefix {
         switch self { case .clusterCIDR(let p), .nodeCIDR(let p): return p.network }
     }
+    public var family: IPFamily { cidr.family }
 }
 
 /// kube-proxy's ServicePortName: the key that joins a Service's port to its EndpointSlices' ports.
@@ -43,7 +72,8 @@ public struct ServicePortName: Hashable, Sendable {
     public var text: String { "\(namespace)/\(name)" + (port.isEmpty ? "" : ":\(port)") }
 }
 
-/// One port of a proxied Service (kube-proxy's BaseServicePortInfo, IPv4 only).
+/// One port of a proxied Service in one family (kube-proxy's BaseServicePortInfo: a dual-stack
+/// Service is one port per family, each proxier seeing its own).
 public struct ProxyServicePort: Hashable, Sendable {
     public var name: ServicePortName
     /// Lower-case protocol, as in chain hashes and `-m tcp -p tcp`.
@@ -69,8 +99,8 @@ public struct ProxyEndpoint: Hashable, Sendable {
     public var ip: String
     public var port: Int
     public var isLocal, ready, serving, terminating: Bool
-    /// "10.32.0.3:80"
-    public var hostPort: String { "\(ip):\(port)" }
+    /// "10.32.0.3:80", "[2001:db8:32::3]:80" (Go's net.JoinHostPort, as kube-proxy spells endpoints).
+    public var hostPort: String { ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
 }
 
 /// What a proxy sees in one sync: the service ports in a stable order and their endpoints.
@@ -80,9 +110,11 @@ public struct ProxyServices: Sendable {
     public var ports: [ProxyServicePort]
     public var endpoints: [ServicePortName: [ProxyEndpoint]]
 
-    public init(_ list: KubeList, node: ProxyNode) {
-        ports = Self.servicePorts(list)
-        endpoints = Self.endpoints(list, node: node)
+    /// What the proxier of `family` sees: the services with a cluster IP of that family, and
+    /// the endpoints of the slices of that addressType.
+    public init(_ list: KubeList, node: ProxyNode, family: IPFamily = .ipv4) {
+        ports = Self.servicePorts(list, family: family)
+        endpoints = Self.endpoints(list, node: node, family: family)
     }
 
     public func endpoints(of port: ProxyServicePort) -> [ProxyEndpoint] { endpoints[port.name] ?? [] }
@@ -90,14 +122,15 @@ public struct ProxyServices: Sendable {
     /// Endpoints of every proxied service port together.
     public var totalEndpoints: Int { ports.reduce(0) { $0 + endpoints(of: $1).count } }
 
-    static func servicePorts(_ list: KubeList) -> [ProxyServicePort] {
+    static func servicePorts(_ list: KubeList, family: IPFamily) -> [ProxyServicePort] {
         var out: [ProxyServicePort] = []
         for s in list.services {
             let type = s.spec.type ?? "ClusterIP"
             guard type != "ExternalName" else { continue }
-            // Headless ("None") and dual-stack services without an IPv4 cluster IP are not proxied.
+            // Headless ("None") services, and services without a cluster IP of this family, are
+            // not this proxier's (kube-proxy's ServiceChangeTracker keeps its family's IP only).
             let ips = (s.spec.clusterIPs ?? []) + [s.spec.clusterIP].compactMap { $0 }
-            guard let clusterIP = ips.first(where: { IPv4Address($0) != nil }) else { continue }
+            guard let clusterIP = ips.lazy.compactMap({ IPAddress($0) }).first(where: { $0.family == family })?.description else { continue }
             let externallyReachableType = type == "NodePort" || type == "LoadBalancer"
             let affinity: Int? = s.spec.sessionAffinity == "ClientIP" ? (s.spec.sessionAffinityTimeout ?? 10800) : nil
             for p in s.spec.ports ?? [] {
@@ -114,11 +147,12 @@ public struct ProxyServices: Sendable {
         return out.sorted { $0.nameString < $1.nameString || ($0.nameString == $1.nameString && $0.proto < $1.proto) }
     }
 
-    /// Endpoints per service port, merged over all of a service's IPv4 slices, deduplicated by
-    /// "ip:port" (a local copy wins) and sorted by that string, as kube-proxy's EndpointSliceCache does.
-    static func endpoints(_ list: KubeList, node: ProxyNode) -> [ServicePortName: [ProxyEndpoint]] {
+    /// Endpoints per service port, merged over all of a service's slices of this family,
+    /// deduplicated by "ip:port" (a local copy wins) and sorted by that string, as kube-proxy's
+    /// EndpointSliceCache does.
+    static func endpoints(_ list: KubeList, node: ProxyNode, family: IPFamily) -> [ServicePortName: [ProxyEndpoint]] {
         var sets: [ServicePortName: [String: ProxyEndpoint]] = [:]
-        for slice in list.endpointSlices where slice.addressType == "IPv4" {
+        for slice in list.endpointSlices where slice.addressType == family.rawValue {
             guard let service = slice.serviceName else { continue }
             for port in slice.ports ?? [] {
                 // kube-proxy ignores ports without a name field or a usable number.
@@ -126,7 +160,7 @@ public struct ProxyServices: Sendable {
                 let key = ServicePortName(namespace: slice.namespace, name: service, port: portName,
                                           proto: (port.protocol ?? "TCP").uppercased())
                 for ep in slice.endpoints {
-                    guard let first = ep.addresses.first, let ip = IPv4Address(first) else { continue }
+                    guard let first = ep.addresses.first, let ip = IPAddress(first), ip.family == family else { continue }
                     let isLocal = ep.nodeName == node.name
                     let info = ProxyEndpoint(ip: ip.description, port: number, isLocal: isLocal,
                                                ready: ep.conditions?.ready ?? true,

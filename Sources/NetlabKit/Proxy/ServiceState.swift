@@ -6,7 +6,10 @@ public enum ServiceState {
     ///   - podIPs: pod name → its IP (from the CNI results). Pods without an IP get no endpoint, as
     ///     the controller skips pods that have none yet.
     ///   - readyPods: pods whose readiness is true; nil means every pod is ready.
-    public static func list(topology: Topology, podIPs: [String: IPv4Address], readyPods: Set<String>? = nil) -> KubeList {
+    ///   - podIPv6s: pod name → its IPv6 address in a dual-stack lab: dual-stack services get
+    ///     IPv6 slices of these.
+    public static func list(topology: Topology, podIPs: [String: IPv4Address], readyPods: Set<String>? = nil,
+                            podIPv6s: [String: IPv6Address] = [:]) -> KubeList {
         var items: [KubeObject] = []
         let services = topology.services.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         for svc in services {
@@ -17,16 +20,19 @@ public enum ServiceState {
             guard !svc.selector.isEmpty else { continue }
             let info = EndpointSlices.ServiceInfo(
                 namespace: svc.namespace, name: svc.name, uid: svcUID, selector: svc.selector,
-                ports: svc.ports.map { .init(name: $0.name, port: $0.port, targetPort: .int($0.targetPort), proto: $0.proto.rawValue) })
+                ports: svc.ports.map { .init(name: $0.name, port: $0.port, targetPort: .int($0.targetPort), proto: $0.proto.rawValue) },
+                ipFamilies: svc.ipFamilies)
             let pods = topology.pods.map { pod in
                 EndpointSlices.PodInfo(namespace: pod.namespace, name: pod.name, uid: uid(kind: "Pod", namespace: pod.namespace, name: pod.name),
                                        labels: pod.labels, ip: podIPs[pod.name], nodeName: pod.node,
                                        ready: readyPods?.contains(pod.name) ?? true,
-                                       containerPorts: pod.ports.map { .init(name: nil, port: $0.containerPort, proto: $0.proto.rawValue) })
+                                       containerPorts: pod.ports.map { .init(name: nil, port: $0.containerPort, proto: $0.proto.rawValue) },
+                                       ipv6: podIPv6s[pod.name])
             }
-            let slices = EndpointSlices.slices(for: info, pods: pods) { index in
-                index == 0 ? uid(kind: "EndpointSlice", namespace: svc.namespace, name: svc.name)
-                           : uid(kind: "EndpointSlice", namespace: svc.namespace, name: "\(svc.name)/\(index)")
+            let slices = EndpointSlices.slices(for: info, pods: pods) { family, index in
+                // The IPv4 slices keep the uids they had before dual-stack.
+                let base = family == .ipv4 ? svc.name : "\(svc.name)/\(family.rawValue)"
+                return uid(kind: "EndpointSlice", namespace: svc.namespace, name: index == 0 ? base : "\(base)/\(index)")
             }
             items += slices.map(KubeObject.endpointSlice)
         }
@@ -43,8 +49,8 @@ public enum ServiceState {
         return KubeService(
             metadata: ObjectMeta(name: svc.name, namespace: svc.namespace, uid: uid),
             spec: KubeServiceSpec(type: svc.type.rawValue, clusterIP: svc.clusterIP.description,
-                                  clusterIPs: [svc.clusterIP.description], ipFamilies: ["IPv4"],
-                                  ipFamilyPolicy: "SingleStack", ports: ports,
+                                  clusterIPs: svc.clusterIPs.map(\.description), ipFamilies: svc.ipFamilies.map(\.rawValue),
+                                  ipFamilyPolicy: svc.ipFamilyPolicy.rawValue, ports: ports,
                                   selector: svc.selector.isEmpty ? nil : svc.selector, sessionAffinity: "None",
                                   externalTrafficPolicy: etp, internalTrafficPolicy: svc.internalTrafficPolicy.rawValue))
     }

@@ -19,6 +19,9 @@ struct PartialService {
     /// False when `type:` was given but invalid (already reported): type-dependent checks are skipped.
     var typeKnown: Bool
     var clusterIP: Located<IPv4Address>?
+    /// The IPv6 cluster IP, given (`clusterIP: [v4, v6]`) or allocated for a dual-stack service.
+    var clusterIPv6: Located<IPv6Address>?
+    var ipFamilyPolicy: IPFamilyPolicy = .singleStack
     var selector: [String: String]
     var externalTrafficPolicy: TrafficPolicy
     var internalTrafficPolicy: TrafficPolicy
@@ -31,6 +34,7 @@ extension TopologyBuilder {
               let items = r.sequence(list, "services", itemExample: "a service with name, selector and ports") else { return }
         var byName: [String: YAMLLocation] = [:]
         var clusterIPs: [IPv4Address: (String, YAMLLocation)] = [:]
+        var clusterIPv6s: [IPv6Address: (String, YAMLLocation)] = [:]
         for (i, item) in items.enumerated() {
             let label = peekName(item).map { "service '\($0)'" } ?? "services[\(i)]"
             guard let f = r.fields(item, label, allowed: keys["services[]"]!) else { continue }
@@ -52,7 +56,8 @@ extension TopologyBuilder {
             if let n = f.optional("type") {
                 if let t = r.enumeration(n, "\(label) type", ServiceType.self) { svc.type = t.value } else { svc.typeKnown = false }
             }
-            if let n = f.optional("clusterIP"), let a = r.address(n, "\(label) clusterIP", example: "10.96.0.10") {
+            let given = readClusterIPs(f, label: label)
+            if let a = given?.v4 {
                 if let range = serviceCIDR, checkHost(a, in: range.value, what: "\(label) clusterIP", rangeName: "serviceCIDR") {
                     if let (other, loc) = clusterIPs[a.value] {
                         r.error(a.loc, "\(label) clusterIP \(a.value) is already the clusterIP of \(other) (\(loc)); give each service its own address or leave clusterIP out to get one allocated")
@@ -62,6 +67,7 @@ extension TopologyBuilder {
                     }
                 }
             }
+            readIPFamilies(f, &svc, given: given, taken: &clusterIPv6s)
             if let n = f.optional("selector"), let m = r.labelMap(n, "\(label) selector") { svc.selector = m.value }
             if let n = f.optional("externalTrafficPolicy"), let p = r.enumeration(n, "\(label) externalTrafficPolicy", TrafficPolicy.self) {
                 // Kubernetes rejects it too: only traffic from outside (NodePort) has an external policy.
@@ -82,6 +88,7 @@ extension TopologyBuilder {
         }
         checkNodePorts()
         allocateClusterIPs(taken: Set(clusterIPs.keys))
+        allocateClusterIPv6s(taken: Set(clusterIPv6s.keys))
         allocateNodePorts()
     }
 

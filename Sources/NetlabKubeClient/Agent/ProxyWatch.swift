@@ -87,13 +87,22 @@ final class ListOnlyStore: ReflectorStore {
 public struct NodeFacts: Hashable, Sendable {
     public var internalIP: IPv4Address?
     public var podCIDR: IPv4Prefix?
+    /// A dual-stack Node's IPv6 InternalIP and pod range (kube-proxy takes its node IPs of both
+    /// families from status.addresses, the pod ranges from spec.podCIDRs).
+    public var internalIPv6: IPv6Address?
+    public var podCIDRv6: IPv6Prefix?
     /// False when the Node is being deleted or tainted ToBeDeletedByClusterAutoscaler (kube-proxy's rule).
     public var eligible: Bool
 
     public init(_ node: JSONValue) {
         let addresses = node[path: ["status", "addresses"]]?.arrayValue ?? []
-        internalIP = addresses.first { $0["type"]?.stringValue == "InternalIP" }?["address"]?.stringValue.flatMap(IPv4Address.init)
-        podCIDR = (node[path: ["spec", "podCIDR"]]?.stringValue ?? node[path: ["spec", "podCIDRs"]]?.arrayValue?.first?.stringValue).flatMap(IPv4Prefix.init)
+        let internalIPs = addresses.filter { $0["type"]?.stringValue == "InternalIP" }.compactMap { $0["address"]?.stringValue }
+        internalIP = internalIPs.lazy.compactMap(IPv4Address.init).first
+        internalIPv6 = internalIPs.lazy.compactMap(IPv6Address.init).first
+        let ranges = [node[path: ["spec", "podCIDR"]]?.stringValue].compactMap { $0 }
+            + (node[path: ["spec", "podCIDRs"]]?.arrayValue ?? []).compactMap(\.stringValue)
+        podCIDR = ranges.lazy.compactMap(IPv4Prefix.init).first
+        podCIDRv6 = ranges.lazy.compactMap(IPv6Prefix.init).first
         let deleting = node[path: ["metadata", "deletionTimestamp"]]?.stringValue != nil
         let taints = node[path: ["spec", "taints"]]?.arrayValue ?? []
         eligible = !deleting && !taints.contains { $0["key"]?.stringValue == "ToBeDeletedByClusterAutoscaler" }

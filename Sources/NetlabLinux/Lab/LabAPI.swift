@@ -34,7 +34,9 @@ extension Lab {
             try store.writeStateFile(Self.kubeconfigFile, Data(LabSeed.kubeconfig(lab: name, api: api).utf8))
         }
         // The controllers allocate from the topology's ranges, as kube-apiserver from its flags.
-        let controllerFlags = ["--service-cidr", "\(topology.serviceCIDR)",
+        // Dual-stack: both ranges, comma-separated like --service-cluster-ip-range.
+        let serviceRanges = ["\(topology.serviceCIDR)"] + (topology.serviceCIDRv6.map { ["\($0)"] } ?? [])
+        let controllerFlags = ["--service-cidr", serviceRanges.joined(separator: ","),
                                "--node-port-range", "\(TopologyLoader.nodePortRange.lowerBound)-\(TopologyLoader.nodePortRange.upperBound)"]
         let argv = [tools.netlab, "apiserver", "--listen", "\(api.address):\(api.port)", "--seed", store.directory + "/" + Self.apiSeedFile]
             + controllerFlags + tlsFlags

@@ -9,16 +9,23 @@ extension Lab {
     /// The proxy contract (docs/proxy-contract.md): write the Services and EndpointSlices the API
     /// server would serve, then run the proxy once per node, in the node's namespace, with the
     /// environment of ProxyContract. `readyPods` lets a check take endpoints out of service.
+    /// A dual-stack node's IPv6 part of the contract; nil in an IPv4-only lab (which sets none of it).
+    static func contractIPv6(_ t: Topology, _ node: Node) -> ProxyContract.IPv6Facts? {
+        guard let ip = node.ipv6, let pods = node.podCIDRv6, let cluster = t.clusterCIDRv6, let services = t.serviceCIDRv6 else { return nil }
+        return ProxyContract.IPv6Facts(nodeIP: ip, podCIDR: pods, clusterCIDR: cluster, serviceCIDR: services)
+    }
+
     public func syncServices(readyPods: Set<String>? = nil) throws {
         let podIPs = record.pods.mapValues { $0.address.address }
-        let list = ServiceState.list(topology: topology, podIPs: podIPs, readyPods: readyPods)
+        let list = ServiceState.list(topology: topology, podIPs: podIPs, readyPods: readyPods,
+                                     podIPv6s: record.pods.compactMapValues { $0.addressV6?.address })
         try store.writeStateFile("services.json", Data(list.encodedJSON().utf8))
         let settings = topology.proxy
         let argv = [try Preflight.proxyProgram(topology, tools: tools).get()] + settings.command.dropFirst()
         try forEachConcurrently(topology.nodes) { node in
             try Interrupts.check()
             var env = ProxyContract.environment(node: node.name, nodeIP: node.ip, podCIDR: node.podCIDR, clusterCIDR: topology.clusterCIDR,
-                                                serviceCIDR: topology.serviceCIDR, servicesPath: servicesPath)
+                                                serviceCIDR: topology.serviceCIDR, servicesPath: servicesPath, ipv6: Self.contractIPv6(topology, node))
             // The system's tools first; then netlab's own, so a wrapper can run netlab-proxy.
             env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin:\(tools.directory)"
             logStep("proxy sync", member: node.name, ["ready": "\(readyPods.map { "\($0.count) pods" } ?? "all")"])

@@ -29,6 +29,7 @@ public struct DoctorResult {
         guard missing.isEmpty else { return out }
         out.append(kernelCheck())
         out.append(nftablesCheck(required: usesNFTablesMode(t)))
+        out.append(ipv6Check(required: t.isDualStack))
         return out
     }
 
@@ -79,7 +80,7 @@ public struct DoctorResult {
         // A fixed text: a decoding failure is a bug here, caught by the doctor test.
         let list = (try? KubeList.decode(Data(json.utf8))) ?? KubeList(items: [])
         let node = ProxyNode(name: "doctor", ip: IPv4Address("10.0.0.2")!, podCIDR: IPv4Prefix("10.32.0.0/24")!, clusterCIDR: IPv4Prefix("10.32.0.0/14")!)
-        return NFTablesProxier(serviceCIDR: IPv4Prefix("10.96.0.0/16")!).generate(services: list, node: node, detectLocal: .clusterCIDR(node.clusterCIDR))
+        return NFTablesProxier(serviceCIDR: IPv4Prefix("10.96.0.0/16")!).generate(services: list, node: node, detectLocal: .clusterCIDR(.v4(node.clusterCIDR)))
     }
 
     static func kernelCheck(stateRoot: String = LabNames.stateRoot) -> DoctorResult {
