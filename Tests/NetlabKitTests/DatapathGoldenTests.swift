@@ -14,7 +14,18 @@ import Testing
         "pod2": .init(address: IPv4Prefix("10.32.1.2/24")!, gateway: IPv4Address("10.32.1.1")),
     ]
 
+    /// The default lab's pods with the IPv6 addresses host-local hands out from the second range.
+    static let dualStackPods: [String: LabRecord.PodAddress] = [
+        "pod1": .init(address: IPv4Prefix("10.32.0.2/24")!, gateway: IPv4Address("10.32.0.1"),
+                      addressV6: IPv6Prefix("2001:db8:32::2/112"), gatewayV6: IPv6Address("2001:db8:32::1")),
+        "webpod1": .init(address: IPv4Prefix("10.32.0.3/24")!, gateway: IPv4Address("10.32.0.1"),
+                         addressV6: IPv6Prefix("2001:db8:32::3/112"), gatewayV6: IPv6Address("2001:db8:32::1")),
+        "pod2": .init(address: IPv4Prefix("10.32.1.2/24")!, gateway: IPv4Address("10.32.1.1"),
+                      addressV6: IPv6Prefix("2001:db8:32::1:2/112"), gatewayV6: IPv6Address("2001:db8:32::1:1")),
+    ]
+
     static func render(_ t: Topology, lab: String) throws -> String {
+        let pods = t.isDualStack ? dualStackPods : pods
         let datapath = Datapath(topology: t)
         let plan = LabPlan(lab: lab, datapath: datapath)
         var o: [String] = ["lab \(lab), topology \(t.name)", "", "members:"]
@@ -46,7 +57,7 @@ import Testing
         let facts = LabFacts(topology: t, pods: pods)
         let geography = LabGeography(datapath: datapath, pods: pods)
         for c in t.checks {
-            let target = try facts.address(c.to).v4!
+            let target = try facts.address(c.to)
             let points = CapturePoints(check: c, target: target, datapath: datapath, pods: pods)
             o.append("")
             o.append("check \(c.name): \(c.kind.rawValue) from \(c.from) to \(target)")
@@ -54,7 +65,7 @@ import Testing
             o.append("  flush: \(points.flush.joined(separator: " "))")
             let start = datapath.primaryInterface(of: c.from)!.description
             o.append("  there: \(start) -> \(geography.path(from: start, leaving: true, to: target).joined(separator: " -> "))")
-            let source = try facts.address(Ref(c.from + ".ip")).v4!
+            let source = try facts.address(Ref(c.from + (target.family == .ipv6 ? ".ipv6" : ".ip")))
             for hop in points.hops {
                 let back = geography.path(from: hop.label, leaving: true, to: source)
                 o.append("  back from \(hop.label): \(back.isEmpty ? "(arrived)" : back.joined(separator: " -> "))")

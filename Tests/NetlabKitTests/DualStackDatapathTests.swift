@@ -5,15 +5,9 @@ import FoundationXML
 import Testing
 @testable import NetlabKit
 
-/// topologies/gke-dual-stack.yaml. Its service says `ipFamilyPolicy: PreferDualStack`, which the
-/// services reader learns with the dual-stack services; until a reader accepts the key, tests
-/// read the file without it (everything else in it is this branch's).
+/// topologies/gke-dual-stack.yaml as shipped.
 func dualStackFileYAML() throws -> String {
-    let yaml = try String(contentsOfFile: repoRoot.appendingPathComponent("topologies/gke-dual-stack.yaml").path, encoding: .utf8)
-    do { _ = try TopologyLoader.parse(yaml: yaml, source: "gke-dual-stack.yaml"); return yaml } catch let e as TopologyError
-        where e.diagnostics.count == 1 && e.diagnostics[0].message.contains("unknown key 'ipFamilyPolicy'") {
-        return yaml.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("ipFamilyPolicy:") }.joined(separator: "\n")
-    }
+    try String(contentsOfFile: repoRoot.appendingPathComponent("topologies/gke-dual-stack.yaml").path, encoding: .utf8)
 }
 
 func dualStackFile() throws -> Topology {
@@ -39,11 +33,12 @@ func dualStackFile() throws -> Topology {
         #expect(t.clusterCIDRv6 == IPv6Prefix("2001:db8:32::/64") && t.serviceCIDRv6 == IPv6Prefix("2001:db8:36::/112"))
         #expect(t.external?.clientIPv6 == IPv6Prefix("2001:db8:100::10/64") && t.external?.gatewayIPv6 == IPv6Address("2001:db8:100::1"))
         #expect(t.nodes.map { "\($0.name) \($0.ipv6!) \($0.podCIDRv6!)" } == ["node1 2001:db8:0:1::37 2001:db8:32::/112", "node2 2001:db8:0:1::38 2001:db8:32::1:0/112"])
-        // Its IPv4 half is the default topology's, checks included.
+        // Its IPv4 half is the default topology's, checks included; then the same over IPv6.
         let d = DefaultTopology.load()
         #expect(t.vpc.subnet == d.vpc.subnet && t.clusterCIDR == d.clusterCIDR && t.serviceCIDR == d.serviceCIDR)
         #expect(t.nodes.map(\.ip) == d.nodes.map(\.ip) && t.nodes.map(\.podCIDR) == d.nodes.map(\.podCIDR))
-        #expect(t.checks == d.checks)
+        #expect(Array(t.checks.prefix(d.checks.count)) == d.checks)
+        #expect(t.checks.dropFirst(d.checks.count).map(\.name) == ["pod-to-pod-v6", "nodeport-local-v6", "nodeport-remote-v6", "clusterip-v6"])
         // host-local with one range per family, rendered per node.
         let list = try CNINetworkConfigList(t.cni.conflist).rendered(for: t.nodes[1], mtu: 1460)
         #expect(list.plugins[0]["ipam"]?["ranges"] == (try JSONValue.decode(Data(#"[[{"subnet":"10.32.1.0/24"}],[{"subnet":"2001:db8:32::1:0/112"}]]"#.utf8))))

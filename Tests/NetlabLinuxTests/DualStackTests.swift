@@ -9,18 +9,7 @@ import Testing
 /// in their CNI result and in the lab's API, a missing IPv6 pod route breaks IPv6 only, and
 /// IPv4-only labs keep IPv6 off.
 extension Labs { @Suite struct DualStackTests {
-    /// The shipped file. Its service's `ipFamilyPolicy` is read by the dual-stack services reader;
-    /// where that reader is not in yet, the line is left out (everything else is read as written).
-    static func shipped() throws -> Topology {
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = repo.appendingPathComponent("topologies/gke-dual-stack.yaml").path
-        do { return try TopologyLoader.load(path: path) } catch let e as TopologyError
-            where e.diagnostics.count == 1 && e.diagnostics[0].message.contains("unknown key 'ipFamilyPolicy'") {
-            let yaml = try String(contentsOfFile: path, encoding: .utf8)
-                .split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("ipFamilyPolicy:") }.joined(separator: "\n")
-            return try TopologyLoader.parse(yaml: yaml, source: path)
-        }
-    }
+    static func shipped() throws -> Topology { try ShapeTests.shipped("gke-dual-stack.yaml") }
 
     /// One echo request from `member` with ping(8) (-6 or -4), as a user would try it.
     static func ping(_ lab: Lab, from member: String, _ family: String, _ address: String) throws -> ProcessOutcome {
@@ -68,8 +57,8 @@ extension Labs { @Suite struct DualStackTests {
         #expect(pod[path: ["status", "podIPs"]] == .array([["ip": .string("\(pod2.address.address)")], ["ip": .string("\(pod2v6.address)")]]))
         #expect(pod[path: ["status", "podIP"]] == .string("\(pod2.address.address)"))
 
-        // The field report's three checks, over IPv4, in the dual-stack lab.
-        #expect(ShapeTests.results(lab, t) == ["pod-to-pod": true, "nodeport-local": true, "nodeport-remote": true])
+        // The field report's three checks in both families, and the IPv6 ClusterIP.
+        #expect(ShapeTests.results(lab, t) == Self.allPass)
 
         // node2's IPv6 pod range gone from gw and node1 (the VPC forgot it): IPv6 pod to pod fails,
         // IPv4 still passes.
@@ -81,7 +70,43 @@ extension Labs { @Suite struct DualStackTests {
         #expect(!(try Self.ping(lab, from: "pod1", "-6", "\(pod2v6.address)")).succeeded)
         let p4 = try Self.ping(lab, from: "pod1", "-4", "\(pod2.address.address)")
         #expect(p4.succeeded && p4.stdoutText.contains("ttl=62"), "\(p4.stdoutText)\(p4.stderrText)")
-        #expect(ShapeTests.results(lab, t)["pod-to-pod"] == true)
+        // The checks say the same: IPv6 pod to pod fails, and so does the IPv6 ClusterIP from pod2,
+        // whose answers have no way back; the NodePort checks reach webpod1 on node1 from nodes.
+        var expected = Self.allPass
+        expected["pod-to-pod-v6"] = false
+        expected["clusterip-v6"] = false
+        #expect(ShapeTests.results(lab, t) == expected)
+    }
+
+    static let allPass = ["pod-to-pod": true, "nodeport-local": true, "nodeport-remote": true,
+                          "pod-to-pod-v6": true, "nodeport-local-v6": true, "nodeport-remote-v6": true, "clusterip-v6": true]
+
+    /// kube-proxy's failure mode where the ip6tables nat table is missing: the proxy programs
+    /// IPv4 only. Every IPv6 service check fails; IPv6 pod to pod and all of IPv4 still pass.
+    @Test func aProxyThatProgramsOnlyIPv4FailsTheIPv6ServiceChecks() throws {
+        var t = try Self.shipped()
+        let i = try #require(t.agents.firstIndex { $0.name == "netlab-proxy" })
+        t.agents[i].command.append("--testing-omit=ipv6")
+        let lab = try Lab.up(name: uniqueLab("t-ds-v4proxy"), topology: t, persistent: false)
+        defer { try? lab.down() }
+        let node1 = LabNames.namespace(lab: lab.name, member: "node1")
+        let v6nat = try run(["ip", "netns", "exec", node1, "ip6tables-save", "-t", "nat"]).stdoutText
+        #expect(!v6nat.contains("KUBE-SERVICES"), "\(v6nat)")
+        var expected = Self.allPass
+        for c in ["nodeport-local-v6", "nodeport-remote-v6", "clusterip-v6"] { expected[c] = false }
+        #expect(ShapeTests.results(lab, t) == expected)
+    }
+
+    /// The same checks in kube-proxy's nftables mode: table ip6 kube-proxy carries the IPv6 half.
+    @Test func theDualStackChecksPassInNFTablesMode() throws {
+        var t = try Self.shipped()
+        let i = try #require(t.agents.firstIndex { $0.name == "netlab-proxy" })
+        t.agents[i].command.append("--proxy-mode=nftables")
+        let lab = try Lab.up(name: uniqueLab("t-ds-nft"), topology: t, persistent: false)
+        defer { try? lab.down() }
+        let tables = try run(["ip", "netns", "exec", LabNames.namespace(lab: lab.name, member: "node2"), "nft", "list", "tables"]).stdoutText
+        #expect(tables.contains("table ip kube-proxy") && tables.contains("table ip6 kube-proxy"), "\(tables)")
+        #expect(ShapeTests.results(lab, t) == Self.allPass)
     }
 
     @Test func anIPv4OnlyLabKeepsIPv6Disabled() throws {
