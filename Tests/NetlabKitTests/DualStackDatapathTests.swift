@@ -38,7 +38,7 @@ func dualStackFile() throws -> Topology {
         #expect(t.vpc.subnet == d.vpc.subnet && t.clusterCIDR == d.clusterCIDR && t.serviceCIDR == d.serviceCIDR)
         #expect(t.nodes.map(\.ip) == d.nodes.map(\.ip) && t.nodes.map(\.podCIDR) == d.nodes.map(\.podCIDR))
         #expect(Array(t.checks.prefix(d.checks.count)) == d.checks)
-        #expect(t.checks.dropFirst(d.checks.count).map(\.name) == ["pod-to-pod-v6", "nodeport-local-v6", "nodeport-remote-v6", "clusterip-v6"])
+        #expect(t.checks.dropFirst(d.checks.count).map(\.name) == ["pod-to-pod-v6", "nodeport-local-v6", "nodeport-remote-v6", "clusterip-v6", "clusterip-dual-same-node"])
         // host-local with one range per family, rendered per node.
         let list = try CNINetworkConfigList(t.cni.conflist).rendered(for: t.nodes[1], mtu: 1460)
         #expect(list.plugins[0]["ipam"]?["ranges"] == (try JSONValue.decode(Data(#"[[{"subnet":"10.32.1.0/24"}],[{"subnet":"2001:db8:32::1:0/112"}]]"#.utf8))))
