@@ -287,21 +287,29 @@ int netlab_packet_bind(int fd, int ifindex, int rcvbuf_bytes) {
     return 0;
 }
 
+/* One non-blocking recvmsg into buf with room for ancillary data, retried on EINTR; msg says
+   what came (its name and control fields point into the caller's buffers). */
+static ssize_t recv_with_control(int fd, struct msghdr *msg, void *name, socklen_t namelen, struct iovec *iov,
+                                 char *control, size_t controllen, int flags) {
+    memset(msg, 0, sizeof *msg);
+    msg->msg_name = name;
+    msg->msg_namelen = namelen;
+    msg->msg_iov = iov;
+    msg->msg_iovlen = 1;
+    msg->msg_control = control;
+    msg->msg_controllen = controllen;
+    ssize_t n;
+    do { n = recvmsg(fd, msg, MSG_DONTWAIT | flags); } while (n < 0 && errno == EINTR);
+    return n;
+}
+
 int netlab_packet_recv(int fd, unsigned char *buf, int len, long long *sec, long *nsec,
                        unsigned char *pkttype, int *origlen) {
     struct sockaddr_ll from;
     struct iovec iov = { buf, (size_t)len };
     char control[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(struct tpacket_auxdata)) + 64];
     struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do { n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC); } while (n < 0 && errno == EINTR);
+    ssize_t n = recv_with_control(fd, &msg, &from, sizeof from, &iov, control, sizeof control, MSG_TRUNC);
     if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
     *pkttype = from.sll_pkttype;
     *origlen = (int)n;
@@ -357,16 +365,8 @@ int netlab_recv_with_hoplimit(int fd, unsigned char *buf, int len, unsigned char
     struct iovec iov = { buf, (size_t)len };
     char control[CMSG_SPACE(sizeof(int)) + 64];
     struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
     memset(&from, 0, sizeof from);
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do { n = recvmsg(fd, &msg, MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
+    ssize_t n = recv_with_control(fd, &msg, &from, sizeof from, &iov, control, sizeof control, 0);
     if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
     memcpy(src, &from.sin6_addr, 16);
     *hoplimit = -1;

@@ -77,14 +77,7 @@ final class OverlayAgent: @unchecked Sendable {
                 }
             } catch { throw Failure(error.description) }
         }
-        signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
-        let done = DispatchSemaphore(value: 0)
-        let sources = [SIGTERM, SIGINT].map { sig in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { done.signal() }
-            s.resume()
-            return s
-        }
+        let signals = TerminationSignals()
         if let healthz { Thread { healthz.serve() }.start() }
         let runnerDone = DispatchSemaphore(value: 0)
         let runner = self.runner
@@ -93,12 +86,11 @@ final class OverlayAgent: @unchecked Sendable {
         Thread { reflector.run(stop: stop) }.start()
         logLine("agent for node \(nodeName): watching nodes; VTEP \(vtep.name), vni \(options.vni), port \(options.port)"
                 + (options.omissions.isEmpty ? "" : "; testing: leaving out \(options.omissions.map(\.rawValue).sorted().joined(separator: ", ")) entries"))
-        done.wait()
+        signals.wait()
         logLine("stopping (\(vtep.name) and its entries stay, as flanneld leaves them)")
         stop.stop()
         runner.stop()
         _ = runnerDone.wait(timeout: .now() + 10)
-        sources.forEach { $0.cancel() }
     }
 
     func waiting(_ why: String) -> Bool {

@@ -13,19 +13,9 @@ import Glibc
 func main() throws {
     signal(SIGPIPE, SIG_IGN)
     let options = try parseOptions(Array(CommandLine.arguments.dropFirst()))
-    var server: ServerAddress
-    var token: String?
-    do {
-        if let path = options.kubeconfig {
-            let k = try Kubeconfig.load(path: path)
-            server = try ServerAddress(url: k.server)
-            token = k.token
-        } else {
-            server = try ServerAddress(url: options.master!)
-        }
-        if let master = options.master { server = try ServerAddress(url: master) }
-    } catch { throw Failure(error.description) }
-    let client = KubeClient(server: server, token: token, userAgent: "netlab-overlay/\(NetlabVersion.current)")
+    let client: KubeClient
+    do { client = try KubeClient.forAgent(kubeconfig: options.kubeconfig, master: options.master, userAgent: "netlab-overlay/\(NetlabVersion.current)") }
+    catch { throw Failure("\(error)") }
     // The agent runs inside its node's network namespace: a socket of its own is the node's.
     let netlink: RouteNetlink
     do { netlink = RouteNetlink(socket: try MnlNetlinkSocket.inCallersNamespace(label: "of node \(options.nodeName!)")) }

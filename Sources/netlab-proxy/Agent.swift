@@ -98,14 +98,7 @@ final class ProxyAgent: Sendable {
                 }
             } catch { throw Failure(error.description) }
         }
-        signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN)
-        let done = DispatchSemaphore(value: 0)
-        let sources = [SIGTERM, SIGINT].map { sig in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { done.signal() }
-            s.resume()
-            return s
-        }
+        let signals = TerminationSignals()
         if let healthz { Thread { healthz.serve() }.start() }
         let runnerDone = DispatchSemaphore(value: 0)
         let runner = self.runner
@@ -113,13 +106,12 @@ final class ProxyAgent: Sendable {
         logLine("agent for node \(nodeName): watching services, endpointslices and node \(nodeName)" +
                 (healthz.map { ", healthz on \(options.healthzBindAddress.split(separator: ":").dropLast().joined(separator: ":")):\($0.port)" } ?? ""))
         watch.start(stop: stop)
-        done.wait()
+        signals.wait()
         logLine("stopping (the rules stay as they are)")
         stop.stop()
         runner.stop()
         // A sync in progress finishes (its restore is one transaction), within the commands' bound.
         _ = runnerDone.wait(timeout: .now() + commandTimeout)
-        sources.forEach { $0.cancel() }
     }
 
     /// One sync on the runner's thread; false when there was nothing to sync from yet (the caches

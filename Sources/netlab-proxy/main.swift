@@ -60,19 +60,9 @@ func oneShot(_ options: Options) throws {
 }
 
 func agent(_ options: Options) throws {
-    var server: ServerAddress
-    var token: String?
-    do {
-        if let path = options.kubeconfig {
-            let k = try Kubeconfig.load(path: path)
-            server = try ServerAddress(url: k.server)
-            token = k.token
-        } else {
-            server = try ServerAddress(url: options.master!)
-        }
-        if let master = options.master { server = try ServerAddress(url: master) }
-    } catch { throw Failure(error.description) }
-    let client = KubeClient(server: server, token: token, userAgent: "netlab-proxy/\(NetlabVersion.current)")
+    let client: KubeClient
+    do { client = try KubeClient.forAgent(kubeconfig: options.kubeconfig, master: options.master, userAgent: "netlab-proxy/\(NetlabVersion.current)") }
+    catch { throw Failure("\(error)") }
     try ProxyAgent(options: options, client: client).run()
 }
 

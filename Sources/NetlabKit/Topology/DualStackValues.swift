@@ -18,30 +18,18 @@ struct DualStack<V4, V6> {
 extension YAMLReader {
     /// An IPv6 address such as 2001:db8:0:1::37.
     func address6(_ node: YNode, _ what: String, example: String) -> Located<IPv6Address>? {
-        guard let s = string(node, what, example: example) else { return nil }
-        guard let a = IPv6Address(s.value) else {
-            var message = "\(what) '\(s.value)' is not an IPv6 address; expected an address like \(example)"
-            if s.value.contains("/") { message += " (without a /prefix length)" }
-            error(s.loc, message)
-            return nil
-        }
-        return Located(value: a, loc: s.loc)
+        parsed(node, what, example: example, kind: "an IPv6 address", expected: "an address", hint: Self.addressHint) { IPv6Address($0) }
     }
 
     /// An IPv6 prefix; `network: true` rejects host bits, as `prefix` does for IPv4.
     func prefix6(_ node: YNode, _ what: String, example: String, network: Bool) -> Located<IPv6Prefix>? {
-        guard let s = string(node, what, example: example) else { return nil }
-        guard let p = IPv6Prefix(s.value) else {
-            var message = "\(what) '\(s.value)' is not an IPv6 prefix; expected an IPv6 prefix like \(example)"
-            if IPv6Address(s.value) != nil { message += " (the /length is missing)" }
-            error(s.loc, message)
+        guard let p = parsed(node, what, example: example, kind: "an IPv6 prefix", expected: "an IPv6 prefix",
+                             hint: { IPv6Address($0) != nil ? "the /length is missing" : nil }, { IPv6Prefix($0) }) else { return nil }
+        if network && !p.value.isNetwork {
+            error(p.loc, "\(what) \(p.value) has host bits set; write the network address \(p.value.network)")
             return nil
         }
-        if network && !p.isNetwork {
-            error(s.loc, "\(what) \(p) has host bits set; write the network address \(p.network)")
-            return nil
-        }
-        return Located(value: p, loc: s.loc)
+        return p
     }
 
     /// An address of one family or a list [IPv4, IPv6].

@@ -145,32 +145,34 @@ final class YAMLReader {
         return Located(value: v, loc: node.location)
     }
 
-    func address(_ node: YNode, _ what: String, example: String) -> Located<IPv4Address>? {
+    /// A string `parse` accepts; otherwise a located error: not `kind`, expected `expected` like
+    /// the example, with `hint`'s words when it has some for the text.
+    func parsed<V>(_ node: YNode, _ what: String, example: String, kind: String, expected: String,
+                   hint: (String) -> String?, _ parse: (String) -> V?) -> Located<V>? {
         guard let s = string(node, what, example: example) else { return nil }
-        guard let a = IPv4Address(s.value) else {
-            var message = "\(what) '\(s.value)' is not an IPv4 address; expected an address like \(example)"
-            if s.value.contains("/") { message += " (without a /prefix length)" }
-            error(s.loc, message)
+        guard let v = parse(s.value) else {
+            error(s.loc, "\(what) '\(s.value)' is not \(kind); expected \(expected) like \(example)" + (hint(s.value).map { " (\($0))" } ?? ""))
             return nil
         }
-        return Located(value: a, loc: s.loc)
+        return Located(value: v, loc: s.loc)
+    }
+
+    static func addressHint(_ text: String) -> String? { text.contains("/") ? "without a /prefix length" : nil }
+
+    func address(_ node: YNode, _ what: String, example: String) -> Located<IPv4Address>? {
+        parsed(node, what, example: example, kind: "an IPv4 address", expected: "an address", hint: Self.addressHint) { IPv4Address($0) }
     }
 
     /// An IPv4 prefix. `network: true` rejects host bits (a range such as a podCIDR), `false`
     /// accepts them (an interface address such as 198.51.100.10/24).
     func prefix(_ node: YNode, _ what: String, example: String, network: Bool) -> Located<IPv4Prefix>? {
-        guard let s = string(node, what, example: example) else { return nil }
-        guard let p = IPv4Prefix(s.value) else {
-            var message = "\(what) '\(s.value)' is not an IPv4 prefix; expected an IPv4 prefix like \(example)"
-            if IPv4Address(s.value) != nil { message += " (the /length is missing)" }
-            error(s.loc, message)
+        guard let p = parsed(node, what, example: example, kind: "an IPv4 prefix", expected: "an IPv4 prefix",
+                             hint: { IPv4Address($0) != nil ? "the /length is missing" : nil }, { IPv4Prefix($0) }) else { return nil }
+        if network && !p.value.isNetwork {
+            error(p.loc, "\(what) \(p.value) has host bits set; write the network address \(p.value.network)")
             return nil
         }
-        if network && !p.isNetwork {
-            error(s.loc, "\(what) \(p) has host bits set; write the network address \(p.network)")
-            return nil
-        }
-        return Located(value: p, loc: s.loc)
+        return p
     }
 
     func enumeration<E: RawRepresentable & CaseIterable>(_ node: YNode, _ what: String, _ type: E.Type) -> Located<E>?
