@@ -62,13 +62,11 @@ final class OverlayAgent: @unchecked Sendable {
     func run() throws {
         var healthz: HealthzServer?
         if !options.healthzBindAddress.isEmpty {
-            guard let colon = options.healthzBindAddress.lastIndex(of: ":"),
-                  let port = Int(options.healthzBindAddress[options.healthzBindAddress.index(after: colon)...]), (0...65535).contains(port) else {
+            guard let (host, port) = HealthzServer.bindAddress(options.healthzBindAddress) else {
                 throw Failure("--healthz-bind-address wants ADDR:PORT such as 127.0.0.1:10267, not \(options.healthzBindAddress)")
             }
-            let host = String(options.healthzBindAddress[..<colon])
             do {
-                healthz = try HealthzServer(host: host.isEmpty ? "0.0.0.0" : host, port: port, stop: stop) { [unowned self] path in
+                healthz = try HealthzServer(host: host, port: port, stop: stop) { [unowned self] path in
                     guard path == "/healthz" else { return nil }
                     let (h, synced) = self.state.withLock { ($0.health, $0.link != nil) }
                     // Unhealthy until the VTEP exists: a caller waiting for lastUpdated sees the zero time.

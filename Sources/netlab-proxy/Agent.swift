@@ -82,13 +82,11 @@ final class ProxyAgent: Sendable {
     func run() throws {
         var healthz: HealthzServer?
         if !options.healthzBindAddress.isEmpty {
-            guard let colon = options.healthzBindAddress.lastIndex(of: ":"),
-                  let port = Int(options.healthzBindAddress[options.healthzBindAddress.index(after: colon)...]), (0...65535).contains(port) else {
+            guard let (host, port) = HealthzServer.bindAddress(options.healthzBindAddress) else {
                 throw Failure("--healthz-bind-address wants ADDR:PORT such as 0.0.0.0:10256, not \(options.healthzBindAddress)")
             }
-            let host = String(options.healthzBindAddress[..<colon])
             do {
-                healthz = try HealthzServer(host: host.isEmpty ? "0.0.0.0" : host, port: port, stop: stop) { [unowned self] path in
+                healthz = try HealthzServer(host: host, port: port, stop: stop) { [unowned self] path in
                     let s = self.state.withLock { $0.health }
                     switch path {
                     case "/healthz": let a = s.healthz(now: Date()); return (a.code, a.body)

@@ -115,3 +115,18 @@ import Testing
         }
     }
 }
+
+@Suite struct AgentRuntimeTests {
+    @Test func healthzBindAddressesAsKubeProxyTakesThem() {
+        #expect(HealthzServer.bindAddress("127.0.0.1:10256")! == ("127.0.0.1", 10256))
+        #expect(HealthzServer.bindAddress(":10256")! == ("0.0.0.0", 10256))
+        #expect(HealthzServer.bindAddress("::1:10256")! == ("::1", 10256))
+        for bad in ["10256", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:http"] { #expect(HealthzServer.bindAddress(bad) == nil, "\(bad)") }
+    }
+
+    @Test func masterTakesTheKubeconfigsServersPlaceAndOneOfThemIsNeeded() throws {
+        let c = try KubeClient.forAgent(kubeconfig: nil, master: "http://10.0.0.254:6443", userAgent: "t")
+        #expect(c.server.host == "10.0.0.254" && c.server.port == 6443)
+        #expect(throws: Kubeconfig.Invalid.self) { try KubeClient.forAgent(kubeconfig: nil, master: nil, userAgent: "t") }
+    }
+}

@@ -20,6 +20,14 @@ public final class HealthzServer: @unchecked Sendable {
 
     /// Binds `host:port` (an IPv4 address; port 0 lets the kernel choose) in the calling thread's
     /// network namespace.
+    /// kube-proxy's `--healthz-bind-address` form, ADDR:PORT (the last colon splits it, so an
+    /// IPv6 host may have colons); an empty ADDR is every address (0.0.0.0). Nil when malformed.
+    public static func bindAddress(_ s: String) -> (host: String, port: Int)? {
+        guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        let host = String(s[..<colon])
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
     public init(host: String, port: Int, stop: StopToken, answer: @escaping @Sendable (String) -> (code: Int, body: String)?) throws(Failure) {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
