@@ -109,6 +109,41 @@ extension Labs { @Suite struct ProxyNFTablesTests {
         #expect(r.passed, "\(RunReport.text(of: r, verbose: true))")
     }
 
+    /// kube-proxy's nftables mode drops new connections to addresses of the service range that no
+    /// Service holds (cluster-ips-check). Without that rule the connection goes on to the VPC and
+    /// is answered unreachable, as the iptables mode, which has no such rule, shows.
+    static let unallocatedCheck = """
+          - name: unallocated-clusterip
+            from: pod1
+            to: 10.36.0.99
+            port: 80
+            protocol: http
+            timeout: 1
+            expect:
+              reply: false
+
+        """
+
+    @Test func anUnallocatedClusterIPIsDroppedInNFTablesModeOnly() throws {
+        for nftables in [true, false] {
+            var yaml = DefaultTopology.yaml
+            let flags = ["--service-cidr={{serviceCIDR}}"] + (nftables ? ["--proxy-mode=nftables"] : [])
+            let quoted = flags.map { "\"\($0)\"" }.joined(separator: ", ")
+            yaml = yaml.replacingOccurrences(of: Self.agentFlags, with: String(Self.agentFlags.dropLast()) + ", \(quoted)]")
+            let t = try TopologyLoader.parse(yaml: yaml + Self.unallocatedCheck, source: DefaultTopology.fileName)
+            let lab = try Lab.up(name: uniqueLab(nftables ? "t-pxnftua" : "t-pxiptua"), topology: t, persistent: false)
+            defer { try? lab.down() }
+            let r = try #require(results(t, lab)["unallocated-clusterip"])
+            #expect(r.passed, "\(RunReport.text(of: r, verbose: true))")
+            let failure = r.probe?.failure ?? ""
+            if nftables {
+                #expect(failure.contains("no answer"), "dropped silently: \(failure)")
+            } else {
+                #expect(failure.contains("UNREACH"), "answered unreachable without the drop rule: \(failure)")
+            }
+        }
+    }
+
     /// Mutations: without the masquerade, node2's NodePort forwards the client's own address to
     /// webpod1 on node1, whose reply never comes back through node2; a reject-chain that drops
     /// makes the unready check time out instead of being refused; and a NodePort on 127.0.0.1
