@@ -2,6 +2,7 @@
 # netlab's benchmark: figures, not a test. Run as root on an otherwise idle machine.
 #   sudo ci/bench.sh                 # 20 runs of `netlab run` (default topology) + the scale sweep
 #   sudo ci/bench.sh --runs 50 --no-sweep
+#   sudo ci/bench.sh --no-sweep --topology topologies/gke-dual-stack.yaml   # another topology's run
 # Prints min/median/max per phase over the runs, then for generated labs (nodes 2 and 10; pods per
 # node 10, 50, 100) the time of up (CNI ADD included) and down, with and without CNI DEL, per pod.
 set -euo pipefail
@@ -10,12 +11,14 @@ cd "$(dirname "$0")/.."
 runs=20
 sweep=1
 bin=""
+topology=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --no-sweep) sweep=0; shift ;;
     --bin) bin=$2; shift 2 ;;
-    *) echo "usage: ci/bench.sh [--runs N] [--no-sweep] [--bin NETLAB]  (--bin: measure another build, e.g. an older commit's)" >&2; exit 2 ;;
+    --topology) topology=$2; shift 2 ;;
+    *) echo "usage: ci/bench.sh [--runs N] [--no-sweep] [--bin NETLAB] [--topology FILE]  (--bin: measure another build, e.g. an older commit's)" >&2; exit 2 ;;
   esac
 done
 if [ -z "$bin" ]; then
@@ -25,10 +28,12 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "== netlab run, default topology (3 checks), $runs runs, release build, $(nproc) cores"
+topo_args=()
+[ -z "$topology" ] || topo_args=(--topology "$topology")
+echo "== netlab run, ${topology:-the default topology}, $runs runs, release build, $(nproc) cores"
 for i in $(seq "$runs"); do
   start=$(date +%s%N)
-  "$bin" run --json > "$work/run-$i.json"
+  "$bin" run --json "${topo_args[@]}" > "$work/run-$i.json"
   echo $(( ($(date +%s%N) - start) / 1000 )) > "$work/wall-$i.us"
 done
 python3 - "$work" "$runs" <<'PY'
