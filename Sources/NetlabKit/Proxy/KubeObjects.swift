@@ -82,12 +82,23 @@ public struct KubeServiceSpec: Hashable, Sendable, Codable {
     public var sessionAffinityConfig: SessionAffinityConfig?
     public var externalTrafficPolicy: String?
     public var internalTrafficPolicy: String?
+    /// Addresses outside the cluster that route to a node, where the service answers too.
+    public var externalIPs: [String]?
+    /// LoadBalancer only: the client CIDRs the load balancer (and kube-proxy's KUBE-FW-*) lets in.
+    public var loadBalancerSourceRanges: [String]?
+    /// LoadBalancer with externalTrafficPolicy Local: the node port where kube-proxy's health
+    /// server answers 200 when the node has a local endpoint, 503 when it has none.
+    public var healthCheckNodePort: Int?
     public init(type: String? = nil, clusterIP: String? = nil, clusterIPs: [String]? = nil, ipFamilies: [String]? = nil,
                 ipFamilyPolicy: String? = nil, ports: [KubeServicePort]? = nil, selector: [String: String]? = nil,
-                sessionAffinity: String? = nil, externalTrafficPolicy: String? = nil, internalTrafficPolicy: String? = nil) {
+                sessionAffinity: String? = nil, externalTrafficPolicy: String? = nil, internalTrafficPolicy: String? = nil,
+                sessionAffinityConfig: SessionAffinityConfig? = nil, externalIPs: [String]? = nil,
+                loadBalancerSourceRanges: [String]? = nil, healthCheckNodePort: Int? = nil) {
         self.type = type; self.clusterIP = clusterIP; self.clusterIPs = clusterIPs; self.ipFamilies = ipFamilies
         self.ipFamilyPolicy = ipFamilyPolicy; self.ports = ports; self.selector = selector; self.sessionAffinity = sessionAffinity
         self.externalTrafficPolicy = externalTrafficPolicy; self.internalTrafficPolicy = internalTrafficPolicy
+        self.sessionAffinityConfig = sessionAffinityConfig; self.externalIPs = externalIPs
+        self.loadBalancerSourceRanges = loadBalancerSourceRanges; self.healthCheckNodePort = healthCheckNodePort
     }
 
     /// spec.sessionAffinityConfig.clientIP.timeoutSeconds, when given.
@@ -103,14 +114,36 @@ public struct SessionAffinityConfig: Hashable, Sendable, Codable {
     public init(clientIP: ClientIP?) { self.clientIP = clientIP }
 }
 
+/// `status.loadBalancer.ingress[]`: where the cloud's load balancer answers for the service.
+public struct LoadBalancerIngress: Hashable, Sendable, Codable {
+    public var ip: String?
+    public var hostname: String?
+    /// "VIP" (the default: packets reach the node with the VIP as destination, kube-proxy
+    /// handles them) or "Proxy" (the load balancer rewrites them; kube-proxy leaves the VIP alone).
+    public var ipMode: String?
+    public init(ip: String? = nil, hostname: String? = nil, ipMode: String? = nil) { self.ip = ip; self.hostname = hostname; self.ipMode = ipMode }
+}
+
+public struct KubeServiceStatus: Hashable, Sendable, Codable {
+    public struct LoadBalancer: Hashable, Sendable, Codable {
+        public var ingress: [LoadBalancerIngress]?
+        public init(ingress: [LoadBalancerIngress]? = nil) { self.ingress = ingress }
+    }
+    public var loadBalancer: LoadBalancer?
+    public init(loadBalancer: LoadBalancer? = nil) { self.loadBalancer = loadBalancer }
+}
+
 public struct KubeService: Hashable, Sendable, Codable {
     public var apiVersion: String
     public var kind: String
     public var metadata: ObjectMeta
     public var spec: KubeServiceSpec
-    public init(metadata: ObjectMeta, spec: KubeServiceSpec) {
-        apiVersion = "v1"; kind = "Service"; self.metadata = metadata; self.spec = spec
+    public var status: KubeServiceStatus?
+    public init(metadata: ObjectMeta, spec: KubeServiceSpec, status: KubeServiceStatus? = nil) {
+        apiVersion = "v1"; kind = "Service"; self.metadata = metadata; self.spec = spec; self.status = status
     }
+    /// The load balancer's ingress IPs (status.loadBalancer.ingress[].ip).
+    public var loadBalancerIngressIPs: [String] { status?.loadBalancer?.ingress?.compactMap(\.ip) ?? [] }
     public var namespace: String { metadata.namespace ?? "default" }
 }
 
