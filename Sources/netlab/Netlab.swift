@@ -14,7 +14,7 @@ struct Netlab: ParsableCommand {
         (a capability, a binary, a kernel feature).
         """,
         version: NetlabVersion.current,
-        subcommands: [Run.self, Checks.self, Up.self, Down.self, Status.self, Exec.self, Graph.self, Clean.self, Doctor.self,
+        subcommands: [Run.self, Suite.self, Checks.self, Up.self, Down.self, Status.self, Exec.self, Graph.self, Clean.self, Doctor.self,
                       Kubectl.self, TopologyCommand.self, Serve.self, ApiServer.self, CNICheck.self])
 
     /// Parses, runs, and ends as `ending` says, with one clear line on stderr.

@@ -18,6 +18,7 @@ struct Run: ParsableCommand {
     @Argument(help: "Checks to run: names or globs like 'nodeport-*' (default: all of the topology's).") var checks: [String] = []
     @OptionGroup var shard: ShardOption
     @OptionGroup var topo: TopologyOption
+    @OptionGroup var proxyMode: ProxyModeOption
     @OptionGroup var lab: OptionalLabName
     @Flag(help: "Print the report as JSON on stdout.") var json = false
     @Option(help: "Write a JUnit XML report to this file.") var junit: String?
@@ -42,7 +43,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         Interrupts.install()
-        let t = try topo.load()
+        let t = try proxyMode.apply(to: try topo.load())
         let selected = try RunSession.select(checks, shard: shard.value, from: t)
         let session = RunSession(topology: t, checks: selected, options: sessionOptions, logger: verbosity.logger)
         try session.checkOutputs()

@@ -84,13 +84,26 @@ public struct RunReport: Hashable, Sendable, Codable {
 
     /// JUnit XML as GitHub Actions reporters read it: one testsuite, a testcase per check, a
     /// failure element per failed check whose message names the failed expectations.
-    public func junit() -> String {
-        let failures = checks.filter { !$0.passed }.count
+    public func junit() -> String { Self.junit(of: [self]) }
+
+    /// One JUnit document for several runs (`netlab suite`): a testsuite per topology; the
+    /// document's time is the suite's wall time (runs side by side overlap), else the longest run's.
+    public static func junit(of reports: [RunReport], durationMs: Double? = nil) -> String {
+        let all = reports.flatMap(\.checks)
+        let failures = all.filter { !$0.passed }.count
         var x = ["<?xml version=\"1.0\" encoding=\"UTF-8\"?>"]
-        x.append("<testsuites name=\"netlab\" tests=\"\(checks.count)\" failures=\"\(failures)\" errors=\"0\" time=\"\(seconds(durationMs))\">")
-        x.append("  <testsuite name=\"\(esc("netlab \(topology)"))\" tests=\"\(checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\" time=\"\(seconds(durationMs))\">")
+        x.append("<testsuites name=\"netlab\" tests=\"\(all.count)\" failures=\"\(failures)\" errors=\"0\" time=\"\(seconds(durationMs ?? reports.map(\.durationMs).max() ?? 0))\">")
+        for r in reports { x += r.junitSuite() }
+        x.append("</testsuites>")
+        return x.joined(separator: "\n") + "\n"
+    }
+
+    private func junitSuite() -> [String] {
+        let failures = checks.filter { !$0.passed }.count
+        var x: [String] = []
+        x.append("  <testsuite name=\"\(Self.esc("netlab \(topology)"))\" tests=\"\(checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\" time=\"\(Self.seconds(durationMs))\">")
         for c in checks {
-            x.append("    <testcase name=\"\(esc(c.name))\" classname=\"\(esc("netlab.\(topology)"))\" time=\"\(seconds(c.durationMs))\">")
+            x.append("    <testcase name=\"\(Self.esc(c.name))\" classname=\"\(Self.esc("netlab.\(topology)"))\" time=\"\(Self.seconds(c.durationMs))\">")
             if !c.passed {
                 let failed = c.expectations.filter { !$0.passed }
                 let message = c.error ?? failed.map { "\($0.name): expected \($0.expected), observed \($0.observed)" }.joined(separator: "; ")
@@ -98,21 +111,20 @@ public struct RunReport: Hashable, Sendable, Codable {
                 if let e = c.error { body.insert("error: \(e)", at: 0) }
                 body.append("packets:\n" + c.transcript.joined(separator: "\n"))
                 body += c.artifacts.map { "artifact: \($0)" }
-                x.append("      <failure message=\"\(esc(message))\" type=\"CheckFailed\">\(esc(body.joined(separator: "\n")))</failure>")
+                x.append("      <failure message=\"\(Self.esc(message))\" type=\"CheckFailed\">\(Self.esc(body.joined(separator: "\n")))</failure>")
             }
             if !c.transcript.isEmpty {
-                x.append("      <system-out>\(esc(c.transcript.joined(separator: "\n")))</system-out>")
+                x.append("      <system-out>\(Self.esc(c.transcript.joined(separator: "\n")))</system-out>")
             }
             x.append("    </testcase>")
         }
         x.append("  </testsuite>")
-        x.append("</testsuites>")
-        return x.joined(separator: "\n") + "\n"
+        return x
     }
 
     /// A duration for people: milliseconds below a second, seconds with two decimals above.
     static func ms(_ v: Double) -> String { v < 1000 ? String(format: "%.0f ms", v) : String(format: "%.2f s", v / 1000) }
-    private func seconds(_ v: Double) -> String { String(format: "%.3f", v / 1000) }
+    private static func seconds(_ v: Double) -> String { String(format: "%.3f", v / 1000) }
 
-    private func esc(_ s: String) -> String { DiagramText.xml(s) }
+    private static func esc(_ s: String) -> String { DiagramText.xml(s) }
 }
