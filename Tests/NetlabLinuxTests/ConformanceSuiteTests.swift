@@ -42,6 +42,27 @@ enum ConformanceSuite {
         }
     }
 
+    /// The Service `name` as a proxy that ignores a field would see it.
+    static func service(_ name: String, _ change: @escaping @Sendable (inout Service) -> Void) -> @Sendable (Topology) throws -> Topology {
+        { t in
+            var t = t
+            guard let i = t.services.firstIndex(where: { $0.name == name }) else { throw LabError.usage("no service \(name)") }
+            change(&t.services[i])
+            return t
+        }
+    }
+
+    /// The conflist's plugins changed (removed or edited), as a broken CNI configuration is.
+    static func plugins(_ change: @escaping @Sendable ([JSONValue]) -> [JSONValue]) -> @Sendable (Topology) throws -> Topology {
+        { t in
+            var t = t
+            guard case .object(var list) = t.cni.conflist, let plugins = list["plugins"]?.arrayValue else { throw LabError.usage("no plugins") }
+            list["plugins"] = .array(change(plugins))
+            t.cni.conflist = .object(list)
+            return t
+        }
+    }
+
     /// Runs `argv` in a member's namespace (the lab's, never the host's) and requires success.
     static func inMember(_ lab: Lab, _ member: String, _ argv: [String]) throws {
         let r = try run(["ip", "netns", "exec", LabNames.namespace(lab: lab.name, member: member)] + argv)
@@ -62,6 +83,37 @@ enum ConformanceSuite {
                  topology: { try $0.withProxyMode(.nftables) },
                  lab: { lab in try inMember(lab, "node1", ["nft", "flush", "table", "ip", "kube-proxy"]) },
                  fails: ["clusterip-tcp-same-node", "clusterip-udp-same-node", "hairpin"]),
+        // nodeport.yaml
+        Mutation(file: "nodeport.yaml", name: "no masquerade (nftables, --testing-omit masquerade)",
+                 topology: { try proxyArgs(["--testing-omit", "masquerade"])(try $0.withProxyMode(.nftables)) },
+                 fails: ["nodeport-tcp-local", "nodeport-tcp-remote", "nodeport-udp-remote", "nodeport-from-pod", "nodeport-from-node"]),
+        Mutation(file: "nodeport.yaml", name: "externalTrafficPolicy Local handled as Cluster",
+                 topology: service("svc-local") { $0.externalTrafficPolicy = .cluster },
+                 fails: ["etp-local-keeps-client-ip", "etp-local-other-node-drops"]),
+        Mutation(file: "nodeport.yaml", name: "no local-traffic detection (--detect-local-mode None)",
+                 topology: proxyArgs(["--detect-local-mode", "None"]),
+                 fails: ["etp-local-pod-to-nodeport"]),
+        Mutation(file: "nodeport.yaml", name: "externalTrafficPolicy Local applied to the ClusterIP too (as internalTrafficPolicy)",
+                 topology: service("svc-local") { $0.internalTrafficPolicy = .local },
+                 fails: ["etp-local-clusterip-reaches-all"]),
+        // hostport.yaml
+        Mutation(file: "hostport.yaml", name: "the conflist without portmap",
+                 topology: plugins { $0.filter { $0["type"] != "portmap" } },
+                 fails: ["hostport-tcp-from-client", "hostport-udp-from-client", "hostport-from-other-node-pod", "hostport-from-own-node", "hostport-hairpin"]),
+        Mutation(file: "hostport.yaml", name: "portmap without its hairpin masquerade (snat: false)",
+                 topology: plugins { $0.map { p in
+                     guard case .object(var o) = p, o["type"] == "portmap" else { return p }
+                     o["snat"] = .bool(false)
+                     return .object(o)
+                 } },
+                 fails: ["hostport-hairpin"]),
+        Mutation(file: "hostport.yaml", name: "a runtime that passes only the TCP port mapping",
+                 topology: { t in
+                     var t = t
+                     for i in t.pods.indices { t.pods[i].ports = t.pods[i].ports.map { p in p.proto == .udp ? ContainerPort(containerPort: p.containerPort, proto: .udp) : p } }
+                     return t
+                 },
+                 fails: ["hostport-udp-from-client"]),
     ]
 }
 
