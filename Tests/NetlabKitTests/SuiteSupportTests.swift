@@ -51,4 +51,39 @@ import Testing
         // One report's document is what `netlab run --junit` always wrote.
         #expect(r2.junit() == RunReport.junit(of: [r2]) && r2.junit().contains("time=\"0.300\">"))
     }
+
+    @Test func aCheckOfTheOtherProxyModeIsSkippedAndSaidSo() throws {
+        let t = Self.agentTopology
+        #expect(t.referenceProxyMode == .iptables)
+        let n = try t.withProxyMode(.nftables)
+        #expect(n.referenceProxyMode == .nftables)
+        var c = try #require(t.checks.first)
+        c.proxyMode = .iptables
+        #expect(t.skipReason(c) == nil)
+        #expect(n.skipReason(c) == "it holds in kube-proxy's iptables mode; this lab's netlab-proxy runs nftables")
+        var none = t
+        none.agents = []
+        #expect(none.skipReason(c)?.contains("runs no netlab-proxy") == true)
+
+        let skipped = CheckResult.skipped(c, reason: "why")
+        let report = RunReport(lab: "l", topology: "t", durationMs: 1, checks: [skipped, CheckResult(name: "b", passed: true, durationMs: 1)])
+        #expect(report.passed && report.summaryLine == "1 passed, 0 failed, 1 skipped")
+        #expect(RunReport.text(of: skipped).hasPrefix("SKIP \(c.name)") && RunReport.text(of: skipped).hasSuffix("skipped: why"))
+        #expect(report.junit().contains("skipped=\"1\"") && report.junit().contains("<skipped message=\"why\"/>"))
+    }
+
+    @Test func proxyModeIsReadFromTheTopologyFile() throws {
+        let yaml = DefaultTopology.yaml + """
+
+          - name: only-nft
+            proxyMode: nftables
+            from: pod1
+            to: pod2.ip
+            protocol: icmp
+            expect: {reply: true}
+        """
+        let t = try TopologyLoader.parse(yaml: yaml, source: "t.yaml")
+        #expect(t.checks.last?.proxyMode == .nftables)
+        #expect(throws: TopologyError.self) { try TopologyLoader.parse(yaml: yaml.replacingOccurrences(of: "proxyMode: nftables", with: "proxyMode: ipvs"), source: "t.yaml") }
+    }
 }

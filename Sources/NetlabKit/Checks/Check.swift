@@ -33,15 +33,18 @@ public struct Check: Hashable, Sendable, Codable {
     /// expectations hold (a datapath that converges, such as an agent acting on a watch event);
     /// nil: one attempt, which must pass.
     public var eventuallySeconds: Double?
+    /// `proxyMode:`: the check holds only where netlab's reference proxy runs this kube-proxy
+    /// mode (a documented difference between the modes); elsewhere it is skipped, said so.
+    public var proxyMode: Topology.ProxyMode?
 
     public static let defaultTimeout = 2.0
 
     public init(name: String, description: String? = nil, from: String, to: Ref, port: Ref? = nil, kind: Kind,
                 expect: Expectations, capture: [String] = [], unready: [String] = [], timeoutSeconds: Double = Check.defaultTimeout,
-                eventuallySeconds: Double? = nil) {
+                eventuallySeconds: Double? = nil, proxyMode: Topology.ProxyMode? = nil) {
         self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
         self.kind = kind; self.expect = expect; self.capture = capture; self.unready = unready
-        self.timeoutSeconds = timeoutSeconds; self.eventuallySeconds = eventuallySeconds
+        self.timeoutSeconds = timeoutSeconds; self.eventuallySeconds = eventuallySeconds; self.proxyMode = proxyMode
     }
 
     /// Every interface this check names (packet expectations first, then `capture`), once each.

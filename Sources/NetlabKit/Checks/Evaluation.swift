@@ -49,11 +49,23 @@ public struct CheckResult: Hashable, Sendable, Codable {
     /// once it passed, after how long (from the first attempt's start to the passing one's end).
     public var attempts: Int?
     public var convergedAfterMs: Double?
+    /// Why the check was not run in this lab (its `proxyMode:` is another); a skipped check
+    /// counts as neither passed nor failed.
+    public var skipped: String?
 
     public init(name: String, description: String? = nil, passed: Bool, durationMs: Double, probe: ProbeObservation? = nil,
                 expectations: [ExpectationResult] = [], transcript: [String] = [], artifacts: [String] = [], error: String? = nil) {
         self.name = name; self.description = description; self.passed = passed; self.durationMs = durationMs
         self.probe = probe; self.expectations = expectations; self.transcript = transcript; self.artifacts = artifacts; self.error = error
+    }
+}
+
+extension CheckResult {
+    /// A check not run in this lab, and why.
+    public static func skipped(_ check: Check, reason: String) -> CheckResult {
+        var r = CheckResult(name: check.name, description: check.description, passed: true, durationMs: 0)
+        r.skipped = reason
+        return r
     }
 }
 

@@ -49,13 +49,14 @@ public struct RunReport: Hashable, Sendable, Codable {
 
     /// "2 passed, 1 failed": the closing line test runners and CI read.
     public var summaryLine: String {
-        let failed = checks.filter { !$0.passed }.count
-        return "\(checks.count - failed) passed, \(failed) failed"
+        let failed = checks.filter { !$0.passed }.count, skipped = checks.filter { $0.skipped != nil }.count
+        return "\(checks.count - failed - skipped) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : "")
     }
 
     /// One check's block, printed as soon as the check is done.
     public static func text(of c: CheckResult, verbose: Bool = false) -> String {
         var lines: [String] = []
+        if let why = c.skipped { return "SKIP \(c.name)" + (c.description.map { " — \($0)" } ?? "") + "\n  skipped: \(why)" }
         lines.append("\(c.passed ? "PASS" : "FAIL") \(c.name) (\(ms(c.durationMs)))" + (c.description.map { " — \($0)" } ?? ""))
         if let n = c.attempts {
             // eventually: how long convergence took, or that it did not come.
@@ -99,11 +100,12 @@ public struct RunReport: Hashable, Sendable, Codable {
     }
 
     private func junitSuite() -> [String] {
-        let failures = checks.filter { !$0.passed }.count
+        let failures = checks.filter { !$0.passed }.count, skipped = checks.filter { $0.skipped != nil }.count
         var x: [String] = []
-        x.append("  <testsuite name=\"\(Self.esc("netlab \(topology)"))\" tests=\"\(checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\" time=\"\(Self.seconds(durationMs))\">")
+        x.append("  <testsuite name=\"\(Self.esc("netlab \(topology)"))\" tests=\"\(checks.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"\(skipped)\" time=\"\(Self.seconds(durationMs))\">")
         for c in checks {
             x.append("    <testcase name=\"\(Self.esc(c.name))\" classname=\"\(Self.esc("netlab.\(topology)"))\" time=\"\(Self.seconds(c.durationMs))\">")
+            if let why = c.skipped { x.append("      <skipped message=\"\(Self.esc(why))\"/>") }
             if !c.passed {
                 let failed = c.expectations.filter { !$0.passed }
                 let message = c.error ?? failed.map { "\($0.name): expected \($0.expected), observed \($0.observed)" }.joined(separator: "; ")

@@ -14,7 +14,7 @@ public enum RunSummary {
         o.append("| check | result | duration | description |")
         o.append("| --- | --- | ---: | --- |")
         for c in report.checks {
-            o.append("| \(cell(c.name)) | \(c.passed ? "✅ pass" : "❌ **FAIL**") | \(ms(c.durationMs)) | \(cell(c.description ?? "")) |")
+            o.append("| \(cell(c.name)) | \(c.skipped != nil ? "⏭ skipped" : c.passed ? "✅ pass" : "❌ **FAIL**") | \(ms(c.durationMs)) | \(cell(c.description ?? "")) |")
         }
         for c in report.checks {
             o.append("")

@@ -4,7 +4,27 @@
 /// agent whose program is netlab-proxy); another proxy, a user's own, is left as it is, and a
 /// topology without netlab-proxy says so rather than passing in a mode it never ran.
 extension Topology {
-    public enum ProxyMode: String, Hashable, Sendable, CaseIterable { case iptables, nftables }
+    public enum ProxyMode: String, Hashable, Sendable, Codable, CaseIterable { case iptables, nftables }
+
+    /// The mode netlab's reference proxy runs in this lab: its last `--proxy-mode` (as its flag
+    /// parser reads it), iptables without one; nil when the lab runs no netlab-proxy.
+    public var referenceProxyMode: ProxyMode? {
+        let argvs = (proxy.mode == .oneShot ? [proxy.command] : []) + agents.map(\.command)
+        guard let argv = argvs.first(where: Self.isReferenceProxy) else { return nil }
+        var mode = ProxyMode.iptables
+        for (i, a) in argv.enumerated() {
+            if a == "--proxy-mode", i + 1 < argv.count, let m = ProxyMode(rawValue: argv[i + 1]) { mode = m }
+            if a.hasPrefix("--proxy-mode="), let m = ProxyMode(rawValue: String(a.dropFirst("--proxy-mode=".count))) { mode = m }
+        }
+        return mode
+    }
+
+    /// Why `check` is not run in this lab (its `proxyMode:` is not the lab's), or nil.
+    public func skipReason(_ check: Check) -> String? {
+        guard let want = check.proxyMode else { return nil }
+        guard let mode = referenceProxyMode else { return "it holds for netlab-proxy in \(want.rawValue) mode, and this lab runs no netlab-proxy" }
+        return mode == want ? nil : "it holds in kube-proxy's \(want.rawValue) mode; this lab's netlab-proxy runs \(mode.rawValue)"
+    }
 
     public struct NoReferenceProxy: Error, CustomStringConvertible {
         public var source: String

@@ -97,12 +97,16 @@ extension TopologyBuilder {
             if let n = f.optional("eventually") {
                 if let v = readDuration(n, "\(label) eventually", range: 0.1...300) { eventually = v } else { ok = false }
             }
+            var proxyMode: Topology.ProxyMode?
+            if let n = f.optional("proxyMode") {
+                if let m = r.enumeration(n, "\(label) proxyMode", Topology.ProxyMode.self) { proxyMode = m.value } else { ok = false }
+            }
             guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
                   let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
             if ok {
                 checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind,
                                     expect: expect, capture: capture, unready: unready, timeoutSeconds: timeout,
-                                    eventuallySeconds: eventually))
+                                    eventuallySeconds: eventually, proxyMode: proxyMode))
             }
         }
     }

@@ -40,7 +40,7 @@ public enum TopologyLoader {
         "agents[]": ["name", "command", "env", "nodes", "ready", "sync", "timeoutSeconds", "privateDirs"],
         "agents[].ready": ["http", "tcp", "log", "file"],
         "agents[].sync": ["http"],
-        "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout", "eventually"],
+        "checks[]": ["name", "description", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout", "eventually", "proxyMode"],
         "checks[].expect": ["reply", "status", "replyTTL", "serverPod", "serverSaw", "packets"],
         "checks[].expect.packets[]": ["at", "match", "absent"],
         "checks[].expect.packets[].match": ["proto", "src", "dst", "sport", "dport", "ttl", "hopLimit", "icmp", "tcpFlags", "arp", "ndp", "whoHas", "tell", "vxlan"],

@@ -92,6 +92,12 @@ public struct RunSession {
                 try Interrupts.check()
                 // A dead agent fails the run: the checks would judge a node it no longer programs.
                 try lab.checkAgents()
+                if let why = topology.skipReason(c) {
+                    let r = CheckResult.skipped(c, reason: why)
+                    results.append(r)
+                    checkDone(r)
+                    continue
+                }
                 var r = runner.run(c)
                 // A check whose probe was cut short by a signal has no result, pass or fail.
                 try Interrupts.check()
