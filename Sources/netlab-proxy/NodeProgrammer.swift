@@ -17,6 +17,8 @@ struct NodeProgrammer: Sendable {
     let nftProxier: NFTablesProxier
     /// --testing-omit ipv6: a dual-stack node programmed for IPv4 only.
     let omitsIPv6: Bool
+    /// --testing-omit conntrack-cleanup: stale UDP entries stay.
+    let omitsConntrackCleanup: Bool
 
     init(detectLocalMode: String, mode: ProxyMode = .iptables, serviceCIDR: IPv4Prefix? = nil, serviceCIDRv6: IPv6Prefix? = nil,
          omissions: Set<NFTablesProxier.Omission> = []) {
@@ -27,6 +29,7 @@ struct NodeProgrammer: Sendable {
         proxier = IPTablesProxier(conntrackTCPLiberal: liberal)
         nftProxier = NFTablesProxier(serviceCIDR: serviceCIDR, serviceCIDRv6: serviceCIDRv6, omissions: omissions)
         omitsIPv6 = omissions.contains(.ipv6)
+        omitsConntrackCleanup = omissions.contains(.conntrackCleanup)
         if !omissions.isEmpty { logLine("--testing-omit \(omissions.map(\.rawValue).sorted().joined(separator: ",")): a test's broken datapath") }
     }
 
@@ -47,8 +50,13 @@ struct NodeProgrammer: Sendable {
 
     /// Reads the tables, generates the rules, and applies them in one transaction per family (or prints them).
     func apply(_ list: KubeList, node: ProxyNode, dryRun: Bool = false) throws {
-        if mode == .nftables { return try applyNFTables(list, node: node, dryRun: dryRun) }
-        for family in families(node) { try applyIPTables(list, node: node, family: family, dryRun: dryRun) }
+        if mode == .nftables {
+            try applyNFTables(list, node: node, dryRun: dryRun)
+        } else {
+            for family in families(node) { try applyIPTables(list, node: node, family: family, dryRun: dryRun) }
+        }
+        // Once the new rules are in: entries made under the old ones would bypass them.
+        if !dryRun && !omitsConntrackCleanup { ConntrackCleaner.clean(list, node: node, families: families(node)) }
     }
 
     /// The iptables (IPv4) or ip6tables (IPv6) binaries, as kube-proxy runs one per family.

@@ -30,6 +30,9 @@ public struct NFTablesProxier: Sendable {
         /// Nothing of IPv6 is programmed (either mode): a dual-stack node proxied as IPv4-only,
         /// as kube-proxy ends up when the node's ip6tables nat table is missing.
         case ipv6
+        /// (netlab-proxy, either mode) No UDP conntrack cleanup after a sync: stale entries keep
+        /// sending a fixed-port client to a backend that is gone.
+        case conntrackCleanup = "conntrack-cleanup"
     }
 
     public static let table = "kube-proxy"
