@@ -7,10 +7,10 @@ import Foundation
 // port uses and what its traffic policies decide come from the shared model (ServicePorts.swift);
 // this file only renders those decisions as iptables rules.
 //
-// Deliberately not covered (netlab topologies have none of them): LoadBalancer VIPs and
-// loadBalancerSourceRanges (KUBE-FW-*), externalIPs, health-check node ports, topology-aware
-// hints, --nodeport-addresses (NodePorts match every local address, as by default), and the
-// nfacct counters kube-proxy 1.31 added.
+// LoadBalancer VIPs with their source ranges (KUBE-FW-*, KUBE-PROXY-FIREWALL), externalIPs and
+// health check node ports are rendered in IPTablesProxier+LoadBalancer.swift.
+// Deliberately not covered: topology-aware hints, --nodeport-addresses (NodePorts match every
+// local address, as by default), and the nfacct counters kube-proxy 1.31 added.
 //
 // IPv6: the same chains for ip6tables-restore, rendered by the IPv6 proxier of a dual-stack node
 // (detectLocal of the IPv6 family), with kube-proxy's differences: no KUBE-FIREWALL localnet
@@ -175,6 +175,10 @@ public struct IPTablesProxier: Sendable {
                                 + ["-j", internalFilterTarget])
             }
 
+            writeExternalCaptureRules(svc, cat, filterRules: &filterRules, natRules: &natRules,
+                                      externalTrafficChain: externalTrafficChain, filterTarget: externalFilterTarget,
+                                      filterComment: externalFilterComment)
+
             if svc.nodePort != 0 {
                 if cat.hasAny {
                     natRules.add("-A", S.nodePortsChain, "-m", "comment", "--comment", name, "-m", proto, "-p", proto,
@@ -185,6 +189,12 @@ public struct IPTablesProxier: Sendable {
                                     "-m", "addrtype", "--dst-type", "LOCAL", "-m", proto, "-p", proto,
                                     "--dport", String(svc.nodePort), "-j", externalFilterTarget)
                 }
+            }
+
+            if svc.healthCheckNodePort != 0 {
+                // Whether or not this node has local endpoints: the load balancer must reach the health server.
+                filterRules.add("-A", S.nodePortsChain, "-m", "comment", "--comment", q("\(name) health check node port"),
+                                "-m", "tcp", "-p", "tcp", "--dport", String(svc.healthCheckNodePort), "-j", "ACCEPT")
             }
 
             if hasInternalEndpoints {
@@ -218,6 +228,11 @@ public struct IPTablesProxier: Sendable {
                 if hasExternalEndpoints {
                     natRules.add("-A", externalTrafficChain, "-j", externalPolicyChain)
                 }
+            }
+
+            if let fw = writeFirewallChain(svc, cat, node: node, natRules: &natRules, externalTrafficChain: externalTrafficChain) {
+                natChains.chain(fw)
+                activeNATChains.insert(fw)
             }
 
             if cat.usesClusterPolicy {

@@ -11,9 +11,9 @@
 //   rebuilt atomically and stale service chains go with it. kube-proxy instead flushes every chain
 //   and map it keeps and deletes stale chains a second later (kernels before 6.2 kept a deleted map
 //   element's chain referenced for a while); the resulting table is the same.
-// - Not covered (netlab topologies have none): LoadBalancer VIPs and source ranges (the
-//   firewall-ips map stays empty), externalIPs, --nodeport-addresses other than the node's IP,
-//   --masquerade-all, topology hints.
+// - LoadBalancer VIPs, their source ranges (firewall-ips, firewall- chains) and externalIPs are
+//   rendered in NFTablesProxier+LoadBalancer.swift. Not covered: --nodeport-addresses other than
+//   the node's IP, --masquerade-all, topology hints.
 //
 // IPv6: the IPv6 proxier of a dual-stack node renders `table ip6 kube-proxy` (ip6 daddr/saddr,
 // ipv6_addr sets and maps, `dnat to [addr]:port`, endpoint chains with the address' colons as
@@ -175,6 +175,7 @@ public struct NFTablesProxier: Sendable {
             } else {
                 t.element(S.noEndpointServicesMap, "\(key) comment \"\(name)\" : \(verdictWithout)")
             }
+            writeExternalFrontends(&t, svc, cat, node: node, family: family, externalChain: externalChain)
             if svc.nodePort != 0 {
                 if cat.hasAny { t.element(S.serviceNodePortsMap, "\(proto) . \(svc.nodePort) : goto \(externalChain)") }
                 if !cat.hasExternalEndpoints {
