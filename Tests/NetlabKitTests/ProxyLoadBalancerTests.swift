@@ -174,3 +174,79 @@ import Testing
         #expect(!(try Self.iptables(F.node1)).contains("svc-lb:http has no local endpoints"))
     }
 }
+
+/// kube-proxy's flags as ProxierOptions, in both modes (goldens on netlab's default cluster).
+@Suite struct ProxierOptionsTests {
+    typealias F = ProxyFixtures
+
+    func render(_ options: ProxierOptions, localhost: Bool = true, node: Node = F.node1) -> (String, String) {
+        let list = ServiceState.list(topology: F.defaultTopology, podIPs: F.defaultIPs)
+        let pn = F.proxyNode(node)
+        let d = LocalDetection(mode: "ClusterCIDR", node: pn)!
+        let ipt = IPTablesProxier(localhostNodePorts: localhost, options: options).generate(services: list, node: pn, detectLocal: d, existingChains: []).restoreInput
+        let nft = NFTablesProxier(serviceCIDR: F.defaultTopology.serviceCIDR, options: options).generate(services: list, node: pn, detectLocal: d)
+        return (ipt, nft)
+    }
+
+    @Test func masqueradeAll() throws {
+        let (ipt, nft) = render(ProxierOptions(masqueradeAll: true))
+        try Golden.check(ipt, "proxy/iptables/masquerade-all-node1.rules")
+        try Golden.check(nft, "proxy/nft/masquerade-all-node1.nft")
+        #expect(ipt.contains("--comment \"default/svc-webport:svc-webport cluster IP\" -m tcp -p tcp -d 10.36.0.10 --dport 9000 -j KUBE-MARK-MASQ"))
+        #expect(!ipt.contains("! -s 10.32.0.0/14"))
+        #expect(nft.contains("ip daddr 10.36.0.10 tcp dport 9000 jump mark-for-masquerade") && !nft.contains("saddr != 10.32.0.0/14"))
+    }
+
+    /// --detect-local-mode None: no rule reads the source (kube-proxy's NoOpLocalDetector).
+    @Test func noLocalDetection() throws {
+        var svc = F.webport
+        svc.externalTrafficPolicy = .local
+        let list = ServiceState.list(topology: F.topology(pods: [F.webpod1], services: [svc]), podIPs: F.defaultIPs)
+        let pn = F.proxyNode(F.node1)
+        let d = LocalDetection(mode: "ClusterCIDR", node: pn)!
+        let o = ProxierOptions(detectLocal: false)
+        let ipt = IPTablesProxier(options: o).generate(services: list, node: pn, detectLocal: d, existingChains: []).restoreInput
+        let nft = NFTablesProxier(serviceCIDR: F.defaultTopology.serviceCIDR, options: o).generate(services: list, node: pn, detectLocal: d)
+        try Golden.check(ipt, "proxy/iptables/detect-local-none-node1.rules")
+        try Golden.check(nft, "proxy/nft/detect-local-none-node1.nft")
+        #expect(!ipt.contains("10.32.0.0/14") && !nft.contains("10.32.0.0/14"))
+        #expect(ipt.contains("masquerade LOCAL traffic") && nft.contains("short-circuit local traffic"))
+    }
+
+    /// --nodeport-addresses: per-address rules (iptables) or the nodeport-ips set (nft); a range
+    /// holding everything is the match-all form; loopback only where localhost NodePorts work.
+    @Test func nodePortAddresses() throws {
+        let node = IPAddress("10.0.0.37")!, lo = IPAddress("127.0.0.1")!
+        #expect(ProxierOptions.nodePortAddresses("primary", family: .ipv4, nodeIP: node, localAddresses: []) == .addresses([node]))
+        #expect(ProxierOptions.nodePortAddresses("10.0.0.0/24,127.0.0.0/8", family: .ipv4, nodeIP: node, localAddresses: [lo, node, IPAddress("10.32.0.1")!])
+                == .addresses([lo, node]))
+        #expect(ProxierOptions.nodePortAddresses("0.0.0.0/0", family: .ipv4, nodeIP: node, localAddresses: []) == .all)
+        #expect(ProxierOptions.nodePortAddresses(nil, family: .ipv4, nodeIP: node, localAddresses: []) == nil)
+        #expect(ProxierOptions.invalidNodePortAddresses("10.0.0.0/24,nonsense") == ["nonsense"])
+
+        let (ipt, nft) = render(ProxierOptions(nodePortAddresses: .addresses([lo, node])))
+        try Golden.check(ipt, "proxy/iptables/nodeport-addresses-node1.rules")
+        try Golden.check(nft, "proxy/nft/nodeport-addresses-node1.nft")
+        #expect(ipt.contains("NOTE: this must be the last rule in this chain\" -d 127.0.0.1 -j KUBE-NODEPORTS"))
+        #expect(ipt.contains("NOTE: this must be the last rule in this chain\" -d 10.0.0.37 -j KUBE-NODEPORTS"))
+        #expect(!ipt.contains("--dst-type LOCAL -j KUBE-NODEPORTS") && ipt.contains("block incoming localnet connections"))
+        #expect(nft.contains("add element ip kube-proxy nodeport-ips { 10.0.0.37 }") && !nft.contains("127.0.0.1"))
+        // Without localhost NodePorts, no loopback rule and no localnet guard.
+        let (iptNoLo, _) = render(ProxierOptions(nodePortAddresses: .addresses([lo, node])), localhost: false)
+        #expect(!iptNoLo.contains("-d 127.0.0.1 -j KUBE-NODEPORTS") && !iptNoLo.contains("block incoming localnet connections"))
+        // Only the node's address: no localnet guard either (kube-proxy's ContainsIPv4Loopback).
+        #expect(!render(ProxierOptions(nodePortAddresses: .addresses([node]))).0.contains("block incoming localnet connections"))
+        let (_, nftAll) = render(ProxierOptions(nodePortAddresses: .all))
+        try Golden.check(nftAll, "proxy/nft/nodeport-addresses-all-node1.nft")
+        #expect(nftAll.contains("add rule ip kube-proxy services fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports"))
+    }
+
+    /// --iptables-localhost-nodeports=false and a node without --random-fully.
+    @Test func localhostNodePortsOffAndNoRandomFully() throws {
+        let (ipt, _) = render(ProxierOptions(randomFully: false), localhost: false)
+        try Golden.check(ipt, "proxy/iptables/no-localhost-no-random-fully-node1.rules")
+        #expect(ipt.contains("-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS"))
+        #expect(ipt.contains("-j MASQUERADE\n") && !ipt.contains("--random-fully"))
+        #expect(!ipt.contains("block incoming localnet connections"))
+    }
+}
