@@ -7,6 +7,9 @@
 #include <linux/if.h>
 #include <linux/neighbour.h>
 #include <linux/fib_rules.h>
+/* ctnetlink (netlab-proxy's UDP conntrack cleanup). */
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 
 /* Macros that are expressions do not reach Swift. */
 static inline size_t netlab_mnl_socket_buffer_size(void) { return MNL_SOCKET_BUFFER_SIZE; }

@@ -53,7 +53,7 @@ final class ProxyAgent: Sendable {
         // objects): the nftables mode then leaves out its drop of unallocated cluster IPs.
         let services = options.serviceCIDR.flatMap(dualRanges)
         programmer = NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, serviceCIDR: services?.v4,
-                                    serviceCIDRv6: services?.v6, omissions: options.omissions)
+                                    serviceCIDRv6: services?.v6, omissions: options.omissions, flags: options.proxierFlags)
         // kube-proxy: unhealthy when a queued change waits longer than twice the sync period.
         state = Mutex(State(health: ProxierHealth(healthTimeout: 2 * max(options.syncPeriod, 1))))
         // Tests only: a proxy that ignores watch updates, to prove a check notices (docs/api.md).

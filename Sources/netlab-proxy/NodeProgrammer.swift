@@ -17,16 +17,26 @@ struct NodeProgrammer: Sendable {
     let nftProxier: NFTablesProxier
     /// --testing-omit ipv6: a dual-stack node programmed for IPv4 only.
     let omitsIPv6: Bool
+    /// --testing-omit conntrack-cleanup: stale UDP entries stay.
+    let omitsConntrackCleanup: Bool
+
+    /// --nodeport-addresses, resolved per family against the node at each sync.
+    let nodePortAddresses: String?
 
     init(detectLocalMode: String, mode: ProxyMode = .iptables, serviceCIDR: IPv4Prefix? = nil, serviceCIDRv6: IPv6Prefix? = nil,
-         omissions: Set<NFTablesProxier.Omission> = []) {
+         omissions: Set<NFTablesProxier.Omission> = [], flags: ProxierFlags = ProxierFlags()) {
         self.detectLocalMode = detectLocalMode
         self.mode = mode
         // kube-proxy leaves out the INVALID DROP when the node's conntrack is liberal.
         let liberal = readSysctl("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal").map { $0 != "0" } ?? false
-        proxier = IPTablesProxier(conntrackTCPLiberal: liberal)
-        nftProxier = NFTablesProxier(serviceCIDR: serviceCIDR, serviceCIDRv6: serviceCIDRv6, omissions: omissions)
+        var options = ProxierOptions(masqueradeAll: flags.masqueradeAll, detectLocal: detectLocalMode != "None")
+        // Asked for here; probed (once) only when rules are really applied (never for a dry run).
+        options.randomFully = mode == .iptables && flags.randomFully
+        proxier = IPTablesProxier(localhostNodePorts: flags.localhostNodePorts, conntrackTCPLiberal: liberal, options: options)
+        nftProxier = NFTablesProxier(serviceCIDR: serviceCIDR, serviceCIDRv6: serviceCIDRv6, omissions: omissions, options: options)
+        nodePortAddresses = flags.nodePortAddresses
         omitsIPv6 = omissions.contains(.ipv6)
+        omitsConntrackCleanup = omissions.contains(.conntrackCleanup)
         if !omissions.isEmpty { logLine("--testing-omit \(omissions.map(\.rawValue).sorted().joined(separator: ",")): a test's broken datapath") }
     }
 
@@ -36,26 +46,67 @@ struct NodeProgrammer: Sendable {
     /// The rules `list` asks for, apart from what the node's tables hold now: equal renderings
     /// mean an apply would change nothing the proxy owns (the agent skips it).
     func render(_ list: KubeList, node: ProxyNode) -> String {
-        families(node).map { family in
-            let detectLocal = LocalDetection(mode: detectLocalMode, node: node, family: family)!
+        let local = localAddresses()
+        return families(node).map { family in
+            let detectLocal = detection(node, family)
             switch mode {
-            case .iptables: return proxier.generate(services: list, node: node, detectLocal: detectLocal, existingChains: []).restoreInput
-            case .nftables: return nftProxier.generate(services: list, node: node, detectLocal: detectLocal)
+            case .iptables: return iptables(node, family, local).generate(services: list, node: node, detectLocal: detectLocal, existingChains: []).restoreInput
+            case .nftables: return nftables(node, family, local).generate(services: list, node: node, detectLocal: detectLocal)
             }
         }.joined()
     }
 
+    /// --detect-local-mode's detection for `family`; None renders without it (ProxierOptions.detectLocal).
+    func detection(_ node: ProxyNode, _ family: IPFamily) -> LocalDetection {
+        LocalDetection(mode: detectLocalMode == "None" ? "ClusterCIDR" : detectLocalMode, node: node, family: family)!
+    }
+
+    /// The node's IPv4 addresses, read only when --nodeport-addresses gives ranges to match them against.
+    func localAddresses() -> [IPAddress] {
+        guard let v = nodePortAddresses, v != "primary" else { return [] }
+        do {
+            return try RouteNetlink(socket: try MnlNetlinkSocket.inCallersNamespace(label: "of this node")).listAddresses().map { .v4($0.prefix.address) }
+        } catch {
+            logLine("--nodeport-addresses: cannot list this node's addresses (\(error)); NodePorts answer on none of them")
+            return []
+        }
+    }
+
+    func resolved(_ node: ProxyNode, _ family: IPFamily, _ local: [IPAddress]) -> ProxierOptions {
+        var o = proxier.options
+        // The node's IPv6 address stands in for the IPv6 addresses netlab-proxy does not list.
+        o.nodePortAddresses = ProxierOptions.nodePortAddresses(nodePortAddresses, family: family, nodeIP: node.address(family),
+                                                               localAddresses: local + [node.address(.ipv6)].compactMap { $0 })
+        return o
+    }
+
+    func iptables(_ node: ProxyNode, _ family: IPFamily, _ local: [IPAddress]) -> IPTablesProxier {
+        var p = proxier; p.options = resolved(node, family, local); return p
+    }
+
+    func nftables(_ node: ProxyNode, _ family: IPFamily, _ local: [IPAddress]) -> NFTablesProxier {
+        var p = nftProxier; p.options = resolved(node, family, local); p.options.randomFully = false; return p
+    }
+
     /// Reads the tables, generates the rules, and applies them in one transaction per family (or prints them).
     func apply(_ list: KubeList, node: ProxyNode, dryRun: Bool = false) throws {
-        if mode == .nftables { return try applyNFTables(list, node: node, dryRun: dryRun) }
-        for family in families(node) { try applyIPTables(list, node: node, family: family, dryRun: dryRun) }
+        if mode == .nftables {
+            try applyNFTables(list, node: node, dryRun: dryRun)
+        } else {
+            let local = localAddresses()
+            for family in families(node) { try applyIPTables(list, node: node, family: family, dryRun: dryRun, local: local) }
+        }
+        // Once the new rules are in: entries made under the old ones would bypass them.
+        if !dryRun && !omitsConntrackCleanup { ConntrackCleaner.clean(list, node: node, families: families(node)) }
     }
 
     /// The iptables (IPv4) or ip6tables (IPv6) binaries, as kube-proxy runs one per family.
     static func binary(_ program: String, _ family: IPFamily) -> String { family == .ipv6 ? "ip6" + program : "ip" + program }
 
-    func applyIPTables(_ list: KubeList, node: ProxyNode, family: IPFamily, dryRun: Bool) throws {
-        let detectLocal = LocalDetection(mode: detectLocalMode, node: node, family: family)!
+    func applyIPTables(_ list: KubeList, node: ProxyNode, family: IPFamily, dryRun: Bool, local: [IPAddress]) throws {
+        let detectLocal = detection(node, family)
+        var proxier = iptables(node, family, local)
+        if !dryRun && proxier.options.randomFully && !RandomFully.supported() { proxier.options.randomFully = false }
         // One iptables-save of every table tells which chains and jumps exist already.
         let save = try locate(Self.binary("tables-save", family))
         var saved = ""

@@ -29,13 +29,28 @@ struct Options: Sendable {
     var minSyncPeriod = 1.0
     var syncPeriod = 30.0
 
+    /// kube-proxy's --masquerade-all, --nodeport-addresses, --iptables-localhost-nodeports and
+    /// netlab-proxy's --random-fully=false (on by default where iptables supports it).
+    var proxierFlags = ProxierFlags()
+
     var isAgent: Bool { kubeconfig != nil || master != nil }
+}
+
+/// The flags that change the rules themselves, handed to NodeProgrammer.
+struct ProxierFlags: Sendable {
+    var masqueradeAll = false
+    /// "primary", CIDRs, or nil for the mode's default.
+    var nodePortAddresses: String?
+    var localhostNodePorts = true
+    var randomFully = true
 }
 
 enum ProxyMode: String, Sendable { case iptables, nftables }
 
 let usage = """
-usage: netlab-proxy [--proxy-mode iptables|nftables] [--detect-local-mode ClusterCIDR|NodeCIDR] [--dry-run]
+usage: netlab-proxy [--proxy-mode iptables|nftables] [--detect-local-mode ClusterCIDR|NodeCIDR|None] [--dry-run]
+                    [--masquerade-all] [--nodeport-addresses primary|CIDR,...] [--iptables-localhost-nodeports=false]
+                    [--random-fully=false]
        netlab-proxy --kubeconfig PATH | --master URL  [--hostname-override NAME] --cluster-cidr CIDR
                     [--service-cidr CIDR[,CIDR]] [--bind-address IP] [--healthz-bind-address 0.0.0.0:10256]
                     [--min-sync-period 1s] [--sync-period 30s] [--proxy-mode ...] [--detect-local-mode ...]
@@ -47,7 +62,13 @@ Agent (docs/api.md): lists and watches Services, EndpointSlices and its Node on 
 keeps the rules in step until SIGTERM, like kube-proxy.
   --proxy-mode            iptables (default; iptables-restore, like kube-proxy's iptables mode) or nftables
                           (one `nft -f` transaction on table ip kube-proxy; NodePorts not on 127.0.0.1)
-  --detect-local-mode     which sources are local pods: the cluster CIDR (default) or this node's pod CIDR
+  --detect-local-mode     which sources are local pods: the cluster CIDR (default), this node's pod CIDR, or None
+                          (no rule tells pods apart: no masquerade of off-cluster traffic to cluster IPs)
+  --masquerade-all        masquerade all traffic to cluster IPs, pods' too
+  --nodeport-addresses    where NodePorts answer: primary (the node's IP; the nftables mode's default) or CIDRs
+                          (the node's addresses inside them); default in iptables mode: every local address
+  --iptables-localhost-nodeports  false: no NodePorts on 127.0.0.1 (iptables mode; nftables never has them)
+  --random-fully          false: MASQUERADE without --random-fully (iptables mode; on where iptables supports it)
   --dry-run               (one shot) print the iptables-restore input (and the jumps, as comments) or the nft
                           transaction instead of applying
   --kubeconfig            the API server from this kubeconfig's current context
@@ -95,6 +116,16 @@ func parseOptions(_ args: [String]) throws -> Options {
         i += 1
         return args[i]
     }
+    /// Go's bool flags: `--flag` alone is true, `--flag=false` is false.
+    func boolean(_ flag: String) throws -> Bool {
+        let a = args[i]
+        guard a.hasPrefix(flag + "=") else { return true }
+        switch a.dropFirst(flag.count + 1) {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw Failure("\(flag) wants true or false, not \(a.dropFirst(flag.count + 1))")
+        }
+    }
     func duration(_ flag: String) throws -> Double {
         let v = try value(flag)
         guard let d = parseDuration(v), d >= 0 else { throw Failure("\(flag) wants a duration such as 1s or 500ms, not \(v)") }
@@ -105,6 +136,14 @@ func parseOptions(_ args: [String]) throws -> Options {
         let flag = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
         switch flag {
         case "--dry-run": o.dryRun = true
+        case "--masquerade-all": o.proxierFlags.masqueradeAll = try boolean(flag)
+        case "--iptables-localhost-nodeports": o.proxierFlags.localhostNodePorts = try boolean(flag)
+        case "--random-fully": o.proxierFlags.randomFully = try boolean(flag)
+        case "--nodeport-addresses":
+            let v = try value(flag)
+            let bad = ProxierOptions.invalidNodePortAddresses(v)
+            guard bad.isEmpty else { throw Failure("--nodeport-addresses \(v): \(bad.joined(separator: ", ")) is neither primary nor a CIDR such as 10.0.0.0/24") }
+            o.proxierFlags.nodePortAddresses = v.isEmpty ? nil : v
         case "--detect-local-mode": o.detectLocalMode = try value(flag)
         case "--kubeconfig": o.kubeconfig = try value(flag)
         case "--master": o.master = try value(flag)
@@ -134,11 +173,11 @@ func parseOptions(_ args: [String]) throws -> Options {
         }
         i += 1
     }
-    guard o.omissions.subtracting([.ipv6]).isEmpty || o.proxyMode == .nftables else {
+    guard o.omissions.subtracting([.ipv6, .conntrackCleanup]).isEmpty || o.proxyMode == .nftables else {
         throw Failure("--testing-omit masquerade and reject break the nftables mode only: give --proxy-mode nftables")
     }
-    guard ["ClusterCIDR", "NodeCIDR"].contains(o.detectLocalMode) else {
-        throw Failure("--detect-local-mode must be ClusterCIDR or NodeCIDR, not \(o.detectLocalMode)")
+    guard ["ClusterCIDR", "NodeCIDR", "None"].contains(o.detectLocalMode) else {
+        throw Failure("--detect-local-mode must be ClusterCIDR, NodeCIDR or None, not \(o.detectLocalMode)")
     }
     if o.isAgent {
         guard !o.dryRun else { throw Failure("--dry-run is for the one-shot mode; the agent (--kubeconfig/--master) always applies") }

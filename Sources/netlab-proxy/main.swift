@@ -56,7 +56,7 @@ func oneShot(_ options: Options) throws {
         throw Failure("cannot read the Services/EndpointSlices List in \(ProxyContract.services)=\(servicesPath): \(error)")
     }
     try NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, serviceCIDR: serviceCIDR,
-                       serviceCIDRv6: serviceCIDRv6, omissions: options.omissions).apply(list, node: node, dryRun: options.dryRun)
+                       serviceCIDRv6: serviceCIDRv6, omissions: options.omissions, flags: options.proxierFlags).apply(list, node: node, dryRun: options.dryRun)
 }
 
 func agent(_ options: Options) throws {

@@ -75,6 +75,15 @@ import Testing
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14,10.33.0.0/16"], [:], "nor IPv4,IPv6"),
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--service-cidr", "fd00::/108"], [:], "--service-cidr fd00::/108 is not an IPv4 prefix"),
             (["--service-cidr", "10.36.0.0/20"], [:], "--service-cidr is an agent-mode flag"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--nodeport-addresses", "10.0.0.0/24,nodes"], [:],
+             "--nodeport-addresses 10.0.0.0/24,nodes: nodes is neither primary nor a CIDR"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--masquerade-all=maybe"], [:], "--masquerade-all wants true or false, not maybe"),
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--detect-local-mode", "InterfaceNamePrefix"], [:],
+             "--detect-local-mode must be ClusterCIDR, NodeCIDR or None"),
+            // The rule flags and --testing-omit conntrack-cleanup parse in the iptables mode: this one fails only at the health address.
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--masquerade-all", "--detect-local-mode=None",
+              "--nodeport-addresses=primary", "--iptables-localhost-nodeports=false", "--random-fully=false",
+              "--testing-omit", "conntrack-cleanup", "--healthz-bind-address", "bad"], [:], "--healthz-bind-address wants ADDR:PORT"),
             // --testing-omit ipv6 breaks either mode, so the iptables mode takes it: this one fails only at the API.
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14,2001:db8:32::/64", "--testing-omit", "ipv6", "--healthz-bind-address", "bad"], [:], "--healthz-bind-address wants ADDR:PORT"),
         ]

@@ -33,19 +33,19 @@ import Testing
         #expect(NFTablesProxier.hashAndTruncate(long).hasSuffix("..."))
     }
 
-    /// Mirrors TestOverallNFTablesRules: its six services with what netlab does not model left
-    /// out (LoadBalancer ingress IPs, externalIPs, loadBalancerSourceRanges, health-check ports):
-    /// the expected lines are upstream's minus the ones those produce.
+    /// Mirrors TestOverallNFTablesRules: its six services, LoadBalancer ingress IPs, externalIPs,
+    /// loadBalancerSourceRanges (with upstream's stray whitespace) and health check ports included.
     @Test func overallRulesMatchKubeProxysTest() throws {
         func svc(_ ns: String, _ name: String, _ ip: String, type: String = "ClusterIP", nodePort: Int? = nil,
-                 etp: String? = nil, affinity: Bool = false) -> String {
+                 etp: String? = nil, affinity: Bool = false, extra: String = "", status: String = "") -> String {
             """
             {"kind":"Service","apiVersion":"v1","metadata":{"name":"\(name)","namespace":"\(ns)"},
              "spec":{"type":"\(type)","clusterIP":"\(ip)",\(etp.map { "\"externalTrafficPolicy\":\"\($0)\"," } ?? "")
-             \(affinity ? "\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":10800}}," : "")
-             "ports":[{"name":"p80","port":80,"protocol":"TCP"\(nodePort.map { ",\"nodePort\":\($0)" } ?? "")}]}}
+             \(affinity ? "\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":10800}}," : "")\(extra)
+             "ports":[{"name":"p80","port":80,"protocol":"TCP"\(nodePort.map { ",\"nodePort\":\($0)" } ?? "")}]}\(status)}
             """
         }
+        func ingress(_ ip: String) -> String { ",\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"\(ip)\"}]}}" }
         func slice(_ ns: String, _ name: String, _ eps: [(String, String?)]) -> String {
             let endpoints = eps.map { "{\"addresses\":[\"\($0.0)\"]\($0.1.map { ",\"nodeName\":\"\($0)\"" } ?? "")}" }
             return """
@@ -56,10 +56,12 @@ import Testing
         }
         let items = [
             svc("ns1", "svc1", "172.30.0.41"),
-            svc("ns2", "svc2", "172.30.0.42", type: "LoadBalancer", nodePort: 3001, etp: "Local"),
+            svc("ns2", "svc2", "172.30.0.42", type: "LoadBalancer", nodePort: 3001, etp: "Local",
+                extra: "\"externalIPs\":[\"192.168.99.22\"],\"healthCheckNodePort\":30000,", status: ingress("1.2.3.4")),
             svc("ns3", "svc3", "172.30.0.43", type: "NodePort", nodePort: 3003),
-            svc("ns4", "svc4", "172.30.0.44", type: "NodePort"),
-            svc("ns5", "svc5", "172.30.0.45", type: "LoadBalancer", nodePort: 3002, etp: "Cluster", affinity: true),
+            svc("ns4", "svc4", "172.30.0.44", type: "NodePort", extra: "\"externalIPs\":[\"192.168.99.33\"],"),
+            svc("ns5", "svc5", "172.30.0.45", type: "LoadBalancer", nodePort: 3002, etp: "Cluster", affinity: true,
+                extra: "\"healthCheckNodePort\":30000,\"loadBalancerSourceRanges\":[\" 203.0.113.0/25\"],", status: ingress("5.6.7.8")),
             svc("ns6", "svc6", "172.30.0.46"),
             slice("ns1", "svc1", [("10.180.0.1", nil)]),
             slice("ns2", "svc2", [("10.180.0.2", nil)]),

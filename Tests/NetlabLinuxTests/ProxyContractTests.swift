@@ -33,8 +33,11 @@ extension Labs { @Suite struct ProxyContractTests {
         let lab = try Lab.up(name: name, topology: t, persistent: false)
         defer { try? lab.down() }
         let calls = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init).sorted()
-        #expect(calls == ["node1 iptables-restore", "node1 iptables-save", "node2 iptables-restore", "node2 iptables-save"],
-                "one save and one restore per node, nothing else: \(calls)")
+        // Per node: one save, one restore, and the proxy's one dry `iptables-restore --test` probe for
+        // MASQUERADE --random-fully (once per process, as kube-proxy checks it once at start).
+        #expect(calls == ["node1 iptables-restore", "node1 iptables-restore", "node1 iptables-save",
+                          "node2 iptables-restore", "node2 iptables-restore", "node2 iptables-save"],
+                "one save, one restore and one probe per node, nothing else: \(calls)")
         // And the rules are in force (the shims did not get in the way).
         let r = Probe.http(from: try lab.namespace("client"), to: IPv4Address("203.0.113.38")!, port: 30007)
         #expect(r.status == 200, "\(r.failure ?? "")")

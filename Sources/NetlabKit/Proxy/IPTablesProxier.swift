@@ -7,10 +7,11 @@ import Foundation
 // port uses and what its traffic policies decide come from the shared model (ServicePorts.swift);
 // this file only renders those decisions as iptables rules.
 //
-// Deliberately not covered (netlab topologies have none of them): LoadBalancer VIPs and
-// loadBalancerSourceRanges (KUBE-FW-*), externalIPs, health-check node ports, topology-aware
-// hints, --nodeport-addresses (NodePorts match every local address, as by default), and the
-// nfacct counters kube-proxy 1.31 added.
+// LoadBalancer VIPs with their source ranges (KUBE-FW-*, KUBE-PROXY-FIREWALL), externalIPs and
+// health check node ports are rendered in IPTablesProxier+LoadBalancer.swift.
+// --masquerade-all, --detect-local-mode None, --nodeport-addresses and --random-fully support come
+// as ProxierOptions. Deliberately not covered: topology-aware hints and the nfacct counters
+// kube-proxy 1.31 added.
 //
 // IPv6: the same chains for ip6tables-restore, rendered by the IPv6 proxier of a dual-stack node
 // (detectLocal of the IPv6 family), with kube-proxy's differences: no KUBE-FIREWALL localnet
@@ -30,9 +31,13 @@ public struct IPTablesProxier: Sendable {
     public var localhostNodePorts: Bool
     /// True when the node's nf_conntrack_tcp_be_liberal is set: kube-proxy then skips the INVALID DROP.
     public var conntrackTCPLiberal: Bool
+    /// --masquerade-all, --detect-local-mode None, --nodeport-addresses, --random-fully support.
+    public var options: ProxierOptions
 
-    public init(masqueradeBit: Int = 14, localhostNodePorts: Bool = true, conntrackTCPLiberal: Bool = false) {
+    public init(masqueradeBit: Int = 14, localhostNodePorts: Bool = true, conntrackTCPLiberal: Bool = false,
+                options: ProxierOptions = ProxierOptions()) {
         self.masqueradeBit = masqueradeBit; self.localhostNodePorts = localhostNodePorts; self.conntrackTCPLiberal = conntrackTCPLiberal
+        self.options = options
     }
 
     // Chain names, as in proxier.go.
@@ -118,11 +123,11 @@ public struct IPTablesProxier: Sendable {
         // Clear the mark so a packet that traverses the stack again is not masqueraded twice.
         natRules.add("-A", S.postroutingChain, "-j", "MARK", "--xor-mark", mark)
         natRules.add("-A", S.postroutingChain, "-m", "comment", "--comment", q("kubernetes service traffic requiring SNAT"),
-                     "-j", "MASQUERADE", "--random-fully")
+                     "-j", "MASQUERADE", options.randomFully ? "--random-fully" : nil)
         natRules.add("-A", S.markMasqChain, "-j", "MARK", "--or-mark", mark)
 
         let isIPv6 = detectLocal.family == .ipv6
-        if localhostNodePorts && !isIPv6 {
+        if localhostNodePorts && !isIPv6 && options.nodePortAddressesHoldIPv4Loopback {
             // route_localnet opens 127.0.0.0/8 to the outside (issue 90259); this closes it again.
             filterChains.chain(S.kubeletFirewallChain)
             filterRules.add("-A", S.kubeletFirewallChain, "-m", "comment", "--comment", q("block incoming localnet connections"),
@@ -175,6 +180,10 @@ public struct IPTablesProxier: Sendable {
                                 + ["-j", internalFilterTarget])
             }
 
+            writeExternalCaptureRules(svc, cat, filterRules: &filterRules, natRules: &natRules,
+                                      externalTrafficChain: externalTrafficChain, filterTarget: externalFilterTarget,
+                                      filterComment: externalFilterComment)
+
             if svc.nodePort != 0 {
                 if cat.hasAny {
                     natRules.add("-A", S.nodePortsChain, "-m", "comment", "--comment", name, "-m", proto, "-p", proto,
@@ -187,11 +196,17 @@ public struct IPTablesProxier: Sendable {
                 }
             }
 
-            if hasInternalEndpoints {
+            if svc.healthCheckNodePort != 0 {
+                // Whether or not this node has local endpoints: the load balancer must reach the health server.
+                filterRules.add("-A", S.nodePortsChain, "-m", "comment", "--comment", q("\(name) health check node port"),
+                                "-m", "tcp", "-p", "tcp", "--dport", String(svc.healthCheckNodePort), "-j", "ACCEPT")
+            }
+
+            if hasInternalEndpoints && (options.masqueradeAll || options.detectLocal) {
                 // Masquerade off-cluster (or off-node) sources reaching the cluster IP: the reply
-                // might otherwise bypass this node.
+                // might otherwise bypass this node. --masquerade-all: every source.
                 natRules.add(["-A", internalPolicyChain, "-m", "comment", "--comment", q("\(name) cluster IP")] + clusterIPMatch
-                             + detectLocal.ifNotLocal + ["-j", S.markMasqChain])
+                             + (options.masqueradeAll ? [] : detectLocal.ifNotLocal) + ["-j", S.markMasqChain])
             }
 
             if cat.usesExternalTraffic {
@@ -204,8 +219,8 @@ public struct IPTablesProxier: Sendable {
                 } else {
                     // Pods of this cluster reaching a NodePort behave as if they went out to a load
                     // balancer and back: neither traffic policy applies to them.
-                    natRules.add(["-A", externalTrafficChain, "-m", "comment", "--comment",
-                                  q("pod traffic for \(name) external destinations")] + detectLocal.ifLocal + ["-j", clusterPolicyChain])
+                    if options.detectLocal { natRules.add(["-A", externalTrafficChain, "-m", "comment", "--comment",
+                                  q("pod traffic for \(name) external destinations")] + detectLocal.ifLocal + ["-j", clusterPolicyChain]) }
                     // The node itself (including 127.0.0.1 with route_localnet) must be masqueraded:
                     // its source address is local and the reply would never reach it.
                     natRules.add("-A", externalTrafficChain, "-m", "comment", "--comment",
@@ -218,6 +233,11 @@ public struct IPTablesProxier: Sendable {
                 if hasExternalEndpoints {
                     natRules.add("-A", externalTrafficChain, "-j", externalPolicyChain)
                 }
+            }
+
+            if let fw = writeFirewallChain(svc, cat, node: node, natRules: &natRules, externalTrafficChain: externalTrafficChain) {
+                natChains.chain(fw)
+                activeNATChains.insert(fw)
             }
 
             if cat.usesClusterPolicy {
@@ -252,12 +272,21 @@ public struct IPTablesProxier: Sendable {
             natRules.add("-X", chain)
         }
 
-        var nodePortDestinations = ["-m", "addrtype", "--dst-type", "LOCAL"]
-        // IPv6 NodePorts never work on localhost (kube-proxy blocks ::1 whatever the flag says).
-        if isIPv6 { nodePortDestinations += ["!", "-d", "::1/128"] } else if !localhostNodePorts { nodePortDestinations += ["!", "-d", "127.0.0.0/8"] }
-        natRules.add(["-A", S.servicesChain, "-m", "comment", "--comment",
-                      q("kubernetes service nodeports; NOTE: this must be the last rule in this chain")]
-                     + nodePortDestinations + ["-j", S.nodePortsChain])
+        let nodePortsComment = ["-A", S.servicesChain, "-m", "comment", "--comment",
+                                q("kubernetes service nodeports; NOTE: this must be the last rule in this chain")]
+        switch options.nodePortAddresses ?? .all {
+        case .all:
+            var nodePortDestinations = ["-m", "addrtype", "--dst-type", "LOCAL"]
+            // IPv6 NodePorts never work on localhost (kube-proxy blocks ::1 whatever the flag says).
+            if isIPv6 { nodePortDestinations += ["!", "-d", "::1/128"] } else if !localhostNodePorts { nodePortDestinations += ["!", "-d", "127.0.0.0/8"] }
+            natRules.add(nodePortsComment + nodePortDestinations + ["-j", S.nodePortsChain])
+        case .addresses(let ips):
+            // --nodeport-addresses: one rule per node address in the ranges; loopback only where
+            // localhost NodePorts work (IPv4, --iptables-localhost-nodeports).
+            for ip in ips where !(ip.isLoopbackAddress && (isIPv6 || !localhostNodePorts)) {
+                natRules.add(nodePortsComment + ["-d", ip.description, "-j", S.nodePortsChain])
+            }
+        }
 
         if !conntrackTCPLiberal {
             // Out-of-window packets would otherwise reach a pod un-DNATed and reset the connection (issue 74839).
@@ -331,7 +360,7 @@ extension ProxyEndpoint {
 /// are quoted by the caller, exactly where kube-proxy quotes them.
 struct Lines {
     private(set) var text = ""
-    mutating func add(_ words: String...) { add(words) }
+    mutating func add(_ words: String?...) { add(words.compactMap { $0 }) }
     mutating func add(_ words: [String]) { text += words.joined(separator: " ") + "\n" }
     mutating func chain(_ name: String) { text += ":\(name) - [0:0]\n" }
 }

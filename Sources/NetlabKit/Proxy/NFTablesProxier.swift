@@ -11,9 +11,9 @@
 //   rebuilt atomically and stale service chains go with it. kube-proxy instead flushes every chain
 //   and map it keeps and deletes stale chains a second later (kernels before 6.2 kept a deleted map
 //   element's chain referenced for a while); the resulting table is the same.
-// - Not covered (netlab topologies have none): LoadBalancer VIPs and source ranges (the
-//   firewall-ips map stays empty), externalIPs, --nodeport-addresses other than the node's IP,
-//   --masquerade-all, topology hints.
+// - LoadBalancer VIPs, their source ranges (firewall-ips, firewall- chains) and externalIPs are
+//   rendered in NFTablesProxier+LoadBalancer.swift; --masquerade-all, --detect-local-mode None and
+//   --nodeport-addresses come as ProxierOptions. Not covered: topology hints.
 //
 // IPv6: the IPv6 proxier of a dual-stack node renders `table ip6 kube-proxy` (ip6 daddr/saddr,
 // ipv6_addr sets and maps, `dnat to [addr]:port`, endpoint chains with the address' colons as
@@ -30,6 +30,9 @@ public struct NFTablesProxier: Sendable {
         /// Nothing of IPv6 is programmed (either mode): a dual-stack node proxied as IPv4-only,
         /// as kube-proxy ends up when the node's ip6tables nat table is missing.
         case ipv6
+        /// (netlab-proxy, either mode) No UDP conntrack cleanup after a sync: stale entries keep
+        /// sending a fixed-port client to a backend that is gone.
+        case conntrackCleanup = "conntrack-cleanup"
     }
 
     public static let table = "kube-proxy"
@@ -46,9 +49,13 @@ public struct NFTablesProxier: Sendable {
     /// The IPv6 service range, the same for the `ip6` table.
     public var serviceCIDRv6: IPv6Prefix?
     public var omissions: Set<Omission>
+    /// --masquerade-all, --detect-local-mode None, --nodeport-addresses (randomFully is the iptables mode's).
+    public var options: ProxierOptions
 
-    public init(masqueradeBit: Int = 14, serviceCIDR: IPv4Prefix? = nil, serviceCIDRv6: IPv6Prefix? = nil, omissions: Set<Omission> = []) {
+    public init(masqueradeBit: Int = 14, serviceCIDR: IPv4Prefix? = nil, serviceCIDRv6: IPv6Prefix? = nil, omissions: Set<Omission> = [],
+                options: ProxierOptions = ProxierOptions()) {
         self.masqueradeBit = masqueradeBit; self.serviceCIDR = serviceCIDR; self.serviceCIDRv6 = serviceCIDRv6; self.omissions = omissions
+        self.options = options
     }
 
     /// The service range of `family`, if known.
@@ -140,11 +147,10 @@ public struct NFTablesProxier: Sendable {
         t.rule("nat-prerouting", "jump \(S.servicesChain)")
         // NodePorts answer on the node's own address only (--nodeport-addresses primary), never on
         // 127.0.0.1: the documented difference from the iptables mode.
-        t.rule(S.nodePortEndpointsCheckChain, "\(ipX) daddr @\(S.nodePortIPsSet) meta l4proto . th dport vmap @\(S.noEndpointNodePortsMap)")
+        writeNodePortDispatch(&t, node: node, family: family, service: false)
         t.rule(S.rejectChain, omissions.contains(.reject) ? "drop" : "reject")
         t.rule(S.servicesChain, "\(ipX) daddr . meta l4proto . th dport vmap @\(S.serviceIPsMap)")
-        t.rule(S.servicesChain, "\(ipX) daddr @\(S.nodePortIPsSet) meta l4proto . th dport vmap @\(S.serviceNodePortsMap)")
-        if let address = node.address(family) { t.element(S.nodePortIPsSet, "\(address)") }
+        writeNodePortDispatch(&t, node: node, family: family, service: true)
         t.rule(S.serviceEndpointsCheckChain, "\(ipX) daddr . meta l4proto . th dport vmap @\(S.noEndpointServicesMap)")
 
         for svc in services.ports {
@@ -168,10 +174,15 @@ public struct NFTablesProxier: Sendable {
                 t.element(S.serviceIPsMap, "\(key) : goto \(internalChain)")
                 // Off-cluster sources reaching the cluster IP are masqueraded: the reply might
                 // otherwise bypass this node.
-                t.rule(internalChain, "\(ipX) daddr \(svc.clusterIP) \(ipX) saddr != \(cidr) jump \(S.markMasqChain)")
+                if options.masqueradeAll {
+                    t.rule(internalChain, "\(ipX) daddr \(svc.clusterIP) \(proto) dport \(svc.port) jump \(S.markMasqChain)")
+                } else if options.detectLocal {
+                    t.rule(internalChain, "\(ipX) daddr \(svc.clusterIP) \(ipX) saddr != \(cidr) jump \(S.markMasqChain)")
+                }
             } else {
                 t.element(S.noEndpointServicesMap, "\(key) comment \"\(name)\" : \(verdictWithout)")
             }
+            writeExternalFrontends(&t, svc, cat, node: node, family: family, externalChain: externalChain)
             if svc.nodePort != 0 {
                 if cat.hasAny { t.element(S.serviceNodePortsMap, "\(proto) . \(svc.nodePort) : goto \(externalChain)") }
                 if !cat.hasExternalEndpoints {
@@ -185,7 +196,9 @@ public struct NFTablesProxier: Sendable {
                     t.rule(externalChain, "jump \(S.markMasqChain)")
                 } else {
                     // Pods reaching a NodePort act as if they went out to a load balancer and back.
-                    t.rule(externalChain, "\(ipX) saddr \(cidr) goto \(clusterPolicyChain) comment \"short-circuit pod traffic\"")
+                    if options.detectLocal {
+                        t.rule(externalChain, "\(ipX) saddr \(cidr) goto \(clusterPolicyChain) comment \"short-circuit pod traffic\"")
+                    }
                     // The node itself must be masqueraded: its source address is local.
                     t.rule(externalChain, "fib saddr type local jump \(S.markMasqChain) comment \"masquerade local traffic\"")
                     t.rule(externalChain, "fib saddr type local goto \(clusterPolicyChain) comment \"short-circuit local traffic\"")
@@ -211,6 +224,27 @@ public struct NFTablesProxier: Sendable {
             }
         }
         return t.text
+    }
+
+    /// Which destinations NodePorts answer on: the nodeport-ips set (the node's IP by default,
+    /// --nodeport-addresses' addresses otherwise, never loopback), or every local address but
+    /// loopback for a range that holds them all. `service`: the services chain's dispatch, else
+    /// the nodeport-endpoints-check one.
+    private func writeNodePortDispatch(_ t: inout Transaction, node: ProxyNode, family: IPFamily, service: Bool) {
+        let S = Self.self, ipX = Self.tableFamily(family)
+        let map = service ? S.serviceNodePortsMap : S.noEndpointNodePortsMap
+        let chain = service ? S.servicesChain : S.nodePortEndpointsCheckChain
+        switch options.nodePortAddresses {
+        case .all?:
+            let noLocalhost = family == .ipv6 ? "ip6 daddr != ::1" : "ip daddr != 127.0.0.0/8"
+            t.rule(chain, "fib daddr type local \(noLocalhost) meta l4proto . th dport vmap @\(map)")
+        case .addresses(let ips)?:
+            t.rule(chain, "\(ipX) daddr @\(S.nodePortIPsSet) meta l4proto . th dport vmap @\(map)")
+            if service { for ip in ips where ip.family == family && !ip.isLoopbackAddress { t.element(S.nodePortIPsSet, "\(ip)") } }
+        case nil:
+            t.rule(chain, "\(ipX) daddr @\(S.nodePortIPsSet) meta l4proto . th dport vmap @\(map)")
+            if service, let address = node.address(family) { t.element(S.nodePortIPsSet, "\(address)") }
+        }
     }
 
     private func writeServiceToEndpointRules(_ t: inout Transaction, _ svc: ProxyServicePort, _ chain: String,

@@ -86,9 +86,20 @@ public struct ProxyServicePort: Hashable, Sendable {
     public var internalPolicyLocal: Bool
     /// ClientIP affinity timeout; nil without affinity.
     public var affinitySeconds: Int?
+    /// spec.externalIPs of this family.
+    public var externalIPs: [String] = []
+    /// The VIP-mode status.loadBalancer.ingress IPs of this family (ipMode Proxy left out).
+    public var loadBalancerIPs: [String] = []
+    /// spec.loadBalancerSourceRanges of this family.
+    public var loadBalancerSourceRanges: [String] = []
+    /// LoadBalancer with externalTrafficPolicy Local: its health check node port; 0 when none.
+    public var healthCheckNodePort: Int = 0
 
     public var nameString: String { name.text }
-    public var externallyAccessible: Bool { nodePort != 0 }
+    /// kube-proxy's ExternallyAccessible: a NodePort, a LoadBalancer IP or an external IP.
+    public var externallyAccessible: Bool { nodePort != 0 || !loadBalancerIPs.isEmpty || !externalIPs.isEmpty }
+    /// The addresses besides the cluster IP where this port answers on its own port.
+    public var frontendIPs: [String] { externalIPs + loadBalancerIPs }
     /// Even with externalTrafficPolicy Local, Cluster endpoints serve the short-circuit paths.
     public var usesClusterEndpoints: Bool { !internalPolicyLocal || externallyAccessible }
     public var usesLocalEndpoints: Bool { internalPolicyLocal || (externalPolicyLocal && externallyAccessible) }
@@ -131,7 +142,8 @@ public struct ProxyServices: Sendable {
             // not this proxier's (kube-proxy's ServiceChangeTracker keeps its family's IP only).
             let ips = (s.spec.clusterIPs ?? []) + [s.spec.clusterIP].compactMap { $0 }
             guard let clusterIP = ips.lazy.compactMap({ IPAddress($0) }).first(where: { $0.family == family })?.description else { continue }
-            let externallyReachableType = type == "NodePort" || type == "LoadBalancer"
+            let externallyReachableType = type == "NodePort" || type == "LoadBalancer" || !(s.spec.externalIPs ?? []).isEmpty
+            let external = ExternalFrontends(s, family: family)
             let affinity: Int? = s.spec.sessionAffinity == "ClientIP" ? (s.spec.sessionAffinityTimeout ?? 10800) : nil
             for p in s.spec.ports ?? [] {
                 let proto = p.protocol ?? "TCP"
@@ -141,7 +153,8 @@ public struct ProxyServices: Sendable {
                     nodePort: p.nodePort ?? 0,
                     externalPolicyLocal: externallyReachableType && s.spec.externalTrafficPolicy == "Local",
                     internalPolicyLocal: s.spec.internalTrafficPolicy == "Local",
-                    affinitySeconds: affinity))
+                    affinitySeconds: affinity, externalIPs: external.externalIPs, loadBalancerIPs: external.loadBalancerIPs,
+                    loadBalancerSourceRanges: external.sourceRanges, healthCheckNodePort: external.healthCheckNodePort))
             }
         }
         return out.sorted { $0.nameString < $1.nameString || ($0.nameString == $1.nameString && $0.proto < $1.proto) }

@@ -31,7 +31,8 @@ extension NetlinkSocket {
     }
 }
 
-/// The libmnl implementation: one `AF_NETLINK`/`NETLINK_ROUTE` socket with extended acks
+/// The libmnl implementation: one `AF_NETLINK` socket (`NETLINK_ROUTE` unless told otherwise,
+/// `NETLINK_NETFILTER` for ctnetlink) with extended acks
 /// (`NETLINK_EXT_ACK`) and capped acks (`NETLINK_CAP_ACK`: errors do not echo the request).
 /// Usable from any thread, one call at a time.
 public final class MnlNetlinkSocket: NetlinkSocket {
@@ -49,8 +50,9 @@ public final class MnlNetlinkSocket: NetlinkSocket {
 
     /// Opens the socket inside the namespace `namespaceFD` (the descriptor stays the caller's),
     /// on a short-lived thread, so no thread of ours ever changes namespace.
-    public convenience init(namespaceFD: Int32, namespaceName: String, replyTimeoutSeconds: Int = 10) throws {
-        let fd = netlab_socket_in_netns(namespaceFD, AF_NETLINK, Int32(NETLAB_SOCK_RAW), NETLINK_ROUTE)
+    public convenience init(namespaceFD: Int32, namespaceName: String, replyTimeoutSeconds: Int = 10,
+                            protocol netlinkProtocol: Int32 = NETLINK_ROUTE) throws {
+        let fd = netlab_socket_in_netns(namespaceFD, AF_NETLINK, Int32(NETLAB_SOCK_RAW), netlinkProtocol)
         guard fd >= 0 else {
             throw NetlinkError(operation: "open netlink socket", namespace: namespaceName, code: -fd)
         }
@@ -59,8 +61,9 @@ public final class MnlNetlinkSocket: NetlinkSocket {
 
     /// A socket in the calling thread's namespace. For tests and read-only inspection only: netlab
     /// never changes the namespace it runs in.
-    public static func inCallersNamespace(label: String = "of the caller", replyTimeoutSeconds: Int = 10) throws -> MnlNetlinkSocket {
-        let fd = socket(AF_NETLINK, Int32(NETLAB_SOCK_RAW) | Int32(NETLAB_SOCK_CLOEXEC), NETLINK_ROUTE)
+    public static func inCallersNamespace(label: String = "of the caller", replyTimeoutSeconds: Int = 10,
+                                          protocol netlinkProtocol: Int32 = NETLINK_ROUTE) throws -> MnlNetlinkSocket {
+        let fd = socket(AF_NETLINK, Int32(NETLAB_SOCK_RAW) | Int32(NETLAB_SOCK_CLOEXEC), netlinkProtocol)
         guard fd >= 0 else { throw NetlinkError(operation: "open netlink socket", namespace: label, code: errno) }
         return try MnlNetlinkSocket(fd: fd, namespaceName: label, replyTimeoutSeconds: replyTimeoutSeconds)
     }

@@ -1,0 +1,30 @@
+import Foundation
+import NetlabKit
+import NetlabLinux
+
+/// After a sync is in the kernel: delete the UDP conntrack entries of this node (netlab-proxy
+/// runs in the node's namespace) that still point at a backend that no longer serves, or that
+/// were rejected while the service had no endpoints (ConntrackCleanup decides which), as
+/// kube-proxy does after each sync. A failure is logged, not fatal: the rules are already in
+/// place, and kube-proxy too only logs it.
+enum ConntrackCleaner {
+    static func clean(_ list: KubeList, node: ProxyNode, families: [IPFamily]) {
+        let table: ConntrackNetlink
+        do { table = try ConntrackNetlink.inCallersNamespace(label: "of node \(node.name)") } catch {
+            logLine("conntrack cleanup skipped: \(error)")
+            return
+        }
+        for family in families {
+            do {
+                let services = ProxyServices(list, node: node, family: family)
+                let stale = ConntrackCleanup.staleFlows(try table.flows(family), services: services)
+                guard !stale.isEmpty else { continue }
+                let n = try table.delete(stale)
+                logLine("deleted \(n) stale UDP conntrack entr\(n == 1 ? "y" : "ies") (\(family == .ipv6 ? "IPv6" : "IPv4")): "
+                        + stale.prefix(5).map(\.description).joined(separator: "; ") + (stale.count > 5 ? "; …" : ""))
+            } catch {
+                logLine("conntrack cleanup failed (\(family == .ipv6 ? "IPv6" : "IPv4")): \(error)")
+            }
+        }
+    }
+}
