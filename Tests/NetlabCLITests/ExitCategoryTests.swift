@@ -20,6 +20,7 @@ import Testing
         (APIStatus(code: 404, reason: "NotFound", message: "services \"x\" not found"), .failure),
         (CheckSelection.NoMatch(pattern: "x", available: []), .usage),
         (LabFacts.Unresolved(ref: Ref("pod9.ip"), reason: "no such pod"), .usage),
+        (FaultRules.Untranslatable(field: "ttl", reason: "changes at every hop"), .usage),
         (PcapError.tooShort, .failure),
         (CNIPluginNotFound(pluginTypes: ["ptp"], binDir: "/opt/cni/bin"), .environment),
         (CNIConfigError("bad"), .failure),

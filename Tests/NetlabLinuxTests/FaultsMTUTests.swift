@@ -222,6 +222,9 @@ extension Labs.FaultsMTUTests {
         }
         #expect(Lab.agentStates(topology: t, store: lab.store).allSatisfy { $0.running })
         #expect(try inMember(lab, "node2", ["ip", "route", "show", "default"]).contains("via 10.0.0.1"))
+        // Faults live in the lab's namespaces and journal: down leaves nothing of them.
+        try lab.down()
+        #expect(leftovers(of: lab.name).isEmpty)
     }
 
     /// kube-proxy restarting keeps established flows: a TCP connection to the ClusterIP, opened
@@ -267,5 +270,29 @@ final class HeldConnection {
             if n <= 0 { return out.isEmpty ? "read: \(n < 0 ? SystemError.name(of: errno) : "the connection closed")" : String(decoding: out, as: UTF8.self) }
             out += buf[0..<n]
         }
+    }
+}
+
+extension Labs.FaultsMTUTests {
+    /// A stream's faults come at their `at:`; two on one member share its table, and the undo
+    /// removes it once.
+    @Test func timedFaultsAddToTheMembersTableAndAreUndoneOnce() throws {
+        let t = try faultsTopology(checks: "  []\n")
+        let lab = try Lab.up(name: uniqueLab("t-timed"), topology: t, persistent: false)
+        defer { try? lab.down() }
+        let facts = LabFacts(topology: lab.topology, pods: lab.record.pods)
+        let eth0 = InterfaceRef(member: "pod2", interface: "eth0")
+        let applied = Lab.AppliedFaults()
+        let hook = lab.timedFaultHook([Fault(.loss(at: eth0, .every(2)), at: 0.2),
+                                       Fault(.drop(at: eth0, PacketPattern(proto: .udp, dport: "53")), at: 0.5)],
+                                      into: applied, facts: facts, family: .ipv4)
+        hook(0.1)
+        #expect(applied.isEmpty)
+        hook(0.3)
+        hook(0.6)
+        let table = try inMember(lab, "pod2", ["nft", "list", "table", "netdev", FaultRules.table])
+        #expect(table.contains("loss every 2 at pod2/eth0") && table.contains("udp dport 53"), "\(table)")
+        #expect(lab.undoFaults(applied).isEmpty)
+        #expect(try inMember(lab, "pod2", ["nft", "list", "tables"]).contains(FaultRules.table) == false)
     }
 }

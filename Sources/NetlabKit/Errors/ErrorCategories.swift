@@ -7,6 +7,8 @@ extension InterfaceRef.ParseError: NetlabError { public var exitCategory: ExitCa
 extension CheckSelection.NoMatch: NetlabError { public var exitCategory: ExitCategory { .usage } }
 /// A check reference that names nothing in the lab: the topology is wrong.
 extension LabFacts.Unresolved: NetlabError { public var exitCategory: ExitCategory { .usage } }
+/// A drop fault whose pattern nftables cannot say: the topology asks for what netlab does not do.
+extension FaultRules.Untranslatable: NetlabError { public var exitCategory: ExitCategory { .usage } }
 extension PcapError: NetlabError { public var exitCategory: ExitCategory { .failure } }
 /// The plugin binary is not installed: the machine lacks it.
 extension CNIPluginNotFound: NetlabError { public var exitCategory: ExitCategory { .environment } }

@@ -9,6 +9,10 @@ extension Lab {
     /// The faults applied for one check, with their undos (newest last).
     public final class AppliedFaults {
         var undos: [(fault: String, undo: () throws -> Void)] = []
+        /// The loss and drop rules loaded, by member.
+        var tableRules: [String: [FaultRules.Rule]] = [:]
+        /// Timed faults that could not be applied (the check fails with them).
+        public internal(set) var failures: [String] = []
         public init() {}
         public var isEmpty: Bool { undos.isEmpty }
     }
@@ -63,10 +67,25 @@ extension Lab {
         }
     }
 
+    /// For a check with a stream: a hook the stream calls with the seconds since it started,
+    /// which applies each fault whose `at:` has come, once, in order (before the stream, apply
+    /// only the faults without `at:`). A fault that cannot be applied is in `applied.failures`.
+    public func timedFaultHook(_ faults: [Fault], into applied: AppliedFaults, facts: LabFacts, family: IPFamily?) -> (Double) -> Void {
+        var pending = faults.filter { $0.at != nil }.sorted { $0.at! < $1.at! }
+        return { [self] elapsed in
+            while let next = pending.first, let at = next.at, at <= elapsed {
+                pending.removeFirst()
+                do { try applyFaults([next], into: applied, facts: facts, family: family) } catch {
+                    applied.failures.append("applying fault \(next.text) at \(at) s failed: \(error)")
+                }
+            }
+        }
+    }
+
     /// Undoes every applied fault, newest first; returns what could not be undone (each one
     /// is still tried).
     public func undoFaults(_ applied: AppliedFaults) -> [String] {
-        var failures: [String] = []
+        var failures = applied.failures
         while let (fault, undo) = applied.undos.popLast() {
             do { try undo() } catch { failures.append("undoing fault \(fault) failed: \(error)") }
         }
@@ -78,10 +97,16 @@ extension Lab {
     func applyFaultRules(_ rules: [FaultRules.Rule], member: String, into applied: AppliedFaults) throws {
         let ns = try namespace(member)
         let what = "the fault table netdev \(FaultRules.table) in \(member)"
-        // Recorded first: a transaction that half failed leaves nothing, and deleting a table
-        // that is not there is reported (and harmless).
-        applied.undos.append((rules.map(\.comment).joined(separator: ", "), { [self] in try nft(FaultRules.deleteScript, in: ns, what: "deleting " + what) }))
-        try nft(FaultRules.script(rules), in: ns, what: "loading " + what)
+        // One table per member holds every rule so far (a timed fault adds to it); its undo is
+        // recorded before the first load: a transaction that failed leaves nothing, and
+        // deleting a table that is not there is reported (and harmless).
+        let earlier = applied.tableRules[member]
+        if earlier == nil {
+            applied.undos.append(("the loss and drop faults of \(member)", { [self] in try nft(FaultRules.deleteScript, in: ns, what: "deleting " + what) }))
+        }
+        let all = (earlier ?? []) + rules
+        try nft(FaultRules.script(all), in: ns, what: "loading " + what)
+        applied.tableRules[member] = all
     }
 
     func nft(_ script: String, in ns: NetworkNamespace, what: String) throws {
