@@ -8,12 +8,8 @@ extension TopologyBuilder {
         var ok = true
         var size: Int?
         if let n = f.optional("size") {
-            let range = CheckPayload.minSize...CheckPayload.maxSize
-            if let v = r.int(n, "\(label) size", range: range) {
-                if range.contains(v.value) { size = v.value } else {
-                    r.error(v.loc, "\(label) size is \(v.value) bytes; it must be \(range.lowerBound)-\(range.upperBound) (the largest UDP payload over IPv4)"); ok = false
-                }
-            } else { ok = false }
+            // Up to the largest UDP payload over IPv4.
+            if let v = r.int(n, "\(label) size", range: CheckPayload.minSize...CheckPayload.maxSize) { size = v.value } else { ok = false }
         }
         var df = false
         if let n = f.optional("dontFragment") {
