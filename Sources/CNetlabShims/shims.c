@@ -19,6 +19,7 @@
 #include <linux/if_ether.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/errqueue.h>
 #include <time.h>
 
 #ifndef CLONE_NEWNET
@@ -374,4 +375,51 @@ int netlab_recv_with_hoplimit(int fd, unsigned char *buf, int len, unsigned char
         if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) memcpy(hoplimit, CMSG_DATA(c), sizeof(int));
     }
     return (int)n;
+}
+
+int netlab_set_dont_fragment(int fd, int family, int on) {
+    int yes = 1;
+    if (family == AF_INET6) {
+        int mode = on ? IPV6_PMTUDISC_DO : IPV6_PMTUDISC_DONT;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &mode, sizeof mode) < 0) return -errno;
+        int df = on ? 1 : 0;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &df, sizeof df) < 0) return -errno;
+        return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &yes, sizeof yes) < 0 ? -errno : 0;
+    }
+    int mode = on ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT;
+    if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof mode) < 0) return -errno;
+    return setsockopt(fd, IPPROTO_IP, IP_RECVERR, &yes, sizeof yes) < 0 ? -errno : 0;
+}
+
+int netlab_path_mtu(int fd, int family) {
+    int mtu = 0;
+    socklen_t len = sizeof mtu;
+    int r = family == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &len) : getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &len);
+    return r < 0 ? -errno : mtu;
+}
+
+int netlab_read_errqueue(int fd, int *ee_errno, int *origin, int *type, int *code, unsigned *info,
+                         unsigned char *offender, int *offender_family) {
+    unsigned char data[2048];
+    struct iovec iov = { data, sizeof data };
+    struct sockaddr_in6 name;
+    char control[512];
+    struct msghdr msg;
+    ssize_t n = recv_with_control(fd, &msg, &name, sizeof name, &iov, control, sizeof control, MSG_ERRQUEUE);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    *offender_family = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+              (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR))) continue;
+        struct sock_extended_err *e = (struct sock_extended_err *)CMSG_DATA(c);
+        *ee_errno = (int)e->ee_errno; *origin = e->ee_origin; *type = e->ee_type; *code = e->ee_code; *info = e->ee_info;
+        struct sockaddr *off = SO_EE_OFFENDER(e);
+        if (off->sa_family == AF_INET) {
+            memcpy(offender, &((struct sockaddr_in *)off)->sin_addr, 4); *offender_family = AF_INET;
+        } else if (off->sa_family == AF_INET6) {
+            memcpy(offender, &((struct sockaddr_in6 *)off)->sin6_addr, 16); *offender_family = AF_INET6;
+        }
+        return 1;
+    }
+    return 0;
 }

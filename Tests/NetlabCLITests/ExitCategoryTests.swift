@@ -21,6 +21,7 @@ import Testing
         (CheckSelection.NoMatch(pattern: "x", available: []), .usage),
         (LabFacts.Unresolved(ref: Ref("pod9.ip"), reason: "no such pod"), .usage),
         (Topology.NoReferenceProxy(source: "t.yaml", mode: .nftables), .usage),
+        (FaultRules.Untranslatable(field: "ttl", reason: "changes at every hop"), .usage),
         (PcapError.tooShort, .failure),
         (CNIPluginNotFound(pluginTypes: ["ptp"], binDir: "/opt/cni/bin"), .environment),
         (CNIConfigError("bad"), .failure),

@@ -129,4 +129,17 @@ int netlab_recv_with_hoplimit(int fd, unsigned char *buf, int len, unsigned char
  * other threads' system calls going. */
 int netlab_signals_to_pipe(int fd, const int *signals, int count);
 
+/* Path MTU of a sized probe's socket (IPv4 or IPv6 by `family`). netlab_set_dont_fragment sets
+ * IP_MTU_DISCOVER to IP_PMTUDISC_DO (on) or IP_PMTUDISC_DONT (off), and IP_RECVERR, so that an
+ * ICMP "fragmentation needed" is queued with its MTU (IPv6: IPV6_MTU_DISCOVER, IPV6_DONTFRAG,
+ * IPV6_RECVERR): 0 or -errno. netlab_path_mtu: IP_MTU / IPV6_MTU of a connected socket, or -errno.
+ * netlab_read_errqueue reads one extended error (MSG_ERRQUEUE): its errno, origin (SO_EE_ORIGIN_*),
+ * ICMP type and code, info (the MTU of frag-needed / packet too big) and the offender's address
+ * (16 bytes; *offender_family AF_INET, AF_INET6 or 0). Returns 1 when one was read, 0 when none
+ * is queued, or -errno. The macros (SOL_IP options, SO_EE_OFFENDER) are not reachable from Swift. */
+int netlab_set_dont_fragment(int fd, int family, int on);
+int netlab_path_mtu(int fd, int family);
+int netlab_read_errqueue(int fd, int *ee_errno, int *origin, int *type, int *code, unsigned *info,
+                         unsigned char *offender, int *offender_family);
+
 #endif

@@ -36,15 +36,26 @@ public struct Check: Hashable, Sendable, Codable {
     /// `proxyMode:`: the check holds only where netlab's reference proxy runs this kube-proxy
     /// mode (a documented difference between the modes); elsewhere it is skipped, said so.
     public var proxyMode: Topology.ProxyMode?
+    /// `size:`: the probe's payload in bytes (the UDP datagram, the ICMP echo data, or the HTTP
+    /// response body asked of netlab's server); nil: the probe's usual small one.
+    public var size: Int?
+    /// `dontFragment:`: the probe's packets carry DF and the kernel does not fragment them
+    /// (IP_PMTUDISC_DO); without it a sized probe is sent with DF clear (IP_PMTUDISC_DONT).
+    public var dontFragment: Bool
+    /// `faults:`: what is broken in the lab for this check, applied before the probe and undone
+    /// after the check, even when it fails.
+    public var faults: [Fault]
 
     public static let defaultTimeout = 2.0
 
     public init(name: String, description: String? = nil, from: String, to: Ref, port: Ref? = nil, kind: Kind,
                 expect: Expectations, capture: [String] = [], unready: [String] = [], timeoutSeconds: Double = Check.defaultTimeout,
-                eventuallySeconds: Double? = nil, proxyMode: Topology.ProxyMode? = nil) {
+                eventuallySeconds: Double? = nil, proxyMode: Topology.ProxyMode? = nil, size: Int? = nil, dontFragment: Bool = false,
+                faults: [Fault] = []) {
         self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
         self.kind = kind; self.expect = expect; self.capture = capture; self.unready = unready
         self.timeoutSeconds = timeoutSeconds; self.eventuallySeconds = eventuallySeconds; self.proxyMode = proxyMode
+        self.size = size; self.dontFragment = dontFragment; self.faults = faults
     }
 
     /// Every interface this check names (packet expectations first, then `capture`), once each.

@@ -13,11 +13,19 @@ public struct ProbeObservation: Hashable, Sendable, Codable {
     public var local: SocketEndpoint?
     /// Why there was no answer, in the probe's words.
     public var failure: String?
+    /// The class of the failure, where the probe knows it.
+    public var errorClass: ProbeErrorClass?
+    /// A sized probe's: the path MTU the kernel holds for the destination afterwards (IP_MTU).
+    public var pathMTU: Int?
+    /// A sized probe's: the bytes of the answer (UDP datagram, echo data, HTTP body).
+    public var replyBytes: Int?
 
     public init(target: String, replied: Bool, status: Int? = nil, replyTTL: Int? = nil, serverPod: String? = nil,
-                serverSaw: SocketEndpoint? = nil, local: SocketEndpoint? = nil, failure: String? = nil) {
+                serverSaw: SocketEndpoint? = nil, local: SocketEndpoint? = nil, failure: String? = nil,
+                errorClass: ProbeErrorClass? = nil, pathMTU: Int? = nil, replyBytes: Int? = nil) {
         self.target = target; self.replied = replied; self.status = status; self.replyTTL = replyTTL
         self.serverPod = serverPod; self.serverSaw = serverSaw; self.local = local; self.failure = failure
+        self.errorClass = errorClass; self.pathMTU = pathMTU; self.replyBytes = replyBytes
     }
 }
 
@@ -99,6 +107,7 @@ public struct CheckEvaluator {
                                          observed: probe.serverSaw.map { "\($0.address) (port \($0.port))" } ?? "no server answered",
                                          passed: want != nil && probe.serverSaw?.address == want))
         }
+        out += payloadExpectations(check, probe: probe)
         // Decoded once: every expectation looks at the same packets.
         let decoded = packets.map { ($0, $0.decoded) }
         // Patterns are read in the family of the check's target (`icmp: echo-request` to an IPv6

@@ -9,6 +9,8 @@ extension CheckSelection.NoMatch: NetlabError { public var exitCategory: ExitCat
 extension LabFacts.Unresolved: NetlabError { public var exitCategory: ExitCategory { .usage } }
 /// `--proxy-mode` on a topology that runs no netlab-proxy: the command line asks the impossible.
 extension Topology.NoReferenceProxy: NetlabError { public var exitCategory: ExitCategory { .usage } }
+/// A drop fault whose pattern nftables cannot say: the topology asks for what netlab does not do.
+extension FaultRules.Untranslatable: NetlabError { public var exitCategory: ExitCategory { .usage } }
 extension PcapError: NetlabError { public var exitCategory: ExitCategory { .failure } }
 /// The plugin binary is not installed: the machine lacks it.
 extension CNIPluginNotFound: NetlabError { public var exitCategory: ExitCategory { .environment } }

@@ -10,6 +10,8 @@ struct CheckMember {
         case interface(String)
         /// `expect.serverPod`, `unready`: it must be a pod.
         case pod
+        /// `faults[].flushProxy`, an agent fault's `node`: it must be a node.
+        case node
     }
     var member: String
     var use: Use
@@ -101,12 +103,16 @@ extension TopologyBuilder {
             if let n = f.optional("proxyMode") {
                 if let m = r.enumeration(n, "\(label) proxyMode", Topology.ProxyMode.self) { proxyMode = m.value } else { ok = false }
             }
+            let payload = readPayload(f, label: label, kind: kind)
+            let faults = readFaults(f, label: label)
+            if payload == nil || faults == nil { ok = false }
             guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
                   let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
             if ok {
                 checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind,
                                     expect: expect, capture: capture, unready: unready, timeoutSeconds: timeout,
-                                    eventuallySeconds: eventually, proxyMode: proxyMode))
+                                    eventuallySeconds: eventually, proxyMode: proxyMode, size: payload?.size,
+                                    dontFragment: payload?.dontFragment ?? false, faults: faults ?? []))
             }
         }
     }
@@ -296,6 +302,8 @@ extension TopologyBuilder {
                 }
             case .pod:
                 if member.role != .pod { r.error(m.loc, "\(m.what) names '\(m.member)', which is not a pod") }
+            case .node:
+                if member.role != .node { r.error(m.loc, "\(m.what) names '\(m.member)', which is not a node (nodes: \(t.nodes.map(\.name).joined(separator: ", ")))") }
             case .source:
                 // A probe needs an address to start from; the VPC is L2 only.
                 if member.role == .vpc {

@@ -54,6 +54,8 @@ final class TopologyBuilder {
     /// is assembled (references need the nodes, pods and services).
     var checkRefs: [(ref: Ref, loc: YAMLLocation, kind: LabFacts.ValueKind, what: String)] = []
     var checkMembers: [CheckMember] = []
+    /// Agents that faults name, checked once the agents are read.
+    var faultAgents: [(node: String, agent: String, loc: YAMLLocation, what: String)] = []
 
     func build(_ root: YNode) -> Topology? {
         guard let top = r.fields(root, "the topology file", allowed: keys[""]!) else { return nil }
@@ -129,6 +131,7 @@ final class TopologyBuilder {
                         nodes: outNodes, pods: outPods, services: outServices, cni: cni, proxy: proxy, agents: agents, api: api, checks: checks, shape: shape,
                         overlay: overlay, clusterCIDRv6: clusterCIDRv6?.value, serviceCIDRv6: serviceCIDRv6?.value)
         validateChecks(in: topology)
+        validateFaultAgents(in: topology)
         return topology
     }
 }

@@ -22,6 +22,7 @@ public final class CheckRunner {
         let start = DispatchTime.now().uptimeNanoseconds
         lastCapture = nil
         var result = CheckResult(name: check.name, description: check.description, passed: false, durationMs: 0)
+        let faults = Lab.AppliedFaults()
         do {
             let facts = LabFacts(topology: lab.topology, pods: lab.record.pods)
             let target = try facts.address(check.to)
@@ -30,6 +31,7 @@ public final class CheckRunner {
                 // The endpoints change for this check, through the lab's API; the proxy follows.
                 try lab.changeReadiness(unready: check.unready)
             }
+            try lab.applyFaults(check.faults, into: faults, facts: facts, family: target.family)
             let points = CapturePoints(check: check, target: target, datapath: Datapath(topology: lab.topology), pods: lab.record.pods)
             let hops = points.hops
             let evaluator = CheckEvaluator(facts: facts)
@@ -47,7 +49,9 @@ public final class CheckRunner {
                     captures.append(try Capture(namespace: try lab.namespace(h.member), member: h.member, interface: h.interface))
                 }
                 let source = try lab.namespace(check.from)
-                let probe = Self.probe(check.kind, from: source, to: target, port: port, timeout: check.timeoutSeconds)
+                let probe = check.size != nil || check.dontFragment
+                    ? Probe.sizedObservation(check.kind, from: source, to: target, port: port, size: check.size, dontFragment: check.dontFragment, timeout: check.timeoutSeconds)
+                    : Self.probe(check.kind, from: source, to: target, port: port, timeout: check.timeoutSeconds)
                 packets = captures.flatMap { $0.stop() }.sorted { $0.timestampNanoseconds < $1.timestampNanoseconds }
                 result.probe = probe
                 result.expectations = evaluator.evaluate(check, probe: probe, packets: packets)
@@ -70,6 +74,10 @@ public final class CheckRunner {
             lastCapture = (check.name, packets, hops, diagram)
         } catch {
             result.error = "\(error)"
+            result.passed = false
+        }
+        for failure in lab.undoFaults(faults) {
+            result.error = (result.error.map { $0 + "; " } ?? "") + failure
             result.passed = false
         }
         if !check.unready.isEmpty {

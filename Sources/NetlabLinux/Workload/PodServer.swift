@@ -100,9 +100,13 @@ public enum PodServer {
             if request.firstRange(of: [13, 10, 13, 10]) != nil { break }
         }
         let server = localEndpoint(fd) ?? SocketEndpoint(ip: IPv4Address(0), port: 0)
-        let body = answer(pod: pod, client: peer, server: server) + "\n"
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nServer: netlab\r\n\r\n"
-        let out = Array((head + body).utf8)
+        // `GET /?size=N` (a sized probe) asks for a body of N bytes: the answer, padded.
+        let requestLine = request.split(separator: 13, maxSplits: 1).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let path = requestLine.split(separator: " ").dropFirst().first ?? "/"
+        let json = answer(pod: pod, client: peer, server: server)
+        let body = CheckPayload.askedSize(path: path).map { CheckPayload.padded(json, to: $0) } ?? Array((json + "\n").utf8)
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\nServer: netlab\r\n\r\n"
+        let out = Array(head.utf8) + body
         var sent = 0
         while sent < out.count {
             let n = out[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -123,7 +127,9 @@ public enum PodServer {
             }
             if n < 0 { continue }
             guard let client = endpoint(of: peer) else { continue }
-            let reply = Array(answer(pod: pod, client: client, server: server).utf8)
+            // As big as the datagram that came (a sized probe's), so the way back carries it too.
+            let reply = n > 64 ? CheckPayload.padded(answer(pod: pod, client: client, server: server), to: n)
+                               : Array(answer(pod: pod, client: client, server: server).utf8)
             let peerLength = len
             _ = withUnsafePointer(to: &peer) { p in
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in reply.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, peerLength) } }
