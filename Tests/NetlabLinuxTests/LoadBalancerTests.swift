@@ -77,4 +77,39 @@ extension Labs { @Suite struct LoadBalancerTests {
         }
         #expect(closed.contains("Failed to connect") || closed.contains("Connection refused"), "\(closed)")
     }
+
+    /// The gateway routes the VIP to both nodes (ECMP), and the client's packet reaches a node
+    /// with the VIP still its destination (passthrough). What the node then does with it is the
+    /// proxy's (LoadBalancerEndToEnd.swift).
+    @Test func theGatewayRoutesTheVIPToTheNodesKeepingItsDestination() throws {
+        func check(_ node: String) -> String {
+            """
+              - name: vip-at-\(node)
+                from: client
+                to: svc-lb.loadBalancerIP
+                port: 80
+                protocol: udp
+                timeout: 0.3
+                expect:
+                  reply: false
+                  packets:
+                    - at: \(node)/eth0
+                      match: {proto: udp, src: client.ip, dst: svc-lb.loadBalancerIP, dport: 80}
+
+            """
+        }
+        let t = try TopologyLoader.parse(yaml: loadBalancerDefaultYAML + check("node1") + check("node2"), source: DefaultTopology.fileName)
+        let lab = try Lab.up(name: uniqueLab("t-lbroute"), topology: t, persistent: false)
+        defer { try? lab.down() }
+        let gw = try NamespaceProcessRunner(namespace: try lab.namespace("gw"))
+            .run(argv: ["/usr/sbin/ip", "-4", "route", "show", "203.0.113.100"], environment: [:], stdin: Data(), timeout: 10)
+        let lines = gw.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.first == "203.0.113.100", "\(gw.stdoutText)")
+        #expect(lines.contains("nexthop via 10.0.0.37 dev eth0 weight 1") && lines.contains("nexthop via 10.0.0.38 dev eth0 weight 1"), "\(gw.stdoutText)")
+        // One flow, one next hop (the L3 hash): the datagram arrives at exactly one node, to the VIP.
+        let runner = CheckRunner(lab: lab)
+        let arrived = t.checks.filter { $0.name.hasPrefix("vip-at-") }.map { runner.run($0) }
+        #expect(arrived.filter(\.passed).count >= 1, "\(arrived.map { RunReport.text(of: $0, verbose: true) })")
+    }
 } }
+

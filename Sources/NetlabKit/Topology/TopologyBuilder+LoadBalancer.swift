@@ -26,6 +26,11 @@ extension TopologyBuilder {
         if svc.type == .loadBalancer, svc.typeKnown, !externalDeclared, let t = f.optional("type") {
             r.error(t.location, "\(label) is type LoadBalancer, but the topology has no external: section, whose gateway plays the cloud load balancer; add external: {client: 198.51.100.10/24} or use type: NodePort")
         }
+        // Only the vpcNative shape's gateway sits on the nodes' subnet, where it routes the VIPs to them.
+        if shape != .vpcNative, let key = ["loadBalancerIP", "externalIPs"].first(where: { f.optional($0) != nil }) ?? (svc.type == .loadBalancer ? "type" : nil),
+           let n = f.optional(key) {
+            r.error(n.location, "\(label) needs the gateway to route its external addresses to the nodes, which the \(shape.rawValue) shape does not do; use shape: vpcNative, or type: NodePort without externalIPs")
+        }
         if let n = f.optional("loadBalancerIP") {
             if !isLB {
                 r.error(n.location, "\(label) sets loadBalancerIP but is a \(svc.type.rawValue) service; set type: LoadBalancer or remove loadBalancerIP")
