@@ -52,13 +52,17 @@ func loadBalancerYAML(_ services: String) -> String {
 
     @Test func givenHealthCheckNodePortIsKeptAndThePoolSkipsTakenAddresses() throws {
         let t = try TopologyLoader.parse(yaml: loadBalancerYAML("""
+              - {name: first, type: LoadBalancer, externalTrafficPolicy: Local, healthCheckNodePort: 30000, selector: {app: web}, ports: [{port: 80}]}
               - {name: a, type: ClusterIP, externalIPs: [203.0.113.100], externalTrafficPolicy: Local, selector: {app: web}, ports: [{port: 80}]}
               - {name: b, type: LoadBalancer, externalTrafficPolicy: Local, healthCheckNodePort: 32000, selector: {app: web}, ports: [{port: 80}]}
 
             """), source: "t.yaml")
         let b = try #require(t.services.first { $0.name == "b" })
         #expect(b.healthCheckNodePort == 32000)
-        #expect(b.loadBalancerIP == IPv4Address("203.0.113.101"))
+        #expect(b.loadBalancerIP == IPv4Address("203.0.113.102"))
+        // A given healthCheckNodePort is skipped by the node port allocation.
+        let first = try #require(t.services.first { $0.name == "first" })
+        #expect(first.healthCheckNodePort == 30000 && first.ports[0].nodePort == 30001 && first.loadBalancerIP == IPv4Address("203.0.113.101"))
         // A ClusterIP with externalIPs is externally reachable: it may set externalTrafficPolicy (as upstream).
         #expect(t.services.first { $0.name == "a" }?.externalTrafficPolicy == .local)
     }
@@ -67,9 +71,9 @@ func loadBalancerYAML(_ services: String) -> String {
         var yaml = loadBalancerYAML("""
               - {name: a, type: ClusterIP, loadBalancerSourceRanges: [10.0.0.0/8], ports: [{port: 80}]}
               - {name: b, type: LoadBalancer, loadBalancerSourceRanges: [1.2.3.4, 10.0.0.1/8], ports: [{port: 80}]}
-              - {name: c, type: NodePort, externalIPs: [10.0.0.37], ports: [{port: 80}]}
+              - {name: c, type: NodePort, externalIPs: [10.0.0.37], ports: [{port: 80, nodePort: 30050}]}
               - {name: d, type: LoadBalancer, healthCheckNodePort: 31000, ports: [{port: 80}]}
-              - {name: e, type: LoadBalancer, externalTrafficPolicy: Local, healthCheckNodePort: 30000, ports: [{port: 80}]}
+              - {name: e, type: LoadBalancer, externalTrafficPolicy: Local, healthCheckNodePort: 30050, ports: [{port: 80}]}
               - {name: f, type: LoadBalancer, loadBalancerIP: 127.0.0.1, externalIPs: [10.96.0.9, 8.8.8.8, 8.8.8.8], ports: [{port: 80}]}
               - {name: g, externalTrafficPolicy: Local, ports: [{port: 80}]}
               - {name: h, loadBalancerIP: 203.0.113.7, ports: [{port: 80}]}
@@ -83,7 +87,7 @@ func loadBalancerYAML(_ services: String) -> String {
             "t.yaml:20:71: service 'b' loadBalancerSourceRanges[1] 10.0.0.1/8 has host bits set; write the network address 10.0.0.0/8",
             "t.yaml:21:45: service 'c' externalIPs[0] 10.0.0.37 is the ip of node 'node1'; a service's external address must be its own, not a node's: pick a free one such as 203.0.113.200",
             "t.yaml:22:56: service 'd' healthCheckNodePort may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'; set both or remove healthCheckNodePort",
-            "t.yaml:23:86: service 'e' healthCheckNodePort 30000 is already a node port of service 'b' (line 20); pick another or leave healthCheckNodePort out to get one allocated",
+            "t.yaml:23:86: service 'e' healthCheckNodePort 30050 is already a node port of service 'c' (line 21); pick another or leave healthCheckNodePort out to get one allocated",
             "t.yaml:24:51: service 'f' loadBalancerIP 127.0.0.1 may not be in the loopback range (127.0.0.0/8, ::1/128); use an address the gateway can route, e.g. 203.0.113.200",
             "t.yaml:24:76: service 'f' externalIPs[0] 10.96.0.9 lies in serviceCIDR 10.96.0.0/16; the gateway routes external addresses to the nodes, so use one outside the lab's ranges, e.g. 203.0.113.200",
             "t.yaml:24:96: service 'f' externalIPs[2] 8.8.8.8 is listed twice (first at line 24); list each address once",
@@ -109,6 +113,14 @@ func loadBalancerYAML(_ services: String) -> String {
             """)) == [
             "t.yaml:19:51: service 'b' loadBalancerIP 203.0.113.9 is already the loadBalancerIP of service 'a' (line 18); give each LoadBalancer its own or leave loadBalancerIP out to get one allocated",
         ])
+    }
+
+    /// Only the vpcNative gateway sits on the nodes' subnet, where it routes the VIPs to them.
+    @Test func otherShapesRefuseExternalAddresses() throws {
+        let routed = try String(contentsOf: repoRoot.appendingPathComponent("topologies/routed.yaml"), encoding: .utf8)
+        let yaml = routed.replacingOccurrences(of: "services:\n  - name: svc-webport", with: "services:\n  - {name: lb, type: LoadBalancer, ports: [{port: 80}]}\n  - name: svc-webport")
+        let d = diagnostics(yaml)
+        #expect(d.count == 1 && d[0].hasSuffix("service 'lb' needs the gateway to route its external addresses to the nodes, which the routed shape does not do; use shape: vpcNative, or type: NodePort without externalIPs"), "\(d)")
     }
 
     @Test func labFactsResolveTheLoadBalancerReferences() throws {

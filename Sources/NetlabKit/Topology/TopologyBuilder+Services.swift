@@ -190,7 +190,8 @@ extension TopologyBuilder {
     /// avoiding every number any service port uses.
     func allocateNodePorts() {
         let range = TopologyLoader.nodePortRange
-        let used = Set(services.flatMap { $0.ports.compactMap { $0.nodePort?.value } })
+        // Given healthCheckNodePorts come from the same range: skip them too.
+        let used = Set(services.flatMap { $0.ports.compactMap { $0.nodePort?.value } } + services.compactMap { $0.lb.healthCheckNodePort?.value })
         let waiting = services.indices.filter { services[$0].type.hasNodePorts }.flatMap { i in
             services[i].ports.indices.filter { services[i].ports[$0].nodePort == nil }.map { (i, $0) }
         }
