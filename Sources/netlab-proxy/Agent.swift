@@ -33,6 +33,7 @@ final class ProxyAgent: Sendable {
     let state: Mutex<State>
     let watch: ProxyWatch
     let runner: SyncRunner
+    let healthChecks: HealthCheckServer
 
     /// The agent the watch's and the runner's callbacks reach, bound once init is done (they
     /// are made before self exists, and must not keep it alive).
@@ -60,6 +61,7 @@ final class ProxyAgent: Sendable {
         let ignoreUpdates = ProcessInfo.processInfo.environment["NETLAB_PROXY_TEST_IGNORE_WATCH"] == "1"
         if ignoreUpdates { logLine("NETLAB_PROXY_TEST_IGNORE_WATCH=1: ignoring every watch event (a test's broken proxy)") }
         let binding = Binding()
+        healthChecks = HealthCheckServer { binding.agent?.state.withLock { $0.health.healthz(now: Date()).code == 200 } ?? false }
         let runner = SyncRunner(minInterval: options.minSyncPeriod, maxInterval: options.syncPeriod > 0 ? options.syncPeriod : nil) {
             binding.agent?.sync() ?? false
         }
@@ -108,6 +110,7 @@ final class ProxyAgent: Sendable {
         logLine("stopping (the rules stay as they are)")
         stop.stop()
         runner.stop()
+        healthChecks.stopAll()
         // A sync in progress finishes (its restore is one transaction), within the commands' bound.
         _ = runnerDone.wait(timeout: .now() + commandTimeout)
     }
@@ -151,6 +154,7 @@ final class ProxyAgent: Sendable {
                 return true
             }
         }
+        healthChecks.update(HealthCheckNodePorts(snap.list, node: node))
         let ms = Int(Date().timeIntervalSince(start) * 1000)
         // The log lines come first: whoever sees healthz move (the sync probe) finds them written.
         logLine("synced \(snap.list.services.count) services, \(snap.endpointCount) endpoints in \(ms) ms" + (applies ? "" : " (rules unchanged, not applied)"))

@@ -417,8 +417,8 @@ extension TopologyLoader {
 
         """
         #expect(diagnostics(yaml) == [
-            "t.yaml:16:11: service 'a' type 'Loadbalancer' is not one of ClusterIP, NodePort",
-            "t.yaml:19:28: service 'b' sets externalTrafficPolicy but is a ClusterIP service, which receives no external traffic; set type: NodePort or remove externalTrafficPolicy",
+            "t.yaml:16:11: service 'a' type 'Loadbalancer' is not one of ClusterIP, NodePort, LoadBalancer (did you mean 'LoadBalancer'?)",
+            "t.yaml:19:28: service 'b' sets externalTrafficPolicy but is a ClusterIP service, which receives no external traffic; set type: NodePort or LoadBalancer, or remove externalTrafficPolicy",
             "t.yaml:20:13: service 'b' ports[0] has no name, but service 'b' has 2 ports and then every port needs a name (e.g. name: http)",
             "t.yaml:20:32: service 'b' lists port 80/TCP twice (first at line 20); each port and protocol may appear once",
             "t.yaml:25:16: service 'd' clusterIP 10.96.0.10 is already the clusterIP of service 'c' (line 22); give each service its own address or leave clusterIP out to get one allocated",

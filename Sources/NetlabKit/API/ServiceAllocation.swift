@@ -66,6 +66,7 @@ public struct ServiceAllocator: Hashable, Sendable {
         if svc["spec"]?.objectValue == nil { svc["spec"] = .object([:]) }
         if let old { Self.carryAllocations(&svc, from: old) }
         Self.setDefaults(&svc)
+        if let old { Self.carryHealthCheckNodePort(&svc, from: old) }
         let type = svc[path: ["spec", "type"]]?.stringValue ?? "ClusterIP"
         guard Self.types.contains(type) else {
             throw invalid("spec.type", "Unsupported value: \(goQuote(type)): supported values: " + Self.types.map(goQuote).joined(separator: ", "),
@@ -76,8 +77,11 @@ public struct ServiceAllocator: Hashable, Sendable {
             throw invalid("spec.ports", "Required value", reason: "FieldValueRequired")
         }
         if let old { try checkImmutable(svc, old) }
+        let external = externalFieldCauses(svc)
+        if !external.isEmpty { throw APIStatus.invalid(APIResources.services, name: name, external) }
         try assignClusterIPs(&svc, old: old, key: key, held: held, invalid)
         try assignNodePorts(&svc, old: old, key: key, held: held, invalid)
+        try assignHealthCheckNodePort(&svc, old: old, key: key, held: held)
         return svc
     }
 
@@ -326,7 +330,13 @@ public struct ServiceAllocator: Hashable, Sendable {
         svc[path: ["spec", "ports"]] = .array(ports)
     }
 
+    /// Every node port the service holds: its ports' and its healthCheckNodePort.
     static func nodePorts(_ svc: JSONValue) -> [Int] {
+        servicePorts(svc) + [healthCheckNodePort(svc)].filter { $0 != 0 }
+    }
+
+    /// The node ports of the service's ports.
+    static func servicePorts(_ svc: JSONValue) -> [Int] {
         (svc[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["nodePort"]?.intValue }.filter { $0 != 0 }
     }
 

@@ -46,7 +46,10 @@ public struct LabFacts: Sendable {
                    ("clusterIPs", .address, "the service's cluster IPs, IPv4 first: clusterIPs[0], clusterIPs[1]"),
                    ("port", .port, "the service's (first) port"),
                    ("targetPort", .port, "the (first) port's target port on the pods"),
-                   ("nodePort", .port, "the (first) port's node port")],
+                   ("nodePort", .port, "the (first) port's node port"),
+                   ("loadBalancerIP", .address, "a LoadBalancer's VIP (status.loadBalancer.ingress[0].ip), routed by the gateway"),
+                   ("externalIP", .address, "the service's first externalIP"),
+                   ("healthCheckNodePort", .port, "a LoadBalancer's (externalTrafficPolicy Local) health check node port")],
         .member(.client): [("ip", .address, "the external client's address"),
                            ("ipv6", .address, "the external client's IPv6 address (dual-stack)")],
         .member(.gateway): [("ip", .address, "the VPC gateway's address"),
@@ -120,7 +123,21 @@ public struct LabFacts: Sendable {
         if k == .service, let s = t.services.first(where: { $0.name == object }), attribute == "nodePort", s.ports.first?.nodePort == nil {
             return "'\(ref)': service '\(object)' is \(s.type.rawValue), it has no nodePort"
         }
+        if k == .service, let s = t.services.first(where: { $0.name == object }), let why = Self.loadBalancerProblem(s, attribute: attribute) {
+            return "'\(ref)': service '\(object)' \(why)"
+        }
         return nil
+    }
+
+    /// Why service `s` has no `attribute` of the LoadBalancer kind, or nil.
+    static func loadBalancerProblem(_ s: Service, attribute: String) -> String? {
+        switch attribute {
+        case "loadBalancerIP" where s.loadBalancerIP == nil: return "is \(s.type.rawValue), it has no loadBalancerIP (only a LoadBalancer has one)"
+        case "externalIP" where s.externalIPs.isEmpty: return "has no externalIPs"
+        case "healthCheckNodePort" where s.healthCheckNodePort == nil:
+            return "has no healthCheckNodePort (only a LoadBalancer with externalTrafficPolicy: Local has one)"
+        default: return nil
+        }
     }
 
     /// Why `name` is no member of `t`'s lab when another shape has a member so named (`client` in
@@ -178,6 +195,9 @@ public struct LabFacts: Sendable {
             case "port": return .port(p.port)
             case "targetPort": return .port(p.targetPort)
             case "nodePort": if let np = p.nodePort { return .port(np) }
+            case "loadBalancerIP": if let a = s.loadBalancerIP { return .address(.v4(a)) }
+            case "externalIP": if let a = s.externalIPs.first { return .address(.v4(a)) }
+            case "healthCheckNodePort": if let h = s.healthCheckNodePort { return .port(h) }
             default: break
             }
         }

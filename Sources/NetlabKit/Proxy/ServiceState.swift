@@ -42,17 +42,26 @@ public enum ServiceState {
     static func kubeService(_ svc: Service, uid: String) -> KubeService {
         let ports = svc.ports.map { p in
             KubeServicePort(name: p.name, protocol: p.proto.rawValue, port: p.port, targetPort: .int(p.targetPort),
-                            nodePort: svc.type == .nodePort ? p.nodePort : nil)
+                            nodePort: svc.type.hasNodePorts ? p.nodePort : nil)
         }
-        // The API server defaults externalTrafficPolicy only for externally reachable types.
-        let etp: String? = svc.type == .nodePort ? svc.externalTrafficPolicy.rawValue : nil
+        // The API server defaults externalTrafficPolicy only for externally reachable services.
+        let etp: String? = svc.type.hasNodePorts || !svc.externalIPs.isEmpty ? svc.externalTrafficPolicy.rawValue : nil
+        // The cloud (the lab's gateway) writes the VIP into the status; ipMode VIP: packets reach
+        // the nodes with the VIP as destination (a passthrough load balancer).
+        let status = svc.loadBalancerIP.map {
+            KubeServiceStatus(loadBalancer: .init(ingress: [LoadBalancerIngress(ip: $0.description, ipMode: "VIP")]))
+        }
         return KubeService(
             metadata: ObjectMeta(name: svc.name, namespace: svc.namespace, uid: uid),
             spec: KubeServiceSpec(type: svc.type.rawValue, clusterIP: svc.clusterIP.description,
                                   clusterIPs: svc.clusterIPs.map(\.description), ipFamilies: svc.ipFamilies.map(\.rawValue),
                                   ipFamilyPolicy: svc.ipFamilyPolicy.rawValue, ports: ports,
                                   selector: svc.selector.isEmpty ? nil : svc.selector, sessionAffinity: "None",
-                                  externalTrafficPolicy: etp, internalTrafficPolicy: svc.internalTrafficPolicy.rawValue))
+                                  externalTrafficPolicy: etp, internalTrafficPolicy: svc.internalTrafficPolicy.rawValue,
+                                  externalIPs: svc.externalIPs.isEmpty ? nil : svc.externalIPs.map(\.description),
+                                  loadBalancerSourceRanges: svc.loadBalancerSourceRanges.isEmpty ? nil : svc.loadBalancerSourceRanges.map(\.description),
+                                  healthCheckNodePort: svc.healthCheckNodePort),
+            status: status)
     }
 
     /// Equality-based selector: every key must be present with the same value.

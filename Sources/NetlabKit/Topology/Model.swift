@@ -227,7 +227,11 @@ public struct Pod: Hashable, Sendable, Codable {
 }
 
 public enum ServiceType: String, Hashable, Sendable, Codable, CaseIterable {
-    case clusterIP = "ClusterIP", nodePort = "NodePort"
+    case clusterIP = "ClusterIP", nodePort = "NodePort", loadBalancer = "LoadBalancer"
+
+    /// NodePort and LoadBalancer services have node ports (allocateLoadBalancerNodePorts is
+    /// always true in netlab) and an externalTrafficPolicy.
+    public var hasNodePorts: Bool { self != .clusterIP }
 }
 
 public enum TrafficPolicy: String, Hashable, Sendable, Codable, CaseIterable {
@@ -259,12 +263,25 @@ public struct Service: Hashable, Sendable, Codable {
     public var ipFamilyPolicy: IPFamilyPolicy
     /// The service's IPv6 cluster IP (the second of `clusterIPs`) when it is dual-stack, else nil.
     public var clusterIPv6: IPv6Address?
+    /// LoadBalancer: the VIP the gateway (the lab's cloud load balancer) answers for,
+    /// `status.loadBalancer.ingress[0].ip` (given, or allocated from TopologyLoader.loadBalancerPool).
+    public var loadBalancerIP: IPv4Address?
+    /// LoadBalancer: the client ranges the load balancer and the proxy let in (empty: everyone).
+    public var loadBalancerSourceRanges: [IPv4Prefix]
+    /// Addresses outside the cluster, routed to the nodes, where the service answers too.
+    public var externalIPs: [IPv4Address]
+    /// LoadBalancer with externalTrafficPolicy Local: where the proxy's health server answers.
+    public var healthCheckNodePort: Int?
     public init(name: String, namespace: String = "default", type: ServiceType, clusterIP: IPv4Address, selector: [String: String],
                 ports: [ServicePort], externalTrafficPolicy: TrafficPolicy = .cluster, internalTrafficPolicy: TrafficPolicy = .cluster,
-                ipFamilyPolicy: IPFamilyPolicy = .singleStack, clusterIPv6: IPv6Address? = nil) {
+                ipFamilyPolicy: IPFamilyPolicy = .singleStack, clusterIPv6: IPv6Address? = nil,
+                loadBalancerIP: IPv4Address? = nil, loadBalancerSourceRanges: [IPv4Prefix] = [], externalIPs: [IPv4Address] = [],
+                healthCheckNodePort: Int? = nil) {
         self.name = name; self.namespace = namespace; self.type = type; self.clusterIP = clusterIP; self.selector = selector
         self.ports = ports; self.externalTrafficPolicy = externalTrafficPolicy; self.internalTrafficPolicy = internalTrafficPolicy
         self.ipFamilyPolicy = ipFamilyPolicy; self.clusterIPv6 = clusterIPv6
+        self.loadBalancerIP = loadBalancerIP; self.loadBalancerSourceRanges = loadBalancerSourceRanges
+        self.externalIPs = externalIPs; self.healthCheckNodePort = healthCheckNodePort
     }
 
     /// `spec.clusterIPs`: IPv4 first, then IPv6 when the service has one.
@@ -274,6 +291,7 @@ public struct Service: Hashable, Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case name, namespace, type, clusterIP, selector, ports, externalTrafficPolicy, internalTrafficPolicy, ipFamilyPolicy, clusterIPv6
+        case loadBalancerIP, loadBalancerSourceRanges, externalIPs, healthCheckNodePort
     }
     /// A lab recorded before IPv6 had single-stack services.
     public init(from decoder: Decoder) throws {
@@ -284,7 +302,11 @@ public struct Service: Hashable, Sendable, Codable {
                   externalTrafficPolicy: try c.decode(TrafficPolicy.self, forKey: .externalTrafficPolicy),
                   internalTrafficPolicy: try c.decode(TrafficPolicy.self, forKey: .internalTrafficPolicy),
                   ipFamilyPolicy: try c.decodeIfPresent(IPFamilyPolicy.self, forKey: .ipFamilyPolicy) ?? .singleStack,
-                  clusterIPv6: try c.decodeIfPresent(IPv6Address.self, forKey: .clusterIPv6))
+                  clusterIPv6: try c.decodeIfPresent(IPv6Address.self, forKey: .clusterIPv6),
+                  loadBalancerIP: try c.decodeIfPresent(IPv4Address.self, forKey: .loadBalancerIP),
+                  loadBalancerSourceRanges: try c.decodeIfPresent([IPv4Prefix].self, forKey: .loadBalancerSourceRanges) ?? [],
+                  externalIPs: try c.decodeIfPresent([IPv4Address].self, forKey: .externalIPs) ?? [],
+                  healthCheckNodePort: try c.decodeIfPresent(Int.self, forKey: .healthCheckNodePort))
     }
 }
 

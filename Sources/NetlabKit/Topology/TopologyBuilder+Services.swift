@@ -26,6 +26,8 @@ struct PartialService {
     var externalTrafficPolicy: TrafficPolicy
     var internalTrafficPolicy: TrafficPolicy
     var ports: [PartialServicePort]
+    /// LoadBalancer VIP, source ranges, externalIPs, healthCheckNodePort (TopologyBuilder+LoadBalancer).
+    var lb = PartialLoadBalancer()
 }
 
 extension TopologyBuilder {
@@ -70,9 +72,9 @@ extension TopologyBuilder {
             readIPFamilies(f, &svc, given: given, taken: &clusterIPv6s)
             if let n = f.optional("selector"), let m = r.labelMap(n, "\(label) selector") { svc.selector = m.value }
             if let n = f.optional("externalTrafficPolicy"), let p = r.enumeration(n, "\(label) externalTrafficPolicy", TrafficPolicy.self) {
-                // Kubernetes rejects it too: only traffic from outside (NodePort) has an external policy.
-                if svc.type == .clusterIP && svc.typeKnown {
-                    r.error(p.loc, "\(label) sets externalTrafficPolicy but is a ClusterIP service, which receives no external traffic; set type: NodePort or remove externalTrafficPolicy")
+                // Kubernetes rejects it too: only traffic from outside (NodePort, LoadBalancer, externalIPs) has an external policy.
+                if svc.type == .clusterIP && svc.typeKnown && f.optional("externalIPs") == nil {
+                    r.error(p.loc, "\(label) sets externalTrafficPolicy but is a ClusterIP service, which receives no external traffic; set type: NodePort or LoadBalancer, or remove externalTrafficPolicy")
                 }
                 svc.externalTrafficPolicy = p.value
             }
@@ -84,12 +86,14 @@ extension TopologyBuilder {
                 if ports.isEmpty { r.error(n.location, "\(label) ports is empty; list at least one port like {port: 9000, targetPort: 80}") }
                 svc.ports = readServicePorts(ports, service: svc)
             }
+            readLoadBalancer(f, &svc)
             services.append(svc)
         }
         checkNodePorts()
         allocateClusterIPs(taken: Set(clusterIPs.keys))
         allocateClusterIPv6s(taken: Set(clusterIPv6s.keys))
         allocateNodePorts()
+        allocateLoadBalancers()
     }
 
     func readServicePorts(_ items: [YNode], service svc: PartialService) -> [PartialServicePort] {
@@ -135,7 +139,7 @@ extension TopologyBuilder {
                 }
             }
             if let n = f.optional("nodePort") {
-                if svc.type != .nodePort && svc.typeKnown {
+                if !svc.type.hasNodePorts && svc.typeKnown {
                     r.error(n.location, "\(what) sets nodePort but \(label) is a ClusterIP service; set type: NodePort on the service or remove nodePort")
                 } else {
                     let range = TopologyLoader.nodePortRange
@@ -186,8 +190,9 @@ extension TopologyBuilder {
     /// avoiding every number any service port uses.
     func allocateNodePorts() {
         let range = TopologyLoader.nodePortRange
-        let used = Set(services.flatMap { $0.ports.compactMap { $0.nodePort?.value } })
-        let waiting = services.indices.filter { services[$0].type == .nodePort }.flatMap { i in
+        // Given healthCheckNodePorts come from the same range: skip them too.
+        let used = Set(services.flatMap { $0.ports.compactMap { $0.nodePort?.value } } + services.compactMap { $0.lb.healthCheckNodePort?.value })
+        let waiting = services.indices.filter { services[$0].type.hasNodePorts }.flatMap { i in
             services[i].ports.indices.filter { services[i].ports[$0].nodePort == nil }.map { (i, $0) }
         }
         let got = Allocation.nodePorts(waiting.count, in: range, used: used)

@@ -118,12 +118,14 @@ final class TopologyBuilder {
             for sp in s.ports {
                 guard let port = sp.port else { return nil }
                 ports.append(ServicePort(name: sp.name?.value, port: port.value, targetPort: sp.targetPort?.value ?? port.value,
-                                         nodePort: s.type == .nodePort ? sp.nodePort?.value : nil, proto: sp.proto))
+                                         nodePort: s.type.hasNodePorts ? sp.nodePort?.value : nil, proto: sp.proto))
             }
             outServices.append(Service(name: name.value, namespace: s.namespace, type: s.type, clusterIP: clusterIP.value,
                                        selector: s.selector, ports: ports, externalTrafficPolicy: s.externalTrafficPolicy,
                                        internalTrafficPolicy: s.internalTrafficPolicy, ipFamilyPolicy: s.ipFamilyPolicy,
-                                       clusterIPv6: s.clusterIPv6?.value))
+                                       clusterIPv6: s.clusterIPv6?.value, loadBalancerIP: s.lb.loadBalancerIP?.value,
+                                       loadBalancerSourceRanges: s.lb.sourceRanges, externalIPs: s.lb.externalIPs.map(\.value),
+                                       healthCheckNodePort: s.lb.healthCheckNodePort?.value))
         }
         let vpc = VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu, routing: routing, subnetV6: subnetV6?.value, gatewayV6: vpcGatewayV6)
         let topology = Topology(source: source, name: name, vpc: vpc,

@@ -12,6 +12,11 @@ public enum TopologyLoader {
     public static let defaultCNIBinDir = "/usr/lib/cni"
     /// The Kubernetes default `--service-node-port-range`.
     public static let nodePortRange = 30000...32767
+    /// Where LoadBalancer services without a loadBalancerIP get their VIP: TEST-NET-3 (RFC 5737),
+    /// beside the nodes' external addresses, from .100 up in file order, skipping every address
+    /// a node or service already has.
+    public static let loadBalancerPool = IPv4Prefix("203.0.113.0/24")!
+    public static let loadBalancerPoolStart = IPv4Address("203.0.113.100")!
     /// Automatic clusterIPs start this far into the service CIDR, leaving the low addresses for the
     /// ones users like to pin (kube-dns at .10 in many clusters is written explicitly).
     public static let clusterIPAllocationOffset = 10
@@ -32,7 +37,7 @@ public enum TopologyLoader {
         "pods[]": ["name", "node", "namespace", "labels", "ports"],
         "pods[].ports[]": ["containerPort", "protocol", "hostPort"],
         "services[]": ["name", "namespace", "type", "clusterIP", "clusterIPs", "ipFamilyPolicy", "selector", "externalTrafficPolicy",
-                       "internalTrafficPolicy", "ports"],
+                       "internalTrafficPolicy", "ports", "loadBalancerIP", "loadBalancerSourceRanges", "externalIPs", "healthCheckNodePort"],
         "services[].ports[]": ["name", "port", "targetPort", "nodePort", "protocol"],
         "cni": ["binDir", "conflist", "conflistFile", "timeoutSeconds"],
         "proxy": ["mode", "command", "timeoutSeconds"],

@@ -117,6 +117,7 @@ public final class Lab: @unchecked Sendable {
         }
         try Interrupts.check()
         try timed("links") { try wireLinks() }
+        try timed("load balancer") { try routeLoadBalancers() }
         try Interrupts.check()
         try timed("firewall") { try applyFirewall() }
         try timed("cni add") { try attachPods() }
