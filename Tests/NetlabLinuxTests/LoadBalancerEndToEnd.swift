@@ -3,9 +3,9 @@ import Testing
 @testable import NetlabKit
 @testable import NetlabLinux
 
-// LEAD: enable after merging proxy-rules (remove the two `.disabled(...)` traits). These checks need
-// helper C's KUBE-EXT-*/KUBE-FW-* rules for LB IPs, externalIPs and loadBalancerSourceRanges;
-// without them the node has no rule for the VIP and the probe times out.
+// A LoadBalancer end to end: gw's passthrough routes to the nodes, netlab-proxy's KUBE-EXT-*/KUBE-FW-*
+// rules for LB IPs, externalIPs and loadBalancerSourceRanges; without those rules the node has no
+// rule for the VIP and the probe times out.
 
 /// The default topology with an externalTrafficPolicy Cluster LoadBalancer (every node forwards,
 /// so the gateway's ECMP choice of node does not matter) whose source ranges are `ranges`.
@@ -42,7 +42,7 @@ func loadBalancerEndToEndYAML(ranges: String) -> String {
 }
 
 extension Labs { @Suite struct LoadBalancerEndToEnd {
-    @Test(.disabled("needs proxy-rules")) func theVIPAndTheExternalIPAreAnsweredByThePod() throws {
+    @Test func theVIPAndTheExternalIPAreAnsweredByThePod() throws {
         let t = try TopologyLoader.parse(yaml: loadBalancerEndToEndYAML(ranges: "[198.51.100.0/24]"), source: DefaultTopology.fileName)
         let lab = try Lab.up(name: uniqueLab("t-lbe2e"), topology: t, persistent: false)
         defer { try? lab.down() }
@@ -55,7 +55,7 @@ extension Labs { @Suite struct LoadBalancerEndToEnd {
 
     /// A client outside loadBalancerSourceRanges is dropped at the node (KUBE-PROXY-FIREWALL):
     /// the same check fails, with nothing answering; externalIPs have no source ranges.
-    @Test(.disabled("needs proxy-rules")) func aSourceOutsideTheRangesIsDropped() throws {
+    @Test func aSourceOutsideTheRangesIsDropped() throws {
         let t = try TopologyLoader.parse(yaml: loadBalancerEndToEndYAML(ranges: "[192.0.2.0/24]"), source: DefaultTopology.fileName)
         let lab = try Lab.up(name: uniqueLab("t-lbe2efw"), topology: t, persistent: false)
         defer { try? lab.down() }
