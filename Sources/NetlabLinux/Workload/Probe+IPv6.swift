@@ -39,7 +39,7 @@ extension Probe {
         while true {
             switch waitForEvent(fd, until: deadline) {
             case .interrupted: result.failure = Probe.interrupted; return result
-            case .timedOut: result.failure = "no echo reply from \(ip) within \(timeout) s"; return result
+            case .timedOut: result.failure = "no echo reply from \(ip) within \(timeout) s"; result.errorClass = .timeout; return result
             case .ready: break
             }
             var hopLimit: Int32 = -1
