@@ -51,8 +51,10 @@ public enum ServiceState {
             spec: KubeServiceSpec(type: svc.type.rawValue, clusterIP: svc.clusterIP.description,
                                   clusterIPs: svc.clusterIPs.map(\.description), ipFamilies: svc.ipFamilies.map(\.rawValue),
                                   ipFamilyPolicy: svc.ipFamilyPolicy.rawValue, ports: ports,
-                                  selector: svc.selector.isEmpty ? nil : svc.selector, sessionAffinity: "None",
-                                  externalTrafficPolicy: etp, internalTrafficPolicy: svc.internalTrafficPolicy.rawValue))
+                                  selector: svc.selector.isEmpty ? nil : svc.selector, sessionAffinity: svc.sessionAffinity.rawValue,
+                                  externalTrafficPolicy: etp, internalTrafficPolicy: svc.internalTrafficPolicy.rawValue,
+                                  sessionAffinityConfig: svc.sessionAffinity == .clientIP
+                                    ? SessionAffinityConfig(clientIP: .init(timeoutSeconds: svc.sessionAffinityTimeout ?? Service.defaultAffinityTimeout)) : nil))
     }
 
     /// Equality-based selector: every key must be present with the same value.

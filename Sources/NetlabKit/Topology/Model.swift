@@ -234,6 +234,11 @@ public enum TrafficPolicy: String, Hashable, Sendable, Codable, CaseIterable {
     case cluster = "Cluster", local = "Local"
 }
 
+/// `spec.sessionAffinity`: ClientIP sends a client's connections to the backend it had before.
+public enum SessionAffinity: String, Hashable, Sendable, Codable, CaseIterable {
+    case none = "None", clientIP = "ClientIP"
+}
+
 public struct ServicePort: Hashable, Sendable, Codable {
     public var name: String?
     public var port: Int
@@ -259,12 +264,17 @@ public struct Service: Hashable, Sendable, Codable {
     public var ipFamilyPolicy: IPFamilyPolicy
     /// The service's IPv6 cluster IP (the second of `clusterIPs`) when it is dual-stack, else nil.
     public var clusterIPv6: IPv6Address?
+    public var sessionAffinity: SessionAffinity
+    /// `sessionAffinityConfig.clientIP.timeoutSeconds` (ClientIP only); nil: the API's default, 10800.
+    public var sessionAffinityTimeout: Int?
     public init(name: String, namespace: String = "default", type: ServiceType, clusterIP: IPv4Address, selector: [String: String],
                 ports: [ServicePort], externalTrafficPolicy: TrafficPolicy = .cluster, internalTrafficPolicy: TrafficPolicy = .cluster,
-                ipFamilyPolicy: IPFamilyPolicy = .singleStack, clusterIPv6: IPv6Address? = nil) {
+                ipFamilyPolicy: IPFamilyPolicy = .singleStack, clusterIPv6: IPv6Address? = nil,
+                sessionAffinity: SessionAffinity = .none, sessionAffinityTimeout: Int? = nil) {
         self.name = name; self.namespace = namespace; self.type = type; self.clusterIP = clusterIP; self.selector = selector
         self.ports = ports; self.externalTrafficPolicy = externalTrafficPolicy; self.internalTrafficPolicy = internalTrafficPolicy
         self.ipFamilyPolicy = ipFamilyPolicy; self.clusterIPv6 = clusterIPv6
+        self.sessionAffinity = sessionAffinity; self.sessionAffinityTimeout = sessionAffinityTimeout
     }
 
     /// `spec.clusterIPs`: IPv4 first, then IPv6 when the service has one.
@@ -274,6 +284,7 @@ public struct Service: Hashable, Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case name, namespace, type, clusterIP, selector, ports, externalTrafficPolicy, internalTrafficPolicy, ipFamilyPolicy, clusterIPv6
+        case sessionAffinity, sessionAffinityTimeout
     }
     /// A lab recorded before IPv6 had single-stack services.
     public init(from decoder: Decoder) throws {
@@ -284,7 +295,9 @@ public struct Service: Hashable, Sendable, Codable {
                   externalTrafficPolicy: try c.decode(TrafficPolicy.self, forKey: .externalTrafficPolicy),
                   internalTrafficPolicy: try c.decode(TrafficPolicy.self, forKey: .internalTrafficPolicy),
                   ipFamilyPolicy: try c.decodeIfPresent(IPFamilyPolicy.self, forKey: .ipFamilyPolicy) ?? .singleStack,
-                  clusterIPv6: try c.decodeIfPresent(IPv6Address.self, forKey: .clusterIPv6))
+                  clusterIPv6: try c.decodeIfPresent(IPv6Address.self, forKey: .clusterIPv6),
+                  sessionAffinity: try c.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity) ?? .none,
+                  sessionAffinityTimeout: try c.decodeIfPresent(Int.self, forKey: .sessionAffinityTimeout))
     }
 }
 

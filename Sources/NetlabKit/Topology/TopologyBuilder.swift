@@ -121,7 +121,8 @@ final class TopologyBuilder {
             outServices.append(Service(name: name.value, namespace: s.namespace, type: s.type, clusterIP: clusterIP.value,
                                        selector: s.selector, ports: ports, externalTrafficPolicy: s.externalTrafficPolicy,
                                        internalTrafficPolicy: s.internalTrafficPolicy, ipFamilyPolicy: s.ipFamilyPolicy,
-                                       clusterIPv6: s.clusterIPv6?.value))
+                                       clusterIPv6: s.clusterIPv6?.value, sessionAffinity: s.sessionAffinity,
+                                       sessionAffinityTimeout: s.sessionAffinityTimeout))
         }
         let vpc = VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu, routing: routing, subnetV6: subnetV6?.value, gatewayV6: vpcGatewayV6)
         let topology = Topology(source: source, name: name, vpc: vpc,
