@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <linux/errqueue.h>
 #include <time.h>
+#include <linux/errqueue.h>
 
 #ifndef CLONE_NEWNET
 #define CLONE_NEWNET 0x40000000
@@ -420,6 +421,31 @@ int netlab_read_errqueue(int fd, int *ee_errno, int *origin, int *type, int *cod
             memcpy(offender, &((struct sockaddr_in6 *)off)->sin6_addr, 16); *offender_family = AF_INET6;
         }
         return 1;
+    }
+    return 0;
+}
+
+int netlab_recverr_enable(int fd, int ipv6) {
+    int on = 1;
+    int r = ipv6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on) : setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+    return r < 0 ? -errno : 0;
+}
+
+int netlab_recverr_read(int fd, unsigned char *origin, unsigned char *type, unsigned char *code, int *err) {
+    unsigned char data[512];
+    struct sockaddr_storage from;
+    struct iovec iov = { data, sizeof data };
+    char control[512];
+    struct msghdr msg;
+    ssize_t n = recv_with_control(fd, &msg, &from, sizeof from, &iov, control, sizeof control, MSG_ERRQUEUE);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) || (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+            struct sock_extended_err ee;
+            memcpy(&ee, CMSG_DATA(c), sizeof ee);
+            *origin = ee.ee_origin; *type = ee.ee_type; *code = ee.ee_code; *err = (int)ee.ee_errno;
+            return 1;
+        }
     }
     return 0;
 }

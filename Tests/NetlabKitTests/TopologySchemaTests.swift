@@ -34,7 +34,8 @@ import Testing
         #expect(Set(TopologyLoader.allowedKeys.keys) == ["", "vpc", "external", "nodes[]", "pods[]", "pods[].ports[]", "services[]", "services[].ports[]", "cni", "proxy", "api", "agents[]", "agents[].ready", "agents[].sync", "checks[]", "checks[].expect", "checks[].expect.packets[]", "checks[].expect.packets[].match",
                                                          "overlay", "checks[].expect.packets[].match.vxlan",
                                                          "checks[].faults[]", "checks[].faults[].loss", "checks[].faults[].drop", "checks[].faults[].mtu",
-                                                         "checks[].faults[].killAgent", "checks[].faults[].restartAgent"])
+                                                         "checks[].faults[].killAgent", "checks[].faults[].restartAgent",
+                                                         "checks[].expect.servers"])
         for (position, keys) in TopologyLoader.allowedKeys {
             let obj = object(at: position, in: s)
             let properties = Set(obj?["properties"]?.objectValue?.keys.map { $0 } ?? [])

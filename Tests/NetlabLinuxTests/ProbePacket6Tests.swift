@@ -28,7 +28,7 @@ import Testing
         let ping = Array(B.icmp6EchoFrame(Self.path(Self.node, Self.pod), identifier: 0x1234, sequence: 1).dropFirst(14))
         let noRoute = Self.message(B.icmp6ErrorFrame(Self.path(Self.gw, Self.node), type: 1, code: 0, original: ping))
         #expect(Probe.echo6Answer(noRoute, from: Self.gw, hopLimit: 64, id: 0x1234, target: Self.pod)
-                == Probe.EchoResult(from: .v6(Self.gw), failure: "2001:db8:0:1::1 answered ICMPv6 destination unreachable (code 0: no route to destination)"))
+                == Probe.EchoResult(from: .v6(Self.gw), failure: "2001:db8:0:1::1 answered ICMPv6 destination unreachable (code 0: no route to destination)", errorClass: .unreachable))
         let expired = Self.message(B.icmp6ErrorFrame(Self.path(Self.gw, Self.node), type: 3, code: 0, original: ping))
         #expect(Probe.echo6Answer(expired, from: Self.gw, hopLimit: 64, id: 0x1234, target: Self.pod)?.failure
             == "2001:db8:0:1::1 answered ICMPv6 time exceeded in-transit (code 0: hop limit exceeded in transit)")

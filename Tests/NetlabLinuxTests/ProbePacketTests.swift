@@ -28,7 +28,7 @@ import Testing
         let ping = Array(B.icmpEchoFrame(Self.ip(Self.node, Self.pod), identifier: 0x1234, sequence: 1).dropFirst(14))
         let error = Array(B.icmpErrorFrame(Self.ip(Self.gw, Self.node), type: 3, code: 1, original: ping).dropFirst(14))
         #expect(Probe.echoAnswer(error, id: 0x1234, target: Self.pod)
-                == Probe.EchoResult(from: .v4(Self.gw), failure: "10.0.0.1 answered ICMP destination unreachable (code 1)"))
+                == Probe.EchoResult(from: .v4(Self.gw), failure: "10.0.0.1 answered ICMP destination unreachable (code 1)", errorClass: .unreachable))
         let expired = Array(B.icmpErrorFrame(Self.ip(Self.gw, Self.node), type: 11, code: 0, original: ping).dropFirst(14))
         #expect(Probe.echoAnswer(expired, id: 0x1234, target: Self.pod)?.failure == "10.0.0.1 answered ICMP time exceeded (code 0)")
         #expect(Probe.echoAnswer(error, id: 0x9999, target: Self.pod) == nil)

@@ -142,4 +142,13 @@ int netlab_path_mtu(int fd, int family);
 int netlab_read_errqueue(int fd, int *ee_errno, int *origin, int *type, int *code, unsigned *info,
                          unsigned char *offender, int *offender_family);
 
+/* Probe error classes: with IP_RECVERR / IPV6_RECVERR the kernel queues the ICMP error about a
+ * socket's packet with its type and code (struct sock_extended_err, <linux/errqueue.h>), which tell
+ * a REJECT's admin-prohibited from a router's host unreachable where the errno is EHOSTUNREACH for
+ * both. netlab_recverr_enable asks for them on `fd` (0 or -errno). netlab_recverr_read takes one
+ * queued error, non-blocking: 1 with its origin (2 ICMP, 3 ICMPv6), type, code and errno; 0 when
+ * none is queued; or -errno. */
+int netlab_recverr_enable(int fd, int ipv6);
+int netlab_recverr_read(int fd, unsigned char *origin, unsigned char *type, unsigned char *code, int *err);
+
 #endif

@@ -45,17 +45,25 @@ public struct Check: Hashable, Sendable, Codable {
     /// `faults:`: what is broken in the lab for this check, applied before the probe and undone
     /// after the check, even when it fails.
     public var faults: [Fault]
+    /// `count:`: the probe is repeated this many times per attempt (a new socket, so a new source
+    /// port, each time); the expectations are judged over every answer (see `Expectations.servers`).
+    public var count: Int
+    /// `consistently:`: the window, in seconds, in which the check is probed again and again and
+    /// must pass every time (the opposite of `eventually:`).
+    public var consistentlySeconds: Double?
 
     public static let defaultTimeout = 2.0
+    public static let countRange = 1...200
 
     public init(name: String, description: String? = nil, from: String, to: Ref, port: Ref? = nil, kind: Kind,
                 expect: Expectations, capture: [String] = [], unready: [String] = [], timeoutSeconds: Double = Check.defaultTimeout,
                 eventuallySeconds: Double? = nil, proxyMode: Topology.ProxyMode? = nil, size: Int? = nil, dontFragment: Bool = false,
-                faults: [Fault] = []) {
+                faults: [Fault] = [], count: Int = 1, consistentlySeconds: Double? = nil) {
         self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
         self.kind = kind; self.expect = expect; self.capture = capture; self.unready = unready
         self.timeoutSeconds = timeoutSeconds; self.eventuallySeconds = eventuallySeconds; self.proxyMode = proxyMode
         self.size = size; self.dontFragment = dontFragment; self.faults = faults
+        self.count = count; self.consistentlySeconds = consistentlySeconds
     }
 
     /// Every interface this check names (packet expectations first, then `capture`), once each.
@@ -79,11 +87,16 @@ public struct Expectations: Hashable, Sendable, Codable {
     /// The client address the server saw (after every SNAT on the way).
     public var serverSaw: Ref?
     public var packets: [PacketExpectation]
+    /// Which pods answered, over all of a `count:` check's answers.
+    public var servers: ServerSetExpectation?
+    /// How the probe failed (implies `reply: false`).
+    public var error: ProbeErrorClass?
 
     public init(reply: Bool = true, status: Int? = nil, replyTTL: Int? = nil, serverPod: String? = nil,
-                serverSaw: Ref? = nil, packets: [PacketExpectation] = []) {
+                serverSaw: Ref? = nil, packets: [PacketExpectation] = [], servers: ServerSetExpectation? = nil,
+                error: ProbeErrorClass? = nil) {
         self.reply = reply; self.status = status; self.replyTTL = replyTTL; self.serverPod = serverPod
-        self.serverSaw = serverSaw; self.packets = packets
+        self.serverSaw = serverSaw; self.packets = packets; self.servers = servers; self.error = error
     }
 }
 

@@ -13,19 +13,22 @@ public struct ProbeObservation: Hashable, Sendable, Codable {
     public var local: SocketEndpoint?
     /// Why there was no answer, in the probe's words.
     public var failure: String?
-    /// The class of the failure, where the probe knows it.
+    /// The class of the failure (refused, timeout, unreachable, frag-needed), when there was no answer.
     public var errorClass: ProbeErrorClass?
     /// A sized probe's: the path MTU the kernel holds for the destination afterwards (IP_MTU).
     public var pathMTU: Int?
     /// A sized probe's: the bytes of the answer (UDP datagram, echo data, HTTP body).
     public var replyBytes: Int?
+    /// With `count:` above 1, every probe of the attempt in order (this observation's own fields
+    /// are the last one's); nil for a single probe.
+    public var attempts: [ProbeObservation]?
 
     public init(target: String, replied: Bool, status: Int? = nil, replyTTL: Int? = nil, serverPod: String? = nil,
                 serverSaw: SocketEndpoint? = nil, local: SocketEndpoint? = nil, failure: String? = nil,
-                errorClass: ProbeErrorClass? = nil, pathMTU: Int? = nil, replyBytes: Int? = nil) {
+                errorClass: ProbeErrorClass? = nil, pathMTU: Int? = nil, replyBytes: Int? = nil, attempts: [ProbeObservation]? = nil) {
         self.target = target; self.replied = replied; self.status = status; self.replyTTL = replyTTL
         self.serverPod = serverPod; self.serverSaw = serverSaw; self.local = local; self.failure = failure
-        self.errorClass = errorClass; self.pathMTU = pathMTU; self.replyBytes = replyBytes
+        self.errorClass = errorClass; self.pathMTU = pathMTU; self.replyBytes = replyBytes; self.attempts = attempts
     }
 }
 
@@ -84,6 +87,12 @@ public struct CheckEvaluator {
     public init(facts: LabFacts) { self.facts = facts }
 
     public func evaluate(_ check: Check, probe: ProbeObservation, packets: [CapturedPacket]) -> [ExpectationResult] {
+        if let all = probe.attempts, all.count > 1 { return evaluateRepeated(check, probes: all, packets: packets) }
+        return evaluateOne(check, probe: probe, packets: packets) + evaluateSets(check.expect, probes: [probe])
+    }
+
+    /// One probe's answer against the expectations about one answer, and the packets.
+    func evaluateOne(_ check: Check, probe: ProbeObservation, packets: [CapturedPacket]) -> [ExpectationResult] {
         var out: [ExpectationResult] = []
         let e = check.expect
         let answer = probe.replied ? "an answer" + (probe.status.map { " (HTTP \($0))" } ?? "") : "no answer: \(probe.failure ?? "nothing came back")"
@@ -108,13 +117,17 @@ public struct CheckEvaluator {
                                          passed: want != nil && probe.serverSaw?.address == want))
         }
         out += payloadExpectations(check, probe: probe)
+        return out + evaluatePackets(check, packets: packets)
+    }
+
+    /// The check's packet expectations against the captured packets.
+    func evaluatePackets(_ check: Check, packets: [CapturedPacket]) -> [ExpectationResult] {
         // Decoded once: every expectation looks at the same packets.
         let decoded = packets.map { ($0, $0.decoded) }
         // Patterns are read in the family of the check's target (`icmp: echo-request` to an IPv6
         // address means ICMPv6's).
         let family = (try? facts.address(check.to))?.family
-        for pe in e.packets { out.append(evaluate(pe, packets: decoded, family: family)) }
-        return out
+        return check.expect.packets.map { evaluate($0, packets: decoded, family: family) }
     }
 
     func evaluate(_ pe: PacketExpectation, packets: [(CapturedPacket, DecodedPacket)], family: IPFamily? = nil) -> ExpectationResult {

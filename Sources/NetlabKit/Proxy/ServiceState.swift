@@ -56,8 +56,10 @@ public enum ServiceState {
             spec: KubeServiceSpec(type: svc.type.rawValue, clusterIP: svc.clusterIP.description,
                                   clusterIPs: svc.clusterIPs.map(\.description), ipFamilies: svc.ipFamilies.map(\.rawValue),
                                   ipFamilyPolicy: svc.ipFamilyPolicy.rawValue, ports: ports,
-                                  selector: svc.selector.isEmpty ? nil : svc.selector, sessionAffinity: "None",
+                                  selector: svc.selector.isEmpty ? nil : svc.selector, sessionAffinity: svc.sessionAffinity.rawValue,
                                   externalTrafficPolicy: etp, internalTrafficPolicy: svc.internalTrafficPolicy.rawValue,
+                                  sessionAffinityConfig: svc.sessionAffinity == .clientIP
+                                    ? SessionAffinityConfig(clientIP: .init(timeoutSeconds: svc.sessionAffinityTimeout ?? Service.defaultAffinityTimeout)) : nil,
                                   externalIPs: svc.externalIPs.isEmpty ? nil : svc.externalIPs.map(\.description),
                                   loadBalancerSourceRanges: svc.loadBalancerSourceRanges.isEmpty ? nil : svc.loadBalancerSourceRanges.map(\.description),
                                   healthCheckNodePort: svc.healthCheckNodePort),

@@ -238,6 +238,11 @@ public enum TrafficPolicy: String, Hashable, Sendable, Codable, CaseIterable {
     case cluster = "Cluster", local = "Local"
 }
 
+/// `spec.sessionAffinity`: ClientIP sends a client's connections to the backend it had before.
+public enum SessionAffinity: String, Hashable, Sendable, Codable, CaseIterable {
+    case none = "None", clientIP = "ClientIP"
+}
+
 public struct ServicePort: Hashable, Sendable, Codable {
     public var name: String?
     public var port: Int
@@ -272,16 +277,20 @@ public struct Service: Hashable, Sendable, Codable {
     public var externalIPs: [IPv4Address]
     /// LoadBalancer with externalTrafficPolicy Local: where the proxy's health server answers.
     public var healthCheckNodePort: Int?
+    public var sessionAffinity: SessionAffinity
+    /// `sessionAffinityConfig.clientIP.timeoutSeconds` (ClientIP only); nil: the API's default, 10800.
+    public var sessionAffinityTimeout: Int?
     public init(name: String, namespace: String = "default", type: ServiceType, clusterIP: IPv4Address, selector: [String: String],
                 ports: [ServicePort], externalTrafficPolicy: TrafficPolicy = .cluster, internalTrafficPolicy: TrafficPolicy = .cluster,
                 ipFamilyPolicy: IPFamilyPolicy = .singleStack, clusterIPv6: IPv6Address? = nil,
                 loadBalancerIP: IPv4Address? = nil, loadBalancerSourceRanges: [IPv4Prefix] = [], externalIPs: [IPv4Address] = [],
-                healthCheckNodePort: Int? = nil) {
+                healthCheckNodePort: Int? = nil, sessionAffinity: SessionAffinity = .none, sessionAffinityTimeout: Int? = nil) {
         self.name = name; self.namespace = namespace; self.type = type; self.clusterIP = clusterIP; self.selector = selector
         self.ports = ports; self.externalTrafficPolicy = externalTrafficPolicy; self.internalTrafficPolicy = internalTrafficPolicy
         self.ipFamilyPolicy = ipFamilyPolicy; self.clusterIPv6 = clusterIPv6
         self.loadBalancerIP = loadBalancerIP; self.loadBalancerSourceRanges = loadBalancerSourceRanges
         self.externalIPs = externalIPs; self.healthCheckNodePort = healthCheckNodePort
+        self.sessionAffinity = sessionAffinity; self.sessionAffinityTimeout = sessionAffinityTimeout
     }
 
     /// `spec.clusterIPs`: IPv4 first, then IPv6 when the service has one.
@@ -292,6 +301,7 @@ public struct Service: Hashable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case name, namespace, type, clusterIP, selector, ports, externalTrafficPolicy, internalTrafficPolicy, ipFamilyPolicy, clusterIPv6
         case loadBalancerIP, loadBalancerSourceRanges, externalIPs, healthCheckNodePort
+        case sessionAffinity, sessionAffinityTimeout
     }
     /// A lab recorded before IPv6 had single-stack services.
     public init(from decoder: Decoder) throws {
@@ -306,7 +316,9 @@ public struct Service: Hashable, Sendable, Codable {
                   loadBalancerIP: try c.decodeIfPresent(IPv4Address.self, forKey: .loadBalancerIP),
                   loadBalancerSourceRanges: try c.decodeIfPresent([IPv4Prefix].self, forKey: .loadBalancerSourceRanges) ?? [],
                   externalIPs: try c.decodeIfPresent([IPv4Address].self, forKey: .externalIPs) ?? [],
-                  healthCheckNodePort: try c.decodeIfPresent(Int.self, forKey: .healthCheckNodePort))
+                  healthCheckNodePort: try c.decodeIfPresent(Int.self, forKey: .healthCheckNodePort),
+                  sessionAffinity: try c.decodeIfPresent(SessionAffinity.self, forKey: .sessionAffinity) ?? .none,
+                  sessionAffinityTimeout: try c.decodeIfPresent(Int.self, forKey: .sessionAffinityTimeout))
     }
 }
 

@@ -106,13 +106,16 @@ extension TopologyBuilder {
             let payload = readPayload(f, label: label, kind: kind)
             let faults = readFaults(f, label: label)
             if payload == nil || faults == nil { ok = false }
+            let repeated = readRepetition(f, label: label, eventually: eventually)
+            if repeated == nil { ok = false }
             guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
                   let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
-            if ok {
+            if ok, let repeated {
                 checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind,
                                     expect: expect, capture: capture, unready: unready, timeoutSeconds: timeout,
                                     eventuallySeconds: eventually, proxyMode: proxyMode, size: payload?.size,
-                                    dontFragment: payload?.dontFragment ?? false, faults: faults ?? []))
+                                    dontFragment: payload?.dontFragment ?? false, faults: faults ?? [],
+                                    count: repeated.count, consistentlySeconds: repeated.consistently))
             }
         }
     }
@@ -201,6 +204,7 @@ extension TopologyBuilder {
             if kind == .icmp { r.error(n.location, "\(label) expect.serverSaw needs netlab's server: use protocol http or udp"); ok = false }
             else if let ref = readRef(n, "\(label) expect.serverSaw", kind: .address) { e.serverSaw = ref } else { ok = false }
         }
+        if !readSetExpectations(f, &e, label: label, kind: kind) { ok = false }
         if let n = f.optional("packets"), let list = r.sequence(n, "\(label) expect.packets", itemExample: "{at: node1/eth0, match: {...}}") {
             for (i, item) in list.enumerated() {
                 let what = "\(label) expect.packets[\(i)]"

@@ -28,6 +28,8 @@ struct PartialService {
     var ports: [PartialServicePort]
     /// LoadBalancer VIP, source ranges, externalIPs, healthCheckNodePort (TopologyBuilder+LoadBalancer).
     var lb = PartialLoadBalancer()
+    var sessionAffinity: SessionAffinity = .none
+    var sessionAffinityTimeout: Int?
 }
 
 extension TopologyBuilder {
@@ -81,6 +83,7 @@ extension TopologyBuilder {
             if let n = f.optional("internalTrafficPolicy"), let p = r.enumeration(n, "\(label) internalTrafficPolicy", TrafficPolicy.self) {
                 svc.internalTrafficPolicy = p.value
             }
+            readSessionAffinity(f, &svc)
             if let n = f.required("ports", expected: "a list of ports like [{port: 9000, targetPort: 80}]"),
                let ports = r.sequence(n, "\(label) ports", itemExample: "a port like {port: 9000, targetPort: 80}") {
                 if ports.isEmpty { r.error(n.location, "\(label) ports is empty; list at least one port like {port: 9000, targetPort: 80}") }

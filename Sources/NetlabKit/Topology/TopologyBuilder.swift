@@ -125,7 +125,8 @@ final class TopologyBuilder {
                                        internalTrafficPolicy: s.internalTrafficPolicy, ipFamilyPolicy: s.ipFamilyPolicy,
                                        clusterIPv6: s.clusterIPv6?.value, loadBalancerIP: s.lb.loadBalancerIP?.value,
                                        loadBalancerSourceRanges: s.lb.sourceRanges, externalIPs: s.lb.externalIPs.map(\.value),
-                                       healthCheckNodePort: s.lb.healthCheckNodePort?.value))
+                                       healthCheckNodePort: s.lb.healthCheckNodePort?.value, sessionAffinity: s.sessionAffinity,
+                                       sessionAffinityTimeout: s.sessionAffinityTimeout))
         }
         let vpc = VPC(subnet: subnet.value, gateway: vpcGateway, mtu: mtu, routing: routing, subnetV6: subnetV6?.value, gatewayV6: vpcGatewayV6)
         let topology = Topology(source: source, name: name, vpc: vpc,

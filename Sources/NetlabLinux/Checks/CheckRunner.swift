@@ -37,7 +37,8 @@ public final class CheckRunner {
             let evaluator = CheckEvaluator(facts: facts)
             // With `eventually:`, probe again (after a short, growing pause) until the expectations
             // hold or the window is over; the result is the last attempt's, whose packets explain it.
-            let window = check.eventuallySeconds.map { Double(start) / 1e9 + $0 }
+            // With `consistently:`, probe again while it passes, until the window is over.
+            let window = (check.eventuallySeconds ?? check.consistentlySeconds).map { Double(start) / 1e9 + $0 }
             var pause = 0.05
             var attempts = 0
             var packets: [CapturedPacket] = []
@@ -49,18 +50,20 @@ public final class CheckRunner {
                     captures.append(try Capture(namespace: try lab.namespace(h.member), member: h.member, interface: h.interface))
                 }
                 let source = try lab.namespace(check.from)
-                let probe = check.size != nil || check.dontFragment
-                    ? Probe.sizedObservation(check.kind, from: source, to: target, port: port, size: check.size, dontFragment: check.dontFragment, timeout: check.timeoutSeconds)
-                    : Self.probe(check.kind, from: source, to: target, port: port, timeout: check.timeoutSeconds)
+                let probe = Self.probe(check, from: source, to: target, port: port)
                 packets = captures.flatMap { $0.stop() }.sorted { $0.timestampNanoseconds < $1.timestampNanoseconds }
                 result.probe = probe
                 result.expectations = evaluator.evaluate(check, probe: probe, packets: packets)
                 result.passed = result.expectations.allSatisfy(\.passed)
                 afterAttempt?(attempts, result.passed)
                 let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-                guard !result.passed, let end = window, now + pause < end else { break }
+                guard result.passed == (check.consistentlySeconds != nil), let end = window, now + pause < end else { break }
                 try Interrupts.pause(seconds: pause)
-                pause = min(pause * 2, 0.4)
+                if check.consistentlySeconds == nil { pause = min(pause * 2, 0.4) }
+            }
+            if let seconds = check.consistentlySeconds {
+                result.expectations.append(Self.consistently(seconds, attempts: attempts, passed: result.passed,
+                                                             afterMs: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
             }
             if check.eventuallySeconds != nil {
                 result.attempts = attempts
@@ -100,21 +103,22 @@ public final class CheckRunner {
         }
     }
 
-    static func probe(_ kind: Check.Kind, from ns: NetworkNamespace, to ip: IPAddress, port: Int?, timeout: Double) -> ProbeObservation {
+    static func probe(_ kind: Check.Kind, from ns: NetworkNamespace, to ip: IPAddress, port: Int?, timeout: Double,
+                      echoID: UInt16 = UInt16(truncatingIfNeeded: getpid())) -> ProbeObservation {
         let shown = ip.family == .ipv6 ? "[\(ip)]" : "\(ip)"
         switch kind {
         case .icmp:
-            let r = Probe.echo(from: ns, to: ip, timeout: timeout)
-            return ProbeObservation(target: "\(ip)", replied: r.ttl != nil, replyTTL: r.ttl, failure: r.failure)
+            let r = Probe.echo(from: ns, to: ip, timeout: timeout, id: echoID)
+            return ProbeObservation(target: "\(ip)", replied: r.ttl != nil, replyTTL: r.ttl, failure: r.failure, errorClass: r.errorClass)
         case .http:
             let r = Probe.http(from: ns, to: ip, port: port ?? 80, timeout: timeout)
             return ProbeObservation(target: "\(shown):\(port ?? 80)", replied: r.status != nil, status: r.status, serverPod: r.serverPod,
-                                    serverSaw: r.clientSeenByServer, local: r.local, failure: r.failure)
+                                    serverSaw: r.clientSeenByServer, local: r.local, failure: r.failure, errorClass: r.errorClass)
         case .udp:
             let r = Probe.udp(from: ns, to: ip, port: port ?? 53, timeout: timeout)
             let answer = r.reply.flatMap(ServerAnswer.init(decoding:))
             return ProbeObservation(target: "\(shown):\(port ?? 53)", replied: r.reply != nil, serverPod: answer?.pod,
-                                    serverSaw: answer?.client, local: r.local, failure: r.failure)
+                                    serverSaw: answer?.client, local: r.local, failure: r.failure, errorClass: r.errorClass)
         }
     }
 

@@ -39,7 +39,7 @@ extension Probe {
         while true {
             switch waitForEvent(fd, until: deadline) {
             case .interrupted: result.failure = Probe.interrupted; return result
-            case .timedOut: result.failure = "no echo reply from \(ip) within \(timeout) s"; return result
+            case .timedOut: result.failure = "no echo reply from \(ip) within \(timeout) s"; result.errorClass = .timeout; return result
             case .ready: break
             }
             var hopLimit: Int32 = -1
@@ -59,7 +59,8 @@ extension Probe {
                               failure: hopLimit >= 0 ? nil : "the echo reply from \(target) came without its hop limit")
         }
         if m.isError, m.quoted?.echoIdentifier == id {
-            return EchoResult(from: .v6(from), failure: "\(from) answered ICMPv6 \(TcpdumpFormatter.icmp6TypeName(m.type)) (code \(m.code)\(Self.icmp6CodeMeaning(m)))")
+            return EchoResult(from: .v6(from), failure: "\(from) answered ICMPv6 \(TcpdumpFormatter.icmp6TypeName(m.type)) (code \(m.code)\(Self.icmp6CodeMeaning(m)))",
+                              errorClass: errorClass(icmpOrigin: 3, type: m.type, code: m.code) ?? .unreachable)
         }
         return nil
     }

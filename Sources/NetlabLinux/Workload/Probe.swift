@@ -18,6 +18,7 @@ public enum Probe {
         public var local: SocketEndpoint?
         /// Why there was no answer (connection refused, timed out, ...).
         public var failure: String?
+        public var errorClass: ProbeErrorClass?
         /// The client address the server says it saw (netlab's servers put it in the body).
         public var clientSeenByServer: SocketEndpoint? { ServerAnswer(decoding: body)?.client }
         public var serverPod: String? { ServerAnswer(decoding: body)?.pod }
@@ -37,13 +38,16 @@ public enum Probe {
             result.failure = "\(error)"; return result
         }
         defer { close(fd) }
+        queueErrors(fd, ipv6: address.family == .ipv6)
         let deadline = Date().addingTimeInterval(timeout)
         if sa.with({ connect(fd, $0, $1) }) != 0 && errno != EINPROGRESS {
-            result.failure = "connect to \(ip):\(port): \(SystemError.name(of: errno))"; return result
+            let e = errno
+            result.failure = "connect to \(ip):\(port): \(SystemError.name(of: e))"; result.errorClass = errorClass(fd, errno: e); return result
         }
         switch waitForEvent(fd, events: Int16(POLLOUT), until: deadline) {
         case .ready: break
-        case .timedOut: result.failure = "no answer to the connection from \(ip):\(port) within \(timeout) s"; return result
+        case .timedOut:
+            result.failure = "no answer to the connection from \(ip):\(port) within \(timeout) s"; result.errorClass = .timeout; return result
         case .interrupted: result.failure = Probe.interrupted; return result
         }
         var err: Int32 = 0
@@ -51,7 +55,8 @@ public enum Probe {
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
         result.local = localEndpoint(fd)
         if err != 0 {
-            result.failure = "connect to \(ip):\(port): \(SystemError.name(of: err)) (\(String(cString: strerror(err))))"; return result
+            result.failure = "connect to \(ip):\(port): \(SystemError.name(of: err)) (\(String(cString: strerror(err))))"
+            result.errorClass = errorClass(fd, errno: err); return result
         }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: \(ip):\(port)\r\nUser-Agent: netlab\r\nConnection: close\r\n\r\n".utf8)
         do { _ = try request.withUnsafeBytes { b in try syscallRetrying("send the request to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
@@ -61,10 +66,11 @@ public enum Probe {
         let end = readUntil(fd, deadline, bufferSize: 16384) { read in
             switch read {
             case .bytes(let bytes): response += bytes; return !bytes.isEmpty
-            case .failed(let e): result.failure = "read from \(ip):\(port): \(SystemError.name(of: e))"; return false
+            case .failed(let e): result.failure = "read from \(ip):\(port): \(SystemError.name(of: e))"; result.errorClass = errorClass(fd, errno: e); return false
             }
         }
         if end == .interrupted { result.failure = Probe.interrupted; return result }
+        if end == .timedOut, response.isEmpty { result.errorClass = .timeout }
         let text = String(decoding: response, as: UTF8.self)
         guard let headEnd = text.range(of: "\r\n\r\n") else {
             if result.failure == nil { result.failure = response.isEmpty ? "the connection closed without an answer" : "the answer was not HTTP" }
@@ -83,6 +89,7 @@ public enum Probe {
         public var ttl: Int?
         public var from: IPAddress?
         public var failure: String?
+        public var errorClass: ProbeErrorClass?
     }
 
     /// The echo request's data: 56 bytes, as ping sends.
@@ -114,6 +121,7 @@ public enum Probe {
         if end == .interrupted { result.failure = Probe.interrupted; return result }
         if let answer { return answer }
         result.failure = "no echo reply from \(ip) within \(timeout) s"
+        result.errorClass = .timeout
         return result
     }
 
@@ -130,7 +138,8 @@ public enum Probe {
         // Destination unreachable / time exceeded about our request: say so.
         if icmp.type == ICMPMessage.destinationUnreachable || icmp.type == ICMPMessage.timeExceeded, icmp.quoted?.echoIdentifier == id {
             let what = icmp.type == ICMPMessage.destinationUnreachable ? "destination unreachable" : "time exceeded"
-            return EchoResult(from: .v4(src), failure: "\(src) answered ICMP \(what) (code \(icmp.code))")
+            return EchoResult(from: .v4(src), failure: "\(src) answered ICMP \(what) (code \(icmp.code))",
+                              errorClass: icmp.type == ICMPMessage.destinationUnreachable ? errorClass(unreachableCode: icmp.code) : .unreachable)
         }
         return nil
     }
@@ -139,6 +148,7 @@ public enum Probe {
         public var reply: String?
         public var local: SocketEndpoint?
         public var failure: String?
+        public var errorClass: ProbeErrorClass?
     }
 
     public static func udp(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, timeout: Double = 2) -> UDPResult {
@@ -155,7 +165,11 @@ public enum Probe {
             result.failure = "\(error)"; return result
         }
         defer { close(fd) }
-        if sa.with({ connect(fd, $0, $1) }) != 0 { result.failure = "connect UDP to \(ip):\(port): \(SystemError.name(of: errno))"; return result }
+        queueErrors(fd, ipv6: address.family == .ipv6)
+        if sa.with({ connect(fd, $0, $1) }) != 0 {
+            let e = errno
+            result.failure = "connect UDP to \(ip):\(port): \(SystemError.name(of: e))"; result.errorClass = errorClass(fd, errno: e); return result
+        }
         result.local = localEndpoint(fd)
         let msg = Array("netlab".utf8)
         do { _ = try msg.withUnsafeBytes { b in try syscallRetrying("send UDP to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
@@ -165,13 +179,17 @@ public enum Probe {
             switch read {
             case .bytes(let bytes) where !bytes.isEmpty: result.reply = String(decoding: bytes, as: UTF8.self); return false
             case .bytes: return true
-            case .failed(ECONNREFUSED): result.failure = "\(ip):\(port) refused (ICMP port unreachable)"; return false
+            case .failed(ECONNREFUSED):
+                result.failure = "\(ip):\(port) refused (ICMP port unreachable)"; result.errorClass = errorClass(fd, errno: ECONNREFUSED); return false
+            case .failed(let e) where errorClass(errno: e) != nil:
+                result.failure = "UDP to \(ip):\(port): \(SystemError.name(of: e))"; result.errorClass = errorClass(fd, errno: e); return false
             case .failed: return true
             }
         }
         if end == .interrupted { result.failure = Probe.interrupted; return result }
         if result.reply != nil || result.failure != nil { return result }
         result.failure = "no UDP answer from \(ip):\(port) within \(timeout) s"
+        result.errorClass = .timeout
         return result
     }
 
