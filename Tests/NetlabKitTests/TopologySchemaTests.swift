@@ -32,7 +32,8 @@ import Testing
     @Test func everyMappingListsExactlyTheKeysTheLoaderAccepts() throws {
         let s = try schema()
         #expect(Set(TopologyLoader.allowedKeys.keys) == ["", "vpc", "external", "nodes[]", "pods[]", "pods[].ports[]", "services[]", "services[].ports[]", "cni", "proxy", "api", "agents[]", "agents[].ready", "agents[].sync", "checks[]", "checks[].expect", "checks[].expect.packets[]", "checks[].expect.packets[].match",
-                                                         "overlay", "checks[].expect.packets[].match.vxlan"])
+                                                         "overlay", "checks[].expect.packets[].match.vxlan",
+                                                         "checks[].changes[]", "checks[].changes[].serviceType", "checks[].stream", "checks[].expect.switchesTo"])
         for (position, keys) in TopologyLoader.allowedKeys {
             let obj = object(at: position, in: s)
             let properties = Set(obj?["properties"]?.objectValue?.keys.map { $0 } ?? [])

@@ -33,12 +33,18 @@ public struct Check: Hashable, Sendable, Codable {
     /// expectations hold (a datapath that converges, such as an agent acting on a watch event);
     /// nil: one attempt, which must pass.
     public var eventuallySeconds: Double?
+    /// `changes:` endpoint and Service changes made through the lab's API (StreamSpec.swift);
+    /// the lab is put back as the topology has it after the check.
+    public var changes: [EndpointChange]
+    /// `stream:` one socket kept sending while the changes happen.
+    public var stream: StreamSpec?
 
     public static let defaultTimeout = 2.0
 
     public init(name: String, description: String? = nil, from: String, to: Ref, port: Ref? = nil, kind: Kind,
                 expect: Expectations, capture: [String] = [], unready: [String] = [], timeoutSeconds: Double = Check.defaultTimeout,
-                eventuallySeconds: Double? = nil) {
+                eventuallySeconds: Double? = nil, changes: [EndpointChange] = [], stream: StreamSpec? = nil) {
+        self.changes = changes; self.stream = stream
         self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
         self.kind = kind; self.expect = expect; self.capture = capture; self.unready = unready
         self.timeoutSeconds = timeoutSeconds; self.eventuallySeconds = eventuallySeconds
@@ -65,9 +71,14 @@ public struct Expectations: Hashable, Sendable, Codable {
     /// The client address the server saw (after every SNAT on the way).
     public var serverSaw: Ref?
     public var packets: [PacketExpectation]
+    /// A stream's: the pod it must end on, soon enough after the change; pods it must not hear
+    /// from once the datapath followed.
+    public var switchesTo: SwitchExpectation?
+    public var neverFrom: [String]
 
     public init(reply: Bool = true, status: Int? = nil, replyTTL: Int? = nil, serverPod: String? = nil,
-                serverSaw: Ref? = nil, packets: [PacketExpectation] = []) {
+                serverSaw: Ref? = nil, packets: [PacketExpectation] = [], switchesTo: SwitchExpectation? = nil, neverFrom: [String] = []) {
+        self.switchesTo = switchesTo; self.neverFrom = neverFrom
         self.reply = reply; self.status = status; self.replyTTL = replyTTL; self.serverPod = serverPod
         self.serverSaw = serverSaw; self.packets = packets
     }

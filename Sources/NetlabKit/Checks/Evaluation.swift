@@ -49,6 +49,8 @@ public struct CheckResult: Hashable, Sendable, Codable {
     /// once it passed, after how long (from the first attempt's start to the passing one's end).
     public var attempts: Int?
     public var convergedAfterMs: Double?
+    /// With `stream:`, every request's answer and when the changes were made.
+    public var stream: StreamObservation?
 
     public init(name: String, description: String? = nil, passed: Bool, durationMs: Double, probe: ProbeObservation? = nil,
                 expectations: [ExpectationResult] = [], transcript: [String] = [], artifacts: [String] = [], error: String? = nil) {

@@ -97,12 +97,17 @@ extension TopologyBuilder {
             if let n = f.optional("eventually") {
                 if let v = readDuration(n, "\(label) eventually", range: 0.1...300) { eventually = v } else { ok = false }
             }
+            var stream: StreamSpec?
+            if let n = f.optional("stream") { stream = readStream(n, label: label, kind: kind); if stream == nil { ok = false } }
+            var changes: [EndpointChange] = []
+            if let n = f.optional("changes") { if let c = readChanges(n, label: label, stream: stream) { changes = c } else { ok = false } }
             guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
                   let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
+            if !checkStreamFields(f, label: label, expect: expect, stream: stream, unready: &unready, changes: &changes) { ok = false }
             if ok {
                 checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind,
                                     expect: expect, capture: capture, unready: unready, timeoutSeconds: timeout,
-                                    eventuallySeconds: eventually))
+                                    eventuallySeconds: eventually, changes: changes, stream: stream))
             }
         }
     }
@@ -210,6 +215,7 @@ extension TopologyBuilder {
                 e.packets.append(PacketExpectation(at: at, match: match, absent: absent))
             }
         }
+        if !readStreamExpectations(f, label: label, into: &e) { ok = false }
         return ok ? e : nil
     }
 
