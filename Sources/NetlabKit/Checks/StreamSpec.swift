@@ -34,7 +34,7 @@ public struct EndpointChange: Hashable, Sendable, Codable {
     /// "remove webpod1", for timelines and messages.
     public var summary: String {
         switch action {
-        case .unready(let p): return p.isEmpty ? "every pod ready" : "unready " + p.joined(separator: ", ")
+        case .unready(let p): return p.isEmpty ? "every pod ready" : "unready " + p.joined(separator: ", ") + ", the others ready"
         case .terminating(let p, let serving): return "terminating " + p.joined(separator: ", ") + " (serving \(serving))"
         case .remove(let p): return "remove " + p.joined(separator: ", ")
         case .add(let p): return "add " + p.joined(separator: ", ")
