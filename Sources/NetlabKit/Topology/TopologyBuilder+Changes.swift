@@ -8,7 +8,7 @@ extension TopologyBuilder {
 
     /// `changes:`; nil when one is wrong (reported). The pods they name are checked with the
     /// check's other members; the Services here, as they are already read.
-    func readChanges(_ n: YNode, label: String, stream: StreamSpec?) -> [EndpointChange]? {
+    func readChanges(_ n: YNode, label: String, stream: StreamSpec?, streamGiven: Bool) -> [EndpointChange]? {
         guard let list = r.sequence(n, "\(label) changes", itemExample: "one change like {remove: [webpod1]} or {deleteService: svc-web, at: 1}") else { return nil }
         var out: [EndpointChange] = []
         var ok = true
@@ -54,8 +54,9 @@ extension TopologyBuilder {
             }
             var at: Double?
             if let an = f.optional("at") {
-                if let stream {
-                    if let v = readDuration(an, "\(what) at", range: 0...stream.durationSeconds) {
+                // A stream that was given but is wrong (reported) still makes `at` meaningful.
+                if stream != nil || streamGiven {
+                    if let v = readDuration(an, "\(what) at", range: 0...(stream?.durationSeconds ?? 60)) {
                         if let l = lastAt, v < l { r.error(an.location, "\(what) at \(v) s comes before the change before it (\(l) s); list timed changes in time order"); ok = false }
                         at = v; lastAt = v
                     } else { ok = false }
@@ -128,7 +129,7 @@ extension TopologyBuilder {
     func checkStreamFields(_ f: Fields, label: String, expect: Expectations, stream: StreamSpec?,
                            unready: inout [String], changes: inout [EndpointChange]) -> Bool {
         var ok = true
-        if stream == nil, let n = f.optional("expect") {
+        if f.optional("stream") == nil, let n = f.optional("expect") {
             for key in ["switchesTo", "neverFrom"] {
                 if case .mapping(let m) = n, let entry = m.first(where: { $0.key.string == key }) {
                     r.error(entry.key.location, "\(label) expect.\(key) is about a stream: add stream: {duration: 3} to the check"); ok = false

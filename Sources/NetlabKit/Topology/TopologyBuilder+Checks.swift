@@ -100,7 +100,7 @@ extension TopologyBuilder {
             var stream: StreamSpec?
             if let n = f.optional("stream") { stream = readStream(n, label: label, kind: kind); if stream == nil { ok = false } }
             var changes: [EndpointChange] = []
-            if let n = f.optional("changes") { if let c = readChanges(n, label: label, stream: stream) { changes = c } else { ok = false } }
+            if let n = f.optional("changes") { if let c = readChanges(n, label: label, stream: stream, streamGiven: f.optional("stream") != nil) { changes = c } else { ok = false } }
             guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
                   let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
             if !checkStreamFields(f, label: label, expect: expect, stream: stream, unready: &unready, changes: &changes) { ok = false }
