@@ -95,7 +95,7 @@ extension Labs { @Suite struct CheckChangesTests {
         protocol: udp
         stream: {duration: 2, interval: 0.05}
         changes: [{unready: [webpod2]}, {unready: [webpod1], at: 0.5}]
-        expect: {switchesTo: {pod: webpod2, within: 1}}
+        expect: {switchesTo: {pod: webpod2, within: 1}, neverFrom: [webpod1]}
       - name: http-established-stays
         description: an established TCP connection keeps its endpoint after it turns unready (conntrack keeps the flow; kube-proxy cleans only UDP)
         from: pod1
@@ -104,7 +104,7 @@ extension Labs { @Suite struct CheckChangesTests {
         protocol: http
         stream: {duration: 1.5, interval: 0.05}
         changes: [{unready: [webpod2]}, {unready: [webpod1], at: 0.5}]
-        expect: {serverPod: webpod1, neverFrom: [webpod2]}
+        expect: {serverPod: webpod1, switchesTo: {pod: webpod1, within: 0.1}, neverFrom: [webpod2]}
       - name: http-established-switches
         from: pod1
         to: svc-webport.clusterIP
@@ -176,14 +176,20 @@ extension Labs { @Suite struct CheckChangesTests {
             #expect(ready == "True", "\(name)")
         }
 
-        // A UDP stream with no endpoint is refused (no conntrack entry survives the REJECT), and
-        // moves to the endpoint that turns ready: switchesTo passes on today's datapath.
+        // A UDP stream refused while the Service has no endpoint, whose endpoint then turns ready.
+        // On main this is a race: now and then a packet of the flow gets its conntrack entry
+        // confirmed without DNAT while netlab-proxy rewrites its rules, and the flow stays refused
+        // (the "had no endpoints, now has some" entry kube-proxy deletes). So either it switches, or
+        // it fails in exactly that way: refused to the end.
+        // LEAD: after merging i14-rules (conntrack cleanup) this must pass; assert fresh.passed.
         let fresh = try run("udp-ready-after-none")
-        #expect(fresh.passed && fresh.error == nil, "\(text(fresh))")
         let stream = try #require(fresh.stream)
-        #expect(Set(stream.answers.compactMap(\.pod)) == ["webpod2"], "\(stream.timeline)")
-        #expect(stream.answers.first?.failure?.contains("refused") == true, "\(stream.timeline)")
-        #expect(Set(stream.answers.map { _ in stream.local }).count == 1)
+        #expect(fresh.error == nil && stream.answers.first?.failure?.contains("refused") == true, "\(text(fresh))")
+        #expect(Set(stream.answers.compactMap(\.pod)).isSubset(of: ["webpod2"]), "\(stream.timeline)")
+        if !fresh.passed {
+            #expect(failed(fresh) == ["reply", "server pod", "stream switches to webpod2"], "\(text(fresh))")
+            #expect(stream.answers.last?.failure?.contains("refused") == true, "\(stream.timeline)")
+        }
         #expect(fresh.transcript.first?.hasPrefix("stream from ") == true)
 
         // LEAD: after merging i14-rules (conntrack cleanup) this must pass; flip the assertion.
@@ -192,14 +198,16 @@ extension Labs { @Suite struct CheckChangesTests {
         // and never switches to webpod2: netlab-proxy on main deletes no stale UDP entries.
         let stale = try run("udp-stale-conntrack")
         #expect(!stale.passed && stale.error == nil, "\(text(stale))")
-        #expect(failed(stale) == ["stream switches to webpod2"], "\(text(stale))")
+        #expect(failed(stale) == ["stream switches to webpod2", "stream never from webpod1"], "\(text(stale))")
         let after = (stale.stream?.answers ?? []).filter { $0.sentAt >= (stale.stream?.changes.last?.syncedAt ?? 0) }
         #expect(!after.isEmpty && after.allSatisfy { $0.pod == "webpod1" }, "stale conntrack: \(stale.stream?.timeline ?? [])")
 
         // One TCP connection: conntrack keeps the established flow on webpod1 after it turned
         // unready (kube-proxy cleans UDP entries only), so the stream stays and never switches.
         let stays = try run("http-established-stays")
+        // switchesTo passes here: the stream ends on webpod1 and stays there after the change.
         #expect(stays.passed && stays.error == nil, "\(text(stays))")
+        #expect(stays.expectations.contains { $0.name == "stream switches to webpod1" && $0.passed })
         #expect(Set(stays.stream?.answers.compactMap(\.pod) ?? []) == ["webpod1"], "\(stays.stream?.timeline ?? [])")
         let switches = try run("http-established-switches")
         #expect(!switches.passed && failed(switches) == ["stream switches to webpod2"], "\(text(switches))")
