@@ -188,7 +188,8 @@ extension Labs { @Suite struct CheckChangesTests {
         #expect(Set(stream.answers.compactMap(\.pod)).isSubset(of: ["webpod2"]), "\(stream.timeline)")
         if !fresh.passed {
             #expect(failed(fresh) == ["reply", "server pod", "stream switches to webpod2"], "\(text(fresh))")
-            #expect(stream.answers.last?.failure?.contains("refused") == true, "\(stream.timeline)")
+            // Refused, or silent once the kernel rate-limits its port unreachables: never answered.
+            #expect(stream.answers.allSatisfy { $0.pod == nil }, "\(stream.timeline)")
         }
         #expect(fresh.transcript.first?.hasPrefix("stream from ") == true)
 

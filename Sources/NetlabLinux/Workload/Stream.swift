@@ -73,7 +73,9 @@ final class Stream: @unchecked Sendable {
     /// One datagram; its answer is the first one read before the next request is due.
     private func udpRequest(until deadline: Date) -> (answer: ServerAnswer?, failure: String?) {
         if let broken { return (nil, broken) }
-        if let failure = send(Array("netlab".utf8)) { return (nil, failure) }
+        // An ICMP error that came after the last request's wait is still pending on the socket and
+        // fails this send (the kernel reports it there, then clears it): send again, once.
+        if send(Array("netlab".utf8)) != nil, let failure = send(Array("netlab".utf8)) { return (nil, failure) }
         var answer: ServerAnswer?, failure: String?
         let end = Probe.readUntil(fd, deadline, bufferSize: 65536) { read in
             switch read {
