@@ -191,7 +191,8 @@ public struct APIRouter: Sendable {
             return .json(200, try store.patch(r, namespace: namespace, name: name, try Self.decode(req.body), type: type, subresource: subresource))
         case ("DELETE", let name?):
             guard subresource == nil else { throw Self.methodNotAllowed(req.method) }
-            return .json(200, try store.delete(r, namespace: namespace, name: name, preconditions: try Self.preconditions(req.body)))
+            return .json(200, try store.delete(r, namespace: namespace, name: name, preconditions: try Self.preconditions(req.body),
+                                               gracePeriodSeconds: try Self.gracePeriod(req.body, query)))
         case ("DELETE", nil):
             return .json(200, try store.deleteCollection(r, namespace: namespace, options: try ListOptions(query: query)))
         default:
@@ -213,6 +214,16 @@ public struct APIRouter: Sendable {
     }
 
     /// `DeleteOptions.preconditions` of a DELETE's body, when it has one.
+    /// DeleteOptions' gracePeriodSeconds, from the body or the query (the query wins, as upstream).
+    static func gracePeriod(_ data: Data, _ query: [(String, String)]) throws(APIStatus) -> Int? {
+        if let q = query.last(where: { $0.0 == "gracePeriodSeconds" })?.1 {
+            guard let v = Int(q), v >= 0 else { throw APIStatus.badRequest("gracePeriodSeconds must be a non-negative integer, not \"\(q)\"") }
+            return v
+        }
+        guard !data.isEmpty else { return nil }
+        return try decode(data)["gracePeriodSeconds"]?.intValue
+    }
+
     static func preconditions(_ data: Data) throws(APIStatus) -> APIStore.Preconditions {
         guard !data.isEmpty else { return APIStore.Preconditions() }
         let o = try decode(data)

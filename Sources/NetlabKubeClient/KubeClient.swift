@@ -158,8 +158,9 @@ public struct KubeClient: Sendable {
     }
 
     @discardableResult
-    public func delete(_ path: String, stop: StopToken? = nil) throws(KubeClientError) -> JSONValue {
-        try send("DELETE", path, stop: stop)
+    public func delete(_ path: String, options: JSONValue? = nil, stop: StopToken? = nil) throws(KubeClientError) -> JSONValue {
+        // DeleteOptions (gracePeriodSeconds, preconditions) travel as the body, as client-go sends them.
+        try send("DELETE", path, body: options?.encoded(), contentType: options == nil ? nil : "application/json", stop: stop)
     }
 
     // MARK: The exchange

@@ -305,8 +305,13 @@ public final class APIStore: Sendable {
     }
 
     /// Deletes at once and returns the object as last stored, with the deletion's resourceVersion.
+    /// A pod deleted with `gracePeriodSeconds` > 0 is only marked (deletionTimestamp, as
+    /// kube-apiserver does for kubelet to finish): it stays, terminating, until a delete with 0.
     public func delete(_ r: APIResource, namespace: String?, name: String,
-                       preconditions: Preconditions = Preconditions()) throws(APIStatus) -> JSONValue {
+                       preconditions: Preconditions = Preconditions(), gracePeriodSeconds: Int? = nil) throws(APIStatus) -> JSONValue {
+        if r == APIResources.pods, let grace = gracePeriodSeconds, grace > 0 {
+            return try markDeleting(r, namespace: namespace, name: name, preconditions: preconditions, grace: grace)
+        }
         if r == APIResources.namespaces, configuration.systemNamespaces.contains(name) {
             throw .forbidden(r, name, "this namespace may not be deleted")
         }
@@ -337,6 +342,27 @@ public final class APIStore: Sendable {
         }
         wakes.forEach { $0() }
         return deleted
+    }
+
+    /// A graceful delete: deletionTimestamp (now + the grace) and deletionGracePeriodSeconds set,
+    /// a MODIFIED event, the controllers told (the EndpointSlice's endpoint turns terminating). A
+    /// pod already terminating is returned as it is.
+    func markDeleting(_ r: APIResource, namespace: String?, name: String, preconditions: Preconditions, grace: Int) throws(APIStatus) -> JSONValue {
+        let (marked, wakes) = try state.withLock { s throws(APIStatus) in
+            let k = Self.key(namespace, name)
+            guard let old = s.tables[r.qualifiedName]?.objects[k] else { throw APIStatus.notFound(r, name) }
+            if let uid = preconditions.uid, let have = old[path: ["metadata", "uid"]]?.stringValue, uid != have {
+                throw APIStatus.conflict(r, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(have)")
+            }
+            if let t = old[path: ["metadata", "deletionTimestamp"]], t != .null { return (old, [@Sendable () -> Void]()) }
+            var new = old
+            new[path: ["metadata", "deletionTimestamp"]] = .string(configuration.now().addingTimeInterval(Double(grace)).formatted(.iso8601))
+            new[path: ["metadata", "deletionGracePeriodSeconds"]] = .number(Double(grace))
+            let (o, w) = commit(&s, r, .modified, k, new, prev: old)
+            return (o, w + react(&s, r, .modified, old: old, new: o))
+        }
+        wakes.forEach { $0() }
+        return marked
     }
 
     /// Deletes every object the selectors of `options` pick, returning them as a list.

@@ -51,6 +51,11 @@ public struct Check: Hashable, Sendable, Codable {
     /// `consistently:`: the window, in seconds, in which the check is probed again and again and
     /// must pass every time (the opposite of `eventually:`).
     public var consistentlySeconds: Double?
+    /// `changes:` endpoint and Service changes made through the lab's API (StreamSpec.swift);
+    /// the lab is put back as the topology has it after the check.
+    public var changes: [EndpointChange]
+    /// `stream:` one socket kept sending while the changes happen.
+    public var stream: StreamSpec?
 
     public static let defaultTimeout = 2.0
     public static let countRange = 1...200
@@ -58,7 +63,9 @@ public struct Check: Hashable, Sendable, Codable {
     public init(name: String, description: String? = nil, from: String, to: Ref, port: Ref? = nil, kind: Kind,
                 expect: Expectations, capture: [String] = [], unready: [String] = [], timeoutSeconds: Double = Check.defaultTimeout,
                 eventuallySeconds: Double? = nil, proxyMode: Topology.ProxyMode? = nil, size: Int? = nil, dontFragment: Bool = false,
-                faults: [Fault] = [], count: Int = 1, consistentlySeconds: Double? = nil) {
+                faults: [Fault] = [], count: Int = 1, consistentlySeconds: Double? = nil,
+                changes: [EndpointChange] = [], stream: StreamSpec? = nil) {
+        self.changes = changes; self.stream = stream
         self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
         self.kind = kind; self.expect = expect; self.capture = capture; self.unready = unready
         self.timeoutSeconds = timeoutSeconds; self.eventuallySeconds = eventuallySeconds; self.proxyMode = proxyMode
@@ -91,10 +98,15 @@ public struct Expectations: Hashable, Sendable, Codable {
     public var servers: ServerSetExpectation?
     /// How the probe failed (implies `reply: false`).
     public var error: ProbeErrorClass?
+    /// A stream's: the pod it must end on, soon enough after the change; pods it must not hear
+    /// from once the datapath followed.
+    public var switchesTo: SwitchExpectation?
+    public var neverFrom: [String]
 
     public init(reply: Bool = true, status: Int? = nil, replyTTL: Int? = nil, serverPod: String? = nil,
                 serverSaw: Ref? = nil, packets: [PacketExpectation] = [], servers: ServerSetExpectation? = nil,
-                error: ProbeErrorClass? = nil) {
+                error: ProbeErrorClass? = nil, switchesTo: SwitchExpectation? = nil, neverFrom: [String] = []) {
+        self.switchesTo = switchesTo; self.neverFrom = neverFrom
         self.reply = reply; self.status = status; self.replyTTL = replyTTL; self.serverPod = serverPod
         self.serverSaw = serverSaw; self.packets = packets; self.servers = servers; self.error = error
     }

@@ -63,6 +63,8 @@ public struct CheckResult: Hashable, Sendable, Codable {
     /// Why the check was not run in this lab (its `proxyMode:` is another); a skipped check
     /// counts as neither passed nor failed.
     public var skipped: String?
+    /// With `stream:`, every request's answer and when the changes were made.
+    public var stream: StreamObservation?
 
     public init(name: String, description: String? = nil, passed: Bool, durationMs: Double, probe: ProbeObservation? = nil,
                 expectations: [ExpectationResult] = [], transcript: [String] = [], artifacts: [String] = [], error: String? = nil) {

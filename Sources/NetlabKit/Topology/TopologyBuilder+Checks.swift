@@ -108,14 +108,20 @@ extension TopologyBuilder {
             if payload == nil || faults == nil { ok = false }
             let repeated = readRepetition(f, label: label, eventually: eventually)
             if repeated == nil { ok = false }
+            var stream: StreamSpec?
+            if let n = f.optional("stream") { stream = readStream(n, label: label, kind: kind); if stream == nil { ok = false } }
+            var changes: [EndpointChange] = []
+            if let n = f.optional("changes") { if let c = readChanges(n, label: label, stream: stream, streamGiven: f.optional("stream") != nil) { changes = c } else { ok = false } }
             guard let expectNode = f.required("expect", expected: "what must be observed: reply, status, serverSaw, packets, ..."),
                   let expect = readExpectations(expectNode, label: label, kind: kind) else { continue }
+            if !checkStreamFields(f, label: label, expect: expect, stream: stream, unready: &unready, changes: &changes) { ok = false }
             if ok, let repeated {
                 checks.append(Check(name: name, description: description, from: from, to: to, port: port, kind: kind,
                                     expect: expect, capture: capture, unready: unready, timeoutSeconds: timeout,
                                     eventuallySeconds: eventually, proxyMode: proxyMode, size: payload?.size,
                                     dontFragment: payload?.dontFragment ?? false, faults: faults ?? [],
-                                    count: repeated.count, consistentlySeconds: repeated.consistently))
+                                    count: repeated.count, consistentlySeconds: repeated.consistently,
+                                    changes: changes, stream: stream))
             }
         }
     }
@@ -224,6 +230,7 @@ extension TopologyBuilder {
                 e.packets.append(PacketExpectation(at: at, match: match, absent: absent))
             }
         }
+        if !readStreamExpectations(f, label: label, into: &e) { ok = false }
         return ok ? e : nil
     }
 

@@ -23,6 +23,7 @@ public final class CheckRunner {
         lastCapture = nil
         var result = CheckResult(name: check.name, description: check.description, passed: false, durationMs: 0)
         let faults = Lab.AppliedFaults()
+        var changed = EndpointChangeState()
         do {
             let facts = LabFacts(topology: lab.topology, pods: lab.record.pods)
             let target = try facts.address(check.to)
@@ -31,7 +32,10 @@ public final class CheckRunner {
                 // The endpoints change for this check, through the lab's API; the proxy follows.
                 try lab.changeReadiness(unready: check.unready)
             }
-            try lab.applyFaults(check.faults, into: faults, facts: facts, family: target.family)
+            // With a stream, a fault that says `at:` comes during it (the stream's hook); the others now.
+            try lab.applyFaults(check.stream == nil ? check.faults : check.faults.filter { $0.at == nil }, into: faults, facts: facts, family: target.family)
+            let faultHook = check.stream == nil ? nil : lab.timedFaultHook(check.faults, into: faults, facts: facts, family: target.family)
+            try applyUntimedChanges(check, state: &changed)
             let points = CapturePoints(check: check, target: target, datapath: Datapath(topology: lab.topology), pods: lab.record.pods)
             let hops = points.hops
             let evaluator = CheckEvaluator(facts: facts)
@@ -50,10 +54,13 @@ public final class CheckRunner {
                     captures.append(try Capture(namespace: try lab.namespace(h.member), member: h.member, interface: h.interface))
                 }
                 let source = try lab.namespace(check.from)
-                let probe = Self.probe(check, from: source, to: target, port: port)
+                let probe = try check.stream.map { try runStream(check, $0, from: source, to: target, port: port ?? 80, state: &changed, result: &result,
+                                                                 faultHook: faultHook) }
+                    ?? Self.probe(check, from: source, to: target, port: port)
                 packets = captures.flatMap { $0.stop() }.sorted { $0.timestampNanoseconds < $1.timestampNanoseconds }
                 result.probe = probe
                 result.expectations = evaluator.evaluate(check, probe: probe, packets: packets)
+                    + (result.stream.map { evaluator.evaluateStream(check.expect, stream: $0) } ?? [])
                 result.passed = result.expectations.allSatisfy(\.passed)
                 afterAttempt?(attempts, result.passed)
                 let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
@@ -70,7 +77,7 @@ public final class CheckRunner {
                 if result.passed { result.convergedAfterMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
             }
             let formatter = TcpdumpFormatter(includeTimestamp: true, includeHop: true, includeTTL: true)
-            result.transcript = packets.map(formatter.format)
+            result.transcript = (result.stream?.timeline ?? []) + packets.map(formatter.format)
             let diagram = PacketPathDiagram.build(result: result, source: check.from, target: target, packets: packets,
                                                   hops: hops.map(\.label), geography: LabGeography(topology: lab.topology, pods: lab.record.pods))
             diagrams[check.name] = diagram
@@ -88,6 +95,10 @@ public final class CheckRunner {
                 result.error = (result.error.map { $0 + "; " } ?? "") + "making every endpoint ready again after the check failed: \(error)"
                 result.passed = false
             }
+        }
+        do { try lab.restoreEndpoints(from: changed) } catch {
+            result.error = (result.error.map { $0 + "; " } ?? "") + "putting the lab's endpoints and Services back after the check failed: \(error)"
+            result.passed = false
         }
         result.durationMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return result

@@ -146,6 +146,10 @@ extension Lab {
         let json = try? JSONValue.decode(Data(body.utf8))
         let text = json?["lastUpdated"]?.stringValue
         guard status == 200 else { return .notYet("answered \(status)" + (text.map { " (lastUpdated \($0))" } ?? "")) }
+        if let want = change.servicesVersion, let seen = json?[path: ["resourceVersions", "services"]],
+           let have = seen.stringValue.flatMap({ Int64($0) }) ?? seen.intValue.map(Int64.init), have < want {
+            return .notYet("had rendered services at resourceVersion \(have), not yet \(want)")
+        }
         // Exact where the agent says what it rendered from: its cache of the EndpointSlices.
         if let want = change.endpointSlicesVersion, let seen = json?[path: ["resourceVersions", "endpointslices"]] {
             guard let have = seen.stringValue.flatMap({ Int64($0) }) ?? seen.intValue.map(Int64.init) else {

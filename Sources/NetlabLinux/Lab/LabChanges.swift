@@ -12,6 +12,8 @@ extension Lab {
     public struct APIChange: Sendable, Equatable {
         public var at: Date
         public var endpointSlicesVersion: Int64?
+        /// The resourceVersion of a write to a Service (an agent whose services cache reached it has seen it).
+        public var servicesVersion: Int64? = nil
     }
 
     /// A client of the lab's API whose sockets are opened inside the API member's namespace

@@ -19,6 +19,11 @@ extension Lab {
         let podIPs = record.pods.mapValues { $0.address.address }
         let list = ServiceState.list(topology: topology, podIPs: podIPs, readyPods: readyPods,
                                      podIPv6s: record.pods.compactMapValues { $0.addressV6?.address })
+        try runOneShotProxy(list, shown: readyPods.map { "\($0.count) pods" } ?? "all")
+    }
+
+    /// The one-shot proxy run on every node with `list` as its services.json (`shown`: what the log says is ready).
+    func runOneShotProxy(_ list: KubeList, shown: String) throws {
         try store.writeStateFile("services.json", Data(list.encodedJSON().utf8))
         let settings = topology.proxy
         let argv = [try Preflight.proxyProgram(topology, tools: tools).get()] + settings.command.dropFirst()
@@ -28,7 +33,7 @@ extension Lab {
                                                 serviceCIDR: topology.serviceCIDR, servicesPath: servicesPath, ipv6: Self.contractIPv6(topology, node))
             // The system's tools first; then netlab's own, so a wrapper can run netlab-proxy.
             env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin:\(tools.directory)"
-            logStep("proxy sync", member: node.name, ["ready": "\(readyPods.map { "\($0.count) pods" } ?? "all")"])
+            logStep("proxy sync", member: node.name, ["ready": "\(shown)"])
             let started = DispatchTime.now().uptimeNanoseconds
             defer { let took = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9; withState { proxySeconds.append(took) } }
             let outcome = try edges.processes.runner(in: try namespace(node.name))

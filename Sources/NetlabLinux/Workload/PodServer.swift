@@ -89,31 +89,46 @@ public enum PodServer {
     static func handle(_ fd: Int32, peer: SocketEndpoint, pod: String) {
         defer { close(fd) }
         setReceiveTimeout(fd, seconds: 5)
-        // Read the request head; the answer does not depend on it, but a client expects it consumed.
-        var request = [UInt8]()
+        // Requests on one connection until the client says `Connection: close` (netlab's probe
+        // does) or closes: a stream check keeps one connection, so conntrack keeps one flow.
+        var pending = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while request.count < 65536 {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            request += buffer[0..<n]
-            if request.count >= 4, request.suffix(4) == [13, 10, 13, 10] { break }
-            if request.firstRange(of: [13, 10, 13, 10]) != nil { break }
+        while true {
+            // Read a request head; the answer does not depend on it, but a client expects it consumed.
+            var end = pending.firstRange(of: [13, 10, 13, 10])
+            while end == nil, pending.count < 65536 {
+                let n = read(fd, &buffer, buffer.count)
+                if n <= 0 { break }
+                pending += buffer[0..<n]
+                end = pending.firstRange(of: [13, 10, 13, 10])
+            }
+            if pending.isEmpty { return }
+            let head = String(decoding: pending[..<(end?.lowerBound ?? pending.endIndex)], as: UTF8.self).lowercased()
+            pending = end.map { Array(pending[$0.upperBound...]) } ?? []
+            let keepAlive = end != nil && Self.keepsAlive(head)
+            let server = localEndpoint(fd) ?? SocketEndpoint(ip: IPv4Address(0), port: 0)
+            // `GET /?size=N` (a sized probe) asks for a body of N bytes: the answer, padded.
+            let path = head.split(separator: "\r\n", maxSplits: 1).first?.split(separator: " ").dropFirst().first ?? "/"
+            let json = answer(pod: pod, client: peer, server: server)
+            let body = CheckPayload.askedSize(path: path).map { CheckPayload.padded(json, to: $0) } ?? Array((json + "\n").utf8)
+            let headers = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+                + "Connection: \(keepAlive ? "keep-alive" : "close")\r\nServer: netlab\r\n\r\n"
+            let out = Array(headers.utf8) + body
+            var sent = 0
+            while sent < out.count {
+                let n = out[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { return }
+                sent += n
+            }
+            if !keepAlive { shutdown(fd, Int32(SHUT_WR)); return }
         }
-        let server = localEndpoint(fd) ?? SocketEndpoint(ip: IPv4Address(0), port: 0)
-        // `GET /?size=N` (a sized probe) asks for a body of N bytes: the answer, padded.
-        let requestLine = request.split(separator: 13, maxSplits: 1).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let path = requestLine.split(separator: " ").dropFirst().first ?? "/"
-        let json = answer(pod: pod, client: peer, server: server)
-        let body = CheckPayload.askedSize(path: path).map { CheckPayload.padded(json, to: $0) } ?? Array((json + "\n").utf8)
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\nServer: netlab\r\n\r\n"
-        let out = Array(head.utf8) + body
-        var sent = 0
-        while sent < out.count {
-            let n = out[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            sent += n
-        }
-        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// HTTP/1.1 keeps a connection open unless the request says `Connection: close`; HTTP/1.0 closes it.
+    static func keepsAlive(_ lowercasedHead: String) -> Bool {
+        let lines = lowercasedHead.split(separator: "\r\n")
+        guard let first = lines.first, first.hasSuffix("http/1.1") else { return false }
+        return !lines.dropFirst().contains { $0.hasPrefix("connection:") && $0.contains("close") }
     }
 
     static func serveUDP(_ fd: Int32, pod: String) {
