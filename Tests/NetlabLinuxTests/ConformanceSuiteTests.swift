@@ -83,6 +83,47 @@ enum ConformanceSuite {
                  topology: { try $0.withProxyMode(.nftables) },
                  lab: { lab in try inMember(lab, "node1", ["nft", "flush", "table", "ip", "kube-proxy"]) },
                  fails: ["clusterip-tcp-same-node", "clusterip-udp-same-node", "hairpin"]),
+        // no-endpoints.yaml
+        Mutation(file: "no-endpoints.yaml", name: "services without endpoints dropped instead of rejected (nftables, --testing-omit reject)",
+                 topology: { try proxyArgs(["--testing-omit", "reject"])(try $0.withProxyMode(.nftables)) },
+                 fails: ["no-endpoints-pod-tcp", "no-endpoints-pod-udp", "no-endpoints-node-tcp", "no-endpoints-nodeport-tcp", "no-endpoints-nodeport-udp"]),
+        Mutation(file: "no-endpoints.yaml", name: "internalTrafficPolicy Local handled as Cluster",
+                 topology: service("svc-itp") { $0.internalTrafficPolicy = .cluster },
+                 fails: ["itp-local-no-local-endpoint-drops", "itp-local-from-node-drops"]),
+        Mutation(file: "no-endpoints.yaml", name: "node1's service rules flushed (nft, after the first sync)",
+                 topology: { try $0.withProxyMode(.nftables) },
+                 lab: { lab in try inMember(lab, "node1", ["nft", "flush", "table", "ip", "kube-proxy"]) },
+                 fails: ["no-endpoints-pod-tcp", "no-endpoints-pod-udp", "itp-local-served-locally"]),
+        // affinity.yaml
+        Mutation(file: "affinity.yaml", name: "a proxy without session affinity (ClientIP handled as None)",
+                 topology: service("svc-sticky") { $0.sessionAffinity = .none },
+                 fails: ["affinity-clientip-clusterip", "affinity-clientip-nodeport"]),
+        Mutation(file: "affinity.yaml", name: "affinity where none was asked (None handled as ClientIP)",
+                 topology: service("svc-spread") { $0.sessionAffinity = .clientIP },
+                 fails: ["affinity-none-spreads"]),
+        // conntrack.yaml
+        Mutation(file: "conntrack.yaml", name: "a proxy that deletes no stale UDP conntrack entries (--testing-omit conntrack-cleanup)",
+                 topology: proxyArgs(["--testing-omit", "conntrack-cleanup"]),
+                 fails: ["udp-stale-conntrack-clusterip", "udp-stale-conntrack-nodeport"]),
+        // mtu.yaml
+        Mutation(file: "mtu.yaml", name: "pods with a larger MTU than the VPC's (the conflist's ptp mtu 1500)",
+                 topology: plugins { $0.map { p in
+                     guard case .object(var o) = p, o["type"] == "ptp" else { return p }
+                     o["mtu"] = .number(1500)
+                     return .object(o)
+                 } },
+                 fails: ["df-above-mtu-refused"]),
+        Mutation(file: "mtu.yaml", name: "a path MTU black hole: node1 sends no fragmentation needed",
+                 lab: { lab in try inMember(lab, "node1", ["iptables", "-I", "OUTPUT", "-p", "icmp", "--icmp-type", "fragmentation-needed", "-j", "DROP"]) },
+                 fails: ["pmtu-frag-needed-from-router"]),
+        Mutation(file: "mtu.yaml", name: "an MTU mismatch on the VPC (node2's eth0 at 1400, silently dropping larger frames)",
+                 lab: { lab in try inMember(lab, "node2", ["ip", "link", "set", "eth0", "mtu", "1400"]) },
+                 fails: ["df-at-path-mtu", "large-udp-clusterip", "large-udp-nodeport"]),
+        // TCP segments cross a veth with a smaller MTU as GSO packets, so the mismatch above does not
+        // stop them; a path that drops every large TCP segment (a PMTU black hole for TCP) does.
+        Mutation(file: "mtu.yaml", name: "a path that drops large TCP segments (node1 forwards none above 1000 bytes)",
+                 lab: { lab in try inMember(lab, "node1", ["iptables", "-I", "FORWARD", "-p", "tcp", "-m", "length", "--length", "1001:65535", "-j", "DROP"]) },
+                 fails: ["large-http-nodeport"]),
         // nodeport.yaml
         Mutation(file: "nodeport.yaml", name: "no masquerade (nftables, --testing-omit masquerade)",
                  topology: { try proxyArgs(["--testing-omit", "masquerade"])(try $0.withProxyMode(.nftables)) },
@@ -137,6 +178,11 @@ enum ConformanceSuite {
             for c in t.checks { #expect((c.description ?? "").contains("e2e") || (c.description ?? "").contains("kube-proxy") || (c.description ?? "").contains("CNI"), "\(file): \(c.name) names no source") }
         }
         #expect(Set(ConformanceSuite.mutations.map(\.file)).isSubset(of: Set(ConformanceSuite.files)))
+        // The README's table of behaviours, checks and sources lists every check of the suite.
+        let readme = try String(contentsOfFile: ConformanceSuite.directory + "/../../README.md", encoding: .utf8)
+        for file in ConformanceSuite.files {
+            for c in try ConformanceSuite.load(file).checks { #expect(readme.contains("| `\(c.name)` |"), "README's conformance table lacks \(c.name)") }
+        }
     }
 }
 
