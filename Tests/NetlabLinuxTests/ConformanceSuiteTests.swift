@@ -101,10 +101,13 @@ enum ConformanceSuite {
         Mutation(file: "affinity.yaml", name: "affinity where none was asked (None handled as ClientIP)",
                  topology: service("svc-spread") { $0.sessionAffinity = .clientIP },
                  fails: ["affinity-none-spreads"]),
-        // conntrack.yaml
-        Mutation(file: "conntrack.yaml", name: "a proxy that deletes no stale UDP conntrack entries (--testing-omit conntrack-cleanup)",
+        // conntrack-*.yaml
+        Mutation(file: "conntrack-clusterip.yaml", name: "a proxy that deletes no stale UDP conntrack entries (--testing-omit conntrack-cleanup)",
                  topology: proxyArgs(["--testing-omit", "conntrack-cleanup"]),
-                 fails: ["udp-stale-conntrack-clusterip", "udp-stale-conntrack-nodeport"]),
+                 fails: ["udp-stale-conntrack-clusterip"]),
+        Mutation(file: "conntrack-nodeport.yaml", name: "a proxy that deletes no stale UDP conntrack entries (--testing-omit conntrack-cleanup)",
+                 topology: proxyArgs(["--testing-omit", "conntrack-cleanup"]),
+                 fails: ["udp-stale-conntrack-nodeport"]),
         // mtu.yaml
         Mutation(file: "mtu.yaml", name: "pods with a larger MTU than the VPC's (the conflist's ptp mtu 1500)",
                  topology: plugins { $0.map { p in
