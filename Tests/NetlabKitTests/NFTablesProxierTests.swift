@@ -36,42 +36,7 @@ import Testing
     /// Mirrors TestOverallNFTablesRules: its six services, LoadBalancer ingress IPs, externalIPs,
     /// loadBalancerSourceRanges (with upstream's stray whitespace) and health check ports included.
     @Test func overallRulesMatchKubeProxysTest() throws {
-        func svc(_ ns: String, _ name: String, _ ip: String, type: String = "ClusterIP", nodePort: Int? = nil,
-                 etp: String? = nil, affinity: Bool = false, extra: String = "", status: String = "") -> String {
-            """
-            {"kind":"Service","apiVersion":"v1","metadata":{"name":"\(name)","namespace":"\(ns)"},
-             "spec":{"type":"\(type)","clusterIP":"\(ip)",\(etp.map { "\"externalTrafficPolicy\":\"\($0)\"," } ?? "")
-             \(affinity ? "\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":10800}}," : "")\(extra)
-             "ports":[{"name":"p80","port":80,"protocol":"TCP"\(nodePort.map { ",\"nodePort\":\($0)" } ?? "")}]}\(status)}
-            """
-        }
-        func ingress(_ ip: String) -> String { ",\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"\(ip)\"}]}}" }
-        func slice(_ ns: String, _ name: String, _ eps: [(String, String?)]) -> String {
-            let endpoints = eps.map { "{\"addresses\":[\"\($0.0)\"]\($0.1.map { ",\"nodeName\":\"\($0)\"" } ?? "")}" }
-            return """
-            {"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","addressType":"IPv4",
-             "metadata":{"name":"\(name)-1","namespace":"\(ns)","labels":{"kubernetes.io/service-name":"\(name)"}},
-             "endpoints":[\(endpoints.joined(separator: ","))],"ports":[{"name":"p80","port":80,"protocol":"TCP"}]}
-            """
-        }
-        let items = [
-            svc("ns1", "svc1", "172.30.0.41"),
-            svc("ns2", "svc2", "172.30.0.42", type: "LoadBalancer", nodePort: 3001, etp: "Local",
-                extra: "\"externalIPs\":[\"192.168.99.22\"],\"healthCheckNodePort\":30000,", status: ingress("1.2.3.4")),
-            svc("ns3", "svc3", "172.30.0.43", type: "NodePort", nodePort: 3003),
-            svc("ns4", "svc4", "172.30.0.44", type: "NodePort", extra: "\"externalIPs\":[\"192.168.99.33\"],"),
-            svc("ns5", "svc5", "172.30.0.45", type: "LoadBalancer", nodePort: 3002, etp: "Cluster", affinity: true,
-                extra: "\"healthCheckNodePort\":30000,\"loadBalancerSourceRanges\":[\" 203.0.113.0/25\"],", status: ingress("5.6.7.8")),
-            svc("ns6", "svc6", "172.30.0.46"),
-            slice("ns1", "svc1", [("10.180.0.1", nil)]),
-            slice("ns2", "svc2", [("10.180.0.2", nil)]),
-            slice("ns3", "svc3", [("10.180.0.3", nil)]),
-            slice("ns4", "svc4", [("10.180.0.4", nil), ("10.180.0.5", "test-node")]),
-            slice("ns5", "svc5", [("10.180.0.3", nil)]),
-        ]
-        let list = try KubeList.decode(Data("{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":[\(items.joined(separator: ","))]}".utf8))
-        let node = ProxyNode(name: "test-node", ip: IPv4Address("192.168.0.2")!, podCIDR: IPv4Prefix("10.0.0.0/24")!,
-                             clusterCIDR: IPv4Prefix("10.0.0.0/8")!)
+        let list = try ProxyFixtures.upstreamOverallList(), node = ProxyFixtures.upstreamNode
         let text = NFTablesProxier(serviceCIDR: IPv4Prefix("172.30.0.0/16")!)
             .generate(services: list, node: node, detectLocal: .clusterCIDR(.v4(node.clusterCIDR)))
         let expected = try String(contentsOf: try #require(Bundle.module.url(forResource: "Golden", withExtension: nil))

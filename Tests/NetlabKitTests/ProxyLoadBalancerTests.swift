@@ -7,48 +7,6 @@ import Testing
 @Suite struct ProxyLoadBalancerTests {
     typealias F = ProxyFixtures
 
-    /// TestOverallIPTablesRules' (and TestOverallNFTablesRules') cluster state, as a List.
-    static func upstreamOverallList() throws -> KubeList {
-        func svc(_ ns: String, _ name: String, _ ip: String, type: String = "ClusterIP", nodePort: Int? = nil,
-                 etp: String? = nil, affinity: Bool = false, extra: String = "", ingress: String? = nil) -> String {
-            """
-            {"kind":"Service","apiVersion":"v1","metadata":{"name":"\(name)","namespace":"\(ns)"},
-             "spec":{"type":"\(type)","clusterIP":"\(ip)",\(etp.map { "\"externalTrafficPolicy\":\"\($0)\"," } ?? "")
-             \(affinity ? "\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":10800}}," : "")\(extra)
-             "ports":[{"name":"p80","port":80,"protocol":"TCP"\(nodePort.map { ",\"nodePort\":\($0)" } ?? "")}]}
-             \(ingress.map { ",\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"\($0)\"}]}}" } ?? "")}
-            """
-        }
-        func slice(_ ns: String, _ name: String, _ eps: [(String, String?)]) -> String {
-            let endpoints = eps.map { "{\"addresses\":[\"\($0.0)\"]\($0.1.map { ",\"nodeName\":\"\($0)\"" } ?? "")}" }
-            return """
-            {"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","addressType":"IPv4",
-             "metadata":{"name":"\(name)-1","namespace":"\(ns)","labels":{"kubernetes.io/service-name":"\(name)"}},
-             "endpoints":[\(endpoints.joined(separator: ","))],"ports":[{"name":"p80","port":80,"protocol":"TCP"}]}
-            """
-        }
-        let items = [
-            svc("ns1", "svc1", "172.30.0.41"),
-            svc("ns2", "svc2", "172.30.0.42", type: "LoadBalancer", nodePort: 3001, etp: "Local",
-                extra: "\"externalIPs\":[\"192.168.99.22\"],\"healthCheckNodePort\":30000,", ingress: "1.2.3.4"),
-            svc("ns3", "svc3", "172.30.0.43", type: "NodePort", nodePort: 3003),
-            svc("ns4", "svc4", "172.30.0.44", type: "NodePort", extra: "\"externalIPs\":[\"192.168.99.33\"],"),
-            // Upstream's stray whitespace in the range, kept.
-            svc("ns5", "svc5", "172.30.0.45", type: "LoadBalancer", nodePort: 3002, etp: "Cluster", affinity: true,
-                extra: "\"healthCheckNodePort\":30000,\"loadBalancerSourceRanges\":[\" 203.0.113.0/25\"],", ingress: "5.6.7.8"),
-            svc("ns6", "svc6", "172.30.0.46"),
-            slice("ns1", "svc1", [("10.180.0.1", nil)]),
-            slice("ns2", "svc2", [("10.180.0.2", nil)]),
-            slice("ns3", "svc3", [("10.180.0.3", nil)]),
-            slice("ns4", "svc4", [("10.180.0.4", nil), ("10.180.0.5", "test-node")]),
-            slice("ns5", "svc5", [("10.180.0.3", nil)]),
-        ]
-        return try KubeList.decode(Data("{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":[\(items.joined(separator: ","))]}".utf8))
-    }
-
-    static let upstreamNode = ProxyNode(name: "test-node", ip: IPv4Address("192.168.0.2")!, podCIDR: IPv4Prefix("10.0.0.0/24")!,
-                                        clusterCIDR: IPv4Prefix("10.0.0.0/8")!)
-
     /// An iptables-restore input as kube-proxy's tests compare it: per table, the declared chains
     /// (a set) and each chain's rules in order.
     struct Restore: Equatable {
@@ -68,8 +26,8 @@ import Testing
     }
 
     @Test func iptablesOverallRulesMatchKubeProxysTest() throws {
-        let n = Self.upstreamNode
-        let text = IPTablesProxier().generate(services: try Self.upstreamOverallList(), node: n,
+        let n = F.upstreamNode
+        let text = IPTablesProxier().generate(services: try F.upstreamOverallList(), node: n,
                                               detectLocal: .clusterCIDR(.v4(n.clusterCIDR)), existingChains: []).restoreInput
         let expected = try String(contentsOf: try #require(Bundle.module.url(forResource: "Golden", withExtension: nil))
             .appendingPathComponent("proxy/iptables/kube-proxy-overall.expected"), encoding: .utf8)
