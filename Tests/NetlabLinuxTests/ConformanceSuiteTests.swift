@@ -71,7 +71,11 @@ enum ConformanceSuite {
         }
     }
 
-    static let mutations: [Mutation] = [
+    /// Every area's mutations: this file's, and those of the areas with a file of their own
+    /// (ConformanceSuite+<Area>.swift).
+    static var mutations: [Mutation] { coreMutations + formsMutations + lifecycleMutations + portsMutations + loadBalancerMutations }
+
+    static let coreMutations: [Mutation] = [
         // clusterip.yaml
         Mutation(file: "clusterip.yaml", name: "no masquerade (nftables, --testing-omit masquerade)",
                  topology: { try proxyArgs(["--testing-omit", "masquerade"])(try $0.withProxyMode(.nftables)) },
