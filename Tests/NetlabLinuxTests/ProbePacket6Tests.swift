@@ -14,7 +14,7 @@ import Testing
 
     @Test func theReplyToOurEchoGivesItsHopLimit() {
         let reply = Self.message(B.icmp6EchoFrame(Self.path(Self.pod, Self.node), reply: true, identifier: 0x1234, sequence: 1))
-        #expect(Probe.echo6Answer(reply, from: Self.pod, hopLimit: 62, id: 0x1234, target: Self.pod) == Probe.EchoResult(ttl: 62, from: .v6(Self.pod)))
+        #expect(Probe.echo6Answer(reply, from: Self.pod, hopLimit: 62, id: 0x1234, target: Self.pod) == Probe.EchoResult(ttl: 62, from: .v6(Self.pod), replyBytes: 56))
         #expect(Probe.echo6Answer(reply, from: Self.pod, hopLimit: 62, id: 0x4321, target: Self.pod) == nil, "someone else's ping")
         #expect(Probe.echo6Answer(reply, from: Self.gw, hopLimit: 62, id: 0x1234, target: Self.pod) == nil, "a reply from another address")
         #expect(Probe.echo6Answer(reply, from: Self.pod, hopLimit: -1, id: 0x1234, target: Self.pod)?.failure

@@ -17,7 +17,7 @@ import Testing
 
     @Test func theReplyToOurEchoGivesItsTTL() {
         let reply = Array(B.icmpEchoFrame(Self.ip(Self.pod, Self.node), reply: true, identifier: 0x1234, sequence: 1, ip: .init(ttl: 63)).dropFirst(14))
-        #expect(Probe.echoAnswer(reply, id: 0x1234, target: Self.pod) == Probe.EchoResult(ttl: 63, from: .v4(Self.pod)))
+        #expect(Probe.echoAnswer(reply, id: 0x1234, target: Self.pod) == Probe.EchoResult(ttl: 63, from: .v4(Self.pod), replyBytes: 56))
         // Someone else's ping, or a reply from another address: not ours.
         #expect(Probe.echoAnswer(reply, id: 0x4321, target: Self.pod) == nil)
         #expect(Probe.echoAnswer(reply, id: 0x1234, target: Self.gw) == nil)
@@ -32,6 +32,11 @@ import Testing
         let expired = Array(B.icmpErrorFrame(Self.ip(Self.gw, Self.node), type: 11, code: 0, original: ping).dropFirst(14))
         #expect(Probe.echoAnswer(expired, id: 0x1234, target: Self.pod)?.failure == "10.0.0.1 answered ICMP time exceeded (code 0)")
         #expect(Probe.echoAnswer(error, id: 0x9999, target: Self.pod) == nil)
+        // A router's fragmentation needed, with its next-hop MTU: the frag-needed class, and the MTU said.
+        let tooBig = Array(B.icmpErrorFrame(Self.ip(Self.gw, Self.node), type: 3, code: 4, nextHopMTU: 1400, original: ping).dropFirst(14))
+        #expect(Probe.echoAnswer(tooBig, id: 0x1234, target: Self.pod)
+                == Probe.EchoResult(from: .v4(Self.gw), failure: "10.0.0.1 answered ICMP fragmentation needed (next-hop MTU 1400): the packet was above the path MTU and had DF set",
+                                    errorClass: .fragNeeded))
     }
 }
 

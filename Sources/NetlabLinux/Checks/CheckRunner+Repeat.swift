@@ -7,14 +7,10 @@ extension CheckRunner {
     /// source port, or for icmp a new echo identifier). With more than one, the observation is
     /// the last probe's with every probe in `attempts`, which the evaluator judges as a set.
     static func probe(_ check: Check, from ns: NetworkNamespace, to ip: IPAddress, port: Int?) -> ProbeObservation {
-        // A sized or DF probe is its own kind of socket (Probe+Payload); the others are the plain probes.
+        let shape = ProbeShape(size: check.size, dontFragment: check.dontFragment)
         func one(_ i: Int?) -> ProbeObservation {
-            if check.size != nil || check.dontFragment {
-                return Probe.sizedObservation(check.kind, from: ns, to: ip, port: port, size: check.size,
-                                              dontFragment: check.dontFragment, timeout: check.timeoutSeconds)
-            }
-            guard let i else { return probe(check.kind, from: ns, to: ip, port: port, timeout: check.timeoutSeconds) }
-            return probe(check.kind, from: ns, to: ip, port: port, timeout: check.timeoutSeconds,
+            guard let i else { return probe(check.kind, from: ns, to: ip, port: port, timeout: check.timeoutSeconds, shape: shape) }
+            return probe(check.kind, from: ns, to: ip, port: port, timeout: check.timeoutSeconds, shape: shape,
                          echoID: UInt16(truncatingIfNeeded: getpid()) &+ UInt16(truncatingIfNeeded: i))
         }
         guard check.count > 1 else { return one(nil) }

@@ -114,22 +114,29 @@ public final class CheckRunner {
         }
     }
 
+    /// One probe of `kind`; a shaped one (a check's `size:`/`dontFragment:`) also reports the
+    /// answer's size and the path MTU its socket learned.
     static func probe(_ kind: Check.Kind, from ns: NetworkNamespace, to ip: IPAddress, port: Int?, timeout: Double,
-                      echoID: UInt16 = UInt16(truncatingIfNeeded: getpid())) -> ProbeObservation {
+                      shape: ProbeShape = .plain, echoID: UInt16 = UInt16(truncatingIfNeeded: getpid())) -> ProbeObservation {
         let shown = ip.family == .ipv6 ? "[\(ip)]" : "\(ip)"
+        let shaped = !shape.isPlain
         switch kind {
         case .icmp:
-            let r = Probe.echo(from: ns, to: ip, timeout: timeout, id: echoID)
-            return ProbeObservation(target: "\(ip)", replied: r.ttl != nil, replyTTL: r.ttl, failure: r.failure, errorClass: r.errorClass)
+            let r = Probe.echo(from: ns, to: ip, shape: shape, timeout: timeout, id: echoID)
+            return ProbeObservation(target: "\(ip)", replied: r.ttl != nil, replyTTL: r.ttl, failure: r.failure, errorClass: r.errorClass,
+                                    pathMTU: r.pathMTU, replyBytes: shaped ? r.replyBytes : nil)
         case .http:
-            let r = Probe.http(from: ns, to: ip, port: port ?? 80, timeout: timeout)
+            // TCP sets DF on every segment and learns the path MTU itself; only the body is sized.
+            let r = Probe.http(from: ns, to: ip, port: port ?? 80, path: shaped ? CheckPayload.httpPath(size: shape.bodyBytes) : "/", timeout: timeout)
             return ProbeObservation(target: "\(shown):\(port ?? 80)", replied: r.status != nil, status: r.status, serverPod: r.serverPod,
-                                    serverSaw: r.clientSeenByServer, local: r.local, failure: r.failure, errorClass: r.errorClass)
+                                    serverSaw: r.clientSeenByServer, local: r.local, failure: r.failure, errorClass: r.errorClass,
+                                    replyBytes: shaped && r.status != nil ? r.body.utf8.count : nil)
         case .udp:
-            let r = Probe.udp(from: ns, to: ip, port: port ?? 53, timeout: timeout)
+            let r = Probe.udp(from: ns, to: ip, port: port ?? 53, shape: shape, timeout: timeout)
             let answer = r.reply.flatMap(ServerAnswer.init(decoding:))
             return ProbeObservation(target: "\(shown):\(port ?? 53)", replied: r.reply != nil, serverPod: answer?.pod,
-                                    serverSaw: answer?.client, local: r.local, failure: r.failure, errorClass: r.errorClass)
+                                    serverSaw: answer?.client, local: r.local, failure: r.failure, errorClass: r.errorClass,
+                                    pathMTU: r.pathMTU, replyBytes: shaped ? r.replyBytes : nil)
         }
     }
 

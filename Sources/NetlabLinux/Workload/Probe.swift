@@ -84,12 +84,20 @@ public enum Probe {
     }
 
     public struct EchoResult: Hashable, Sendable {
-        /// The TTL of the echo reply as it arrived.
         /// The TTL (IPv4) or hop limit (IPv6) of the echo reply as it arrived.
         public var ttl: Int?
         public var from: IPAddress?
         public var failure: String?
         public var errorClass: ProbeErrorClass?
+        /// The echo reply's data, in bytes.
+        public var replyBytes: Int?
+        /// A shaped echo's: IP_MTU of its socket afterwards, the path MTU the kernel holds for the target.
+        public var pathMTU: Int?
+        public init(ttl: Int? = nil, from: IPAddress? = nil, failure: String? = nil, errorClass: ProbeErrorClass? = nil,
+                    replyBytes: Int? = nil, pathMTU: Int? = nil) {
+            self.ttl = ttl; self.from = from; self.failure = failure; self.errorClass = errorClass
+            self.replyBytes = replyBytes; self.pathMTU = pathMTU
+        }
     }
 
     /// The echo request's data: 56 bytes, as ping sends.
@@ -98,30 +106,73 @@ public enum Probe {
     /// One ICMP echo from `ns` to `ip` over a raw socket, which hands back the reply's IP header
     /// and so its TTL.
     public static func echo(from ns: NetworkNamespace, to ip: IPv4Address, timeout: Double = 2, id: UInt16 = UInt16(truncatingIfNeeded: getpid()), seq: UInt16 = 1) -> EchoResult {
+        echo(from: ns, to: .v4(ip), shape: .plain, timeout: timeout, id: id, seq: seq)
+    }
+
+    /// One echo to an address of either family: ICMP over a raw socket for IPv4 (the reply comes
+    /// with its IP header, so its TTL), ICMPv6 for IPv6 (the kernel fills the checksum, RFC 3542
+    /// 3.1, and hands the hop limit back as IPV6_HOPLIMIT ancillary data). A shaped echo has the
+    /// data size asked and its DF setting, on a connected socket (see ProbeShape).
+    public static func echo(from ns: NetworkNamespace, to address: IPAddress, shape: ProbeShape = .plain, timeout: Double = 2,
+                            id: UInt16 = UInt16(truncatingIfNeeded: getpid()), seq: UInt16 = 1) -> EchoResult {
         var result = EchoResult()
+        let v6 = address.family == .ipv6
+        let family = v6 ? AF_INET6 : AF_INET
         let fd: Int32
-        do { fd = try ns.socket(domain: AF_INET, type: Int32(NETLAB_SOCK_RAW) | Int32(NETLAB_SOCK_NONBLOCK), protocol: Int32(IPPROTO_ICMP)) } catch {
-            result.failure = "\(error)"; return result
-        }
-        defer { close(fd) }
-        let packet = PacketBuilder.icmpEcho(reply: false, identifier: id, sequence: seq, data: Array(echoPayload))
-        var sa = socketAddress(ip, 0)
         do {
-            _ = try withSockaddr(&sa) { a, l in
-                try packet.withUnsafeBytes { b in try syscallRetrying("send echo request to \(ip)") { sendto(fd, b.baseAddress, b.count, 0, a, l) } }
-            }
+            fd = try ns.socket(domain: family, type: Int32(NETLAB_SOCK_RAW) | Int32(NETLAB_SOCK_NONBLOCK), protocol: Int32(v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))
         } catch { result.failure = "\(error)"; return result }
-        let deadline = Date().addingTimeInterval(timeout)
-        var answer: EchoResult?
-        let end = readUntil(fd, deadline, bufferSize: 2048) { read in
-            guard case .bytes(let bytes) = read else { return true }
-            answer = echoAnswer(bytes, id: id, target: ip)
-            return answer == nil
+        defer { close(fd) }
+        if v6 {
+            let asked = netlab_ipv6_recv_hoplimit(fd)
+            if asked < 0 { result.failure = "\(SystemError("ask for the hop limit of ICMPv6 replies in netns \(ns.name)", errno: -asked))"; return result }
         }
-        if end == .interrupted { result.failure = Probe.interrupted; return result }
-        if let answer { return answer }
-        result.failure = "no echo reply from \(ip) within \(timeout) s"
-        result.errorClass = .timeout
+        let sa = SocketAddress(address, 0)
+        if !shape.isPlain {
+            if let f = prepare(fd, family: family, shape: shape, ns: ns) { result.failure = f; return result }
+            if sa.with({ connect(fd, $0, $1) }) != 0 { result.failure = "connect to \(address): \(SystemError.name(of: errno))"; return result }
+        }
+        let data = shape.size.map(marker) ?? Array(echoPayload)
+        let sized = shape.size.map { " with \($0) bytes of data" } ?? ""
+        let packet = v6 ? [ICMPv6Message.echoRequest, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xff), UInt8(seq >> 8), UInt8(seq & 0xff)] + data
+                        : PacketBuilder.icmpEcho(reply: false, identifier: id, sequence: seq, data: data)
+        var sent = -1
+        repeat { sent = sa.with { a, l in packet.withUnsafeBytes { b in sendto(fd, b.baseAddress, b.count, 0, a, l) } } } while sent < 0 && errno == EINTR
+        if sent < 0 {
+            sendFailed(&result.failure, &result.errorClass, pathMTU: &result.pathMTU, fd: fd, family: family, errno: errno,
+                       what: "sending an echo request\(sized) to \(address)")
+            return result
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 65536 + 64)
+        var source = [UInt8](repeating: 0, count: 16)
+        var answer: EchoResult?
+        loop: while answer == nil {
+            switch waitForEvent(fd, until: deadline) {
+            case .interrupted: result.failure = Probe.interrupted; return result
+            case .timedOut: break loop
+            case .ready: break
+            }
+            var hopLimit: Int32 = -1
+            let n = v6 ? Int(netlab_recv_with_hoplimit(fd, &buffer, Int32(buffer.count), &source, &hopLimit))
+                       : { let r = read(fd, &buffer, buffer.count); return r < 0 ? -Int(errno) : r }()
+            if n == -Int(EMSGSIZE) {
+                fragNeeded(&result.failure, &result.errorClass, fd: fd, to: "\(address)"); break
+            }
+            guard n > 0 else { continue }
+            switch address {
+            case .v4(let target): answer = echoAnswer(buffer[0..<n], id: id, target: target)
+            case .v6(let target):
+                guard let from = IPv6Address(bytes: source) else { continue }
+                answer = echo6Answer(buffer[0..<n], from: from, hopLimit: Int(hopLimit), id: id, target: target)
+            }
+        }
+        if let answer { result = answer }
+        else if result.failure == nil {
+            result.failure = "no echo reply from \(address)\(shape.size.map { " to \($0) bytes of data" } ?? "") within \(timeout) s"
+            result.errorClass = .timeout
+        }
+        if !shape.isPlain { result.pathMTU = pathMTU(fd, family: family) }
         return result
     }
 
@@ -133,7 +184,11 @@ public enum Probe {
         guard let header = reply.ipv4, reply.hasUsableIPv4Header, let icmp = reply.icmp else { return nil }
         let src = header.source
         if icmp.type == ICMPMessage.echoReply && icmp.identifier == id && src == target {
-            return EchoResult(ttl: Int(header.ttl), from: .v4(src))
+            return EchoResult(ttl: Int(header.ttl), from: .v4(src), replyBytes: max(0, bytes.count - header.headerLength - 8))
+        }
+        if icmp.type == ICMPMessage.destinationUnreachable, let mtu = icmp.nextHopMTU, icmp.quoted?.echoIdentifier == id {
+            return EchoResult(from: .v4(src), failure: "\(src) answered ICMP fragmentation needed (next-hop MTU \(mtu)): the packet was above the path MTU and had DF set",
+                              errorClass: .fragNeeded)
         }
         // Destination unreachable / time exceeded about our request: say so.
         if icmp.type == ICMPMessage.destinationUnreachable || icmp.type == ICMPMessage.timeExceeded, icmp.quoted?.echoIdentifier == id {
@@ -146,17 +201,22 @@ public enum Probe {
 
     public struct UDPResult: Hashable, Sendable {
         public var reply: String?
+        /// The answer's size in bytes.
+        public var replyBytes: Int?
         public var local: SocketEndpoint?
         public var failure: String?
         public var errorClass: ProbeErrorClass?
+        /// A shaped datagram's: IP_MTU of its socket afterwards.
+        public var pathMTU: Int?
     }
 
     public static func udp(from ns: NetworkNamespace, to ip: IPv4Address, port: Int, timeout: Double = 2) -> UDPResult {
         udp(from: ns, to: .v4(ip), port: port, timeout: timeout)
     }
 
-    /// One UDP datagram to `ip:port` (either family), waiting for netlab's server to answer.
-    public static func udp(from ns: NetworkNamespace, to address: IPAddress, port: Int, timeout: Double = 2) -> UDPResult {
+    /// One UDP datagram to `ip:port` (either family), waiting for netlab's server to answer; a
+    /// shaped one is as big as asked (the server answers with as many bytes) with its DF setting.
+    public static func udp(from ns: NetworkNamespace, to address: IPAddress, port: Int, shape: ProbeShape = .plain, timeout: Double = 2) -> UDPResult {
         var result = UDPResult()
         let sa = SocketAddress(address, port)
         let ip = address.family == .ipv6 ? "[\(address)]" : "\(address)"
@@ -166,31 +226,47 @@ public enum Probe {
         }
         defer { close(fd) }
         queueErrors(fd, ipv6: address.family == .ipv6)
+        if !shape.isPlain, let f = prepare(fd, family: sa.domain, shape: shape, ns: ns) { result.failure = f; return result }
         if sa.with({ connect(fd, $0, $1) }) != 0 {
             let e = errno
             result.failure = "connect UDP to \(ip):\(port): \(SystemError.name(of: e))"; result.errorClass = errorClass(fd, errno: e); return result
         }
         result.local = localEndpoint(fd)
-        let msg = Array("netlab".utf8)
-        do { _ = try msg.withUnsafeBytes { b in try syscallRetrying("send UDP to \(ip):\(port)") { write(fd, b.baseAddress, b.count) } } } catch {
-            result.failure = "\(error)"; return result
+        exchange(fd, &result, to: ip, port: port, family: sa.domain, shape: shape, timeout: timeout)
+        if !shape.isPlain, result.pathMTU == nil { result.pathMTU = pathMTU(fd, family: sa.domain) }
+        return result
+    }
+
+    /// The datagram sent on connected `fd` and its answer, refusal or silence.
+    private static func exchange(_ fd: Int32, _ result: inout UDPResult, to ip: String, port: Int, family: Int32, shape: ProbeShape, timeout: Double) {
+        let message = shape.isPlain ? Array("netlab".utf8) : marker(shape.bodyBytes)
+        let sized = shape.isPlain ? "" : " \(message.count) bytes of"
+        var sent = -1
+        repeat { sent = message.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } } while sent < 0 && errno == EINTR
+        if sent < 0 {
+            sendFailed(&result.failure, &result.errorClass, pathMTU: &result.pathMTU, fd: fd, family: family, errno: errno,
+                       what: "sending\(sized) UDP to \(ip):\(port)")
+            return
         }
+        var failure: String?, errorClass: ProbeErrorClass?, reply: ArraySlice<UInt8>?
         let end = readUntil(fd, Date().addingTimeInterval(timeout), bufferSize: 65536) { read in
             switch read {
-            case .bytes(let bytes) where !bytes.isEmpty: result.reply = String(decoding: bytes, as: UTF8.self); return false
+            case .bytes(let bytes) where !bytes.isEmpty: reply = bytes; return false
             case .bytes: return true
             case .failed(ECONNREFUSED):
-                result.failure = "\(ip):\(port) refused (ICMP port unreachable)"; result.errorClass = errorClass(fd, errno: ECONNREFUSED); return false
-            case .failed(let e) where errorClass(errno: e) != nil:
-                result.failure = "UDP to \(ip):\(port): \(SystemError.name(of: e))"; result.errorClass = errorClass(fd, errno: e); return false
+                failure = "\(ip):\(port) refused (ICMP port unreachable)"; errorClass = Self.errorClass(fd, errno: ECONNREFUSED); return false
+            case .failed(EMSGSIZE): fragNeeded(&failure, &errorClass, fd: fd, to: ip); return false
+            case .failed(let e) where Self.errorClass(errno: e) != nil:
+                failure = "UDP to \(ip):\(port): \(SystemError.name(of: e))"; errorClass = Self.errorClass(fd, errno: e); return false
             case .failed: return true
             }
         }
-        if end == .interrupted { result.failure = Probe.interrupted; return result }
-        if result.reply != nil || result.failure != nil { return result }
-        result.failure = "no UDP answer from \(ip):\(port) within \(timeout) s"
+        if let reply { result.reply = String(decoding: reply, as: UTF8.self); result.replyBytes = reply.count; return }
+        result.failure = failure; result.errorClass = errorClass
+        if end == .interrupted { result.failure = Probe.interrupted; result.errorClass = nil; return }
+        if failure != nil { return }
+        result.failure = "no UDP answer from \(ip):\(port)\(shape.isPlain ? "" : " to \(message.count) bytes") within \(timeout) s"
         result.errorClass = .timeout
-        return result
     }
 
     enum ReadEnd { case stopped, timedOut, interrupted }
