@@ -13,20 +13,15 @@ jobs="1 2 3"
 bin=""
 dir=topologies/conformance
 while [ $# -gt 0 ]; do
+  taken=0; bench_option "$@" || taken=$?
+  if [ "$taken" -gt 0 ]; then shift "$taken"; continue; fi
   case "$1" in
-    --runs) runs=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    --bin) bin=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     *) echo "usage: ci/bench-suite.sh [--runs N] [--jobs \"1 2 3\"] [--bin NETLAB] [--dir DIR]" >&2; exit 2 ;;
   esac
 done
-if [ -z "$bin" ]; then
-  swift build -c release >/dev/null 2>&1
-  bin=.build/release/netlab
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_setup
 echo "== netlab suite $dir, $runs runs per row, $(nproc) cores, $(ls "$dir"/*.yaml | wc -l) topologies"
 for mode in iptables nftables; do
   for j in $jobs; do

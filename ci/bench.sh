@@ -13,20 +13,15 @@ sweep=1
 bin=""
 topology=""
 while [ $# -gt 0 ]; do
+  taken=0; bench_option "$@" || taken=$?
+  if [ "$taken" -gt 0 ]; then shift "$taken"; continue; fi
   case "$1" in
-    --runs) runs=$2; shift 2 ;;
     --no-sweep) sweep=0; shift ;;
-    --bin) bin=$2; shift 2 ;;
     --topology) topology=$2; shift 2 ;;
     *) echo "usage: ci/bench.sh [--runs N] [--no-sweep] [--bin NETLAB] [--topology FILE]  (--bin: measure another build, e.g. an older commit's)" >&2; exit 2 ;;
   esac
 done
-if [ -z "$bin" ]; then
-  swift build -c release >/dev/null 2>&1
-  bin=.build/release/netlab
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_setup
 
 topo_args=()
 [ -z "$topology" ] || topo_args=(--topology "$topology")

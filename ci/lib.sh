@@ -7,3 +7,23 @@ if ! command -v swift >/dev/null 2>&1; then
     if [ -n "$d" ] && [ -x "$d/swift" ]; then PATH="$d:$PATH"; export PATH; break; fi
   done
 fi
+
+# The benchmarks' common start: `bench_setup <usage>` after their own options sets `bin` (the
+# netlab to measure: --bin's, or a release build made here) and `work` (a fresh directory,
+# removed on exit). `bench_option` reads the options every benchmark has, returning how many
+# arguments it took (0: not one of them).
+bench_option() {
+  case "$1" in
+    --runs) runs=$2; return 2 ;;
+    --bin) bin=$2; return 2 ;;
+  esac
+  return 0
+}
+bench_setup() {
+  if [ -z "${bin:-}" ]; then
+    swift build -c release >/dev/null 2>&1
+    bin=.build/release/netlab
+  fi
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+}
