@@ -18,6 +18,10 @@ public struct EndpointChange: Hashable, Sendable, Codable {
         case add([String])
         case deleteService(String)
         case serviceType(service: String, type: ServiceType)
+        /// The Service's `sessionAffinity` set (with ClientIP, its timeout; nil: the API's default).
+        case sessionAffinity(service: String, affinity: SessionAffinity, timeoutSeconds: Int?)
+        /// The Service's port entry of this number and protocol removed (its other entries kept).
+        case removePort(service: String, port: Int, proto: L4Protocol)
     }
     public var action: Action
     public var at: Double?
@@ -27,7 +31,7 @@ public struct EndpointChange: Hashable, Sendable, Codable {
     public var pods: [String] {
         switch action {
         case .unready(let p), .terminating(let p, _), .remove(let p), .add(let p): return p
-        case .deleteService, .serviceType: return []
+        case .deleteService, .serviceType, .sessionAffinity, .removePort: return []
         }
     }
 
@@ -40,6 +44,8 @@ public struct EndpointChange: Hashable, Sendable, Codable {
         case .add(let p): return "add " + p.joined(separator: ", ")
         case .deleteService(let s): return "delete Service \(s)"
         case .serviceType(let s, let t): return "Service \(s) type \(t.rawValue)"
+        case .sessionAffinity(let s, let a, let t): return "Service \(s) sessionAffinity \(a.rawValue)" + (t.map { " (\($0) s)" } ?? "")
+        case .removePort(let s, let port, let proto): return "Service \(s) without port \(port)/\(proto.rawValue)"
         }
     }
 }

@@ -4,7 +4,7 @@ import Yams
 /// A check's `changes:` and `stream:`, and the stream's expectations (`expect.switchesTo`,
 /// `expect.neverFrom`).
 extension TopologyBuilder {
-    static let changeActions = ["unready", "terminating", "remove", "add", "deleteService", "serviceType"]
+    static let changeActions = ["unready", "terminating", "remove", "add", "deleteService", "serviceType", "sessionAffinity", "removePort"]
 
     /// `changes:`; nil when one is wrong (reported). The pods they name are checked with the
     /// check's other members; the Services here, as they are already read.
@@ -43,6 +43,8 @@ extension TopologyBuilder {
             case "remove": action = pods().map { .remove($0) }
             case "add": action = pods().map { .add($0) }
             case "deleteService": action = service(value, "\(what) deleteService").map { .deleteService($0) }
+            case "sessionAffinity": action = readAffinityChange(value, what: "\(what) sessionAffinity")
+            case "removePort": action = readRemovePort(value, what: "\(what) removePort")
             default:
                 guard let sf = r.fields(value, "\(what) serviceType", allowed: keys["checks[].changes[].serviceType"]!) else { break }
                 let svc = sf.required("service", expected: "the Service's name").flatMap { service($0, "\(what) serviceType.service") }
@@ -69,6 +71,49 @@ extension TopologyBuilder {
             if let action { out.append(EndpointChange(action, at: at)) } else { ok = false }
         }
         return ok ? out : nil
+    }
+
+    /// `sessionAffinity: {service: svc, affinity: ClientIP, timeoutSeconds: 60}`.
+    func readAffinityChange(_ n: YNode, what: String) -> EndpointChange.Action? {
+        guard let f = r.fields(n, what, allowed: keys["checks[].changes[].sessionAffinity"]!) else { return nil }
+        let svc = f.required("service", expected: "the Service's name").flatMap { service($0, "\(what).service") }
+        let affinity = f.required("affinity", expected: "ClientIP or None").flatMap { r.enumeration($0, "\(what).affinity", SessionAffinity.self) }
+        var timeout: Int?
+        var ok = true
+        if let t = f.optional("timeoutSeconds") {
+            if let v = t.int, (1...86400).contains(v) { timeout = v } else {
+                r.error(t.location, "\(what).timeoutSeconds must be a whole number of seconds from 1 to 86400 (the API's range), not \(t.kindDescription)"); ok = false
+            }
+            if affinity?.value == SessionAffinity.none {
+                r.error(t.location, "\(what).timeoutSeconds belongs to affinity ClientIP; None has no timeout"); ok = false
+            }
+        }
+        guard ok, let svc, let affinity else { return nil }
+        return .sessionAffinity(service: svc, affinity: affinity.value, timeoutSeconds: timeout)
+    }
+
+    /// `removePort: {service: svc, port: 80, protocol: UDP}`: one of the Service's port entries.
+    func readRemovePort(_ n: YNode, what: String) -> EndpointChange.Action? {
+        guard let f = r.fields(n, what, allowed: keys["checks[].changes[].removePort"]!) else { return nil }
+        guard let sn = f.required("service", expected: "the Service's name"), let svc = service(sn, "\(what).service") else { return nil }
+        let proto = f.required("protocol", expected: "TCP, UDP or SCTP").flatMap { r.enumeration($0, "\(what).protocol", L4Protocol.self) }
+        guard let pn = f.required("port", expected: "the Service port's number, like 80") else { return nil }
+        guard let port = pn.int, (1...65535).contains(port) else {
+            r.error(pn.location, "\(what).port must be a port number from 1 to 65535, not \(pn.kindDescription)"); return nil
+        }
+        guard let proto else { return nil }
+        let entries: [(port: Int, proto: L4Protocol)] = (services.first { $0.name?.value == svc || "\($0.namespace)/\($0.name?.value ?? "")" == svc }?.ports ?? [])
+            .compactMap { p in p.port.map { ($0.value, p.proto) } }
+        guard entries.contains(where: { $0.port == port && $0.proto == proto.value }) else {
+            let have = entries.map { "\($0.port)/\($0.proto.rawValue)" }.joined(separator: ", ")
+            r.error(pn.location, "\(what): Service '\(svc)' has no port \(port)/\(proto.value.rawValue)" + (have.isEmpty ? "" : " (it has \(have))"))
+            return nil
+        }
+        guard entries.count > 1 else {
+            r.error(pn.location, "\(what): port \(port)/\(proto.value.rawValue) is Service '\(svc)''s only port, and a Service needs one; delete the Service instead (deleteService)")
+            return nil
+        }
+        return .removePort(service: svc, port: port, proto: proto.value)
     }
 
     /// A Service a change names: one of the topology's, by name (namespace/name when the name is in two namespaces).

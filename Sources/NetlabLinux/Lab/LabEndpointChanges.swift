@@ -10,7 +10,8 @@ public struct EndpointChangeState: Hashable, Sendable {
     public var terminating: [String: Bool] = [:]
     public var removed: Set<String> = []
     public var deletedServices: Set<String> = []
-    public var changedTypes: Set<String> = []
+    /// Services whose spec a change updated (type, affinity, ports): put back from the seed.
+    public var updatedServices: Set<String> = []
     public init() {}
     public var isTopologys: Bool { self == EndpointChangeState() }
 }
@@ -54,7 +55,21 @@ extension Lab {
             state.deletedServices.insert(name)
         case .serviceType(let name, let type):
             servicesVersion = try setServiceType(client, name, type)
-            if type == (try service(named: name)).type { state.changedTypes.remove(name) } else { state.changedTypes.insert(name) }
+            state.updatedServices.insert(name)
+        case .sessionAffinity(let name, let affinity, let timeout):
+            servicesVersion = try updateService(client, name, "setting Service '\(name)''s sessionAffinity to \(affinity.rawValue)") { spec in
+                spec["sessionAffinity"] = .string(affinity.rawValue)
+                spec["sessionAffinityConfig"] = affinity == .clientIP
+                    ? .object(["clientIP": .object(["timeoutSeconds": .number(Double(timeout ?? 10800))])]) : nil
+            }
+            state.updatedServices.insert(name)
+        case .removePort(let name, let port, let proto):
+            servicesVersion = try updateService(client, name, "removing port \(port)/\(proto.rawValue) of Service '\(name)'") { spec in
+                spec["ports"] = spec["ports"]?.arrayValue.map { ports in
+                    .array(ports.filter { !($0["port"]?.intValue == port && ($0["protocol"]?.stringValue ?? "TCP") == proto.rawValue) })
+                }
+            }
+            state.updatedServices.insert(name)
         }
         try followEndpoints(client, since: at, servicesVersion: servicesVersion)
         return (at, Date())
@@ -79,7 +94,14 @@ extension Lab {
             let created = try api("creating Service '\(name)' again") { try client.create(ResourcePath.services.path(namespace: svc.namespace), object) }
             servicesVersion = Self.version(created)
         }
-        for name in state.changedTypes.sorted() { servicesVersion = try setServiceType(client, name, try service(named: name).type) }
+        for name in state.updatedServices.sorted() where !state.deletedServices.contains(name) {
+            servicesVersion = try updateService(client, name, "putting Service '\(name)' back as the topology has it") { spec in
+                let seed = try seedObject(kind: "Service", namespace: try service(named: name).namespace, name: try service(named: name).name)
+                for field in ["type", "ports", "externalTrafficPolicy", "sessionAffinity", "sessionAffinityConfig", "healthCheckNodePort"] {
+                    spec[field] = seed[path: ["spec", field]]
+                }
+            }
+        }
         logStep("endpoints restored", member: "", [:])
         try followEndpoints(client, since: at, servicesVersion: servicesVersion)
     }
@@ -137,6 +159,19 @@ extension Lab {
             current[path: ["spec", "externalTrafficPolicy"]] = nil
         }
         let updated = try api("changing Service '\(name)' to type \(type.rawValue)") { try client.update(path, current) }
+        return Self.version(updated)
+    }
+
+    /// The Service read, its spec changed by `change`, and written back (an update, as kubectl
+    /// edit makes). Returns the write's resourceVersion.
+    func updateService(_ client: KubeClient, _ name: String, _ what: String, _ change: (inout [String: JSONValue]) throws -> Void) throws -> Int64? {
+        let svc = try service(named: name)
+        let path = ResourcePath.services.path(namespace: svc.namespace, name: svc.name)
+        var current = try api("reading Service '\(name)'") { try client.get(path) }
+        guard case .object(var spec)? = current["spec"] else { throw LabError.workload("\(what): the API's Service '\(name)' has no spec") }
+        try change(&spec)
+        current["spec"] = .object(spec)
+        let updated = try api(what) { try client.update(path, current) }
         return Self.version(updated)
     }
 
