@@ -21,6 +21,8 @@ final class ProxyAgent: Sendable {
         var lastApplied: Date?
         var synced = false
         var waitingLogged = false
+        /// --testing-omit port-protocol's broken port tracking.
+        var portTracking = PortNumberTracking()
     }
 
     let options: Options
@@ -98,6 +100,7 @@ final class ProxyAgent: Sendable {
                 }
             } catch { throw Failure(error.description) }
         }
+        if options.omissions.contains(.keepFlowsOnStart) { ConntrackCleaner.flushAll(families: [.ipv4, .ipv6]) }
         let signals = TerminationSignals()
         if let healthz { Thread { healthz.serve() }.start() }
         let runnerDone = DispatchSemaphore(value: 0)
@@ -139,14 +142,16 @@ final class ProxyAgent: Sendable {
                              ipv6: clusterCIDRv6 == nil ? nil : facts?.internalIPv6, podCIDRv6: facts?.podCIDRv6, clusterCIDRv6: clusterCIDRv6)
         for s in snap.skipped { logLine("left out \(s)") }
         let start = Date()
-        let rendered = programmer.render(snap.list, node: node)
+        // --testing-omit port-protocol: the list as a proxy tracking ports by number sees it.
+        let list = options.omissions.contains(.portProtocol) ? state.withLock { $0.portTracking.filter(snap.list) } : snap.list
+        let rendered = programmer.render(list, node: node)
         let unchanged = state.withLock { $0.lastRendered == rendered && $0.lastNode == node }
         // The periodic resync (--sync-period) applies even unchanged rules: it repairs what someone else changed.
         let resyncDue = options.syncPeriod > 0 && Date().timeIntervalSince(state.withLock { $0.lastApplied } ?? .distantPast) >= options.syncPeriod
         let applies = !unchanged || resyncDue
         if applies {
             do {
-                try programmer.apply(snap.list, node: node)
+                try programmer.apply(list, node: node)
             } catch {
                 logLine("sync failed: \(error); retrying")
                 // Not in a tight loop: a failing iptables-restore is retried at most once a second.
@@ -154,7 +159,7 @@ final class ProxyAgent: Sendable {
                 return true
             }
         }
-        healthChecks.update(HealthCheckNodePorts(snap.list, node: node))
+        healthChecks.update(HealthCheckNodePorts(list, node: node))
         let ms = Int(Date().timeIntervalSince(start) * 1000)
         // The log lines come first: whoever sees healthz move (the sync probe) finds them written.
         logLine("synced \(snap.list.services.count) services, \(snap.endpointCount) endpoints in \(ms) ms" + (applies ? "" : " (rules unchanged, not applied)"))

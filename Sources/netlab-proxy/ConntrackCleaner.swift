@@ -8,6 +8,18 @@ import NetlabLinux
 /// kube-proxy does after each sync. A failure is logged, not fatal: the rules are already in
 /// place, and kube-proxy too only logs it.
 enum ConntrackCleaner {
+    /// --testing-omit keep-flows-on-start: every entry of the node's table deleted (what a proxy
+    /// that runs `conntrack -F` at start does to established connections).
+    static func flushAll(families: [IPFamily]) {
+        do {
+            let table = try ConntrackNetlink.inCallersNamespace(label: "of this node")
+            for family in families {
+                let n = try table.delete(try table.flows(family))
+                logLine("--testing-omit keep-flows-on-start: deleted \(n) conntrack entr\(n == 1 ? "y" : "ies") (\(family == .ipv6 ? "IPv6" : "IPv4")) at start")
+            }
+        } catch { logLine("--testing-omit keep-flows-on-start: \(error)") }
+    }
+
     static func clean(_ list: KubeList, node: ProxyNode, families: [IPFamily]) {
         let table: ConntrackNetlink
         do { table = try ConntrackNetlink.inCallersNamespace(label: "of node \(node.name)") } catch {

@@ -41,7 +41,7 @@ import Testing
             return d
         }
         #expect(errors("{remove: [webpod1], at: 0.5}", "{remove: [webpod1], add: [webpod1]}").contains {
-            $0.contains("changes[1] must have exactly one of unready, terminating, remove, add, deleteService, serviceType, not remove and add") })
+            $0.contains("changes[1] must have exactly one of unready, terminating, remove, add, deleteService, serviceType, sessionAffinity, removePort, not remove and add") })
         #expect(errors("type: ClusterIP}", "type: Cluster}").contains { $0.contains("serviceType.type 'Cluster' is not one of ClusterIP, NodePort") })
         #expect(errors("service: svc-webport,", "service: svc-web,").contains { $0.contains("names 'svc-web', which is not a Service of this topology (svc-webport)") })
         #expect(errors("{remove: [webpod1], at: 0.5}", "{remove: [webpod9], at: 0.5}").contains { $0.contains("changes[1] remove names 'webpod9'") })
@@ -103,5 +103,65 @@ import Testing
         let p = s.lastProbe(target: "10.96.0.10:53", serverSaw: nil)
         #expect(p.replied && p.serverPod == "webpod2")
         #expect(!stream(["webpod1", nil]).lastProbe(target: "x", serverSaw: nil).replied)
+    }
+}
+
+/// `sessionAffinity:` and `removePort:` changes: read, located when wrong. No root.
+@Suite struct ServiceUpdateChangeTests {
+    static func check(_ change: String) -> String {
+        """
+          - name: update
+            from: pod1
+            to: svc-webport.clusterIP
+            port: svc-webport.port
+            protocol: http
+            changes:
+              - \(change)
+            expect: {status: 200}
+
+        """
+    }
+
+    @Test func affinityAndPortRemovalAreRead() throws {
+        let t = try TopologyLoader.parse(yaml: DefaultTopology.yaml + Self.check("{sessionAffinity: {service: svc-webport, affinity: ClientIP, timeoutSeconds: 30}}"), source: "t.yaml")
+        #expect(t.checks.last?.changes == [EndpointChange(.sessionAffinity(service: "svc-webport", affinity: .clientIP, timeoutSeconds: 30))])
+        let withUDP = DefaultTopology.yaml.replacingOccurrences(
+            of: "        protocol: TCP\n\ncni:", with: "        protocol: TCP\n      - {name: dns, port: 9000, targetPort: 80, nodePort: 30007, protocol: UDP}\n\ncni:")
+        #expect(withUDP != DefaultTopology.yaml, "the default topology's svc-webport ports moved: update this test")
+        let r = try TopologyLoader.parse(yaml: withUDP + Self.check("{removePort: {service: svc-webport, port: 9000, protocol: UDP}}"), source: "t.yaml")
+        #expect(r.checks.last?.changes == [EndpointChange(.removePort(service: "svc-webport", port: 9000, proto: .udp))])
+        #expect(EndpointChange(.removePort(service: "s", port: 80, proto: .udp)).summary == "Service s without port 80/UDP")
+    }
+
+    @Test func wrongUpdatesAreLocated() {
+        func errors(_ change: String) -> [String] { diagnostics(DefaultTopology.yaml + Self.check(change)) }
+        #expect(errors("{sessionAffinity: {service: svc-webport, affinity: Sticky}}").contains { $0.contains("affinity") && $0.contains("ClientIP") })
+        #expect(errors("{sessionAffinity: {service: svc-webport, affinity: None, timeoutSeconds: 30}}").contains { $0.contains("belongs to affinity ClientIP") })
+        #expect(errors("{sessionAffinity: {service: svc-nope, affinity: None}}").contains { $0.contains("svc-nope") })
+        #expect(errors("{removePort: {service: svc-webport, port: 81, protocol: TCP}}").contains { $0.contains("has no port 81/TCP") })
+        // The Service's only port: a Service needs one.
+        #expect(errors("{removePort: {service: svc-webport, port: 9000, protocol: TCP}}").contains { $0.contains("is Service 'svc-webport''s only port") })
+        #expect(errors("{removePort: {service: svc-webport, port: 9000}}").contains { $0.contains("protocol") })
+    }
+}
+
+/// --testing-omit port-protocol's broken tracking: pure.
+@Suite struct PortNumberTrackingTests {
+    static func list(_ ports: [(Int, String)]) -> KubeList {
+        KubeList(items: [.service(KubeService(metadata: ObjectMeta(name: "svc", namespace: "default"),
+                                              spec: KubeServiceSpec(ports: ports.map { KubeServicePort(protocol: $0.1, port: $0.0) })))])
+    }
+
+    @Test func removingOneProtocolOfAPortDropsTheNumber() {
+        var t = PortNumberTracking()
+        #expect(t.filter(Self.list([(80, "TCP"), (80, "UDP"), (53, "UDP")])) == Self.list([(80, "TCP"), (80, "UDP"), (53, "UDP")]))
+        // UDP 80 goes: TCP 80 goes with it (and stays gone), 53 stays.
+        #expect(t.filter(Self.list([(80, "TCP"), (53, "UDP")])) == Self.list([(53, "UDP")]))
+        #expect(t.filter(Self.list([(80, "TCP"), (53, "UDP")])) == Self.list([(53, "UDP")]))
+        // A port removed alone (no other protocol of its number left) is the ordinary case.
+        var u = PortNumberTracking()
+        _ = u.filter(Self.list([(80, "TCP"), (53, "UDP")]))
+        #expect(u.filter(Self.list([(80, "TCP")])) == Self.list([(80, "TCP")]))
+        #expect(u.dropped.isEmpty)
     }
 }

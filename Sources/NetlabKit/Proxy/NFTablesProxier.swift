@@ -33,6 +33,14 @@ public struct NFTablesProxier: Sendable {
         /// (netlab-proxy, either mode) No UDP conntrack cleanup after a sync: stale entries keep
         /// sending a fixed-port client to a backend that is gone.
         case conntrackCleanup = "conntrack-cleanup"
+        /// (netlab-proxy agent, either mode) Service ports tracked by number alone: when one
+        /// protocol of a port number is removed, the other protocols of that number stop too
+        /// (PortNumberTracking).
+        case portProtocol = "port-protocol"
+        /// (netlab-proxy agent, either mode) Established flows are not kept across a restart: the
+        /// agent deletes every conntrack entry of its node when it starts, so a connection through
+        /// a Service is NATed again as new, to whichever endpoint is ready then.
+        case keepFlowsOnStart = "keep-flows-on-start"
     }
 
     public static let table = "kube-proxy"
