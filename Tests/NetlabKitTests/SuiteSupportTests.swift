@@ -87,3 +87,20 @@ import Testing
         #expect(throws: TopologyError.self) { try TopologyLoader.parse(yaml: yaml.replacingOccurrences(of: "proxyMode: nftables", with: "proxyMode: ipvs"), source: "t.yaml") }
     }
 }
+
+/// `netlab suite`'s order: the labs whose checks wait longest start first. Pure.
+@Suite struct SuiteOrderTests {
+    @Test func silenceStreamsAndChangesCostTimeAnswersDoNot() throws {
+        let quick = Check(name: "a", from: "pod1", to: "10.0.0.1", kind: .icmp, expect: Expectations())
+        #expect(quick.estimatedSeconds < 0.05)
+        var silent = quick; silent.expect = Expectations(reply: false); silent.timeoutSeconds = 0.5; silent.count = 4
+        #expect(silent.estimatedSeconds == 2)
+        var streamed = quick; streamed.stream = StreamSpec(durationSeconds: 1.5); streamed.changes = [EndpointChange(.unready(["p"]), at: 0.2)]
+        #expect(streamed.estimatedSeconds > 1.5 + 0.4)
+        func topology(_ checks: [Check]) throws -> Topology {
+            var t = try TopologyLoader.parse(yaml: DefaultTopology.yaml, source: "t.yaml"); t.checks = checks; return t
+        }
+        let order = Topology.longestFirst([try topology([quick]), try topology([silent]), try topology([streamed]), try topology([quick])])
+        #expect(order == [2, 1, 0, 3])  // 2.01 s, 2 s, then the quick ones in file order
+    }
+}

@@ -52,6 +52,8 @@ public struct SuiteSession: Sendable {
     public func run(checkDone: @escaping @Sendable (Entry, CheckResult) -> Void,
                     warn: @escaping @Sendable (String) -> Void) -> (outcomes: [Outcome], durationMs: Double) {
         let start = DispatchTime.now().uptimeNanoseconds
+        // The slowest labs start first; the outcomes stay in entry order, the lab names by entry.
+        let order = Topology.longestFirst(entries.map(\.topology))
         let next = Mutex(0)
         let outcomes = Mutex([Outcome?](repeating: nil, count: entries.count))
         let report = Mutex(())
@@ -60,8 +62,9 @@ public struct SuiteSession: Sendable {
             let thread = Thread { [self] in
                 defer { done.signal() }
                 while true {
-                    let i: Int = next.withLock { n in defer { n += 1 }; return n }
-                    guard i < entries.count else { return }
+                    let k: Int = next.withLock { n in defer { n += 1 }; return n }
+                    guard k < order.count else { return }
+                    let i = order[k]
                     let o = runOne(i, checkDone: { r in report.withLock { _ in checkDone(entries[i], r) } },
                                    warn: { w in report.withLock { _ in warn(w) } })
                     outcomes.withLock { $0[i] = o }
