@@ -188,6 +188,15 @@ extension Lab {
         return s[s.index(after: close)...].split(separator: " ").first == "Z"
     }
 
+    /// A zombie whose threads are gone too. A killed multi-threaded process' leader is a zombie as
+    /// soon as it exits, while its other threads are still exiting and the process' files (its
+    /// listening sockets) are still open: a restart then found the healthz port in use.
+    static func isDeadZombie(_ pid: Int32) -> Bool {
+        guard isZombie(pid) else { return false }
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.allSatisfy { $0 == "\(pid)" }
+    }
+
     /// Throws when an agent has died, with the end of its log: what ran on top of it cannot be trusted.
     public func checkAgents() throws {
         for a in Self.agentStates(topology: topology, store: store) where !a.running {

@@ -200,7 +200,7 @@ extension Lab {
             var status: Int32 = 0
             // netlab's own child is reaped here; another's (a lab `up` by another netlab) is not ours to wait for.
             _ = waitpid(pid, &status, WNOHANG)
-            if processStartTime(pid) == nil || Self.isZombie(pid) { return }
+            if processStartTime(pid) == nil || Self.isDeadZombie(pid) { return }
             usleep(2_000)
         }
         throw LabError.workload("\(instance.journalName) (pid \(pid)) did not die within \(Supervisor.stopGrace) s of SIGKILL")
