@@ -55,7 +55,10 @@ struct Run: ParsableCommand {
         let report = outcome.report
         let name = session.options.lab
         if outcome.keptUp { printError("lab \(name) is left up: netlab status --name \(name); netlab down --name \(name)") }
-        if json { print(report.json()) } else { printEscaped(report.summaryLine) }
+        if json { print(report.json()) } else {
+            for table in RunReport.flowTables(report.checks) { printEscaped(table) }
+            printEscaped(report.summaryLine)
+        }
         if timings && !json && !selected.isEmpty { printTimings(report) }
         if !report.passed { throw ExitCode(ExitCategory.failure.exitCode) }
     }

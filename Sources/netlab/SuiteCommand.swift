@@ -80,7 +80,10 @@ struct Suite: ParsableCommand {
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try enc.encode(reports), as: UTF8.self))
         } else {
-            for r in reports { printEscaped("[\(r.topology)] " + r.summaryLine) }
+            for r in reports {
+                for table in RunReport.flowTables(r.checks) { printEscaped("[\(r.topology)] " + table) }
+                printEscaped("[\(r.topology)] " + r.summaryLine)
+            }
             let checks = reports.flatMap(\.checks)
             let failed = checks.filter { !$0.passed }.count + outcomes.filter { $0.error != nil }.count
             printEscaped(String(format: "suite: %d topologies, %d checks, %d failed, in %.2f s", outcomes.count, checks.count, failed, ms / 1000))

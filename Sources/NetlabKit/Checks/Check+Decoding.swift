@@ -5,7 +5,7 @@
 extension Check {
     enum CodingKeys: String, CodingKey {
         case name, description, from, to, port, kind, expect, capture, unready, timeoutSeconds, eventuallySeconds
-        case proxyMode, size, dontFragment, faults, count, consistentlySeconds, changes, stream
+        case proxyMode, size, dontFragment, faults, count, consistentlySeconds, changes, stream, group
     }
 
     public init(from decoder: Decoder) throws {
@@ -25,13 +25,14 @@ extension Check {
                   count: try c.decodeIfPresent(Int.self, forKey: .count) ?? 1,
                   consistentlySeconds: try c.decodeIfPresent(Double.self, forKey: .consistentlySeconds),
                   changes: try c.decodeIfPresent([EndpointChange].self, forKey: .changes) ?? [],
-                  stream: try c.decodeIfPresent(StreamSpec.self, forKey: .stream))
+                  stream: try c.decodeIfPresent(StreamSpec.self, forKey: .stream),
+                  group: try c.decodeIfPresent(CheckGroup.self, forKey: .group))
     }
 }
 
 extension Expectations {
     enum CodingKeys: String, CodingKey {
-        case reply, status, replyTTL, serverPod, serverSaw, packets, servers, error, switchesTo, neverFrom
+        case reply, status, replyTTL, serverPod, serverSaw, packets, servers, error, switchesTo, neverFrom, masqueraded
     }
 
     public init(from decoder: Decoder) throws {
@@ -43,6 +44,7 @@ extension Expectations {
                   servers: try c.decodeIfPresent(ServerSetExpectation.self, forKey: .servers),
                   error: try c.decodeIfPresent(ProbeErrorClass.self, forKey: .error),
                   switchesTo: try c.decodeIfPresent(SwitchExpectation.self, forKey: .switchesTo),
-                  neverFrom: try c.decodeIfPresent([String].self, forKey: .neverFrom) ?? [])
+                  neverFrom: try c.decodeIfPresent([String].self, forKey: .neverFrom) ?? [],
+                  masqueraded: try c.decodeIfPresent(Bool.self, forKey: .masqueraded))
     }
 }

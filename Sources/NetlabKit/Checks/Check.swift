@@ -56,6 +56,8 @@ public struct Check: Hashable, Sendable, Codable {
     public var changes: [EndpointChange]
     /// `stream:` one socket kept sending while the changes happen.
     public var stream: StreamSpec?
+    /// The flow table this check is a row of (`flows:`), for the report's table and `--check`.
+    public var group: CheckGroup?
 
     public static let defaultTimeout = 2.0
     public static let countRange = 1...200
@@ -64,8 +66,8 @@ public struct Check: Hashable, Sendable, Codable {
                 expect: Expectations, capture: [String] = [], unready: [String] = [], timeoutSeconds: Double = Check.defaultTimeout,
                 eventuallySeconds: Double? = nil, proxyMode: Topology.ProxyMode? = nil, size: Int? = nil, dontFragment: Bool = false,
                 faults: [Fault] = [], count: Int = 1, consistentlySeconds: Double? = nil,
-                changes: [EndpointChange] = [], stream: StreamSpec? = nil) {
-        self.changes = changes; self.stream = stream
+                changes: [EndpointChange] = [], stream: StreamSpec? = nil, group: CheckGroup? = nil) {
+        self.changes = changes; self.stream = stream; self.group = group
         self.name = name; self.description = description; self.from = from; self.to = to; self.port = port
         self.kind = kind; self.expect = expect; self.capture = capture; self.unready = unready
         self.timeoutSeconds = timeoutSeconds; self.eventuallySeconds = eventuallySeconds; self.proxyMode = proxyMode
@@ -102,14 +104,30 @@ public struct Expectations: Hashable, Sendable, Codable {
     /// from once the datapath followed.
     public var switchesTo: SwitchExpectation?
     public var neverFrom: [String]
+    /// Whether the server sees another address than the probe's own (true: the datapath
+    /// masqueraded it on the way; false: the client's address is kept), for every answer.
+    public var masqueraded: Bool?
 
     public init(reply: Bool = true, status: Int? = nil, replyTTL: Int? = nil, serverPod: String? = nil,
                 serverSaw: Ref? = nil, packets: [PacketExpectation] = [], servers: ServerSetExpectation? = nil,
-                error: ProbeErrorClass? = nil, switchesTo: SwitchExpectation? = nil, neverFrom: [String] = []) {
-        self.switchesTo = switchesTo; self.neverFrom = neverFrom
+                error: ProbeErrorClass? = nil, switchesTo: SwitchExpectation? = nil, neverFrom: [String] = [], masqueraded: Bool? = nil) {
+        self.switchesTo = switchesTo; self.neverFrom = neverFrom; self.masqueraded = masqueraded
         self.reply = reply; self.status = status; self.replyTTL = replyTTL; self.serverPod = serverPod
         self.serverSaw = serverSaw; self.packets = packets; self.servers = servers; self.error = error
     }
+}
+
+/// A row of a flow table (`flows:` in a check): kube-proxy's packet-flow rows (source, destination,
+/// port, protocol → the endpoints that answer and whether the source is masqueraded, or REJECT or
+/// DROP), each expanded into a check of its own named `<table>-<row>`.
+public struct CheckGroup: Hashable, Sendable, Codable {
+    /// The table's name (the check item's `name`).
+    public var name: String
+    /// The row's name.
+    public var row: String
+    /// What the row expects, in the table's words: `web1, web2 (masqueraded)`, `REJECT`, `DROP`.
+    public var expected: String
+    public init(name: String, row: String, expected: String) { self.name = name; self.row = row; self.expected = expected }
 }
 
 /// "At node1/eth0, a TCP SYN from node2.ip to webpod1.ip port 80 is seen" (or, with `absent`,

@@ -32,10 +32,12 @@ public struct CheckSelection: Hashable, Sendable {
     public func select(from checks: [Check]) throws -> [Check] {
         var chosen = checks
         if !patterns.isEmpty {
-            for p in patterns where !checks.contains(where: { Self.glob(p, matches: $0.name) }) {
+            // A flow table's name selects each of its rows.
+            func matches(_ p: String, _ c: Check) -> Bool { Self.glob(p, matches: c.name) || c.group.map { Self.glob(p, matches: $0.name) } == true }
+            for p in patterns where !checks.contains(where: { matches(p, $0) }) {
                 throw NoMatch(pattern: p, available: checks.map(\.name))
             }
-            chosen = checks.filter { c in patterns.contains { Self.glob($0, matches: c.name) } }
+            chosen = checks.filter { c in patterns.contains { matches($0, c) } }
         }
         if let shard {
             chosen = chosen.enumerated().filter { $0.offset % shard.count == shard.index - 1 }.map(\.element)

@@ -65,6 +65,8 @@ public struct CheckResult: Hashable, Sendable, Codable {
     public var skipped: String?
     /// With `stream:`, every request's answer and when the changes were made.
     public var stream: StreamObservation?
+    /// The flow table the check is a row of.
+    public var group: CheckGroup?
 
     public init(name: String, description: String? = nil, passed: Bool, durationMs: Double, probe: ProbeObservation? = nil,
                 expectations: [ExpectationResult] = [], transcript: [String] = [], artifacts: [String] = [], error: String? = nil) {
@@ -117,6 +119,14 @@ public struct CheckEvaluator {
             out.append(ExpectationResult(name: "client address the server saw", expected: facts.show(saw),
                                          observed: probe.serverSaw.map { "\($0.address) (port \($0.port))" } ?? "no server answered",
                                          passed: want != nil && probe.serverSaw?.address == want))
+        }
+        if let m = e.masqueraded {
+            let saw = probe.serverSaw?.address, own = probe.local?.address
+            let observed = saw.map { s in "the server saw \(s), " + (own.map { $0 == s ? "the probe's own address" : "not the probe's own \($0)" } ?? "the probe's own address unknown") }
+                ?? "no server answered"
+            out.append(ExpectationResult(name: "masqueraded",
+                                         expected: m ? "the server sees another address than the probe's own (masqueraded)" : "the server sees the probe's own address (not masqueraded)",
+                                         observed: observed, passed: saw != nil && own != nil && (saw != own) == m))
         }
         out += payloadExpectations(check, probe: probe)
         return out + evaluatePackets(check, packets: packets)

@@ -42,6 +42,10 @@ extension TopologyBuilder {
                 } else { byName[s.value] = s.loc }
             } else { ok = false }
             let description = f.optional("description").flatMap { r.string($0, "\(label) description", example: "what the check shows")?.value }
+            if let flows = f.optional("flows") {
+                readFlows(flows, table: name, description: description, item: f, label: label, byName: &byName, ok: ok)
+                continue
+            }
             var from = ""
             if let n = f.required("from", expected: "where the probe starts: a pod, a node, client or gw"),
                let s = r.string(n, "\(label) from", example: "pod1") {

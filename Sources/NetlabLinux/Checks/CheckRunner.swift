@@ -22,6 +22,7 @@ public final class CheckRunner {
         let start = DispatchTime.now().uptimeNanoseconds
         lastCapture = nil
         var result = CheckResult(name: check.name, description: check.description, passed: false, durationMs: 0)
+        result.group = check.group
         let faults = Lab.AppliedFaults()
         var changed = EndpointChangeState()
         do {

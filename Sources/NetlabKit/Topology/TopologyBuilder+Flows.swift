@@ -1,0 +1,118 @@
+import Foundation
+import Yams
+
+/// `flows:` in a check: a flow table, kube-proxy's packet-flow rows (`runPacketFlowTests`) on the
+/// real kernel. Each row is a source, a destination, a port and a protocol, and what must happen:
+/// `endpoints: [pods]` with `masquerade: true|false` (every endpoint answers and no other, and the
+/// server sees another address than the source's own, or the source's own), or `output: REJECT`
+/// (refused at once) or `DROP` (silence). Each row becomes a check of its own, `<table>-<row>`,
+/// tagged with its table (Check.group) so the report prints the table and `--check <table>` runs it.
+extension TopologyBuilder {
+    /// Probes per row: enough that an endpoint missed by chance, with the answers spread evenly
+    /// over `n` endpoints, has probability below 1e-5 (n·(1-1/n)^c ≤ n·e^(-c/n) ≤ 1e-5).
+    static func flowCount(endpoints n: Int) -> Int {
+        n <= 1 ? 3 : Int((Double(n) * log(Double(n) / 1e-5)).rounded(.up))
+    }
+    static let dropTimeout = 0.3
+
+    func readFlows(_ n: YNode, table: String, description: String?, item f: Fields, label: String, byName: inout [String: YAMLLocation], ok okSoFar: Bool) {
+        var ok = okSoFar
+        for key in ["from", "to", "port", "protocol", "expect", "capture", "unready", "timeout", "eventually", "proxyMode", "size", "dontFragment",
+                    "faults", "count", "consistently", "changes", "stream"] {
+            if let v = f.optional(key) {
+                r.error(v.location, "\(label) is a flow table (flows:); '\(key)' belongs to its rows or to an ordinary check, not beside flows")
+                ok = false
+            }
+        }
+        guard let rows = r.sequence(n, "\(label) flows", itemExample: "a row like {name: pod-to-clusterip, from: client1, to: svc-web.clusterIP, port: 80, endpoints: [web1], masquerade: false}") else { return }
+        if rows.isEmpty { r.error(n.location, "\(label) flows has no row; give at least one"); return }
+        for (i, item) in rows.enumerated() {
+            let what = "\(label) flows[\(i)]"
+            guard let rf = r.fields(item, what, allowed: keys["checks[].flows[]"]!) else { continue }
+            var rowOK = ok
+            var rowName = "\(i + 1)"
+            if let nn = rf.required("name", expected: "the row's name, like pod-to-clusterip"), let s = r.string(nn, "\(what) name", example: "pod-to-clusterip") {
+                rowName = s.value
+                let full = "\(table)-\(s.value)"
+                if !isDNSLabel(full, maxLength: 63) {
+                    r.error(s.loc, "\(what): the row's check name '\(full)' must be lowercase letters, digits and '-' (at most 63); shorten the table's or the row's name")
+                    rowOK = false
+                } else if let first = byName[full] {
+                    r.error(s.loc, "\(what): the row's check name '\(full)' is already used by the check at \(first); give each row a unique name")
+                    rowOK = false
+                } else { byName[full] = s.loc }
+            } else { rowOK = false }
+            let rowDescription = rf.optional("description").flatMap { r.string($0, "\(what) description", example: "what the row shows")?.value }
+            var from = ""
+            if let fn = rf.required("from", expected: "where the probe starts: a pod, a node, client or gw"), let s = r.string(fn, "\(what) from", example: "client1") {
+                from = s.value
+                checkMembers.append(CheckMember(member: s.value, use: .source, loc: s.loc, what: "\(what) from"))
+            } else { rowOK = false }
+            var to = Ref("")
+            if let tn = rf.required("to", expected: "the destination address, like svc-web.clusterIP or node2.externalIP"), let ref = readRef(tn, "\(what) to", kind: .address) { to = ref } else { rowOK = false }
+            var port: Ref?
+            if let pn = rf.required("port", expected: "the destination port, like 80 or svc-web.nodePort") { port = readRef(pn, "\(what) port", kind: .port) }
+            if port == nil { rowOK = false }
+            var kind = Check.Kind.http
+            if let kn = rf.optional("protocol") {
+                if let k = r.enumeration(kn, "\(what) protocol", Check.Kind.self), k.value != .icmp { kind = k.value } else {
+                    if kn.string == "icmp" { r.error(kn.location, "\(what) protocol must be http or udp: a flow has a port") }
+                    rowOK = false
+                }
+            }
+            var expect = Expectations()
+            var count = 1
+            var timeout = Check.defaultTimeout
+            var expected = ""
+            let endpointsNode = rf.optional("endpoints"), outputNode = rf.optional("output"), masqNode = rf.optional("masquerade")
+            switch (endpointsNode, outputNode) {
+            case (let en?, nil):
+                var pods: [String] = []
+                if let list = r.sequence(en, "\(what) endpoints", itemExample: "a pod's name, like web1") {
+                    for p in list {
+                        guard let s = r.string(p, "an item of \(what) endpoints", example: "web1") else { rowOK = false; continue }
+                        pods.append(s.value)
+                        checkMembers.append(CheckMember(member: s.value, use: .pod, loc: s.loc, what: "\(what) endpoints"))
+                    }
+                    if list.isEmpty { r.error(en.location, "\(what) endpoints is empty; a row without endpoints says output: REJECT or DROP"); rowOK = false }
+                } else { rowOK = false }
+                guard let mn = masqNode else {
+                    r.error(rf.loc, "\(what) needs masquerade: true or false beside endpoints (whether the server sees another address than the source's)")
+                    rowOK = false; break
+                }
+                guard let m = r.bool(mn, "\(what) masquerade") else { rowOK = false; break }
+                expect.servers = ServerSetExpectation(every: pods, only: pods)
+                expect.masqueraded = m.value
+                count = Self.flowCount(endpoints: pods.count)
+                expected = pods.joined(separator: ", ") + (m.value ? " (masqueraded)" : "")
+            case (nil, let on?):
+                guard let s = r.string(on, "\(what) output", example: "REJECT") else { rowOK = false; break }
+                switch s.value {
+                case "REJECT": expect = Expectations(reply: false, error: .refused)
+                case "DROP": expect = Expectations(reply: false, error: .timeout); timeout = Self.dropTimeout
+                default: r.error(s.loc, "\(what) output must be REJECT (refused at once) or DROP (no answer), not '\(s.value)'; a row that is answered lists its endpoints"); rowOK = false
+                }
+                expected = s.value
+                if let mn = masqNode { r.error(mn.location, "\(what) masquerade goes with endpoints; a \(s.value) row has no answer to judge"); rowOK = false }
+            case (nil, nil):
+                r.error(rf.loc, "\(what) needs endpoints: [pods] with masquerade: true|false, or output: REJECT|DROP"); rowOK = false
+            case (_?, let on?):
+                r.error(on.location, "\(what) has both endpoints and output; give one"); rowOK = false
+            }
+            if let cn = rf.optional("count") {
+                if let v = cn.int, Check.countRange.contains(v) { count = v } else {
+                    r.error(cn.location, "\(what) count must be a whole number from \(Check.countRange.lowerBound) to \(Check.countRange.upperBound), not \(cn.kindDescription)"); rowOK = false
+                }
+            }
+            if let tn = rf.optional("timeout") {
+                if let v = tn.float, tn.tagName == .float || tn.tagName == .int, v >= 0.05, v <= 60 { timeout = v } else {
+                    r.error(tn.location, "\(what) timeout must be a number of seconds from 0.05 to 60, like 0.3, not \(tn.kindDescription)"); rowOK = false
+                }
+            }
+            guard rowOK else { continue }
+            checks.append(Check(name: "\(table)-\(rowName)", description: rowDescription ?? description, from: from, to: to, port: port, kind: kind,
+                                expect: expect, timeoutSeconds: timeout, count: count,
+                                group: CheckGroup(name: table, row: rowName, expected: expected)))
+        }
+    }
+}
