@@ -33,6 +33,10 @@ public struct NFTablesProxier: Sendable {
         /// (netlab-proxy, either mode) No UDP conntrack cleanup after a sync: stale entries keep
         /// sending a fixed-port client to a backend that is gone.
         case conntrackCleanup = "conntrack-cleanup"
+        /// (netlab-proxy, either mode) The health check server counts every ready endpoint of
+        /// the Service, not only the node's: a node without a local endpoint answers 200, so a
+        /// cloud load balancer sends it externalTrafficPolicy Local traffic that it drops.
+        case healthCheckLocal = "health-check-local"
     }
 
     public static let table = "kube-proxy"
