@@ -159,7 +159,7 @@ final class ProxyAgent: Sendable {
                 return true
             }
         }
-        healthChecks.update(HealthCheckNodePorts(list, node: node))
+        healthChecks.update(HealthCheckNodePorts(list, node: node, onlyLocal: !options.omissions.contains(.healthCheckLocal)))
         let ms = Int(Date().timeIntervalSince(start) * 1000)
         // The log lines come first: whoever sees healthz move (the sync probe) finds them written.
         logLine("synced \(snap.list.services.count) services, \(snap.endpointCount) endpoints in \(ms) ms" + (applies ? "" : " (rules unchanged, not applied)"))

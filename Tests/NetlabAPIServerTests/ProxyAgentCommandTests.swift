@@ -84,6 +84,9 @@ import Testing
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--masquerade-all", "--detect-local-mode=None",
               "--nodeport-addresses=primary", "--iptables-localhost-nodeports=false", "--random-fully=false",
               "--testing-omit", "conntrack-cleanup", "--healthz-bind-address", "bad"], [:], "--healthz-bind-address wants ADDR:PORT"),
+            // So does --testing-omit health-check-local (the health check server is either mode's).
+            (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14", "--testing-omit", "health-check-local",
+              "--healthz-bind-address", "bad"], [:], "--healthz-bind-address wants ADDR:PORT"),
             // --testing-omit ipv6 breaks either mode, so the iptables mode takes it: this one fails only at the API.
             (["--master", "http://127.0.0.1:1", "--cluster-cidr", "10.32.0.0/14,2001:db8:32::/64", "--testing-omit", "ipv6", "--healthz-bind-address", "bad"], [:], "--healthz-bind-address wants ADDR:PORT"),
         ]

@@ -38,4 +38,16 @@ import Testing
         #expect(on1.answer(port: 30090, proxyHealthy: true)?.code == 503)
         #expect(on1.answer(port: 30090, proxyHealthy: true)?.body.contains("\"localEndpoints\": 0,") == true)
     }
+
+    /// --testing-omit health-check-local: every ready endpoint counts, wherever it runs, so the
+    /// node without one answers 200; unready endpoints still do not count.
+    @Test func withoutTheLocalFilterTheRemoteEndpointCounts() {
+        let t = F.topology(pods: [F.webpod1], services: [Self.lb])
+        let list = ServiceState.list(topology: t, podIPs: F.defaultIPs)
+        let on2 = HealthCheckNodePorts(list, node: F.proxyNode(F.node2, t), onlyLocal: false)
+        #expect(on2.entries[30090]?.localEndpoints == 1)
+        #expect(on2.answer(port: 30090, proxyHealthy: true)?.code == 200)
+        let unready = ServiceState.list(topology: t, podIPs: F.defaultIPs, readyPods: [])
+        #expect(HealthCheckNodePorts(unready, node: F.proxyNode(F.node2, t), onlyLocal: false).answer(port: 30090, proxyHealthy: true)?.code == 503)
+    }
 }

@@ -32,7 +32,9 @@ public struct HealthCheckNodePorts: Hashable, Sendable {
     /// namespace/name order, as only one listener can bind it.
     public private(set) var entries: [Int: Entry] = [:]
 
-    public init(_ list: KubeList, node: ProxyNode) {
+    /// `onlyLocal` false (--testing-omit health-check-local) counts the ready endpoints of every
+    /// node: a broken server that answers 200 where the proxy drops the traffic.
+    public init(_ list: KubeList, node: ProxyNode, onlyLocal: Bool = true) {
         let endpoints = ProxyServices(list, node: node).endpoints
         let services = list.services.sorted { ($0.namespace, $0.metadata.name) < ($1.namespace, $1.metadata.name) }
         for s in services {
@@ -40,7 +42,7 @@ public struct HealthCheckNodePorts: Hashable, Sendable {
                   let port = s.spec.healthCheckNodePort, port > 0, entries[port] == nil else { continue }
             var ips = Set<String>()
             for (key, eps) in endpoints where key.namespace == s.namespace && key.name == s.metadata.name {
-                for ep in eps where ep.isLocal && ep.ready { ips.insert(ep.ip) }
+                for ep in eps where (ep.isLocal || !onlyLocal) && ep.ready { ips.insert(ep.ip) }
             }
             entries[port] = Entry(namespace: s.namespace, name: s.metadata.name, port: port, localEndpoints: ips.count)
         }

@@ -41,6 +41,10 @@ public struct NFTablesProxier: Sendable {
         /// agent deletes every conntrack entry of its node when it starts, so a connection through
         /// a Service is NATed again as new, to whichever endpoint is ready then.
         case keepFlowsOnStart = "keep-flows-on-start"
+        /// (netlab-proxy, either mode) The health check server counts every ready endpoint of
+        /// the Service, not only the node's: a node without a local endpoint answers 200, so a
+        /// cloud load balancer sends it externalTrafficPolicy Local traffic that it drops.
+        case healthCheckLocal = "health-check-local"
     }
 
     public static let table = "kube-proxy"
