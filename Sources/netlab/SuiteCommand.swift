@@ -34,7 +34,7 @@ struct Suite: ParsableCommand {
         environment lacks something.
         """)
     @Argument(help: "Topology files or directories of them.") var paths: [String]
-    @Option(help: "How many labs run side by side (default: 3; labs mostly wait on the kernel and the agents, so more than the cores helps).") var jobs = 3
+    @Option(help: "How many labs run side by side (default: 4; labs mostly wait on the kernel and the agents, so more than the cores helps).") var jobs = 4
     @Option(help: "The labs' name prefix: labs are <prefix>-<n> (default: suite-<pid>).") var name: String?
     @OptionGroup var proxyMode: ProxyModeOption
     @Flag(help: "Print the reports as JSON on stdout (a list, one per topology).") var json = false
