@@ -21,6 +21,8 @@ final class ProxyAgent: Sendable {
         var lastApplied: Date?
         var synced = false
         var waitingLogged = false
+        /// --testing-omit's broken views of the API (terminating-fallback, service-deletion, ...).
+        var view: ProxyViewOmissions
     }
 
     let options: Options
@@ -56,7 +58,7 @@ final class ProxyAgent: Sendable {
         programmer = NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, serviceCIDR: services?.v4,
                                     serviceCIDRv6: services?.v6, omissions: options.omissions, flags: options.proxierFlags)
         // kube-proxy: unhealthy when a queued change waits longer than twice the sync period.
-        state = Mutex(State(health: ProxierHealth(healthTimeout: 2 * max(options.syncPeriod, 1))))
+        state = Mutex(State(health: ProxierHealth(healthTimeout: 2 * max(options.syncPeriod, 1)), view: ProxyViewOmissions(options.omissions)))
         // Tests only: a proxy that ignores watch updates, to prove a check notices (docs/api.md).
         let ignoreUpdates = ProcessInfo.processInfo.environment["NETLAB_PROXY_TEST_IGNORE_WATCH"] == "1"
         if ignoreUpdates { logLine("NETLAB_PROXY_TEST_IGNORE_WATCH=1: ignoring every watch event (a test's broken proxy)") }
@@ -139,14 +141,15 @@ final class ProxyAgent: Sendable {
                              ipv6: clusterCIDRv6 == nil ? nil : facts?.internalIPv6, podCIDRv6: facts?.podCIDRv6, clusterCIDRv6: clusterCIDRv6)
         for s in snap.skipped { logLine("left out \(s)") }
         let start = Date()
-        let rendered = programmer.render(snap.list, node: node)
+        let list = state.withLock { $0.view.view(snap.list) }
+        let rendered = programmer.render(list, node: node)
         let unchanged = state.withLock { $0.lastRendered == rendered && $0.lastNode == node }
         // The periodic resync (--sync-period) applies even unchanged rules: it repairs what someone else changed.
         let resyncDue = options.syncPeriod > 0 && Date().timeIntervalSince(state.withLock { $0.lastApplied } ?? .distantPast) >= options.syncPeriod
         let applies = !unchanged || resyncDue
         if applies {
             do {
-                try programmer.apply(snap.list, node: node)
+                try programmer.apply(list, node: node)
             } catch {
                 logLine("sync failed: \(error); retrying")
                 // Not in a tight loop: a failing iptables-restore is retried at most once a second.
@@ -154,7 +157,7 @@ final class ProxyAgent: Sendable {
                 return true
             }
         }
-        healthChecks.update(HealthCheckNodePorts(snap.list, node: node))
+        healthChecks.update(HealthCheckNodePorts(list, node: node))
         let ms = Int(Date().timeIntervalSince(start) * 1000)
         // The log lines come first: whoever sees healthz move (the sync probe) finds them written.
         logLine("synced \(snap.list.services.count) services, \(snap.endpointCount) endpoints in \(ms) ms" + (applies ? "" : " (rules unchanged, not applied)"))

@@ -33,7 +33,22 @@ public struct NFTablesProxier: Sendable {
         /// (netlab-proxy, either mode) No UDP conntrack cleanup after a sync: stale entries keep
         /// sending a fixed-port client to a backend that is gone.
         case conntrackCleanup = "conntrack-cleanup"
+        /// (netlab-proxy, either mode) Serving-and-terminating endpoints are never used: a Service
+        /// whose endpoints are all terminating rejects instead of falling back to them.
+        case terminatingFallback = "terminating-fallback"
+        /// (netlab-proxy agent, either mode) A deleted Service keeps its rules (its last version seen).
+        case serviceDeletion = "service-deletion"
+        /// (netlab-proxy agent, either mode) Changes to an existing Service are ignored: the version
+        /// first seen is programmed until the Service is deleted.
+        case serviceUpdates = "service-updates"
+        /// (netlab-proxy agent, either mode) EndpointSlice changes after the first sync are ignored.
+        case endpointUpdates = "endpoint-updates"
     }
+
+    /// The omissions valid in both modes: they change what the proxy makes of the API
+    /// (ProxyViewOmissions) or what it does besides the rules, not the nftables rules themselves.
+    public static let eitherModeOmissions: Set<Omission> = [.ipv6, .conntrackCleanup, .terminatingFallback, .serviceDeletion,
+                                                           .serviceUpdates, .endpointUpdates]
 
     public static let table = "kube-proxy"
     public static let family = "ip"
