@@ -21,8 +21,8 @@ final class ProxyAgent: Sendable {
         var lastApplied: Date?
         var synced = false
         var waitingLogged = false
-        /// --testing-omit port-protocol's broken port tracking.
-        var portTracking = PortNumberTracking()
+        /// --testing-omit's broken views of the API (terminating-fallback, service-deletion, ...).
+        var view: ProxyViewOmissions
     }
 
     let options: Options
@@ -58,7 +58,7 @@ final class ProxyAgent: Sendable {
         programmer = NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, serviceCIDR: services?.v4,
                                     serviceCIDRv6: services?.v6, omissions: options.omissions, flags: options.proxierFlags)
         // kube-proxy: unhealthy when a queued change waits longer than twice the sync period.
-        state = Mutex(State(health: ProxierHealth(healthTimeout: 2 * max(options.syncPeriod, 1))))
+        state = Mutex(State(health: ProxierHealth(healthTimeout: 2 * max(options.syncPeriod, 1)), view: ProxyViewOmissions(options.omissions)))
         // Tests only: a proxy that ignores watch updates, to prove a check notices (docs/api.md).
         let ignoreUpdates = ProcessInfo.processInfo.environment["NETLAB_PROXY_TEST_IGNORE_WATCH"] == "1"
         if ignoreUpdates { logLine("NETLAB_PROXY_TEST_IGNORE_WATCH=1: ignoring every watch event (a test's broken proxy)") }
@@ -142,8 +142,7 @@ final class ProxyAgent: Sendable {
                              ipv6: clusterCIDRv6 == nil ? nil : facts?.internalIPv6, podCIDRv6: facts?.podCIDRv6, clusterCIDRv6: clusterCIDRv6)
         for s in snap.skipped { logLine("left out \(s)") }
         let start = Date()
-        // --testing-omit port-protocol: the list as a proxy tracking ports by number sees it.
-        let list = options.omissions.contains(.portProtocol) ? state.withLock { $0.portTracking.filter(snap.list) } : snap.list
+        let list = state.withLock { $0.view.view(snap.list) }
         let rendered = programmer.render(list, node: node)
         let unchanged = state.withLock { $0.lastRendered == rendered && $0.lastNode == node }
         // The periodic resync (--sync-period) applies even unchanged rules: it repairs what someone else changed.

@@ -173,7 +173,7 @@ func parseOptions(_ args: [String]) throws -> Options {
         }
         i += 1
     }
-    guard o.omissions.subtracting([.ipv6, .conntrackCleanup, .portProtocol, .keepFlowsOnStart, .healthCheckLocal]).isEmpty || o.proxyMode == .nftables else {
+    guard o.omissions.subtracting(NFTablesProxier.eitherModeOmissions).isEmpty || o.proxyMode == .nftables else {
         throw Failure("--testing-omit masquerade and reject break the nftables mode only: give --proxy-mode nftables")
     }
     guard ["ClusterCIDR", "NodeCIDR", "None"].contains(o.detectLocalMode) else {

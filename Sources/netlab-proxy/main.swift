@@ -49,12 +49,15 @@ func oneShot(_ options: Options) throws {
     let serviceCIDR = try prefixEnv(ProxyContract.serviceCIDR)
     let serviceCIDRv6 = try optionalEnv(ProxyContract.serviceCIDRv6, v6) { IPv6Prefix($0) }
     let servicesPath = try env(ProxyContract.services)
-    let list: KubeList
+    var list: KubeList
     do {
         list = try KubeList.decode(try Data(contentsOf: URL(fileURLWithPath: servicesPath)))
     } catch {
         throw Failure("cannot read the Services/EndpointSlices List in \(ProxyContract.services)=\(servicesPath): \(error)")
     }
+    // One List, no earlier sync: of the view omissions only terminating-fallback changes anything.
+    var view = ProxyViewOmissions(options.omissions)
+    list = view.view(list)
     try NodeProgrammer(detectLocalMode: options.detectLocalMode, mode: options.proxyMode, serviceCIDR: serviceCIDR,
                        serviceCIDRv6: serviceCIDRv6, omissions: options.omissions, flags: options.proxierFlags).apply(list, node: node, dryRun: options.dryRun)
 }

@@ -45,7 +45,23 @@ public struct NFTablesProxier: Sendable {
         /// the Service, not only the node's: a node without a local endpoint answers 200, so a
         /// cloud load balancer sends it externalTrafficPolicy Local traffic that it drops.
         case healthCheckLocal = "health-check-local"
+        /// (netlab-proxy, either mode) Serving-and-terminating endpoints are never used: a Service
+        /// whose endpoints are all terminating rejects instead of falling back to them.
+        case terminatingFallback = "terminating-fallback"
+        /// (netlab-proxy agent, either mode) A deleted Service keeps its rules (its last version seen).
+        case serviceDeletion = "service-deletion"
+        /// (netlab-proxy agent, either mode) Changes to an existing Service are ignored: the version
+        /// first seen is programmed until the Service is deleted.
+        case serviceUpdates = "service-updates"
+        /// (netlab-proxy agent, either mode) EndpointSlice changes after the first sync are ignored.
+        case endpointUpdates = "endpoint-updates"
     }
+
+    /// The omissions valid in both modes: they change what the proxy makes of the API
+    /// (ProxyViewOmissions) or what it does besides the rules, not the nftables rules themselves.
+    public static let eitherModeOmissions: Set<Omission> = [.ipv6, .conntrackCleanup, .terminatingFallback, .serviceDeletion,
+                                                           .serviceUpdates, .endpointUpdates, .portProtocol, .keepFlowsOnStart,
+                                                           .healthCheckLocal]
 
     public static let table = "kube-proxy"
     public static let family = "ip"
