@@ -95,8 +95,9 @@ extension Lab {
             servicesVersion = Self.version(created)
         }
         for name in state.updatedServices.sorted() where !state.deletedServices.contains(name) {
+            let svc = try service(named: name)
+            let seed = try seedObject(kind: "Service", namespace: svc.namespace, name: svc.name)
             servicesVersion = try updateService(client, name, "putting Service '\(name)' back as the topology has it") { spec in
-                let seed = try seedObject(kind: "Service", namespace: try service(named: name).namespace, name: try service(named: name).name)
                 for field in ["type", "ports", "externalTrafficPolicy", "sessionAffinity", "sessionAffinityConfig", "healthCheckNodePort"] {
                     spec[field] = seed[path: ["spec", field]]
                 }
@@ -148,18 +149,16 @@ extension Lab {
     /// Service changed back answers where it did). Returns the write's resourceVersion.
     func setServiceType(_ client: KubeClient, _ name: String, _ type: ServiceType) throws -> Int64? {
         let svc = try service(named: name)
-        let path = ResourcePath.services.path(namespace: svc.namespace, name: svc.name)
-        var current = try api("reading Service '\(name)'") { try client.get(path) }
-        current[path: ["spec", "type"]] = .string(type.rawValue)
-        if type != .clusterIP {
-            let seed = try seedObject(kind: "Service", namespace: svc.namespace, name: svc.name)
-            current[path: ["spec", "ports"]] = seed[path: ["spec", "ports"]]
-            current[path: ["spec", "externalTrafficPolicy"]] = seed[path: ["spec", "externalTrafficPolicy"]] ?? "Cluster"
-        } else {
-            current[path: ["spec", "externalTrafficPolicy"]] = nil
+        let seed = type == .clusterIP ? nil : try seedObject(kind: "Service", namespace: svc.namespace, name: svc.name)
+        return try updateService(client, name, "changing Service '\(name)' to type \(type.rawValue)") { spec in
+            spec["type"] = .string(type.rawValue)
+            if let seed {
+                spec["ports"] = seed[path: ["spec", "ports"]]
+                spec["externalTrafficPolicy"] = seed[path: ["spec", "externalTrafficPolicy"]] ?? "Cluster"
+            } else {
+                spec["externalTrafficPolicy"] = nil
+            }
         }
-        let updated = try api("changing Service '\(name)' to type \(type.rawValue)") { try client.update(path, current) }
-        return Self.version(updated)
     }
 
     /// The Service read, its spec changed by `change`, and written back (an update, as kubectl
