@@ -56,7 +56,7 @@ struct Run: ParsableCommand {
         let name = session.options.lab
         if outcome.keptUp { printError("lab \(name) is left up: netlab status --name \(name); netlab down --name \(name)") }
         if json { print(report.json()) } else {
-            for table in RunReport.flowTables(report.checks) { printEscaped(table) }
+            for table in RunReport.groupTables(report.checks) { printEscaped(table) }
             printEscaped(report.summaryLine)
         }
         if timings && !json && !selected.isEmpty { printTimings(report) }

@@ -81,7 +81,7 @@ struct Suite: ParsableCommand {
             print(String(decoding: try enc.encode(reports), as: UTF8.self))
         } else {
             for r in reports {
-                for table in RunReport.flowTables(r.checks) { printEscaped("[\(r.topology)] " + table) }
+                for table in RunReport.groupTables(r.checks) { printEscaped("[\(r.topology)] " + table) }
                 printEscaped("[\(r.topology)] " + r.summaryLine)
             }
             let checks = reports.flatMap(\.checks)

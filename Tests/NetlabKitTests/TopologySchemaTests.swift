@@ -36,7 +36,8 @@ import Testing
                                                          "checks[].faults[]", "checks[].faults[].loss", "checks[].faults[].drop", "checks[].faults[].mtu",
                                                          "checks[].faults[].killAgent", "checks[].faults[].restartAgent",
                                                          "checks[].expect.servers",
-                                                         "checks[].changes[]", "checks[].changes[].serviceType", "checks[].changes[].sessionAffinity", "checks[].changes[].removePort", "checks[].stream", "checks[].expect.switchesTo", "checks[].flows[]"])
+                                                         "checks[].changes[]", "checks[].changes[].serviceType", "checks[].changes[].sessionAffinity", "checks[].changes[].removePort", "checks[].stream", "checks[].expect.switchesTo", "checks[].flows[]",
+                                                         "checks[].matrix", "checks[].matrix.to[]"])
         for (position, keys) in TopologyLoader.allowedKeys {
             let obj = object(at: position, in: s)
             let properties = Set(obj?["properties"]?.objectValue?.keys.map { $0 } ?? [])

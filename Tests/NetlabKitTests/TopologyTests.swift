@@ -184,7 +184,7 @@ extension TopologyLoader {
             "t.yaml:13:5: node 'node2' has unknown key 'podCidr' (did you mean 'podCIDR'?); allowed keys: name, ip, externalIP, podCIDR",
             "t.yaml:14:1: the topology file has unknown key 'prxy' (did you mean 'proxy'?); allowed keys: name, vpc, clusterCIDR, serviceCIDR, external, nodes, pods, services, cni, proxy, agents, api, checks, shape, overlay",
             "t.yaml:15:9: proxy has unknown key 'mod' (did you mean 'mode'?); allowed keys: mode, command, timeoutSeconds",
-            "t.yaml:16:10: checks[0] must be a mapping (key: value lines) with keys name, description, flows, from, to, port, protocol, expect, capture, unready, timeout, eventually, proxyMode, size, dontFragment, faults, count, consistently, changes, stream, not the string 'anything'",
+            "t.yaml:16:10: checks[0] must be a mapping (key: value lines) with keys name, description, flows, matrix, from, to, port, protocol, expect, capture, unready, timeout, eventually, proxyMode, size, dontFragment, faults, count, consistently, changes, stream, not the string 'anything'",
         ])
         #expect(diagnostics(baseTopology + "proxy: {command: [], timeoutSeconds: 0}\n") == [
             "t.yaml:13:18: proxy.command is empty; give the proxy's argv, e.g. [netlab-proxy] or [./my-proxy, --flag]",

@@ -119,15 +119,21 @@ public struct Expectations: Hashable, Sendable, Codable {
 
 /// A row of a flow table (`flows:` in a check): kube-proxy's packet-flow rows (source, destination,
 /// port, protocol → the endpoints that answer and whether the source is masqueraded, or REJECT or
-/// DROP), each expanded into a check of its own named `<table>-<row>`.
+/// DROP), each expanded into a check of its own named `<table>-<row>`; or a cell of a connectivity
+/// matrix (`matrix:`), a source × a destination, named `<matrix>-<row>-<column>`.
 public struct CheckGroup: Hashable, Sendable, Codable {
     /// The table's name (the check item's `name`).
     public var name: String
-    /// The row's name.
+    /// The row's name (a matrix's: the source).
     public var row: String
-    /// What the row expects, in the table's words: `web1, web2 (masqueraded)`, `REJECT`, `DROP`.
+    /// What the row expects, in the table's words: `web1, web2 (masqueraded)`, `REJECT`, `DROP`;
+    /// a matrix cell's: its truth-table symbol (`.`, `X`, `R`, `D`).
     public var expected: String
-    public init(name: String, row: String, expected: String) { self.name = name; self.row = row; self.expected = expected }
+    /// A matrix cell's column (the destination's name); nil in a flow table.
+    public var column: String?
+    public init(name: String, row: String, expected: String, column: String? = nil) {
+        self.name = name; self.row = row; self.expected = expected; self.column = column
+    }
 }
 
 /// "At node1/eth0, a TCP SYN from node2.ip to webpod1.ip port 80 is seen" (or, with `absent`,

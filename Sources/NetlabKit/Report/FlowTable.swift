@@ -1,12 +1,16 @@
 /// A check's `flows:` table as the report prints it after the checks: one line per row, what was
 /// expected beside what the probes saw, as kube-proxy's packet-flow tests list their rows.
 extension RunReport {
+    /// Every flow table and connectivity matrix among `results`, as the report prints them after
+    /// the checks.
+    public static func groupTables(_ results: [CheckResult]) -> [String] { flowTables(results) + matrixTables(results) }
+
     /// Every flow table among `results`, in the order its rows ran; none: no lines.
     public static func flowTables(_ results: [CheckResult]) -> [String] {
         var order: [String] = []
         var rows: [String: [CheckResult]] = [:]
         for r in results {
-            guard let g = r.group else { continue }
+            guard let g = r.group, g.column == nil else { continue }
             if rows[g.name] == nil { order.append(g.name) }
             rows[g.name, default: []].append(r)
         }

@@ -43,7 +43,7 @@ public struct RunReport: Hashable, Sendable, Codable {
     /// observed, the per-hop transcript, and where the pcaps are.
     public func text(verbose: Bool = false) -> String {
         var lines = checks.map { Self.text(of: $0, verbose: verbose) }
-        lines += Self.flowTables(checks)
+        lines += Self.groupTables(checks)
         lines.append(summaryLine)
         return lines.joined(separator: "\n")
     }

@@ -43,7 +43,12 @@ extension TopologyBuilder {
             } else { ok = false }
             let description = f.optional("description").flatMap { r.string($0, "\(label) description", example: "what the check shows")?.value }
             if let flows = f.optional("flows") {
+                if let m = f.optional("matrix") { r.error(m.location, "\(label) has both flows and matrix; give each table a check item of its own") }
                 readFlows(flows, table: name, description: description, item: f, label: label, byName: &byName, ok: ok)
+                continue
+            }
+            if let matrix = f.optional("matrix") {
+                readMatrix(matrix, table: name, description: description, item: f, label: label, byName: &byName, ok: ok)
                 continue
             }
             var from = ""

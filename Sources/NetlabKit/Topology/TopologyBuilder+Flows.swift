@@ -15,15 +15,43 @@ extension TopologyBuilder {
     }
     static let dropTimeout = 0.3
 
-    func readFlows(_ n: YNode, table: String, description: String?, item f: Fields, label: String, byName: inout [String: YAMLLocation], ok okSoFar: Bool) {
-        var ok = okSoFar
+    /// A table item (flows:, matrix:) says no more than its name and description beside the table:
+    /// the probe's keys belong to the table's rows (or cells) or to an ordinary check.
+    func noProbeKeys(beside table: String, in f: Fields, label: String, form: String, belongs: String) -> Bool {
+        var ok = true
         for key in ["from", "to", "port", "protocol", "expect", "capture", "unready", "timeout", "eventually", "proxyMode", "size", "dontFragment",
                     "faults", "count", "consistently", "changes", "stream"] {
             if let v = f.optional(key) {
-                r.error(v.location, "\(label) is a flow table (flows:); '\(key)' belongs to its rows or to an ordinary check, not beside flows")
+                r.error(v.location, "\(label) is \(form); '\(key)' belongs to \(belongs) or to an ordinary check, not beside \(table)")
                 ok = false
             }
         }
+        return ok
+    }
+
+    /// A check a table expands into gets the name `full` if it is a DNS label not yet taken.
+    func claimCheckName(_ full: String, at loc: YAMLLocation, what: String, byName: inout [String: YAMLLocation]) -> Bool {
+        if !isDNSLabel(full, maxLength: 63) {
+            r.error(loc, "\(what) check name '\(full)' must be lowercase letters, digits and '-' (at most 63); shorten the table's or the row's name")
+            return false
+        }
+        if let first = byName[full] {
+            r.error(loc, "\(what) check name '\(full)' is already used by the check at \(first); give each row a unique name")
+            return false
+        }
+        byName[full] = loc
+        return true
+    }
+
+    /// A table's `timeout:`: seconds a probe waits for its answer.
+    func probeTimeout(_ n: YNode, _ what: String) -> Double? {
+        if let v = n.float, n.tagName == .float || n.tagName == .int, v >= 0.05, v <= 60 { return v }
+        r.error(n.location, "\(what) must be a number of seconds from 0.05 to 60, like 0.3, not \(n.kindDescription)")
+        return nil
+    }
+
+    func readFlows(_ n: YNode, table: String, description: String?, item f: Fields, label: String, byName: inout [String: YAMLLocation], ok okSoFar: Bool) {
+        let ok = okSoFar && noProbeKeys(beside: "flows", in: f, label: label, form: "a flow table (flows:)", belongs: "its rows")
         guard let rows = r.sequence(n, "\(label) flows", itemExample: "a row like {name: pod-to-clusterip, from: client1, to: svc-web.clusterIP, port: 80, endpoints: [web1], masquerade: false}") else { return }
         if rows.isEmpty { r.error(n.location, "\(label) flows has no row; give at least one"); return }
         for (i, item) in rows.enumerated() {
@@ -33,14 +61,7 @@ extension TopologyBuilder {
             var rowName = "\(i + 1)"
             if let nn = rf.required("name", expected: "the row's name, like pod-to-clusterip"), let s = r.string(nn, "\(what) name", example: "pod-to-clusterip") {
                 rowName = s.value
-                let full = "\(table)-\(s.value)"
-                if !isDNSLabel(full, maxLength: 63) {
-                    r.error(s.loc, "\(what): the row's check name '\(full)' must be lowercase letters, digits and '-' (at most 63); shorten the table's or the row's name")
-                    rowOK = false
-                } else if let first = byName[full] {
-                    r.error(s.loc, "\(what): the row's check name '\(full)' is already used by the check at \(first); give each row a unique name")
-                    rowOK = false
-                } else { byName[full] = s.loc }
+                if !claimCheckName("\(table)-\(s.value)", at: s.loc, what: "\(what): the row's", byName: &byName) { rowOK = false }
             } else { rowOK = false }
             let rowDescription = rf.optional("description").flatMap { r.string($0, "\(what) description", example: "what the row shows")?.value }
             var from = ""
@@ -105,9 +126,7 @@ extension TopologyBuilder {
                 }
             }
             if let tn = rf.optional("timeout") {
-                if let v = tn.float, tn.tagName == .float || tn.tagName == .int, v >= 0.05, v <= 60 { timeout = v } else {
-                    r.error(tn.location, "\(what) timeout must be a number of seconds from 0.05 to 60, like 0.3, not \(tn.kindDescription)"); rowOK = false
-                }
+                if let v = probeTimeout(tn, "\(what) timeout") { timeout = v } else { rowOK = false }
             }
             guard rowOK else { continue }
             checks.append(Check(name: "\(table)-\(rowName)", description: rowDescription ?? description, from: from, to: to, port: port, kind: kind,

@@ -13,10 +13,12 @@ final class TopologyBuilder {
     let r: YAMLReader
     let source: String
     let readFile: (String) throws -> String
+    /// The file's text, for locating problems inside a block scalar (a matrix's truth table).
+    let text: String
     let keys = TopologyLoader.allowedKeys
 
-    init(reader: YAMLReader, source: String, readFile: @escaping (String) throws -> String) {
-        self.r = reader; self.source = source; self.readFile = readFile
+    init(reader: YAMLReader, source: String, text: String = "", readFile: @escaping (String) throws -> String) {
+        self.r = reader; self.source = source; self.text = text; self.readFile = readFile
     }
 
     // Section results, nil where the file was wrong (already reported).

@@ -46,8 +46,10 @@ public enum TopologyLoader {
         "agents[]": ["name", "command", "env", "nodes", "ready", "sync", "timeoutSeconds", "privateDirs"],
         "agents[].ready": ["http", "tcp", "log", "file"],
         "agents[].sync": ["http"],
+        "checks[].matrix": ["protocol", "from", "to", "expect", "timeout"],
+        "checks[].matrix.to[]": ["name", "to", "port", "protocol"],
         "checks[].flows[]": ["name", "description", "from", "to", "port", "protocol", "endpoints", "masquerade", "output", "count", "timeout"],
-        "checks[]": ["name", "description", "flows", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout", "eventually", "proxyMode", "size", "dontFragment", "faults",
+        "checks[]": ["name", "description", "flows", "matrix", "from", "to", "port", "protocol", "expect", "capture", "unready", "timeout", "eventually", "proxyMode", "size", "dontFragment", "faults",
                       "count", "consistently", "changes", "stream"],
         "checks[].changes[]": ["at", "unready", "terminating", "serving", "remove", "add", "deleteService", "serviceType",
                                 "sessionAffinity", "removePort"],
@@ -94,7 +96,7 @@ public enum TopologyLoader {
         let reader = YAMLReader(file: source)
         // The closure is only used during this call; the builder just keeps it for the duration.
         let topology = withoutActuallyEscaping(readFile) {
-            TopologyBuilder(reader: reader, source: source, readFile: $0).build(root)
+            TopologyBuilder(reader: reader, source: source, text: yaml, readFile: $0).build(root)
         }
         if !reader.diagnostics.isEmpty { throw TopologyError(diagnostics: reader.sortedDiagnostics) }
         guard let topology else {
