@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NetlabKit
 import NetlabLinux
 
@@ -20,18 +21,26 @@ enum ConntrackCleaner {
         } catch { logLine("--testing-omit keep-flows-on-start: \(error)") }
     }
 
+    /// Each family's frontends as the last cleanup that read the whole table saw them.
+    private static let cleaned = Mutex<[IPFamily: ConntrackCleanup.Frontends]>([:])
+
     static func clean(_ list: KubeList, node: ProxyNode, families: [IPFamily]) {
+        // The dump walks the kernel's whole conntrack hash (every namespace's buckets): skipped
+        // when there is nothing it could find (ConntrackCleanup.Frontends says why that is exact).
+        let due = families.map { ($0, ConntrackCleanup.Frontends(ProxyServices(list, node: node, family: $0))) }
+            .filter { family, frontends in !frontends.isEmpty && cleaned.withLock { $0[family] } != frontends }
+        guard !due.isEmpty else { return }
         let table: ConntrackNetlink
         do { table = try ConntrackNetlink.inCallersNamespace(label: "of node \(node.name)") } catch {
             logLine("conntrack cleanup skipped: \(error)")
             return
         }
-        for family in families {
+        for (family, frontends) in due {
             do {
-                let services = ProxyServices(list, node: node, family: family)
-                let stale = ConntrackCleanup.staleFlows(try table.flows(family), services: services)
-                guard !stale.isEmpty else { continue }
+                let stale = ConntrackCleanup.staleFlows(try table.flows(family), frontends: frontends)
+                if stale.isEmpty { cleaned.withLock { $0[family] = frontends }; continue }
                 let n = try table.delete(stale)
+                cleaned.withLock { $0[family] = frontends }
                 logLine("deleted \(n) stale UDP conntrack entr\(n == 1 ? "y" : "ies") (\(family == .ipv6 ? "IPv6" : "IPv4")): "
                         + stale.prefix(5).map(\.description).joined(separator: "; ") + (stale.count > 5 ? "; …" : ""))
             } catch {

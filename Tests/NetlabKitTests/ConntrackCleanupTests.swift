@@ -52,6 +52,21 @@ import Testing
         #expect(stale([rejected], Self.list([("10.32.1.8", true)])) == [rejected])
     }
 
+    /// The frontends are all the decision reads (a proxy skips the table dump while they are
+    /// those of its last cleanup): the same state gives the same frontends; a UDP endpoint that
+    /// stops serving or appears changes them, a TCP-only change does not; no serving UDP endpoint:
+    /// nothing to dump for.
+    @Test func theFrontendsAreWhatADumpWouldBeJudgedBy() {
+        func frontends(_ list: KubeList) -> ConntrackCleanup.Frontends { ConntrackCleanup.Frontends(ProxyServices(list, node: Self.node, family: .ipv4)) }
+        let two = Self.list([("10.32.1.7", true), ("10.32.1.8", true)])
+        #expect(frontends(two) == frontends(Self.list([("10.32.1.7", true), ("10.32.1.8", true)])))
+        #expect(frontends(two) != frontends(Self.list([("10.32.1.7", false), ("10.32.1.8", true)])))
+        #expect(frontends(two) != frontends(Self.list([("10.32.1.8", true)])))
+        #expect(frontends(Self.list([])).isEmpty && frontends(Self.list([("10.32.1.7", false)])).isEmpty)
+        #expect(frontends(Self.list([("10.32.1.7", true)], proto: "TCP")).isEmpty, "TCP only: conntrack keeps TCP flows, nothing to clean")
+        #expect(ConntrackCleanup.staleFlows([Self.flow(to: "10.36.0.10", 53, replyFrom: "10.36.0.10", 53)], frontends: frontends(two)).count == 1)
+    }
+
     /// Every frontend counts: external IPs, LoadBalancer IPs, and any address on the NodePort.
     @Test func externalIPsLoadBalancerIPsAndNodePortsAreFrontendsToo() {
         let list = Self.list([("10.32.1.8", true)])

@@ -26,5 +26,8 @@ extension ConformanceSuite {
         Mutation(file: "loadbalancer.yaml", name: "a health check server counting every node's endpoints (--testing-omit health-check-local)",
                  topology: proxyArgs(["--testing-omit", "health-check-local"]),
                  fails: ["lb-health-check-no-local-endpoint"]),
+        Mutation(file: "loadbalancer.yaml", name: "a proxy that misses EndpointSlice updates: its health check server still counts the endpoint that turned unready (--testing-omit endpoint-updates)",
+                 topology: proxyArgs(["--testing-omit", "endpoint-updates"]),
+                 fails: ["lb-health-check-503-once-unready"]),
     ]
 }

@@ -57,11 +57,18 @@ public enum ConntrackCleanup {
     /// The frontends of the UDP service ports that have serving endpoints, each with those
     /// endpoints' addresses. A port without serving endpoints has nothing to clean: its flows
     /// are rejected or dropped now and the entries of those go once it has endpoints.
-    struct Frontends {
+    ///
+    /// All the decision reads: once a cleanup ran after the rules for these frontends were in the
+    /// kernel, no entry can go stale until they change (an entry made since was made by those
+    /// rules), so a proxy may skip the table dump while they are the same (`isEmpty`: nothing to
+    /// dump for).
+    public struct Frontends: Hashable, Sendable {
         var byAddressPort: [String: Set<IPAddress>] = [:]
         var byNodePort: [Int: Set<IPAddress>] = [:]
 
-        init(_ services: ProxyServices) {
+        public var isEmpty: Bool { byAddressPort.isEmpty && byNodePort.isEmpty }
+
+        public init(_ services: ProxyServices) {
             for svc in services.ports where svc.proto == "udp" {
                 // Any serving endpoint, whatever the traffic policies: a policy change must not
                 // break existing flows (as for TCP, where conntrack keeps them too).
@@ -81,8 +88,11 @@ public enum ConntrackCleanup {
     /// The entries among `flows` to delete after a sync of `services` (one family's proxier):
     /// UDP entries to a service frontend whose reply does not come from a serving endpoint.
     public static func staleFlows(_ flows: [ConntrackFlow], services: ProxyServices) -> [ConntrackFlow] {
-        let frontends = Frontends(services)
-        guard !frontends.byAddressPort.isEmpty || !frontends.byNodePort.isEmpty else { return [] }
+        staleFlows(flows, frontends: Frontends(services))
+    }
+
+    public static func staleFlows(_ flows: [ConntrackFlow], frontends: Frontends) -> [ConntrackFlow] {
+        guard !frontends.isEmpty else { return [] }
         return flows.filter { flow in
             guard flow.proto == ConntrackFlow.udp else { return false }
             let replyFrom = flow.reply.source
