@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import NetlabKit
 
 /// A lab's state directory, `/run/netlab/<lab>/`: the lock held by the netlab process that changes
@@ -190,9 +191,25 @@ public final class LabStore: @unchecked Sendable {
     /// The journal's entries; a torn last line (a crash mid-write) is ignored.
     public func readJournal() -> [JournalEntry] {
         guard let data = FileManager.default.contents(atPath: journalPath) else { return [] }
-        let d = JSONDecoder()
-        return data.split(separator: 0x0a).compactMap { try? d.decode(JournalEntry.self, from: Data($0)) }
+        // The journal only grows (one O_APPEND line per object): the lines read before are not
+        // decoded again, so a run that looks at its agents before each check stays linear.
+        return journalCache.withLock { cache in
+            if data.count < cache.bytes || data.prefix(cache.bytes) != cache.read { cache = JournalCache() }
+            let d = JSONDecoder()
+            // Only whole lines: a line being written is read next time.
+            guard let end = data.lastIndex(of: 0x0a).map({ $0 + 1 }), end > cache.bytes else { return cache.entries }
+            let new = data[cache.bytes..<end]
+            cache.entries += new.split(separator: 0x0a).compactMap { try? d.decode(JournalEntry.self, from: Data($0)) }
+            cache.bytes = end
+            cache.read = data.prefix(end)
+            return cache.entries
+        }
     }
+
+    /// What `readJournal` decoded so far: its entries and the bytes they came from (a journal
+    /// that no longer starts with them, made again from scratch, is read again whole).
+    private struct JournalCache { var entries: [JournalEntry] = []; var bytes = 0; var read = Data() }
+    private let journalCache = Mutex(JournalCache())
 
     public func removeDirectory() throws {
         unlock()
