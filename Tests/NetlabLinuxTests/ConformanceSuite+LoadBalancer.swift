@@ -22,7 +22,7 @@ extension ConformanceSuite {
         // checks' port is that field: the health check server's absence is broken at the node instead.
         Mutation(file: "loadbalancer.yaml", name: "node1's firewall closes the health check node port (as a VPC without the health checkers' firewall rule)",
                  lab: { lab in try inMember(lab, "node1", ["iptables", "-I", "INPUT", "-p", "tcp", "--dport", "30100", "-j", "REJECT", "--reject-with", "tcp-reset"]) },
-                 fails: ["lb-health-check-local-endpoint"]),
+                 fails: ["lb-health-check-local-endpoint", "lb-health-check-503-once-unready"]),
         Mutation(file: "loadbalancer.yaml", name: "a health check server counting every node's endpoints (--testing-omit health-check-local)",
                  topology: proxyArgs(["--testing-omit", "health-check-local"]),
                  fails: ["lb-health-check-no-local-endpoint"]),
