@@ -64,6 +64,8 @@ public struct TruthTable: Equatable, Sendable {
                                     message: "has no column '\(c)'; the header names each of the matrix's to: entries once (\(columns.joined(separator: " ")))"))
         }
         var table = TruthTable()
+        // Rows already reported (a wrong cell count): not said to be missing as well.
+        var faulty: Set<String> = []
         for line in content.dropFirst() {
             let name = line.tokens[0]
             if !rows.contains(name.text) {
@@ -77,6 +79,7 @@ public struct TruthTable: Equatable, Sendable {
             let given = line.tokens.dropFirst()
             if given.count != order.count {
                 let at = given.count > order.count ? given[given.startIndex + order.count].column : (line.tokens.last.map { $0.column + $0.text.count } ?? 0)
+                faulty.insert(name.text)
                 problems.append(Problem(line: line.index, column: at, message: "row '\(name.text)' has \(given.count) cell\(given.count == 1 ? "" : "s") for \(order.count) column\(order.count == 1 ? "" : "s") (\(order.joined(separator: " ")))"))
                 continue
             }
@@ -91,7 +94,7 @@ public struct TruthTable: Equatable, Sendable {
             table.cells[name.text] = row
         }
         let last = content.last!
-        for r in rows where table.cells[r] == nil && !problems.contains(where: { $0.message.contains("row '\(r)'") }) {
+        for r in rows where table.cells[r] == nil && !faulty.contains(r) {
             problems.append(Problem(line: last.index, column: 0, message: "has no row for '\(r)'; give each of the matrix's from: a line"))
         }
         return problems.isEmpty ? .table(table) : .problems(problems)

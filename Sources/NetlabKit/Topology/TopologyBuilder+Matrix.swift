@@ -12,8 +12,11 @@ import Yams
 ///         - {name: none-tcp, to: svc-none.clusterIP, port: 80}
 ///         - {name: none-udp, to: svc-none.clusterIP, port: 80, protocol: udp}
 ///       expect: |
-///                  none-tcp  none-udp
+///         -        none-tcp  none-udp
 ///         client1  R         R
+///
+/// The header's `-` is netpol's corner; a header indented past the rows needs it (or `expect: |2`),
+/// as YAML takes a block's indentation from its first line.
 ///
 /// Each cell becomes a check of its own, `<matrix>-<row>-<column>`, tagged with its matrix
 /// (Check.group, with the column) so the report prints the expected, observed and comparison
