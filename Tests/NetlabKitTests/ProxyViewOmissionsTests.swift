@@ -42,6 +42,18 @@ import Testing
         #expect(v.view(Self.list([Self.service("a", type: "ClusterIP")], [])).services == [Self.service("a", type: "ClusterIP"), Self.service("b")])
     }
 
+    @Test func serviceIdentityDropsTheOtherServicesOfADeletedOnesNamespaceUntilTheyChange() {
+        var v = ProxyViewOmissions([.serviceIdentity])
+        let other = KubeService(metadata: ObjectMeta(name: "c", namespace: "kube-system"), spec: Self.service("c").spec)
+        #expect(v.view(Self.list([Self.service("a"), Self.service("b"), other], [])).services.map(\.metadata.name) == ["a", "b", "c"])
+        // a is deleted: b (same namespace) goes with it, c (another namespace) stays.
+        #expect(v.view(Self.list([Self.service("b"), other], [])).services.map(\.metadata.name) == ["c"])
+        #expect(v.view(Self.list([Self.service("b"), other], [])).services.map(\.metadata.name) == ["c"])
+        // b changes: its update brings it back; a created again is new.
+        #expect(v.view(Self.list([Self.service("a"), Self.service("b", type: "ClusterIP"), other], [])).services
+                == [Self.service("a"), Self.service("b", type: "ClusterIP"), other])
+    }
+
     @Test func serviceUpdatesKeepTheFirstVersionUntilTheServiceIsDeleted() {
         var v = ProxyViewOmissions([.serviceUpdates])
         _ = v.view(Self.list([Self.service("a")], []))

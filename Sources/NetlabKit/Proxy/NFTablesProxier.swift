@@ -50,6 +50,10 @@ public struct NFTablesProxier: Sendable {
         case terminatingFallback = "terminating-fallback"
         /// (netlab-proxy agent, either mode) A deleted Service keeps its rules (its last version seen).
         case serviceDeletion = "service-deletion"
+        /// (netlab-proxy agent, either mode) A deleted Service is forgotten by its namespace alone,
+        /// as a proxy whose map is keyed by the wrong half of namespace/name: deleting one Service
+        /// drops every other Service of its namespace too, until each is next changed.
+        case serviceIdentity = "service-identity"
         /// (netlab-proxy agent, either mode) Changes to an existing Service are ignored: the version
         /// first seen is programmed until the Service is deleted.
         case serviceUpdates = "service-updates"
@@ -60,7 +64,7 @@ public struct NFTablesProxier: Sendable {
     /// The omissions valid in both modes: they change what the proxy makes of the API
     /// (ProxyViewOmissions) or what it does besides the rules, not the nftables rules themselves.
     public static let eitherModeOmissions: Set<Omission> = [.ipv6, .conntrackCleanup, .terminatingFallback, .serviceDeletion,
-                                                           .serviceUpdates, .endpointUpdates, .portProtocol, .keepFlowsOnStart,
+                                                           .serviceIdentity, .serviceUpdates, .endpointUpdates, .portProtocol, .keepFlowsOnStart,
                                                            .healthCheckLocal]
 
     public static let table = "kube-proxy"
