@@ -58,27 +58,9 @@ extension TopologyBuilder {
                 checkMembers.append(CheckMember(member: s.value, use: .source, loc: s.loc, what: "\(label) from"))
             } else { ok = false }
             var kind = Check.Kind.icmp
-            if let n = f.required("protocol", expected: "icmp, http or udp"), let k = r.enumeration(n, "\(label) protocol", Check.Kind.self) {
-                kind = k.value
-            } else { ok = false }
             var to = Ref("")
-            if let n = f.required("to", expected: "the destination address, like pod2.ip, pod2.ipv6, node2.externalIP or a literal 10.32.1.2 or 2001:db8:32::1:2"),
-               let ref = readRef(n, "\(label) to", kind: .address) {
-                to = ref
-            } else { ok = false }
             var port: Ref?
-            if let n = f.optional("port") {
-                port = readRef(n, "\(label) port", kind: .port)
-                if port == nil { ok = false }
-            }
-            if kind != .icmp, port == nil, f.optional("port") == nil {
-                r.error(f.loc, "\(label) uses protocol \(kind.rawValue), which needs a port (e.g. port: svc-webport.nodePort or port: 80)")
-                ok = false
-            }
-            if kind == .icmp, let n = f.optional("port") {
-                r.error(n.location, "\(label) uses protocol icmp, which has no port; remove 'port' or use http/udp")
-                ok = false
-            }
+            if let d = readDestination(f, label, defaultKind: nil) { (to, port, kind) = (d.to, d.port, d.kind) } else { ok = false }
             var capture: [String] = []
             if let n = f.optional("capture"), let list = r.sequence(n, "\(label) capture", itemExample: "an interface like node1/eth0") {
                 for c in list {
@@ -168,6 +150,38 @@ extension TopologyBuilder {
     static func durationText(_ seconds: Double) -> String {
         seconds < 1 ? "\(Int((seconds * 1000).rounded()))ms" : seconds.truncatingRemainder(dividingBy: 60) == 0 && seconds >= 60
             ? "\(Int(seconds / 60))m" : "\(seconds.formatted(.number.precision(.fractionLength(0...3))))s"
+    }
+
+    /// Where a probe goes: `protocol`, `to` and `port` of a check, a flow row or a matrix column.
+    struct Destination { var to: Ref; var port: Ref?; var kind: Check.Kind }
+
+    /// Reads a probe's destination from `f`, reporting every problem; nil if there was one.
+    /// `protocol` is required without `defaultKind`; icmp takes no port, http and udp need one, and
+    /// `allowICMP` false (a flow row, which always has a port) refuses icmp.
+    func readDestination(_ f: Fields, _ what: String, defaultKind: Check.Kind?, allowICMP: Bool = true) -> Destination? {
+        var ok = true
+        var kind = defaultKind ?? .icmp
+        let kindNode = defaultKind == nil ? f.required("protocol", expected: "icmp, http or udp") : f.optional("protocol")
+        if let kn = kindNode {
+            if let k = r.enumeration(kn, "\(what) protocol", Check.Kind.self) {
+                kind = k.value
+                if kind == .icmp, !allowICMP { r.error(kn.location, "\(what) protocol must be http or udp: a flow has a port"); ok = false }
+            } else { ok = false }
+        } else if defaultKind == nil { ok = false }
+        var to = Ref("")
+        if let n = f.required("to", expected: "the destination address, like pod2.ip, svc-web.clusterIP, node2.externalIP or a literal 10.32.1.2 or 2001:db8:32::1:2"),
+           let ref = readRef(n, "\(what) to", kind: .address) {
+            to = ref
+        } else { ok = false }
+        var port: Ref?
+        if let n = f.optional("port") {
+            if kind == .icmp, allowICMP {
+                r.error(n.location, "\(what) uses protocol icmp, which has no port; remove 'port' or use http/udp"); ok = false
+            } else if let ref = readRef(n, "\(what) port", kind: .port) { port = ref } else { ok = false }
+        } else if kind != .icmp || !allowICMP {
+            r.error(f.loc, "\(what) uses protocol \(kind == .icmp ? Check.Kind.http.rawValue : kind.rawValue), which needs a port (e.g. port: 80 or port: svc-web.nodePort)"); ok = false
+        }
+        return ok ? Destination(to: to, port: port, kind: kind) : nil
     }
 
     func readRef(_ n: YNode, _ what: String, kind: LabFacts.ValueKind) -> Ref? {

@@ -70,17 +70,9 @@ extension TopologyBuilder {
                 checkMembers.append(CheckMember(member: s.value, use: .source, loc: s.loc, what: "\(what) from"))
             } else { rowOK = false }
             var to = Ref("")
-            if let tn = rf.required("to", expected: "the destination address, like svc-web.clusterIP or node2.externalIP"), let ref = readRef(tn, "\(what) to", kind: .address) { to = ref } else { rowOK = false }
             var port: Ref?
-            if let pn = rf.required("port", expected: "the destination port, like 80 or svc-web.nodePort") { port = readRef(pn, "\(what) port", kind: .port) }
-            if port == nil { rowOK = false }
             var kind = Check.Kind.http
-            if let kn = rf.optional("protocol") {
-                if let k = r.enumeration(kn, "\(what) protocol", Check.Kind.self), k.value != .icmp { kind = k.value } else {
-                    if kn.string == "icmp" { r.error(kn.location, "\(what) protocol must be http or udp: a flow has a port") }
-                    rowOK = false
-                }
-            }
+            if let d = readDestination(rf, what, defaultKind: .http, allowICMP: false) { (to, port, kind) = (d.to, d.port, d.kind) } else { rowOK = false }
             var expect = Expectations()
             var count = 1
             var timeout = Check.defaultTimeout

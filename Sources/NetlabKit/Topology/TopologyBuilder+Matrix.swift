@@ -65,19 +65,7 @@ extension TopologyBuilder {
                     }
                     column.name = s.value; column.loc = s.loc
                 } else { columnOK = false }
-                if let dn = cf.required("to", expected: "the destination address, like svc-web.clusterIP or web1.ip"), let ref = readRef(dn, "\(cw) to", kind: .address) {
-                    column.to = ref
-                } else { columnOK = false }
-                if let kn = cf.optional("protocol") {
-                    if let k = r.enumeration(kn, "\(cw) protocol", Check.Kind.self) { column.kind = k.value } else { columnOK = false }
-                }
-                if let pn = cf.optional("port") {
-                    if column.kind == .icmp {
-                        r.error(pn.location, "\(cw) is icmp, which has no port; drop the port or say protocol: http or udp"); columnOK = false
-                    } else if let ref = readRef(pn, "\(cw) port", kind: .port) { column.port = ref } else { columnOK = false }
-                } else if column.kind != .icmp {
-                    r.error(cf.loc, "\(cw) uses protocol \(column.kind.rawValue), which needs a port (e.g. port: 80 or port: svc-web.nodePort)"); columnOK = false
-                }
+                if let d = readDestination(cf, cw, defaultKind: protocolDefault) { (column.to, column.port, column.kind) = (d.to, d.port, d.kind) } else { columnOK = false }
                 if columnOK { columns.append(column) } else { ok = false }
             }
         } else { ok = false }
