@@ -22,13 +22,8 @@ extension RunReport {
                 let mark = r.skipped != nil ? "skip" : r.passed ? "✓" : "✗"
                 return [g.row, r.probe?.target ?? "", g.expected, observed(r), mark]
             }
-            let widths = header.indices.map { i in ([header] + body).map { $0[i].count }.max() ?? 0 }
-            func line(_ cells: [String]) -> String {
-                "  " + cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ").trimmingTrailingSpaces()
-            }
             let failed = table.filter { !$0.passed && $0.skipped == nil }.count
-            return (["flow table \(name): \(table.count - failed) of \(table.count) rows as expected", line(header)] + body.map(line)).joined(separator: "\n")
+            return (["flow table \(name): \(table.count - failed) of \(table.count) rows as expected"] + textTable([header] + body, indent: "  ")).joined(separator: "\n")
         }
     }
 
@@ -48,6 +43,18 @@ extension RunReport {
         let masqueraded = answered.filter { p in p.serverSaw != nil && p.local != nil && p.serverSaw?.address != p.local?.address }.count
         let masq = masqueraded == 0 ? "" : masqueraded == answered.count ? " (masqueraded)" : " (masqueraded \(masqueraded) of \(answered.count))"
         return Tally(probes.map(\.answeredBy)).text + masq
+    }
+}
+
+extension RunReport {
+    /// `rows` as lines of aligned columns: each cell padded to its column's widest, two spaces
+    /// between columns, `indent` before each line, no trailing spaces.
+    static func textTable(_ rows: [[String]], indent: String) -> [String] {
+        let widths = (0..<(rows.map(\.count).max() ?? 0)).map { i in rows.map { i < $0.count ? $0[i].count : 0 }.max() ?? 0 }
+        return rows.map { cells in
+            (indent + cells.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+                .trimmingTrailingSpaces()
+        }
     }
 }
 

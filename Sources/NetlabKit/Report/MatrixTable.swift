@@ -23,12 +23,7 @@ extension RunReport {
             }
             func grid(_ title: String, _ cell: (CheckResult) -> String) -> [String] {
                 let body = rows.map { row in [row] + columns.map { byCell[row]?[$0].map(cell) ?? "" } }
-                let all = [["-"] + columns] + body
-                let widths = all[0].indices.map { i in all.map { $0[i].count }.max() ?? 0 }
-                return ["  \(title):"] + all.map { cells in
-                    ("    " + cells.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  "))
-                        .trimmingTrailingSpaces()
-                }
+                return ["  \(title):"] + textTable([["-"] + columns] + body, indent: "    ")
             }
             let wrong = matrix.filter { !$0.passed && $0.skipped == nil }.count
             let skipped = matrix.filter { $0.skipped != nil }.count
