@@ -154,6 +154,7 @@ import Testing
             r.probe = probe
             r.skipped = skipped
             r.group = CheckGroup(name: "reach", row: row, expected: expected, column: column)
+            r.description = "what the matrix shows"
             return r
         }
         let answered = ProbeObservation(target: "10.32.0.5:80", replied: true, serverPod: "web1")
@@ -169,6 +170,7 @@ import Testing
         let tables = RunReport.matrixTables(results)
         #expect(tables == ["""
             matrix reach: 3 of 4 cells as expected
+              what the matrix shows
               (. reached, X not reached, R refused, D dropped (no answer), U unreachable, F fragmentation needed, ? not probed)
               expected:
                 -        pod  none-tcp
@@ -183,6 +185,10 @@ import Testing
                 client1  .    X
                 node2    .    .
             """], "\(tables)")
+        // A cell's line names its place and expectation; the matrix's description is printed
+        // once, with the matrix, and on a failed cell's line.
+        #expect(RunReport.text(of: results[0]) == "PASS reach-client1-pod (1 ms) — matrix reach: client1 → pod, expected .")
+        #expect(RunReport.text(of: results[1]).hasPrefix("FAIL reach-client1-none-tcp (1 ms) — matrix reach: client1 → none-tcp, expected R; what the matrix shows"))
         // Flow tables do not print a matrix's cells, and the report prints both kinds.
         #expect(RunReport.flowTables(results).isEmpty)
         #expect(RunReport.groupTables(results) == tables)

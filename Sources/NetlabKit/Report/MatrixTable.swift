@@ -30,7 +30,8 @@ extension RunReport {
             let heading = "matrix \(name): \(matrix.count - wrong - skipped) of \(matrix.count) cells as expected"
                 + (skipped > 0 ? ", \(skipped) not run" : "")
             let legend = "  (. reached, X not reached, R refused, D dropped (no answer), U unreachable, F fragmentation needed, ? not probed)"
-            return ([heading, legend] + grid("expected") { $0.group!.expected } + grid("observed", observedCell)
+            let about = matrix.first?.description.map { ["  \($0)"] } ?? []
+            return ([heading] + about + [legend] + grid("expected") { $0.group!.expected } + grid("observed", observedCell)
                     + grid("comparison (. as expected, X not)") { $0.skipped != nil ? "?" : $0.passed ? "." : "X" })
                 .joined(separator: "\n")
         }

@@ -57,8 +57,8 @@ public struct RunReport: Hashable, Sendable, Codable {
     /// One check's block, printed as soon as the check is done.
     public static func text(of c: CheckResult, verbose: Bool = false) -> String {
         var lines: [String] = []
-        if let why = c.skipped { return "SKIP \(c.name)" + (c.description.map { " — \($0)" } ?? "") + "\n  skipped: \(why)" }
-        lines.append("\(c.passed ? "PASS" : "FAIL") \(c.name) (\(ms(c.durationMs)))" + (c.description.map { " — \($0)" } ?? ""))
+        if let why = c.skipped { return "SKIP \(c.name)" + (about(c).map { " — \($0)" } ?? "") + "\n  skipped: \(why)" }
+        lines.append("\(c.passed ? "PASS" : "FAIL") \(c.name) (\(ms(c.durationMs)))" + (about(c).map { " — \($0)" } ?? ""))
         if let n = c.attempts {
             // eventually: how long convergence took, or that it did not come.
             lines.append(c.convergedAfterMs.map { "  converged after \(ms($0)), attempt \(n)" }
@@ -82,6 +82,15 @@ public struct RunReport: Hashable, Sendable, Codable {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// What a check's line says after its name: its description; for a matrix cell, which shares
+    /// the matrix's description (printed once, with the matrix), the cell and what it expected,
+    /// and the description too when it failed.
+    static func about(_ c: CheckResult) -> String? {
+        guard let g = c.group, let column = g.column else { return c.description }
+        let cell = "matrix \(g.name): \(g.row) → \(column), expected \(g.expected)"
+        return c.passed || c.skipped != nil ? cell : cell + (c.description.map { "; \($0)" } ?? "")
     }
 
     /// JUnit XML as GitHub Actions reporters read it: one testsuite, a testcase per check, a
