@@ -60,6 +60,33 @@ import Testing
     }
 
 
+    /// A sync that was not ready waits for the next request (its input becoming ready is one) or
+    /// the periodic resync; it is not retried at once, which spun a core while a proxy waited for
+    /// its first list.
+    @Test func aNotReadySyncWaitsForTheNextRequestNotRetriedAtOnce() {
+        let count = Mutex(0)
+        let ready = Mutex(false)
+        let ran = DispatchSemaphore(value: 0)
+        let runner = SyncRunner(minInterval: 0, maxInterval: 3600) {
+            count.withLock { $0 += 1 }
+            ran.signal()
+            return ready.withLock { $0 }
+        }
+        let finished = DispatchSemaphore(value: 0)
+        Thread { runner.run(); finished.signal() }.start()
+        // The first periodic sync is due at once; not ready, it is not tried again on its own.
+        #expect(ran.wait(timeout: .now() + 30) == .success)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(count.withLock { $0 } == 1)
+        ready.withLock { $0 = true }
+        runner.request()
+        #expect(ran.wait(timeout: .now() + 30) == .success)
+        Thread.sleep(forTimeInterval: 0.1)
+        runner.stop()
+        #expect(finished.wait(timeout: .now() + 30) == .success)
+        #expect(count.withLock { $0 } == 2)
+    }
+
     /// Requests made while a sync runs become one more sync, not one each.
     @Test func requestsDuringASyncCoalesceIntoOne() {
         let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), second = DispatchSemaphore(value: 0)

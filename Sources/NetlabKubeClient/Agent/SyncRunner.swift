@@ -5,7 +5,7 @@ import Foundation
 /// to one per `minInterval` with a burst of `burst` (kube-proxy runs its with a burst of 2, so the
 /// first change after a quiet period is synced at once); and at least once per `maxInterval` (a
 /// periodic resync, nil for none). A sync that returns false did nothing (its input was not ready
-/// yet) and is not counted against the rate.
+/// yet): it is not counted against the rate, and is tried again at the next request or resync.
 public final class SyncRunner: @unchecked Sendable {
     // The condition guards every var below.
     private let condition = NSCondition()
@@ -61,12 +61,13 @@ public final class SyncRunner: @unchecked Sendable {
             if stopped { break }
             pending = false
             tokens -= 1
-            let previous = lastRun
             lastRun = Date()
             condition.unlock()
             let didSync = sync()
             condition.lock()
-            if !didSync { tokens = min(burst, tokens + 1); lastRun = previous }
+            // Not ready: the token is given back, and the next try waits for a request (the input
+            // becoming ready makes one) or the periodic resync, counted from this try.
+            if !didSync { tokens = min(burst, tokens + 1) }
         }
         condition.unlock()
     }
