@@ -6,13 +6,13 @@
 # api namespace (a lab of its own, `bench-api-<pid>`, taken down afterwards). The default
 # `netlab run` (API and agent-mode proxy included) is measured by ci/bench.sh.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
-swift build -c release --product netlab-api-bench >/dev/null 2>&1
+release_build netlab-api-bench >/dev/null 2>&1
 bench=$PWD/.build/release/netlab-api-bench
 "$bench" "$@"
 [ "$(id -u)" = 0 ] || { echo "(run as root for the HTTP figures against a lab's API server)"; exit 0; }
-swift build -c release --product netlab >/dev/null 2>&1
-swift build -c release --product netlab-proxy >/dev/null 2>&1
+release_build netlab netlab-proxy >/dev/null 2>&1
 netlab=$PWD/.build/release/netlab
 lab="bench-api-$$"
 "$netlab" up --name "$lab" >/dev/null

@@ -18,13 +18,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ -z "$from" ]; then
-  swift build -c release --product netlab
-  swift build -c release --product netlab-proxy
-  swift build -c release --product netlab-overlay
+  release_build netlab netlab-proxy netlab-overlay
   from=.build/release
 fi
 for b in netlab netlab-proxy netlab-overlay; do
-  [ -x "$from/$b" ] || { echo "ci/install.sh: $from/$b is missing: build it first (swift build -c release)" >&2; exit 3; }
+  [ -x "$from/$b" ] || { echo "ci/install.sh: $from/$b is missing: build it first (ci/install.sh without --from builds it)" >&2; exit 3; }
 done
 install -d -m 0755 "$prefix/bin"
 # install(1) writes a new file and renames it into place: a running netlab keeps its old binary.

@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 
 bash "$here/setup.sh" --deps || exit 3
-(cd "$root" && swift build -c release --product netlab && swift build -c release --product netlab-proxy && swift build -c release --product netlab-overlay) || exit 3
+(cd "$root" && release_build netlab netlab-proxy netlab-overlay) || exit 3
 bin="$root/.build/release/netlab"
 "$bin" doctor ${topology:+--topology "$topology"} || exit 3
 

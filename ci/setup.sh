@@ -42,7 +42,7 @@ fi
 command -v swift >/dev/null || { echo "ci/setup.sh: swift is not on PATH: install Swift 6 (swift.org) first" >&2; exit 3; }
 [ "${1:-}" = "--deps" ] && exit 0
 
-swift build -c release
+release_build
 bash ci/install.sh --from .build/release
 /usr/local/bin/netlab doctor
 /usr/local/bin/netlab run
