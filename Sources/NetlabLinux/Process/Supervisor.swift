@@ -174,9 +174,10 @@ public struct Supervisor: Sendable {
             case .tcp, .http: if p.namespace == nil { try fail("a TCP or HTTP readiness probe needs the child's namespace") }
             default: break
             }
-            // Probed at once, then after pauses growing from 5 ms to 50 ms: most children are ready
-            // within a few milliseconds, and a lab starts several in a row.
-            var pause: useconds_t = 5_000
+            // Probed at once, then after pauses growing from 2 ms to 10 ms: most children are ready
+            // within a few milliseconds, agents after their first sync (30-50 ms), and a look is
+            // cheap (a file read, a connect); a longer pause is what a lab's start would wait for.
+            var pause: useconds_t = 2_000
             while true {
                 if Interrupts.pending != nil {
                     child.terminate(signal: SIGKILL)
@@ -189,7 +190,7 @@ public struct Supervisor: Sendable {
                 if isReady(p, child: child, pattern: pattern, until: Date().addingTimeInterval(min(1, left))) { break }
                 // Not yet: the next try after a short pause (a refused connect returns at once).
                 usleep(pause)
-                pause = min(pause * 2, 50_000)
+                pause = min(pause * 2, 10_000)
             }
         }
         return child
