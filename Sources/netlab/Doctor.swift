@@ -3,7 +3,7 @@ import NetlabKit
 import NetlabLinux
 
 struct Doctor: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check the prerequisites: capabilities, binaries, kernel features.")
+    static let configuration = CommandConfiguration(commandName: "doctor", abstract: "Check the prerequisites: capabilities, binaries, kernel features.")
     @OptionGroup var topo: TopologyOption
     @Flag(help: "Print the results as JSON: what, ok, fix.") var json = false
 

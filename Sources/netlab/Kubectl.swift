@@ -7,6 +7,7 @@ import NetlabLinux
 /// would be, inside the API member's network namespace (the API is not reachable from the host).
 struct Kubectl: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "kubectl",
         abstract: "Run kubectl against a lab's Kubernetes API, inside the lab.",
         usage: "netlab kubectl [--name <name>] -- <kubectl argument> ...",
         discussion: "kubectl runs with --kubeconfig <the lab's kubeconfig> in the API's network namespace; its output and exit status are its own.")

@@ -6,7 +6,7 @@ import NetlabLinux
 // The lab's life: up, down, status, exec, clean.
 
 struct Up: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Build a lab and leave it up.")
+    static let configuration = CommandConfiguration(commandName: "up", abstract: "Build a lab and leave it up.")
     @OptionGroup var lab: LabOptions
     @OptionGroup var topo: TopologyOption
 
@@ -21,7 +21,7 @@ struct Up: ParsableCommand {
 }
 
 struct Down: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Take a lab down: CNI DEL for every pod, then its namespaces.")
+    static let configuration = CommandConfiguration(commandName: "down", abstract: "Take a lab down: CNI DEL for every pod, then its namespaces.")
     @OptionGroup var lab: LabOptions
     @Flag(help: "Skip CNI DEL: the kernel drops the namespaces' objects (faster for big labs).") var skipCniDel = false
 
@@ -38,6 +38,7 @@ struct Down: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show the labs on this host, their namespaces, pods and IPs.",
         discussion: "With --name, only that lab.")
     @OptionGroup var lab: OptionalLabName
@@ -52,6 +53,7 @@ struct Status: ParsableCommand {
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "exec",
         abstract: "Run a command inside a pod, node, client, gw, vpc or api namespace.",
         usage: "netlab exec [--name <name>] <member> -- <command> [<arg> ...]")
     @OptionGroup var lab: LabName
@@ -99,6 +101,7 @@ struct Exec: ParsableCommand {
 
 struct Clean: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "clean",
         abstract: "Remove what a crashed or killed netlab left behind, and nothing else.",
         discussion: """
         Labs in use by a live netlab process are never touched. Labs made by `netlab up` stay unless --all is given \

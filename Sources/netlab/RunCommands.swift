@@ -8,6 +8,7 @@ import NetlabLinux
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Build a lab, run its checks with embedded capture, and take it down.",
         discussion: """
         Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage or topology, 3 the environment \
@@ -74,7 +75,7 @@ struct Run: ParsableCommand {
 
 /// `netlab checks`: the checks of a topology, as a CI matrix or a person would list them.
 struct Checks: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the checks of a topology (after names/globs and --shard, as run would).")
+    static let configuration = CommandConfiguration(commandName: "checks", abstract: "List the checks of a topology (after names/globs and --shard, as run would).")
     @Argument(help: "Check names or globs.") var checks: [String] = []
     @OptionGroup var topo: TopologyOption
     @OptionGroup var shard: ShardOption

@@ -4,6 +4,7 @@ import NetlabLinux
 /// netlab's own pod workload, started by netlab inside a pod's namespace (not for users).
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Serve HTTP on TCP ports and echo on UDP ports, answering with the client address seen.",
         shouldDisplay: false)
     @Option(help: "The lab's name (so `ps` tells whose server it is).") var lab: String?

@@ -26,6 +26,7 @@ struct ProxyModeOption: ParsableArguments {
 /// of its own, several labs side by side, with one report.
 struct Suite: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "suite",
         abstract: "Run the checks of several topologies, each in its own lab, labs side by side, with one report.",
         discussion: """
         Each argument is a topology file or a directory whose *.yaml files are taken in name order \

@@ -12,6 +12,7 @@ struct TopologyCommand: ParsableCommand {
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "generate",
             abstract: "Print a topology of the default shape at any size (for scale tests and benchmarks).")
         @Option(help: "Number of nodes.") var nodes: Int = 2
         @Option(help: "Pods on each node.") var podsPerNode: Int = 2
@@ -30,7 +31,7 @@ struct TopologyCommand: ParsableCommand {
     }
 
     struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check a topology file without building anything (no root needed).")
+        static let configuration = CommandConfiguration(commandName: "validate", abstract: "Check a topology file without building anything (no root needed).")
         @Argument(help: "The topology file.") var file: String
 
         func run() throws {
@@ -42,6 +43,7 @@ struct TopologyCommand: ParsableCommand {
 
 struct Graph: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "graph",
         abstract: "Draw the topology: namespaces, links, addresses, pod ranges (Mermaid or SVG).",
         discussion: "With --name of a lab that is up, pods show the addresses their CNI plugin gave them.")
     enum Format: String, ExpressibleByArgument, CaseIterable { case mermaid, svg }

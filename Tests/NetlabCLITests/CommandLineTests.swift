@@ -66,6 +66,23 @@ import NetlabLinux
         #expect(r.code == ExitCategory.usage.exitCode && r.message.contains(message), "\(argv): \(r.code) \(r.message)")
     }
 
+    /// Every command names itself: argument-parser otherwise derives a name from the type with
+    /// String(describing:), whose reflection scans the binary's protocol conformances once per
+    /// command at every start (15% of a `netlab serve`'s start; a suite run starts ~35 of them).
+    /// The names are the CLI's as it was.
+    @Test func everyCommandNamesItself() throws {
+        var names: [String] = []
+        func walk(_ command: ParsableCommand.Type, _ path: String) {
+            guard let name = command.configuration.commandName else { Issue.record("\(command) has no commandName"); return }
+            names.append(path + name)
+            for sub in command.configuration.subcommands { walk(sub, path + name + " ") }
+        }
+        walk(Netlab.self, "")
+        #expect(names == ["netlab", "netlab run", "netlab suite", "netlab checks", "netlab up", "netlab down", "netlab status",
+                          "netlab exec", "netlab graph", "netlab clean", "netlab doctor", "netlab kubectl", "netlab topology",
+                          "netlab topology generate", "netlab topology validate", "netlab serve", "netlab apiserver", "netlab cni-check"])
+    }
+
     @Test func helpAndVersionAreNotErrors() throws {
         #expect(rejection(["--version"])?.code == 0)
         // --help parses into argument-parser's help command, which ends cleanly when it runs.
